@@ -1,0 +1,43 @@
+# Make targets are what CI calls; each one only delegates to invoke or nox/pytest in the venv.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed-stamp
+ROOT   ?= .
+ECOSYSTEM ?= pypi
+LIMIT  ?= 3
+
+.PHONY: venv run test test-fast lint typecheck check-data clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## The main job: one small live batch (seed -> generate -> validate -> merge) into ROOT.
+run: venv
+	$(BIN)/invoke check-data --root $(ROOT)
+
+## All tests, including live PyPI/npm tests (marked `network`).
+test: venv
+	$(BIN)/python -m pytest
+
+## Offline tests only.
+test-fast: venv
+	$(BIN)/python -m pytest -m "not network and not containers"
+
+lint: venv
+	$(BIN)/ruff check automation tests tasks.py noxfile.py
+	$(BIN)/ruff format --check automation tests tasks.py noxfile.py
+
+typecheck: venv
+	$(BIN)/mypy
+
+check-data: venv
+	$(BIN)/invoke check-data --root $(ROOT)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
