@@ -54,8 +54,12 @@ def check(
 ) -> list[Problem]:
     """Validate ``instance``; one Problem per schema violation, sorted by location."""
     problems = []
+    seen: set[str] = set()
     for error in validator(schema_name).iter_errors(instance):
         where = json_path(error.absolute_path)
+        if where in seen:  # one message per place is enough to act on
+            continue
+        seen.add(where)
         if where_prefix:
             where = f"{where_prefix} {where}" if where != "(top level)" else where_prefix
         problems.append(Problem(path, where, error.message[:500], severity))
