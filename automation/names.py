@@ -21,8 +21,15 @@ def check_recipe_name(name: object) -> str:
 
 
 def recipe_name_for(identifier: str) -> str:
-    """Derive a registry name from an upstream identifier (``@scope/pkg`` -> ``pkg``, lowercased)."""
-    base = identifier.rsplit("/", 1)[-1].strip().lower()
-    base = re.sub(r"[^a-z0-9._@+-]", "-", base).strip("-.")
-    base = base.lstrip("@")
+    """Derive a registry name from an upstream identifier, lowercased.
+
+    ``@scope/pkg`` -> ``scope-pkg`` (an npm scope is part of the identity: ``@angular/cli`` is not
+    ``cli``); a path such as a Go module keeps its last element.
+    """
+    text = identifier.strip().lower()
+    if text.startswith("@") and text.count("/") == 1:
+        base = text[1:].replace("/", "-")
+    else:
+        base = text.rsplit("/", 1)[-1]
+    base = re.sub(r"[^a-z0-9._@+-]", "-", base).strip("-.").lstrip("@")
     return check_recipe_name(base)

@@ -67,7 +67,7 @@ def check(
 
 
 def is_valid(instance: Any, schema_name: str) -> bool:
-    return validator(schema_name).is_valid(instance)
+    return bool(validator(schema_name).is_valid(instance))
 
 
 def schema_names() -> list[str]:

@@ -56,7 +56,13 @@ def test_recipe_path_never_escapes(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("identifier", "expected"),
-    [("@angular/cli", "cli"), ("httpie", "httpie"), ("Black", "black"), ("json_tool", "json_tool")],
+    [
+        ("@angular/cli", "angular-cli"),
+        ("httpie", "httpie"),
+        ("Black", "black"),
+        ("json_tool", "json_tool"),
+        ("github.com/go-task/task/v3/cmd/task", "task"),
+    ],
 )
 def test_recipe_name_for_identifiers(identifier: str, expected: str) -> None:
     assert recipe_name_for(identifier) == expected
