@@ -7,7 +7,7 @@ ROOT   ?= .
 ECOSYSTEM ?= pypi
 LIMIT  ?= 3
 
-.PHONY: venv run test test-fast lint typecheck check-data clean
+.PHONY: venv run test test-fast lint typecheck check-data clean setup-containers test-containers
 
 venv: $(STAMP)
 
@@ -41,3 +41,12 @@ check-data: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+## Container engine + base images + validation images (root; ENVS="debian-12 ubuntu-24.04").
+ENVS ?= debian-12 ubuntu-24.04
+setup-containers:
+	containers/setup.sh --build $(ENVS)
+
+## testinfra specs in the built images (REGISTRY_AUTOMATION_TEST_ENVS narrows them).
+test-containers: venv
+	REGISTRY_AUTOMATION_TEST_ENVS="$(ENVS)" $(BIN)/python -m pytest -m containers tests/containers

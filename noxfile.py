@@ -1,6 +1,8 @@
-"""nox sessions: each one narrates and calls make/invoke targets or importable code, nothing more."""
+"""nox sessions: each one narrates and calls importable code, nothing more."""
 
 from __future__ import annotations
+
+import sys
 
 import nox
 
@@ -20,3 +22,20 @@ def lint(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("ruff", "check", "automation", "tests", "tasks.py", "noxfile.py")
     session.run("mypy")
+
+
+@nox.session(venv_backend="none", default=False)
+def validate(session: nox.Session) -> None:
+    """Validate recipes in containers: `nox -s validate -- debian-12 [--recipe PATH ...]`.
+
+    Runs in the current environment (the container engine is a system tool, not a package).
+    """
+    # nox's own interpreter: the kit's venv when nox runs from it (`.venv/bin/nox`).
+    module = "automation.containers.validate"
+    session.run(sys.executable, "-m", module, *session.posargs, external=True)
+
+
+@nox.session(venv_backend="none", default=False)
+def setup_containers(session: nox.Session) -> None:
+    """Install podman and bootstrap base images (root): `nox -s setup_containers -- debian-12`."""
+    session.run("containers/setup.sh", "--build", *session.posargs, external=True)

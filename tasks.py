@@ -12,3 +12,298 @@ from automation.frontdoor import run
 
 ROOT_HELP = "registry checkout to operate on (default: this repository)"
 JSON_HELP = "print one JSON document on stdout instead of text"
+
+
+@task(
+    help={
+        "top": "how many blockers to list (default 10)",
+        "ecosystem": "only packages of this ecosystem (e.g. homebrew)",
+        "environment": "only failure records from this environment (e.g. linux-glibc-x86_64)",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    }
+)
+def gaps(c, top=10, ecosystem=None, environment=None, root=".", json=False):  # type: ignore[no-untyped-def]
+    """Rank missing dependencies by the distinct, popularity-weighted packages they block."""
+    from automation.gaps import gap_report
+
+    run(
+        lambda: gap_report(root, top=int(top), ecosystem=ecosystem, environment=environment),
+        as_json=json,
+    )
+
+
+@task(
+    help={
+        "dep": "only entries blocked by this dependency (name, eco:name or mapped name)",
+        "dry_run": "show the changes without writing the queue",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    }
+)
+def requeue(c, dep=None, dry_run=False, root=".", json=False):  # type: ignore[no-untyped-def]
+    """Move blocked entries whose blockers now have recipes back to pending."""
+    from automation.requeue import requeue as requeue_entries
+
+    run(lambda: requeue_entries(root, dependency=dep, dry_run=dry_run), as_json=json)
+
+
+@task(
+    help={
+        "dry_run": "show the moves without writing the queue",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    }
+)
+def reorder(c, dry_run=False, root=".", json=False):  # type: ignore[no-untyped-def]
+    """Order each priority tier by blocking impact, then popularity."""
+    from automation.reorder import reorder as reorder_queue
+
+    run(lambda: reorder_queue(root, dry_run=dry_run), as_json=json)
+
+
+@task(
+    name="backfill-report",
+    help={"top": "how many libraries to list (default 20)", "root": ROOT_HELP, "json": JSON_HELP},
+)
+def backfill_report(c, top=20, root=".", json=False):  # type: ignore[no-untyped-def]
+    """Which missing libraries would unblock the most packages, popularity-weighted."""
+    from automation.backfill import backfill_report as build_report
+
+    run(lambda: build_report(root, top=int(top)), as_json=json)
+
+
+@task(
+    help={
+        "source": "pypi or npm",
+        "limit": "seeding window: top candidates to account for (default 50)",
+        "config": "automation.toml to use instead of <root>/automation.toml",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    }
+)
+def seed(c, source, limit=50, config=None, root=".", json=False):  # type: ignore[no-untyped-def]
+    """Queue the most popular PyPI/npm command-line tools that have no recipe or entry yet."""
+    from automation.seed import seed_registry
+
+    run(lambda: seed_registry(root, source, int(limit), config_path=config), as_json=json)
+
+
+@task(
+    help={
+        "reason": "why everything (or one ecosystem) stops; recorded in batch-control.json",
+        "ecosystem": "stop only this ecosystem (cargo means crates.io)",
+        "by": "who stops it (recorded as disabled_by)",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    }
+)
+def stop(c, reason="", ecosystem=None, by="", root=".", json=False):  # type: ignore[no-untyped-def]
+    """Emergency stop: every task refuses further items until `invoke resume`."""
+    from automation.control import emergency_stop
+    from automation.layout import RegistryLayout
+
+    run(
+        lambda: emergency_stop(RegistryLayout.at(root), reason, ecosystem, by=by),
+        as_json=json,
+    )
+
+
+@task(
+    help={
+        "ecosystem": "re-enable only this ecosystem (default: lift the global stop)",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    }
+)
+def resume(c, ecosystem=None, root=".", json=False):  # type: ignore[no-untyped-def]
+    """Lift an emergency stop (global, or one ecosystem)."""
+    from automation.control import resume as resume_control
+    from automation.layout import RegistryLayout
+
+    run(lambda: resume_control(RegistryLayout.at(root), ecosystem), as_json=json)
+
+
+@task(
+    iterable=["results"],
+    help={
+        "recipe": "recipe TOML file to constrain (relative to --root)",
+        "results": "validation results JSONL (recipe, platform, status); repeat for more files",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    },
+)
+def constrain(c, recipe, results, root=".", json=False):  # type: ignore[no-untyped-def]
+    """Write the complete, minimal platform constraints for one recipe from validation results."""
+    from pathlib import Path
+
+    from automation.constraints import constrain_recipe_file
+
+    run(
+        lambda: constrain_recipe_file(Path(root) / recipe, [Path(root) / r for r in results]),
+        as_json=json,
+    )
+
+
+@task(name="check-data", help={"root": ROOT_HELP, "json": JSON_HELP})
+def check_data(c, root=".", json=False):  # type: ignore[no-untyped-def]
+    """Validate every data file and recipe under --root; list problems, account for every file."""
+    from automation.checkdata import check_data as check_registry_data
+    from automation.layout import RegistryLayout
+
+    run(lambda: check_registry_data(RegistryLayout.at(root)), as_json=json)
+
+
+@task(
+    name="validate-containers",
+    iterable=["env", "recipe"],
+    help={
+        "env": "environment id (repeatable; default debian-12 and ubuntu-24.04)",
+        "recipe": "recipe TOML file (repeatable; default: containers/smoke/*.toml)",
+        "batch_id": "results go to data/results/<batch_id>/<env>.jsonl (default: a timestamp)",
+        "engine": "podman or docker (default: the first that works)",
+        "jobs": "environments validated side by side",
+        "no_ca_bundle": "do not bind-mount the host CA bundle into the containers",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    },
+)
+def validate_containers(  # type: ignore[no-untyped-def]
+    c, env, recipe, batch_id=None, engine=None, jobs=2, no_ca_bundle=False, root=".", json=False
+):
+    """Install and verify recipes in one container per Linux environment."""
+    from automation.containers.validate import run_validation
+
+    run(
+        lambda: run_validation(
+            root=root,
+            environment_ids=env,
+            recipe_paths=recipe,
+            batch_id=batch_id,
+            engine=engine,
+            ca_bundle=not no_ca_bundle,
+            jobs=int(jobs),
+        ),
+        as_json=json,
+    )
+
+
+@task(
+    help={
+        "ecosystem": "pypi or npm",
+        "batch_size": "entries per batch (default 10)",
+        "max_tier": "highest priority tier to take (default 3)",
+        "shard": "K/N: this job's deterministic share of the batch (CI matrix)",
+        "batch_id": "resume or extend this batch instead of starting a new one",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    }
+)
+def generate(
+    c,
+    ecosystem,
+    batch_size=10,
+    max_tier=3,
+    shard=None,
+    batch_id=None,
+    root=".",  # type: ignore[no-untyped-def]
+    json=False,
+):
+    """Build recipes for queued entries into data/staging/<batch_id>/ (failures recorded)."""
+    from automation.layout import RegistryLayout
+    from automation.pipeline import run_generate
+
+    run(
+        lambda: run_generate(
+            RegistryLayout.at(root),
+            ecosystem,
+            batch_size=int(batch_size),
+            max_tier=int(max_tier),
+            shard=shard,
+            batch_id=batch_id,
+            verbose=not json,
+        ),
+        as_json=json,
+    )
+
+
+@task(
+    name="create",
+    help={
+        "from_": "<ecosystem>:<identifier>, e.g. pypi:httpie or npm:@angular/cli",
+        "name": "registry name (default: derived from the identifier)",
+        "output": "write the recipe here (default: print it)",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    },
+)
+def create(c, from_, name=None, output=None, root=".", json=False):  # type: ignore[no-untyped-def]
+    """Generate one recipe outside the queue, with the same builders."""
+    from automation.layout import RegistryLayout
+    from automation.pipeline import run_create
+
+    run(lambda: run_create(RegistryLayout.at(root), from_, name=name, output=output), as_json=json)
+
+
+@task(
+    help={
+        "env": "environment: local (this machine) or a container environment id",
+        "batch_id": "the batch whose staged recipes to validate",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    }
+)
+def validate(c, batch_id, env="local", root=".", json=False):  # type: ignore[no-untyped-def]
+    """Install and run each staged recipe; one result line per recipe and environment."""
+    from automation.layout import RegistryLayout
+    from automation.pipeline import run_validate
+
+    run(lambda: run_validate(RegistryLayout.at(root), batch_id, env), as_json=json)
+
+
+@task(help={"batch_id": "the batch to merge", "root": ROOT_HELP, "json": JSON_HELP})
+def merge(c, batch_id, root=".", json=False):  # type: ignore[no-untyped-def]
+    """Land passing recipes; queue, failures, metrics and the batch manifest record the rest."""
+    from automation.layout import RegistryLayout
+    from automation.merge import merge_batch
+
+    run(lambda: merge_batch(RegistryLayout.at(root), batch_id), as_json=json)
+
+
+@task(
+    help={
+        "batch_id": "the merged batch to undo",
+        "force": "also overwrite files edited since the batch",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    }
+)
+def rollback(c, batch_id, force=False, root=".", json=False):  # type: ignore[no-untyped-def]
+    """Restore every file a batch changed, byte for byte, from its manifest."""
+    from automation.layout import RegistryLayout
+    from automation.rollback import rollback_batch
+
+    run(lambda: rollback_batch(RegistryLayout.at(root), batch_id, force=force), as_json=json)
+
+
+@task(
+    help={
+        "ecosystem": "pypi or npm",
+        "limit": "candidates to seed and entries to generate (default 3)",
+        "env": "validation environment (default local)",
+        "no_seed": "skip seeding; work on what is already queued",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    }
+)
+def pipeline(c, ecosystem, limit=3, env="local", no_seed=False, root=".", json=False):  # type: ignore[no-untyped-def]
+    """seed -> generate -> validate -> merge on one live batch, with a summary table."""
+    from automation.layout import RegistryLayout
+    from automation.pipeline import run_pipeline
+
+    run(
+        lambda: run_pipeline(
+            RegistryLayout.at(root), ecosystem, limit=int(limit), environment=env, seed=not no_seed
+        ),
+        as_json=json,
+    )

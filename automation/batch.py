@@ -20,9 +20,10 @@ from automation.names import check_recipe_name
 
 
 def new_batch_id(ecosystem: str, when: datetime, shard: str | None = None) -> str:
-    """``20261127-173501-pypi`` (and ``-s1of4`` for a shard): sortable, path-safe, lowercase."""
+    """``2026-11-27-173501-pypi`` (``-s1of4`` for a shard): sortable, path-safe, lowercase, and
+    in the reference metrics' ``YYYY-MM-DD-<suffix>`` batch-id form."""
     eco = ecosystem.replace(".", "")
-    batch_id = f"{when:%Y%m%d-%H%M%S}-{eco}"
+    batch_id = f"{when:%Y-%m-%d-%H%M%S}-{eco}"
     if shard:
         batch_id += f"-s{shard.replace('/', 'of')}"
     return check_recipe_name(batch_id)
@@ -46,6 +47,8 @@ class GenerationOutcome:
     executables: tuple[str, ...] = ()
     blocked_by: tuple[str, ...] = ()
     seconds: float = 0.0
+    first_release: str | None = None  # RFC3339, when the registry says (age gate)
+    downloads: int | None = None  # popularity, when known (popularity gate)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -66,6 +69,8 @@ class GenerationOutcome:
             executables=tuple(raw.get("executables", ())),
             blocked_by=tuple(raw.get("blocked_by", ())),
             seconds=float(raw.get("seconds", 0.0)),
+            first_release=raw.get("first_release"),
+            downloads=raw.get("downloads"),
         )
 
 
@@ -100,8 +105,11 @@ class Staging:
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 # A crash can only truncate the last line (appends are atomic rewrites), but a
                 # hand-edited log gets a precise error rather than silent loss.
-                raise DataError(f"unreadable generation log line: {exc}", path=str(self.log_path),
-                                where=f"line {lineno}") from exc
+                raise DataError(
+                    f"unreadable generation log line: {exc}",
+                    path=str(self.log_path),
+                    where=f"line {lineno}",
+                ) from exc
             latest[outcome.name] = outcome
         return list(latest.values())
 

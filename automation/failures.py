@@ -145,7 +145,13 @@ def read_failure_file(path: Path, *, rel: str | None = None) -> FailureFileScan:
         try:
             doc = json.loads(line)
         except json.JSONDecodeError as exc:
-            scan.problems.append(Problem(rel, where, f"invalid JSON: {exc.msg} at column {exc.colno}"))
+            scan.problems.append(
+                Problem(rel, where, f"invalid JSON: {exc.msg} at column {exc.colno}")
+            )
+            continue
+        except (ValueError, RecursionError) as exc:  # huge integers, deep nesting
+            message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:300]
+            scan.problems.append(Problem(rel, where, f"invalid JSON: {message}"))
             continue
         problems = schemas.check(doc, "failure-line", path=rel, where_prefix=where)
         if problems:
@@ -219,12 +225,25 @@ class NewFailure:
         return out
 
 
+def next_failure_path(layout: RegistryLayout, ecosystem: str, when: datetime) -> Path:
+    """``data/failures/<ecosystem>-<stamp>.jsonl``, suffixed when that name is taken."""
+    stem = f"{normalise_ecosystem(ecosystem)}-{format_filename_stamp(when)}"
+    path = layout.failures_dir / f"{stem}.jsonl"
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = layout.failures_dir / f"{stem}-{suffix}.jsonl"
+    return path
+
+
 def write_failures(
     layout: RegistryLayout,
     ecosystem: str,
     environment: str,
     failures: Sequence[NewFailure],
     when: datetime,
+    *,
+    path: Path | None = None,
 ) -> Path | None:
     """Write ``data/failures/<ecosystem>-<stamp>.jsonl`` (one envelope line); None if empty."""
     if not failures:
@@ -240,11 +259,6 @@ def write_failures(
     problems = schemas.check(envelope, "failure-line", path="(new failure record)")
     if problems:
         raise DataError(f"refusing to write an invalid failure record: {problems[0]}")
-    stem = f"{ecosystem}-{format_filename_stamp(when)}"
-    path = layout.failures_dir / f"{stem}.jsonl"
-    suffix = 1
-    while path.exists():
-        suffix += 1
-        path = layout.failures_dir / f"{stem}-{suffix}.jsonl"
+    path = path or next_failure_path(layout, ecosystem, when)
     atomic_write_bytes(path, (dumps_json(envelope, pretty=False) + "\n").encode("utf-8"))
     return path

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from collections.abc import Callable
+from typing import TextIO
 
 from invoke.exceptions import Exit
 
@@ -11,21 +14,26 @@ from automation.errors import AutomationError, ExitCode
 from automation.report import Report, render
 
 
+def _emit(text: str, *, stream: TextIO | None = None) -> None:
+    try:
+        print(text, file=stream or sys.stdout, flush=True)
+    except BrokenPipeError:  # `invoke gaps | head`: the reader left; that is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def run(produce: Callable[[], Report], *, as_json: bool) -> None:
-    """Call ``produce``, print its report (JSON on stdout with ``--json``) and exit with its code."""
+    """Call ``produce``, print its report (JSON with ``--json``), exit with its code."""
     try:
         report = produce()
     except AutomationError as exc:
         if as_json:
-            import json
-
-            print(json.dumps({"error": str(exc), "exit_code": int(exc.exit_code)}))
+            _emit(json.dumps({"error": str(exc), "exit_code": int(exc.exit_code)}))
         else:
-            print(f"error: {exc}", file=sys.stderr)
+            _emit(f"error: {exc}", stream=sys.stderr)
         raise Exit(code=int(exc.exit_code)) from None
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _emit("interrupted", stream=sys.stderr)
         raise Exit(code=130) from None
-    print(render(report, as_json=as_json))
+    _emit(render(report, as_json=as_json))
     if report.exit_code != ExitCode.OK:
         raise Exit(code=int(report.exit_code))

@@ -81,7 +81,9 @@ class GenerateReport:
 
     @property
     def failure_codes(self) -> Counter[str]:
-        return Counter(f"{o.category}/{o.subcategory}" for o in self.outcomes if o.status == "failed")
+        return Counter(
+            f"{o.category}/{o.subcategory}" for o in self.outcomes if o.status == "failed"
+        )
 
     @property
     def exit_code(self) -> ExitCode:
@@ -112,10 +114,16 @@ class GenerateReport:
             f"in {self.seconds:.1f}s"
         ]
         if self.skipped_already_done:
-            lines.append(f"  {self.skipped_already_done} already done in an earlier run of this batch")
+            lines.append(
+                f"  {self.skipped_already_done} already done in an earlier run of this batch"
+            )
         for o in self.outcomes:
-            detail = ", ".join(o.executables) if o.status == "generated" else (
-                f"{o.category}/{o.subcategory}: {o.message.splitlines()[0] if o.message else ''}"
+            detail = (
+                ", ".join(o.executables)
+                if o.status == "generated"
+                else (
+                    f"{o.category}/{o.subcategory}: {(o.message.splitlines() or [''])[0]}"
+                )
             )
             lines.append(f"  {o.status:9} {o.name:30} {o.source:40} {detail}"[:200])
         if self.stopped:
@@ -123,7 +131,9 @@ class GenerateReport:
         return "\n".join(lines)
 
 
-def _generate_one(entry: QueueEntry, fetch: Fetch, build: Build) -> tuple[GenerationOutcome, str | None]:
+def _generate_one(
+    entry: QueueEntry, fetch: Fetch, build: Build
+) -> tuple[GenerationOutcome, str | None]:
     started = time.monotonic()
     ecosystem, identifier = entry.ecosystem, entry.identifier
     try:
@@ -131,28 +141,48 @@ def _generate_one(entry: QueueEntry, fetch: Fetch, build: Build) -> tuple[Genera
     except Exception as exc:
         category, subcategory = classify_fetch_error(exc)
         return GenerationOutcome(
-            name=entry.name, source=entry.source, status="failed", category=category,
-            subcategory=subcategory, message=f"{type(exc).__name__}: {exc}",
+            name=entry.name,
+            source=entry.source,
+            status="failed",
+            category=category,
+            subcategory=subcategory,
+            message=f"{type(exc).__name__}: {exc}",
             seconds=time.monotonic() - started,
         ), None
     try:
         result = build(entry.name, package)
     except Exception as exc:
         return GenerationOutcome(
-            name=entry.name, source=entry.source, status="failed", category="generation_failed",
-            subcategory="builder_error", message=f"{type(exc).__name__}: {exc}",
-            version=package.version, seconds=time.monotonic() - started,
+            name=entry.name,
+            source=entry.source,
+            status="failed",
+            category="generation_failed",
+            subcategory="builder_error",
+            message=f"{type(exc).__name__}: {exc}",
+            version=package.version,
+            seconds=time.monotonic() - started,
         ), None
     elapsed = time.monotonic() - started
     if isinstance(result, BuildFailure):
         return GenerationOutcome(
-            name=entry.name, source=entry.source, status="failed", category=result.category,
-            subcategory=result.subcategory, message=result.message, version=package.version,
-            blocked_by=result.blocked_by, seconds=elapsed,
+            name=entry.name,
+            source=entry.source,
+            status="failed",
+            category=result.category,
+            subcategory=result.subcategory,
+            message=result.message,
+            version=package.version,
+            blocked_by=result.blocked_by,
+            seconds=elapsed,
         ), None
     return GenerationOutcome(
-        name=entry.name, source=entry.source, status="generated", version=result.version,
-        executables=result.executables, seconds=elapsed,
+        name=entry.name,
+        source=entry.source,
+        status="generated",
+        version=result.version,
+        executables=result.executables,
+        seconds=elapsed,
+        first_release=package.first_release,
     ), result.text
 
 

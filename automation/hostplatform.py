@@ -7,9 +7,20 @@ import platform
 from pathlib import Path
 
 _FAMILIES = {
-    "debian": "debian", "ubuntu": "debian", "fedora": "rhel", "rhel": "rhel", "centos": "rhel",
-    "rocky": "rhel", "almalinux": "rhel", "arch": "arch", "alpine": "alpine", "suse": "suse",
-    "opensuse": "suse", "opensuse-leap": "suse", "opensuse-tumbleweed": "suse", "sles": "suse",
+    "debian": "debian",
+    "ubuntu": "debian",
+    "fedora": "rhel",
+    "rhel": "rhel",
+    "centos": "rhel",
+    "rocky": "rhel",
+    "almalinux": "rhel",
+    "arch": "arch",
+    "alpine": "alpine",
+    "suse": "suse",
+    "opensuse": "suse",
+    "opensuse-leap": "suse",
+    "opensuse-tumbleweed": "suse",
+    "sles": "suse",
 }
 
 

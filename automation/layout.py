@@ -80,7 +80,11 @@ class RegistryLayout:
         return path
 
     def results_file(self, batch_id: str, environment: str) -> Path:
-        return self.results_dir / check_recipe_name(batch_id) / f"{check_recipe_name(environment)}.jsonl"
+        return (
+            self.results_dir
+            / check_recipe_name(batch_id)
+            / f"{check_recipe_name(environment)}.jsonl"
+        )
 
     def batch_manifest(self, batch_id: str) -> Path:
         return self.batches_dir / f"{check_recipe_name(batch_id)}.json"

@@ -1,4 +1,4 @@
-"""The priority queue (``data/queues/priority-queue.json``): live ``entries[]`` shape, legacy read."""
+"""The priority queue (``data/queues/priority-queue.json``): live shape, legacy read."""
 
 from __future__ import annotations
 
@@ -158,9 +158,7 @@ def _entry_from_json(raw: dict[str, Any]) -> QueueEntry:
 
 
 def _from_legacy(document: dict[str, Any], rel: str) -> tuple[Queue, list[Problem]]:
-    problems = [
-        Problem(rel, "packages", "legacy packages[] queue read as entries[]", "normalised")
-    ]
+    problems = [Problem(rel, "packages", "legacy packages[] queue read as entries[]", "normalised")]
     entries = []
     for index, package in enumerate(document["packages"]):
         tier = int(package["tier"])
@@ -236,6 +234,9 @@ def read_queue(path: Path, *, rel: str | None = None) -> LoadedQueue:
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         return LoadedQueue(empty_queue(), (Problem(rel, where, f"invalid JSON: {exc.msg}"),))
+    except (ValueError, RecursionError) as exc:  # huge integers, deep nesting
+        message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:300]
+        return LoadedQueue(empty_queue(), (Problem(rel, "", f"invalid JSON: {message}"),))
     return parse_queue(document, rel)
 
 

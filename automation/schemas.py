@@ -71,4 +71,6 @@ def is_valid(instance: Any, schema_name: str) -> bool:
 
 
 def schema_names() -> list[str]:
-    return sorted(p.name.removesuffix(".schema.json") for p in Path(SCHEMAS_DIR).glob("*.schema.json"))
+    return sorted(
+        p.name.removesuffix(".schema.json") for p in Path(SCHEMAS_DIR).glob("*.schema.json")
+    )

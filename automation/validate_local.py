@@ -34,6 +34,8 @@ TRANSIENT = re.compile(
     re.IGNORECASE,
 )
 VERSION_FLAGS = ("--version", "-V", "version", "-v")
+# Last resort for tools without a version flag: a clean exit on help is an exit-status check.
+HELP_FLAGS = ("--help", "-h")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +48,20 @@ class Completed:
 Runner = Callable[[Sequence[str], Mapping[str, str], Path, float], Completed]
 
 
-def run_process(argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float) -> Completed:
+def run_process(
+    argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float
+) -> Completed:
     """The one place local validation starts processes (tests replace it)."""
     try:
         proc = subprocess.run(
-            list(argv), env=dict(env), cwd=cwd, timeout=timeout, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False,
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            check=False,
         )
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else ""
@@ -85,7 +95,9 @@ def version_pattern(output: str, version: str) -> str | None:
     for match in re.finditer(re.escape(version), output):
         before = output[match.start() - 1] if match.start() else ""
         after = output[match.end()] if match.end() < len(output) else ""
-        if after.isdigit() or (after == "." and output[match.end() + 1 : match.end() + 2].isdigit()):
+        if after.isdigit() or (
+            after == "." and output[match.end() + 1 : match.end() + 2].isdigit()
+        ):
             continue  # 1.2 inside 1.23 or 1.2.3 is not the version
         if before.isdigit() or before == ".":
             continue
@@ -93,7 +105,9 @@ def version_pattern(output: str, version: str) -> str | None:
     return None
 
 
-def _install_env(home: Path, bin_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def _install_env(
+    home: Path, bin_dir: Path, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     env = {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
         "HOME": str(home),
@@ -107,9 +121,20 @@ def _install_env(home: Path, bin_dir: Path, extra: Mapping[str, str] | None = No
         "CI": "true",
     }
     # Proxy and CA settings pass through (TLS-intercepting proxies are a real user setup).
-    for key in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy",
-                "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "NODE_EXTRA_CA_CERTS",
-                "PIP_INDEX_URL", "NPM_CONFIG_REGISTRY"):
+    for key in (
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "NO_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "no_proxy",
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "PIP_CERT",
+        "NODE_EXTRA_CA_CERTS",
+        "PIP_INDEX_URL",
+        "NPM_CONFIG_REGISTRY",
+    ):
         if key in os.environ:
             env[key] = os.environ[key]
     env.update(extra or {})
@@ -130,8 +155,10 @@ def _classify_install(done: Completed) -> tuple[str, str]:
         return "network_error", "transient_network"
     if re.search(r"No matching distribution|404 Not Found|E404|not in this registry", done.output):
         return "recipe_not_found", "package_not_found"
-    if re.search(r"requires a different Python|Requires-Python|EBADENGINE|engine .* incompatible",
-                 done.output):
+    if re.search(
+        r"requires a different Python|Requires-Python|EBADENGINE|engine .* incompatible",
+        done.output,
+    ):
         return "install_failed", "runtime_version"
     if re.search(r"error: command '.*' failed|Failed building wheel|gyp ERR", done.output):
         return "install_failed", "build_failed"
@@ -141,8 +168,15 @@ def _classify_install(done: Completed) -> tuple[str, str]:
 class LocalValidator:
     """Validates recipes on this machine; one instance per run (holds the pip/npm locations)."""
 
-    def __init__(self, *, runner: Runner = run_process, install_timeout: float = 600,
-                 verify_timeout: float = 30, attempts: int = 3, backoff: float = 2.0):
+    def __init__(
+        self,
+        *,
+        runner: Runner = run_process,
+        install_timeout: float = 600,
+        verify_timeout: float = 30,
+        attempts: int = 3,
+        backoff: float = 2.0,
+    ):
         self.runner = runner
         self.install_timeout = install_timeout
         self.verify_timeout = verify_timeout
@@ -157,27 +191,60 @@ class LocalValidator:
             venv = work / "venv"
             bin_dir = venv / "bin"
             env = _install_env(home, bin_dir)
-            made = self.runner([sys.executable, "-m", "venv", "--without-pip", str(venv)], env, work,
-                               120)
+            made = self.runner(
+                [sys.executable, "-m", "venv", "--without-pip", str(venv)], env, work, 120
+            )
             if made.exit_code:
                 return made, bin_dir, None
             done = self.runner(
-                [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
-                 "--quiet", "--no-input", package], env, work, self.install_timeout)
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "--python",
+                    str(venv / "bin" / "python"),
+                    "install",
+                    "--quiet",
+                    "--no-input",
+                    package,
+                ],
+                env,
+                work,
+                self.install_timeout,
+            )
             if done.exit_code:
                 return done, bin_dir, None
             probe = self.runner(
-                [str(venv / "bin" / "python"), "-c",
-                 "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))", package],
-                env, work, 60)
+                [
+                    str(venv / "bin" / "python"),
+                    "-c",
+                    "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))",
+                    package,
+                ],
+                env,
+                work,
+                60,
+            )
             return done, bin_dir, probe.output.strip() if probe.exit_code == 0 else None
         prefix = work / "npm"
         bin_dir = prefix / "node_modules" / ".bin"
         env = _install_env(home, bin_dir)
         npm = shutil.which("npm") or "npm"
-        done = self.runner([npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
-                            "--loglevel=error", f"{package}@latest"], env, work,
-                           self.install_timeout)
+        done = self.runner(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(prefix),
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                f"{package}@latest",
+            ],
+            env,
+            work,
+            self.install_timeout,
+        )
         version = None
         manifest = prefix / "node_modules" / package / "package.json"
         if done.exit_code == 0 and manifest.is_file():
@@ -193,9 +260,19 @@ class LocalValidator:
         step = _install_step(recipe)
         if step is None:
             actions = sorted({str(s.get("action")) for s in recipe.get("steps", [])})
-            return LocalResult("skipped", "install_failed", "unsupported_action", 0, 0,
-                               f"local validation handles pipx_install and npm_install, not {actions}",
-                               None, None, None, 0.0, 0.0)
+            return LocalResult(
+                "skipped",
+                "install_failed",
+                "unsupported_action",
+                0,
+                0,
+                f"local validation handles pipx_install and npm_install, not {actions}",
+                None,
+                None,
+                None,
+                0.0,
+                0.0,
+            )
         attempt = 0
         while True:
             attempt += 1
@@ -209,30 +286,62 @@ class LocalValidator:
                     if category == "network_error" and attempt < self.attempts:
                         time.sleep(self.backoff * 2 ** (attempt - 1))
                         continue
-                    return LocalResult("fail", category, subcategory, done.exit_code, attempt,
-                                       done.output, version, None, None,
-                                       time.monotonic() - started, install_seconds)
+                    return LocalResult(
+                        "fail",
+                        category,
+                        subcategory,
+                        done.exit_code,
+                        attempt,
+                        done.output,
+                        version,
+                        None,
+                        None,
+                        time.monotonic() - started,
+                        install_seconds,
+                    )
                 result = self._verify(recipe, step, work, bin_dir, version or "")
-                return LocalResult(result[0], result[1], result[2], result[3], attempt, result[4],
-                                   version, result[5], result[6], time.monotonic() - started,
-                                   install_seconds)
+                return LocalResult(
+                    result[0],
+                    result[1],
+                    result[2],
+                    result[3],
+                    attempt,
+                    result[4],
+                    version,
+                    result[5],
+                    result[6],
+                    time.monotonic() - started,
+                    install_seconds,
+                )
 
-    def _verify(self, recipe: Mapping[str, Any], step: Mapping[str, Any], work: Path,
-                bin_dir: Path, version: str
-                ) -> tuple[str, str, str, int, str, str | None, str | None]:
+    def _verify(
+        self,
+        recipe: Mapping[str, Any],
+        step: Mapping[str, Any],
+        work: Path,
+        bin_dir: Path,
+        version: str,
+    ) -> tuple[str, str, str, int, str, str | None, str | None]:
         executables = [str(e) for e in step.get("executables", [])]
         missing = [e for e in executables if not os.access(bin_dir / e, os.X_OK)]
         if missing:
             present = sorted(p.name for p in bin_dir.iterdir()) if bin_dir.is_dir() else []
-            return ("fail", "verify_failed", "missing_executable", 1,
-                    f"declared executables not installed: {missing}; installed: {present}",
-                    None, None)
+            return (
+                "fail",
+                "verify_failed",
+                "missing_executable",
+                1,
+                f"declared executables not installed: {missing}; installed: {present}",
+                None,
+                None,
+            )
         declared = str(recipe.get("verify", {}).get("command", "")).strip()
         words = shlex.split(declared) if declared else []
         exe = words[0] if words and words[0] in executables else executables[0]
         env = _install_env(work / "home", bin_dir)
         candidates = ([words[1:]] if len(words) > 1 and words[0] == exe else []) + [
-            [flag] for flag in VERSION_FLAGS]
+            [flag] for flag in (*VERSION_FLAGS, *HELP_FLAGS)
+        ]
         first_ok: tuple[list[str], Completed] | None = None
         last: Completed | None = None
         seen: set[tuple[str, ...]] = set()
@@ -251,9 +360,16 @@ class LocalValidator:
             first_ok = first_ok or (args, done)
         if first_ok is not None:
             command = shlex.join([exe, *first_ok[0]])
-            return ("pass", "", "version_not_printed", 0,
-                    f"{command} exits 0 but does not print {version!r}: exit-status check only\n"
-                    + first_ok[1].output, command, "")
+            return (
+                "pass",
+                "",
+                "version_not_printed",
+                0,
+                f"{command} exits 0 but does not print {version!r}: exit-status check only\n"
+                + first_ok[1].output,
+                command,
+                "",
+            )
         assert last is not None
         subcategory = "timeout" if last.timed_out else "nonzero_exit"
         return ("fail", "verify_failed", subcategory, last.exit_code, last.output, None, None)

@@ -64,7 +64,9 @@ def test_parse_timestamp_forms(text: str, expected: datetime) -> None:
     assert parse_timestamp(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "yesterday", "2026-06-26", "2026-06-26T20:49:32", "2026-13-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    "text", ["", "yesterday", "2026-06-26", "2026-06-26T20:49:32", "2026-13-01T00:00:00Z"]
+)
 def test_parse_timestamp_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="timestamp"):
         parse_timestamp(text)

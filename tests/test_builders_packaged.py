@@ -1,4 +1,4 @@
-"""PyPI and npm builders: deterministic, identifier-honouring, safe against hostile upstream data."""
+"""PyPI and npm builders: deterministic, honour identifiers, safe against hostile data."""
 
 from __future__ import annotations
 
@@ -56,8 +56,12 @@ def test_output_is_deterministic_whatever_the_upstream_order() -> None:
 def test_npm_uses_the_identifier_not_the_display_name() -> None:
     built = build_packaged(
         "angular-cli",
-        package(ecosystem="npm", identifier="@angular/cli", executables=("ng",),
-                homepage_candidates=("https://github.com/angular/angular-cli",)),
+        package(
+            ecosystem="npm",
+            identifier="@angular/cli",
+            executables=("ng",),
+            homepage_candidates=("https://github.com/angular/angular-cli",),
+        ),
     )
     assert isinstance(built, BuiltRecipe)
     step = tomllib.loads(built.text)["steps"][0]

@@ -39,10 +39,17 @@ def test_both_shapes_in_one_file(tmp_path: Path) -> None:
     assert scan.problems == []
     envelope, platform = scan.records
     assert (envelope.name, envelope.package_id, envelope.category, envelope.raw_category) == (
-        "go-task", "homebrew:go-task", "install_failed", "validation_failed")
+        "go-task",
+        "homebrew:go-task",
+        "install_failed",
+        "validation_failed",
+    )
     assert envelope.blocked_by == ("libpng",)
     assert (platform.name, platform.environment, platform.category) == (
-        "watchexec", "linux-alpine-musl-x86_64", "generation_failed")
+        "watchexec",
+        "linux-alpine-musl-x86_64",
+        "generation_failed",
+    )
 
 
 @pytest.mark.parametrize(
@@ -72,8 +79,13 @@ def test_reference_failures_all_read(reference_dir: Path) -> None:
     shapes = Counter(r.shape for r in records)
     assert shapes == {"ecosystem": 6355, "platform": 276}
     categories = Counter(r.category for r in records)
-    assert set(categories) <= {"install_failed", "generation_failed", "recipe_not_found",
-                               "missing_dep", "network_error"}
+    assert set(categories) <= {
+        "install_failed",
+        "generation_failed",
+        "recipe_not_found",
+        "missing_dep",
+        "network_error",
+    }
     # failures are keyed by the queue source, not the entry name: `task` fails as go-task
     assert any(r.package_id == "homebrew:go-task" for r in records)
 
@@ -81,9 +93,15 @@ def test_reference_failures_all_read(reference_dir: Path) -> None:
 def test_write_failures_round_trips(tmp_path: Path) -> None:
     layout = RegistryLayout(tmp_path)
     when = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
-    failure = NewFailure(name="http", package_id="pypi:httpie", category="verify_failed",
-                         subcategory="pattern_mismatch", message="x" * 40000, exit_code=1,
-                         blocked_by=("b", "a", "b"))
+    failure = NewFailure(
+        name="http",
+        package_id="pypi:httpie",
+        category="verify_failed",
+        subcategory="pattern_mismatch",
+        message="x" * 40000,
+        exit_code=1,
+        blocked_by=("b", "a", "b"),
+    )
     first = write_failures(layout, "pypi", "linux-debian-glibc-x86_64", [failure], when)
     second = write_failures(layout, "pypi", "linux-debian-glibc-x86_64", [failure], when)
     assert first is not None and second is not None and first != second  # same second, no clobber

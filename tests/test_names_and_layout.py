@@ -37,7 +37,9 @@ def test_unsafe_names_are_rejected(name: str) -> None:
         check_recipe_name(name)
 
 
-@pytest.mark.parametrize("name", ["ripgrep", "python@3.12", "g++", "7zip", "node.js", "tree-sitter"])
+@pytest.mark.parametrize(
+    "name", ["ripgrep", "python@3.12", "g++", "7zip", "node.js", "tree-sitter"]
+)
 def test_real_names_are_accepted(tmp_path: Path, name: str) -> None:
     layout = RegistryLayout.at(tmp_path)
     assert layout.recipe_path(name) == tmp_path / "recipes" / name[0] / f"{name}.toml"

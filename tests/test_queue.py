@@ -35,7 +35,9 @@ def test_reference_queue_reads_all_entries(reference_dir: Path) -> None:
     # the three `cargo:` prefixes are read as crates.io, and said so
     normalised = [p for p in loaded.problems if p.severity == "normalised"]
     assert len(normalised) == 3
-    assert {e.ecosystem for e in loaded.queue.entries if e.source.startswith("cargo:")} == {"crates.io"}
+    assert {e.ecosystem for e in loaded.queue.entries if e.source.startswith("cargo:")} == {
+        "crates.io"
+    }
 
 
 def test_reference_queue_round_trips_byte_for_byte(reference_dir: Path, tmp_path: Path) -> None:
@@ -69,8 +71,14 @@ def test_missing_queue_is_an_empty_registry(tmp_path: Path) -> None:
     ],
 )
 def test_invalid_entries_are_named(tmp_path: Path, mutation: dict[str, object], where: str) -> None:
-    path = write(tmp_path, {"schema_version": 1, "updated_at": "2026-08-13T20:39:55Z",
-                            "entries": [{**ENTRY, **mutation}, {**ENTRY, "name": "fd"}]})
+    path = write(
+        tmp_path,
+        {
+            "schema_version": 1,
+            "updated_at": "2026-08-13T20:39:55Z",
+            "entries": [{**ENTRY, **mutation}, {**ENTRY, "name": "fd"}],
+        },
+    )
     loaded = read_queue(path)
     assert [p.where for p in loaded.errors] == [where]
     assert [e.name for e in loaded.queue.entries] == ["fd"]  # the good entry survives
@@ -81,14 +89,26 @@ def test_invalid_entries_are_named(tmp_path: Path, mutation: dict[str, object], 
 def test_missing_key_is_an_error(tmp_path: Path) -> None:
     entry = dict(ENTRY)
     del entry["next_retry_at"]
-    loaded = read_queue(write(tmp_path, {"schema_version": 1, "updated_at": "2026-08-13T20:39:55Z",
-                                         "entries": [entry]}))
+    loaded = read_queue(
+        write(
+            tmp_path,
+            {"schema_version": 1, "updated_at": "2026-08-13T20:39:55Z", "entries": [entry]},
+        )
+    )
     assert "next_retry_at" in loaded.errors[0].message
 
 
 def test_duplicate_names_are_reported_case_insensitively(tmp_path: Path) -> None:
-    loaded = read_queue(write(tmp_path, {"schema_version": 1, "updated_at": "2026-08-13T20:39:55Z",
-                                         "entries": [ENTRY, {**ENTRY, "name": "BAT"}]}))
+    loaded = read_queue(
+        write(
+            tmp_path,
+            {
+                "schema_version": 1,
+                "updated_at": "2026-08-13T20:39:55Z",
+                "entries": [ENTRY, {**ENTRY, "name": "BAT"}],
+            },
+        )
+    )
     assert loaded.errors[0].where == "entries[1].name"
 
 
@@ -100,7 +120,9 @@ def test_truncated_json_names_the_line(tmp_path: Path) -> None:
 
 
 def test_save_keeps_updated_at_when_nothing_changed(tmp_path: Path) -> None:
-    path = write(tmp_path, {"schema_version": 1, "updated_at": "2026-08-13T20:39:55Z", "entries": [ENTRY]})
+    path = write(
+        tmp_path, {"schema_version": 1, "updated_at": "2026-08-13T20:39:55Z", "entries": [ENTRY]}
+    )
     before = path.read_bytes()
     queue = load_queue(path)
     save_queue(path, queue, previous=queue)
@@ -112,7 +134,9 @@ def test_save_keeps_updated_at_when_nothing_changed(tmp_path: Path) -> None:
 
 
 def test_save_refuses_invalid_queue(tmp_path: Path) -> None:
-    path = write(tmp_path, {"schema_version": 1, "updated_at": "2026-08-13T20:39:55Z", "entries": [ENTRY]})
+    path = write(
+        tmp_path, {"schema_version": 1, "updated_at": "2026-08-13T20:39:55Z", "entries": [ENTRY]}
+    )
     queue = load_queue(path)
     bad = queue.with_entries([queue.entries[0].with_changes(status="generated")])
     with pytest.raises(DataError, match="status"):

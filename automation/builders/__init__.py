@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import tomlkit
 
@@ -30,7 +30,7 @@ class UpstreamPackage:
     homepage_candidates: tuple[str, ...]  # in order of preference
     executables: tuple[str, ...]  # as declared upstream (order irrelevant; builders sort)
     fallback_homepage: str = ""  # an https page the registry itself serves for the package
-    extra: dict[str, str] = field(default_factory=dict)
+    first_release: str | None = None  # RFC3339 time of the first release, when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,7 @@ def render_recipe(
     dependencies: Sequence[str] = (),
     extra_metadata: dict[str, object] | None = None,
 ) -> str:
-    """Render a recipe through tomlkit: every value is escaped by the TOML library, never by hand."""
+    """Render a recipe through tomlkit: every value is escaped by the TOML library."""
     check_recipe_name(name)
     doc = tomlkit.document()
     metadata = tomlkit.table()

@@ -59,11 +59,17 @@ def build_packaged(name: str, package: UpstreamPackage) -> BuiltRecipe | BuildFa
     verify_exe = verify_executable_for(package.identifier, executables)
     text = render_recipe(
         name=name,
-        description=clean_description(package.description, f"{package.identifier} command-line tool"),
+        description=clean_description(
+            package.description, f"{package.identifier} command-line tool"
+        ),
         homepage=choose_homepage(package.homepage_candidates, package.fallback_homepage),
         dependencies=spec.dependencies,
         steps=[
-            {"action": spec.action, spec.id_key: package.identifier, "executables": list(executables)}
+            {
+                "action": spec.action,
+                spec.id_key: package.identifier,
+                "executables": list(executables),
+            }
         ],
         verify_command=f"{verify_exe} --version",
     )

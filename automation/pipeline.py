@@ -1,0 +1,304 @@
+"""The batch stages as run by the front doors: each builds its parts from the registry's
+configuration and calls the pure core (``generate``, ``validate``, ``merge``)."""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from automation.atomic import atomic_write_text, registry_lock
+from automation.batch import GenerationOutcome, Staging, new_batch_id
+from automation.breaker import select_batch
+from automation.builders import BuildFailure
+from automation.builders.packaged import build_packaged
+from automation.config import load_config
+from automation.control import check_allowed_now, load_control, update_control
+from automation.ecosystems import normalise_ecosystem, split_source
+from automation.errors import DataError, ExitCode, UsageError
+from automation.generate import GenerateReport, generate_entries, in_shard, parse_shard
+from automation.http import HttpClient
+from automation.layout import RegistryLayout
+from automation.merge import MergeReport, merge_batch
+from automation.names import recipe_name_for
+from automation.queue import load_queue
+from automation.timefmt import now
+from automation.upstream import FETCHERS, fetcher_for
+from automation.validate import ValidateReport, validate_batch_locally
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _progress_printer(verbose: bool) -> Callable[[GenerationOutcome], None]:
+    def show(outcome: GenerationOutcome) -> None:
+        if verbose:
+            detail = ", ".join(outcome.executables) or f"{outcome.category}/{outcome.subcategory}"
+            _say(f"  generate {outcome.status:9} {outcome.name} ({detail})")
+
+    return show
+
+
+def run_generate(
+    layout: RegistryLayout,
+    ecosystem: str,
+    *,
+    batch_size: int = 10,
+    max_tier: int = 3,
+    shard: str | None = None,
+    batch_id: str | None = None,
+    workers: int = 8,
+    verbose: bool = False,
+) -> GenerateReport:
+    """Select entries (stops, breakers, backoff honoured), then generate them into staging."""
+    ecosystem = normalise_ecosystem(ecosystem)
+    if ecosystem not in FETCHERS:
+        raise UsageError(f"no builder for {ecosystem!r} yet (available: {', '.join(FETCHERS)})")
+    if batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    parsed_shard = parse_shard(shard)
+    when = now()
+    batch_id = batch_id or new_batch_id(ecosystem, when, shard)
+    staging = Staging(layout, batch_id)
+    with registry_lock(layout.lock_file):
+        queue = load_queue(layout.queue)
+        control = load_control(layout.control_file)
+        done = {o.name for o in staging.outcomes()}
+        candidates = [e for e in queue.entries if in_shard(e.name, parsed_shard)]
+        # Entries already done in this batch count as chosen: a rerun converges, never grows.
+        chosen_again = [e for e in candidates if e.name in done]
+        selection = select_batch(
+            [e for e in candidates if e.name not in done],
+            control,
+            when,
+            max(batch_size - len(chosen_again), 0),
+            max_tier,
+            ecosystem,
+        )
+        if selection.control != control:
+            update_control(layout, lambda _current: selection.control)
+        entries = chosen_again + list(selection.entries)
+    if not entries:
+        report = GenerateReport(batch_id=batch_id, ecosystem=ecosystem)
+        held = selection.held.get(ecosystem)
+        report.stopped = f"nothing to do: {held}" if held else None
+        return report
+    config = load_config(layout.root)
+    with HttpClient(config) as http:
+        return generate_entries(
+            staging,
+            entries,
+            fetch=fetcher_for(http),
+            build=build_packaged,
+            guard=lambda eco: check_allowed_now(layout, eco),
+            workers=workers,
+            progress=_progress_printer(verbose),
+        )
+
+
+@dataclass
+class CreateReport:
+    source: str
+    name: str
+    output: str | None
+    text: str | None
+    failure: BuildFailure | None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.PARTIAL if self.failure else ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "name": self.name,
+            "output": self.output,
+            "recipe": self.text,
+            "failure": None
+            if self.failure is None
+            else {
+                "category": self.failure.category,
+                "subcategory": self.failure.subcategory,
+                "message": self.failure.message,
+            },
+        }
+
+    def to_text(self) -> str:
+        if self.failure:
+            f = self.failure
+            return f"{self.source}: {f.category}/{f.subcategory}: {f.message}"
+        where = f"wrote {self.output}\n" if self.output else ""
+        return where + (self.text or "")
+
+
+def run_create(
+    layout: RegistryLayout, source: str, *, name: str | None = None, output: str | None = None
+) -> CreateReport:
+    """Build one recipe outside the queue (how a contributor adds or backfills one tool)."""
+    try:
+        ecosystem, identifier = split_source(source)
+    except DataError as exc:
+        raise UsageError(f"--from: {exc.detail} (expected <ecosystem>:<identifier>)") from None
+    name = name or recipe_name_for(identifier)
+    config = load_config(layout.root)
+    with HttpClient(config) as http:
+        try:
+            package = fetcher_for(http)(ecosystem, identifier)
+        except UsageError:
+            raise
+        except Exception as exc:
+            from automation.generate import classify_fetch_error
+
+            category, subcategory = classify_fetch_error(exc)
+            return CreateReport(
+                source, name, None, None, BuildFailure(category, subcategory, str(exc))
+            )
+    result = build_packaged(name, package)
+    if isinstance(result, BuildFailure):
+        return CreateReport(source, name, None, None, result)
+    target = None
+    if output:
+        target = Path(output)
+        if target.exists():
+            raise UsageError(f"{target} exists; remove it or choose another --output")
+        atomic_write_text(target, result.text)
+    return CreateReport(source, name, str(target) if target else None, result.text, None)
+
+
+@dataclass
+class PipelineReport:
+    ecosystem: str
+    seed: Any = None
+    generate: GenerateReport | None = None
+    validate: ValidateReport | None = None
+    merge: MergeReport | None = None
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        codes = [r.exit_code for r in (self.seed, self.generate, self.validate, self.merge) if r]
+        if ExitCode.STOPPED in codes:
+            return ExitCode.STOPPED
+        return ExitCode.PARTIAL if any(c != ExitCode.OK for c in codes) else ExitCode.OK
+
+    def summary_rows(self) -> list[tuple[str, str]]:
+        rows = []
+        if self.seed is not None:
+            rows.append(("seeded", f"{len(self.seed.accepted)} new queue entries"))
+        if self.generate is not None:
+            g = self.generate
+            rows.append(
+                (
+                    "generated",
+                    f"{g.counts['generated']} of {len(g.outcomes)} ({g.counts['failed']} failed)",
+                )
+            )
+        if self.validate is not None:
+            v = self.validate
+            rows.append(
+                (
+                    f"validated ({v.environment})",
+                    f"{v.counts['pass']} pass, {v.counts['fail']} fail",
+                )
+            )
+        if self.merge is not None:
+            m = self.merge.counts
+            rows.append(("merged", ", ".join(f"{n} {k}" for k, n in sorted(m.items())) or "-"))
+        return rows
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ecosystem": self.ecosystem,
+            "exit_code": int(self.exit_code),
+            "stage_seconds": {k: round(v, 2) for k, v in self.stages.items()},
+            "seed": self.seed.to_json() if self.seed else None,
+            "generate": self.generate.to_json() if self.generate else None,
+            "validate": self.validate.to_json() if self.validate else None,
+            "merge": self.merge.to_json() if self.merge else None,
+        }
+
+    def to_text(self) -> str:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"pipeline {self.ecosystem}")
+        table.add_column("stage")
+        table.add_column("result")
+        table.add_column("seconds", justify="right")
+        keys = {"seeded": "seed", "generated": "generate", "merged": "merge"}
+        for stage, result in self.summary_rows():
+            key = keys.get(stage, "validate")
+            table.add_row(stage, result, f"{self.stages.get(key, 0):.1f}")
+        console = Console(record=True, width=110, file=io.StringIO())
+        console.print(table)
+        text = console.export_text()
+        if self.merge is not None:
+            text += "\n" + self.merge.to_text()
+        return text
+
+
+def run_pipeline(
+    layout: RegistryLayout,
+    ecosystem: str,
+    *,
+    limit: int = 3,
+    environment: str = "local",
+    seed: bool = True,
+) -> PipelineReport:
+    """seed -> generate -> validate -> merge, with progress on stderr and a summary at the end."""
+    ecosystem = normalise_ecosystem(ecosystem)
+    if environment != "local":
+        raise UsageError(
+            f"--env {environment}: the pipeline validates in 'local' here; use "
+            "`invoke validate --env ENV --batch-id ID` for container environments"
+        )
+    report = PipelineReport(ecosystem)
+    if seed:
+        from automation.seed import seed_registry
+
+        _say(f"[1/4] seeding {limit} {ecosystem} candidates ...")
+        started = time.monotonic()
+        report.seed = seed_registry(layout.root, ecosystem, limit)
+        report.stages["seed"] = time.monotonic() - started
+        if report.seed.stopped:
+            return report
+    _say(f"[2/4] generating up to {limit} recipes ...")
+    started = time.monotonic()
+    report.generate = run_generate(layout, ecosystem, batch_size=limit, verbose=True)
+    report.stages["generate"] = time.monotonic() - started
+    if not report.generate.outcomes:
+        return report
+    batch_id = report.generate.batch_id
+    _say(f"[3/4] validating batch {batch_id} locally ...")
+    started = time.monotonic()
+    report.validate = validate_batch_locally(
+        layout,
+        batch_id,
+        guard=lambda eco: check_allowed_now(layout, eco),
+        progress=lambda line: _say(
+            f"  validate {line.status:7} {line.recipe} "
+            f"{line.category or ''}/{line.subcategory or ''}"
+        ),
+    )
+    report.stages["validate"] = time.monotonic() - started
+    _say(f"[4/4] merging batch {batch_id} ...")
+    started = time.monotonic()
+    report.merge = merge_batch(layout, batch_id)
+    report.stages["merge"] = time.monotonic() - started
+    return report
+
+
+def run_validate(layout: RegistryLayout, batch_id: str, environment: str) -> Any:
+    """``local``: this machine; any other id: that container environment (needs an engine)."""
+    if environment == "local":
+        return validate_batch_locally(
+            layout, batch_id, guard=lambda eco: check_allowed_now(layout, eco)
+        )
+    from automation.containers.validate import validate_batch_in_environment
+
+    return validate_batch_in_environment(layout, batch_id, environment)

@@ -1,0 +1,177 @@
+"""Gap analysis end to end: a small registry, and values checked by hand on the reference data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from automation.gaps import gap_report
+from automation.report import render
+
+GMP_RECIPE = """\
+[metadata]
+name = "gmp"
+description = "GNU multiple precision arithmetic library"
+homepage = "https://gmplib.org/"
+type = "library"
+
+[metadata.satisfies]
+homebrew = ["gmp"]
+
+[[steps]]
+action = "homebrew"
+formula = "gmp"
+
+[[steps]]
+action = "install_binaries"
+install_mode = "directory"
+outputs = ["lib/libgmp.so"]
+"""
+
+
+def queue_entry(name: str, source: str, status: str, priority: int = 3) -> dict[str, object]:
+    return {
+        "name": name,
+        "source": source,
+        "priority": priority,
+        "status": status,
+        "confidence": "auto",
+        "disambiguated_at": None,
+        "failure_count": 1,
+        "next_retry_at": None,
+    }
+
+
+def failure_line(package_id: str, blocked_by: list[str], at: str, env: str) -> str:
+    return json.dumps(
+        {
+            "schema_version": 1,
+            "ecosystem": package_id.split(":", 1)[0],
+            "environment": env,
+            "updated_at": "2026-03-03T03-15-07Z",
+            "failures": [
+                {
+                    "package_id": package_id,
+                    "category": "missing_dep",
+                    "blocked_by": blocked_by,
+                    "message": "missing",
+                    "timestamp": at,
+                }
+            ],
+        }
+    )
+
+
+def make_registry(root: Path) -> Path:
+    entries = [
+        queue_entry("task", "homebrew:go-task", "blocked", 1),
+        queue_entry("coreutils", "homebrew:coreutils", "blocked", 2),
+        queue_entry("libfoo", "homebrew:libfoo", "blocked"),
+        queue_entry("tool", "npm:tool", "blocked"),
+    ]
+    (root / "data" / "queues").mkdir(parents=True)
+    (root / "data" / "queues" / "priority-queue.json").write_text(
+        json.dumps({"schema_version": 1, "updated_at": "2026-01-01T00:00:00Z", "entries": entries})
+    )
+    failures = root / "data" / "failures"
+    failures.mkdir(parents=True)
+    glibc, musl, at = "linux-glibc-x86_64", "linux-alpine-musl-x86_64", "2026-03-01T00:00:00Z"
+    lines = {
+        "homebrew-1.jsonl": failure_line("homebrew:go-task", ["libfoo"], at, glibc),
+        "homebrew-2.jsonl": failure_line("homebrew:libfoo", ["zlib-ng"], at, glibc),
+        "homebrew-3.jsonl": failure_line("homebrew:coreutils", ["gmp"], at, glibc),
+        "npm-1.jsonl": failure_line("npm:tool", ["zlib-ng"], at, musl),
+        "pypi-1.jsonl": failure_line("pypi:ghost", ["zlib-ng"], at, glibc),
+    }
+    for name, line in lines.items():
+        (failures / name).write_text(line + "\n")
+    (root / "recipes" / "g").mkdir(parents=True)
+    (root / "recipes" / "g" / "gmp.toml").write_text(GMP_RECIPE)
+    return root
+
+
+def test_small_registry_report(tmp_path: Path) -> None:
+    root = make_registry(tmp_path / "reg")
+    report = gap_report(root, index_path=tmp_path / "idx.sqlite")
+    data = report.to_json()
+    zlib = data["blockers"][0]
+    assert zlib["dependency"] == "zlib-ng"
+    # libfoo and tool directly; task through libfoo (recorded as homebrew:go-task)
+    assert (zlib["direct_count"], zlib["transitive_count"]) == (2, 3)
+    assert zlib["weighted_value"] == 3 + 1 + 1  # task is priority 1
+    assert zlib["top_blocked"] == ["task", "libfoo", "tool"]
+    assert data["already_satisfied"] == [
+        {"dependency": "homebrew:gmp", "satisfied_by": "gmp", "how": "satisfies",
+         "blocked": ["coreutils"]}
+    ]  # fmt: skip
+    assert data["uninterpreted"]["sample_not_in_queue"] == ["pypi:ghost"]
+    text = render(report, as_json=False)
+    assert "zlib-ng" in text and "pypi:ghost" in text and "requeue candidates" in text
+    assert not (root / ".cache").exists() or (root / ".cache").is_dir()
+
+
+def test_small_registry_filters(tmp_path: Path) -> None:
+    root = make_registry(tmp_path / "reg")
+    npm_only = gap_report(root, ecosystem="npm", index_path=None).to_json()
+    assert [(b["dependency"], b["direct"]) for b in npm_only["blockers"]] == [("zlib-ng", ["tool"])]
+    musl = gap_report(root, environment="linux-alpine-musl-x86_64", index_path=None).to_json()
+    assert [b["direct"] for b in musl["blockers"]] == [["tool"]]
+
+
+def test_default_index_lives_in_the_cache_dir(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("AUTOMATION_CACHE_DIR", raising=False)
+    root = make_registry(tmp_path / "reg")
+    report = gap_report(root)
+    assert report.index.location == str(root / ".cache" / "automation" / "failures.sqlite")
+    assert gap_report(root).index.files_read == 0
+
+
+# --- the reference data -----------------------------------------------------------------------
+
+
+def packages_recording(reference: Path, dependency: str) -> set[str]:
+    """By hand: the distinct package ids whose failure lines list ``dependency``."""
+    found = set()
+    for path in sorted((reference / "data" / "failures").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if dependency not in line:
+                continue
+            doc = json.loads(line)
+            for failure in doc.get("failures", []):
+                if dependency in failure.get("blocked_by", []):
+                    found.add(failure["package_id"])
+    return found
+
+
+@pytest.fixture(scope="module")
+def reference_report(reference_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    return gap_report(reference_dir, top=100, index_path=tmp_path_factory.mktemp("i") / "i.sqlite")
+
+
+def test_reference_python_blocks_seven_distinct_packages(reference_dir: Path, reference_report):
+    by_hand = packages_recording(reference_dir, "python@3.14")
+    # 10 records, 7 packages: vim, yt-dlp, acronym, adb-enhanced, adios2, aerleon, mpi4py
+    assert len(by_hand) == 7
+    python = next(b for b in reference_report.blockers if b.key == "python@3.14")
+    assert {f"homebrew:{n}" for n in python.direct} == by_hand
+    # mpi4py blocks adios2, already counted: the diamond does not count twice
+    assert len(python.transitive) == 7
+    assert reference_report.blockers[0].key == "python@3.14"
+
+
+def test_reference_chains_and_satisfied(reference_report) -> None:
+    by_key = {b.key: b for b in reference_report.blockers}
+    # openjph -> openexr -> jpeg-xl -> aom -> libheif -> imagemagick (latest records)
+    assert by_key["openjph"].transitive == ("aom", "imagemagick", "jpeg-xl", "libheif", "openexr")
+    # icu4c@78 -> node -> gemini-cli, and -> harfbuzz
+    assert by_key["icu4c@78"].transitive == ("gemini-cli", "harfbuzz", "node")
+    # gmp has a recipe satisfying homebrew gmp: never a missing blocker
+    assert "gmp" not in by_key
+    satisfied = {s.dependency: s for s in reference_report.satisfied}
+    assert satisfied["homebrew:bdw-gc"].recipe == "bdw-gc"
+    assert satisfied["homebrew:bdw-gc"].blocked == ("a2ps",)
+    # bat and jq moved to GitHub sources: their old Homebrew records are stale, not current
+    assert set(reference_report.current.stale) == {"homebrew:bat", "homebrew:jq"}
+    assert reference_report.current.unresolved == {}

@@ -1,0 +1,443 @@
+"""The in-container installer, exercised on the host: hostile archives, `when`, patterns."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import stat
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from automation.containers import installer
+from automation.containers.installer import (
+    Context,
+    Platform,
+    StepFailure,
+    UnsafeArchive,
+    pattern_matches,
+    safe_extract,
+    unsupported_reason,
+    when_matches,
+)
+
+DEBIAN = Platform.parse("linux-debian-glibc-x86_64")
+ALPINE = Platform.parse("linux-alpine-musl-x86_64")
+ARM = Platform.parse("linux-rhel-glibc-arm64")
+MAC = Platform.parse("darwin-arm64")
+
+
+# --- hostile archives, built here ------------------------------------------------------------
+
+
+def make_tar(
+    path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]], mode: str = "w:gz"
+) -> Path:
+    with tarfile.open(path, mode) as tar:
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            else:
+                tar.addfile(info)
+    return path
+
+
+def file_member(name: str, data: bytes = b"x", mode: int = 0o644) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.mode = mode
+    return info, data
+
+
+def link_member(
+    name: str, target: str, kind: bytes = tarfile.SYMTYPE
+) -> tuple[tarfile.TarInfo, None]:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    return info, None
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        [file_member("../evil", b"pwned")],
+        [file_member("ok/../../evil", b"pwned")],
+        [file_member("/tmp/evil-absolute", b"pwned")],
+        [link_member("link", "/etc/passwd")],
+        [link_member("link", "../../outside")],
+        # a symlink pointing at the tree root, then a path climbing out through it
+        [link_member("a", "."), link_member("a/a/up", "../..")],
+        [link_member("hard", "/etc/passwd", tarfile.LNKTYPE)],
+        [link_member("hard", "../outside", tarfile.LNKTYPE)],
+    ],
+    ids=[
+        "dotdot",
+        "nested-dotdot",
+        "absolute",
+        "abs-symlink",
+        "rel-symlink-out",
+        "symlink-chain",
+        "hardlink-abs",
+        "hardlink-out",
+    ],
+)
+def test_hostile_tar_is_rejected_and_nothing_escapes(tmp_path: Path, members: list) -> None:
+    archive = make_tar(tmp_path / "evil.tar.gz", members)
+    dest = tmp_path / "sandbox" / "out"
+    with pytest.raises(UnsafeArchive) as caught:
+        safe_extract(str(archive), str(dest))
+    assert caught.value.category == "install_failed"
+    assert caught.value.subcategory == "unsafe_archive"
+    assert not (tmp_path / "sandbox" / "evil").exists()
+    assert not (tmp_path / "evil").exists()
+
+
+def test_write_through_symlinked_directory_is_rejected(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    # "d" points inside at first glance only if resolved lexically; it really points outside.
+    archive = make_tar(
+        tmp_path / "evil.tar", [link_member("d", str(outside)), file_member("d/payload")], "w"
+    )
+    with pytest.raises(UnsafeArchive):
+        safe_extract(str(archive), str(tmp_path / "out"))
+    assert not (outside / "payload").exists()
+
+
+def test_device_files_are_rejected(tmp_path: Path) -> None:
+    info = tarfile.TarInfo("dev/null-again")
+    info.type = tarfile.CHRTYPE
+    info.devmajor, info.devminor = 1, 3
+    archive = make_tar(tmp_path / "dev.tar", [(info, None)], "w")
+    with pytest.raises(UnsafeArchive, match="device"):
+        safe_extract(str(archive), str(tmp_path / "out"))
+
+
+def test_benign_tar_extracts_with_strip_links_and_modes(tmp_path: Path) -> None:
+    archive = make_tar(
+        tmp_path / "tool-1.0.tar.xz",
+        [
+            file_member("tool-1.0/bin/tool", b"#!/bin/sh\necho tool 1.0\n", 0o4755),
+            file_member("tool-1.0/share/readme", b"hi"),
+            link_member("tool-1.0/bin/tool-alias", "tool"),
+            link_member("tool-1.0/share/readme2", "tool-1.0/share/readme", tarfile.LNKTYPE),
+        ],
+        "w:xz",
+    )
+    out = Path(safe_extract(str(archive), str(tmp_path / "out"), strip_dirs=1))
+    tool = out / "bin" / "tool"
+    assert tool.read_bytes().startswith(b"#!/bin/sh")
+    assert tool.stat().st_mode & 0o777 == 0o755  # setuid dropped, exec kept
+    assert not tool.stat().st_mode & stat.S_ISUID
+    assert os.readlink(out / "bin" / "tool-alias") == "tool"
+    assert (out / "share" / "readme2").read_bytes() == b"hi"
+
+
+def make_zip(path: Path, entries: list[tuple[str, bytes, int]]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data, mode in entries:
+            info = zipfile.ZipInfo(name)
+            info.create_system = 3
+            info.external_attr = mode << 16
+            zf.writestr(info, data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [("../../zip-slip", b"pwned", 0o100644)],
+        [("/abs/zip", b"pwned", 0o100644)],
+        [("..\\windows-slip", b"pwned", 0o100644)],
+        [("link", b"/etc/passwd", 0o120777)],
+        [("link", b"../../../outside", 0o120777)],
+        [("fifo", b"", 0o010644)],
+    ],
+    ids=["zip-slip", "absolute", "backslash-slip", "abs-symlink", "rel-symlink-out", "fifo"],
+)
+def test_hostile_zip_is_rejected(tmp_path: Path, entries: list) -> None:
+    archive = make_zip(tmp_path / "evil.zip", entries)
+    with pytest.raises(UnsafeArchive):
+        safe_extract(str(archive), str(tmp_path / "a" / "b" / "out"))
+    assert not (tmp_path / "a" / "zip-slip").exists()
+    assert not (tmp_path / "zip-slip").exists()
+
+
+def test_benign_zip_keeps_exec_bit_and_inside_symlinks(tmp_path: Path) -> None:
+    archive = make_zip(
+        tmp_path / "ok.zip",
+        [("pkg/bin/run", b"#!/bin/sh\n", 0o100755), ("pkg/bin/alias", b"run", 0o120777)],
+    )
+    out = Path(safe_extract(str(archive), str(tmp_path / "out"), archive_format="zip"))
+    assert os.access(out / "pkg" / "bin" / "run", os.X_OK)
+    assert os.readlink(out / "pkg" / "bin" / "alias") == "run"
+
+
+def test_not_an_archive_is_an_install_failure(tmp_path: Path) -> None:
+    blob = tmp_path / "blob"
+    blob.write_bytes(b"just bytes")
+    with pytest.raises(StepFailure) as caught:
+        safe_extract(str(blob), str(tmp_path / "out"))
+    assert caught.value.subcategory == "unknown_archive"
+
+
+# --- when clauses and metadata constraints ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("when", "debian", "alpine", "arm", "mac"),
+    [
+        (None, True, True, True, True),
+        ({}, True, True, True, True),
+        ({"os": ["linux"]}, True, True, True, False),
+        ({"os": ["darwin"]}, False, False, False, True),
+        ({"os": ["linux"], "libc": ["glibc"]}, True, False, True, False),
+        ({"os": ["linux"], "libc": ["musl"]}, False, True, False, False),
+        ({"os": ["linux"], "arch": "amd64", "libc": ["glibc", "musl"]}, True, True, False, False),
+        ({"os": ["linux"], "arch": "arm64"}, False, False, True, False),
+        ({"platform": ["linux/amd64"]}, True, True, False, False),
+        ({"platform": ["darwin/arm64"]}, False, False, False, True),
+        ({"os": ["linux"], "libc": ["glibc"], "linux_family": "rhel"}, False, False, True, False),
+        ({"os": ["linux"], "libc": ["glibc"], "linux_family": "debian"}, True, False, False, False),
+        ({"os": ["linux"], "arch": "amd64", "gpu": ["nvidia"]}, False, False, False, False),
+        # tsuku's loader ignores the array form of `arch` (recipes/m/mlx-c.toml)
+        ({"arch": ["arm64"]}, True, True, True, True),
+        # libc is evaluated on Linux only
+        ({"libc": ["musl"]}, False, True, False, True),
+    ],
+)
+def test_when_clause_matching(
+    when: dict | None, debian: bool, alpine: bool, arm: bool, mac: bool
+) -> None:
+    got = [when_matches(when, p) for p in (DEBIAN, ALPINE, ARM, MAC)]
+    assert got == [debian, alpine, arm, mac]
+
+
+def test_when_clauses_from_reference_recipes_parse(reference_dir: Path) -> None:
+    import tomllib
+
+    act = tomllib.loads((reference_dir / "recipes" / "a" / "act.toml").read_text())
+    steps = installer.matching_steps(act, DEBIAN)
+    assert [s["asset_pattern"] for s in steps] == ["act_Linux_{arch}.tar.gz"]
+    assert installer.matching_steps(act, ALPINE) == []  # glibc-only steps
+    assert unsupported_reason(act["metadata"], ALPINE) == "supported_libc ['glibc'] excludes musl"
+
+
+def test_metadata_constraints() -> None:
+    assert unsupported_reason({"supported_os": ["darwin"]}, DEBIAN)
+    assert unsupported_reason({"unsupported_platforms": ["linux/arm64"]}, ARM)
+    assert unsupported_reason({"unsupported_platforms": ["linux/amd64/musl"]}, ALPINE)
+    assert (
+        unsupported_reason({"unsupported_platforms": ["darwin/arm64", "darwin/amd64"]}, DEBIAN)
+        is None
+    )
+    assert unsupported_reason({"supported_arch": ["arm64"]}, DEBIAN)
+    assert unsupported_reason({}, MAC) is None
+
+
+def test_unsupported_platform_is_skipped_not_failed(tmp_path: Path) -> None:
+    recipe = {
+        "metadata": {"name": "maconly"},
+        "steps": [{"action": "homebrew", "formula": "x", "when": {"os": ["darwin"]}}],
+    }
+    record = installer.install(recipe, Context("maconly", DEBIAN, str(tmp_path)))
+    assert (record["status"], record["category"]) == ("skipped", "unsupported_platform")
+    assert record["exit_code"] == 0
+
+
+# --- verify patterns and classification ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "output", "version", "ok"),
+    [
+        ("", "anything", None, True),
+        ("{version}", "httpie 3.2.4\n", "3.2.4", True),
+        ("{version}", "tool v1.2.3", "1.2.3", True),
+        ("{version}", "tool 1.2.4", "1.2.3", False),
+        ("{version}", "tool 1.2.4", None, True),
+        ("tool {version}", "this is tool 0.9.1-rc1", None, True),
+        ("tool {version}", "something else", None, False),
+        ("usage:", "usage: x [opts]", None, True),
+    ],
+)
+def test_pattern_matching(pattern: str, output: str, version: str | None, ok: bool) -> None:
+    assert pattern_matches(pattern, output, version)[0] is ok
+
+
+def test_network_text_classification() -> None:
+    assert installer.classify_network_text("npm ERR! code EAI_AGAIN") == "dns_error"
+    assert installer.classify_network_text("SSLError(CERTIFICATE_VERIFY_FAILED)") == "tls_error"
+    assert installer.classify_network_text("ReadTimeoutError: Read timed out.") == "timeout"
+    assert installer.classify_network_text("ERROR: No matching distribution found") is None
+
+
+def test_verify_reports_exit_code_and_pattern_failures(tmp_path: Path) -> None:
+    ctx = Context("t", DEBIAN, str(tmp_path))
+    tool = tmp_path / "tools" / "t" / "tool"
+    tool.write_text("#!/bin/sh\necho tool 2.0.0\nexit ${CODE:-0}\n")
+    tool.chmod(0o755)
+    ctx.link(str(tool))
+    (tmp_path / "tools" / "t" / "state.json").write_text(
+        json.dumps({"version": "2.0.0", "executables": ["tool"]})
+    )
+    good = installer.verify({"verify": {"command": "tool --version", "pattern": "{version}"}}, ctx)
+    assert good["status"] == "pass" and good["version"] == "2.0.0"
+    bad = installer.verify({"verify": {"command": "tool --version", "pattern": "3.{version}"}}, ctx)
+    assert (bad["category"], bad["subcategory"], bad["exit_code"]) == (
+        "verify_failed",
+        "pattern_mismatch",
+        7,
+    )
+    failing = installer.verify({"verify": {"command": "CODE=3 tool"}}, ctx)
+    assert failing["subcategory"] == "exit_code"
+    expected = installer.verify({"verify": {"command": "CODE=3 tool", "exit_code": 3}}, ctx)
+    assert expected["status"] == "pass"
+
+
+def test_missing_toolchain_is_missing_runtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    recipe = {
+        "metadata": {"name": "ripgrep"},
+        "steps": [{"action": "cargo_install", "crate": "ripgrep", "executables": ["rg"]}],
+    }
+    record = installer.install(recipe, Context("ripgrep", DEBIAN, str(tmp_path / "p")))
+    assert (record["category"], record["subcategory"], record["exit_code"]) == (
+        "missing_runtime",
+        "cargo",
+        8,
+    )
+
+
+def test_download_archive_verifies_sha256_and_links_binaries(tmp_path: Path) -> None:
+    archive = make_tar(
+        tmp_path / "t.tar.gz", [file_member("t-1/bin/t", b"#!/bin/sh\necho t\n", 0o755)]
+    )
+    import hashlib
+
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    step = {
+        "action": "download_archive",
+        "url": archive.as_uri(),
+        "checksum": digest,
+        "strip_dirs": 1,
+        "binaries": ["bin/t"],
+    }
+    recipe = {"metadata": {"name": "t"}, "steps": [step]}
+    record = installer.install(recipe, Context("t", DEBIAN, str(tmp_path / "p")))
+    assert record["status"] == "pass", record
+    assert os.access(tmp_path / "p" / "bin" / "t", os.X_OK)
+    step["checksum"] = "0" * 64
+    shutil.rmtree(tmp_path / "p")
+    record = installer.install(recipe, Context("t", DEBIAN, str(tmp_path / "p")))
+    assert record["subcategory"] == "checksum_mismatch"
+
+
+def test_homebrew_bottle_from_configurable_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bottle = make_tar(
+        tmp_path / "jq.tar.gz",
+        [file_member("jq/1.7.1/bin/jq", b"#!/bin/sh\necho jq-1.7.1\n", 0o755)],
+    )
+    api = tmp_path / "api"
+    (api / "formula").mkdir(parents=True)
+    (api / "formula" / "jq.json").write_text(
+        json.dumps(
+            {
+                "versions": {"stable": "1.7.1"},
+                "bottle": {
+                    "stable": {"files": {"x86_64_linux": {"url": bottle.as_uri(), "sha256": None}}}
+                },
+            }
+        )
+    )
+    monkeypatch.setenv("TSUKU_HOMEBREW_API", api.as_uri())
+    recipe = {
+        "metadata": {"name": "jq"},
+        "steps": [
+            {"action": "homebrew", "formula": "jq"},
+            {"action": "install_binaries", "binaries": ["bin/jq"]},
+        ],
+        "verify": {"command": "jq --version", "pattern": "{version}"},
+    }
+    ctx = Context("jq", DEBIAN, str(tmp_path / "p"))
+    assert installer.install(recipe, ctx)["status"] == "pass"
+    assert installer.verify(recipe, ctx)["version"] == "1.7.1"
+
+
+def test_cli_reads_json_recipe_and_prints_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"metadata": {"name": "none"}, "steps": []}))
+    code = installer.main(
+        [
+            "run",
+            str(path),
+            "--platform",
+            "linux-debian-glibc-x86_64",
+            "--prefix",
+            str(tmp_path / "p"),
+        ]
+    )
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    assert json.loads(lines[0])["category"] == "unsupported_platform"
+    assert code == 0
+
+
+def test_installer_imports_only_the_standard_library() -> None:
+    import ast
+    import sys
+
+    tree = ast.parse(Path(installer.__file__).read_text(), feature_version=(3, 9))
+    modules = {
+        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    roots = {m.split(".")[0] for m in modules if m}
+    assert roots <= set(sys.stdlib_module_names) | {"__future__"}, roots
+
+
+# --- real installs (live registries) ---------------------------------------------------------
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_real_pipx_install_of_cowsay(tmp_path: Path) -> None:
+    recipe = {
+        "metadata": {"name": "cowsay"},
+        "steps": [{"action": "pipx_install", "package": "cowsay", "executables": ["cowsay"]}],
+        "verify": {"command": "cowsay -t moo", "pattern": "moo"},
+    }
+    ctx = Context("cowsay", DEBIAN, str(tmp_path))
+    installed = installer.install(recipe, ctx)
+    assert installed["status"] == "pass", installed
+    assert installed["version"]
+    assert installer.verify(recipe, ctx)["status"] == "pass"
+
+
+@pytest.mark.network
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed")
+def test_real_npm_install_of_cowsay(tmp_path: Path) -> None:
+    recipe = {
+        "metadata": {"name": "cowsay"},
+        "steps": [{"action": "npm_install", "package": "cowsay", "executables": ["cowsay"]}],
+        "verify": {"command": "cowsay --version", "pattern": "{version}"},
+    }
+    ctx = Context("cowsay", DEBIAN, str(tmp_path))
+    installed = installer.install(recipe, ctx)
+    assert installed["status"] == "pass", installed
+    verified = installer.verify(recipe, ctx)
+    assert verified["status"] == "pass" and verified["version"] == installed["version"]
