@@ -24,7 +24,36 @@ from automation.jsondata import loads, read_text
 from automation.layout import RegistryLayout
 from automation.report import Problem, Severity
 
-TEXT_CAP = 15  # problems listed per kind in the text rendering (JSON lists all)
+# The text rendering groups each kind's problems by what they say (names and numbers aside) and
+# lists a few of each group; JSON lists every problem.
+TEXT_CAP = 5  # problems listed per group
+GROUP_CAP = 12  # groups listed per kind
+_VARIABLE = re.compile(r"'[^']*'|\"[^\"]*\"|\d+")
+_SEVERITY_ORDER = ("error", "warning", "normalised")
+
+
+def _grouped_lines(problems: list[Problem]) -> list[str]:
+    """Problems of one kind, grouped by message shape; errors first, then rarer groups first."""
+    groups: dict[tuple[str, str], list[Problem]] = {}
+    for problem in problems:
+        key = (problem.severity, _VARIABLE.sub("…", problem.message))
+        groups.setdefault(key, []).append(problem)
+    ordered = sorted(
+        groups.items(), key=lambda kv: (_SEVERITY_ORDER.index(kv[0][0]), len(kv[1]), kv[0][1])
+    )
+    lines: list[str] = []
+    for (severity, _), members in ordered[:GROUP_CAP]:
+        lines.append(f"  [{severity} ×{len(members)}]")
+        lines += [f"    {p}" for p in members[:TEXT_CAP]]
+        if len(members) > TEXT_CAP:
+            lines.append(f"    … {len(members) - TEXT_CAP} more")
+    rest = ordered[GROUP_CAP:]
+    if rest:
+        lines.append(
+            f"  … {len(rest)} more groups ({sum(len(m) for _, m in rest)} problems; see --json)"
+        )
+    return lines
+
 
 # The first-run banner tsuku prints before anything else; a failure message that holds nothing
 # more than this (plus progress lines) lost the real error to the reference's 500-char cut.
@@ -156,13 +185,7 @@ class CheckDataReport:
             tally = Counter(p.severity for p in found)
             summary_text = ", ".join(f"{n} {s}" for s, n in sorted(tally.items()))
             lines.append(f"{kind}: {summary_text}")
-            # Errors first so that a cap never hides one behind a page of notes.
-            ordered = sorted(
-                found, key=lambda p: ("error", "warning", "normalised").index(p.severity)
-            )
-            lines += [f"  {p}" for p in ordered[:TEXT_CAP]]
-            if len(found) > TEXT_CAP:
-                lines.append(f"  … {len(found) - TEXT_CAP} more")
+            lines += _grouped_lines(found)
         if self.unrecognised:
             lines.append(f"unrecognised files: {len(self.unrecognised)}")
         lines.append(
@@ -310,7 +333,7 @@ def _check_failures(report: CheckDataReport, layout: RegistryLayout, paths: list
                     Problem(
                         rel,
                         f"line {record.line}",
-                        f"{record.name}: legacy category {record.raw_category!r} read as "
+                        f"{record.name!r}: legacy category {record.raw_category!r} read as "
                         f"{record.category!r}",
                         "normalised",
                     )
@@ -321,7 +344,7 @@ def _check_failures(report: CheckDataReport, layout: RegistryLayout, paths: list
                     Problem(
                         rel,
                         f"line {record.line}",
-                        f"{record.package_id}: message is only tsuku's telemetry banner "
+                        f"{record.package_id!r}: message is only tsuku's telemetry banner "
                         "(the real error was cut off)",
                         "warning",
                     )
