@@ -121,9 +121,7 @@ class GenerateReport:
             detail = (
                 ", ".join(o.executables)
                 if o.status == "generated"
-                else (
-                    f"{o.category}/{o.subcategory}: {(o.message.splitlines() or [''])[0]}"
-                )
+                else (f"{o.category}/{o.subcategory}: {(o.message.splitlines() or [''])[0]}")
             )
             lines.append(f"  {o.status:9} {o.name:30} {o.source:40} {detail}"[:200])
         if self.stopped:

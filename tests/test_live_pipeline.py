@@ -31,8 +31,10 @@ def test_five_well_known_clis_land(ecosystem: str, tmp_path: Path) -> None:
     if ecosystem == "npm" and not shutil.which("npm"):
         pytest.skip("npm is not installed")
     layout = RegistryLayout.at(tmp_path)
-    entries = [QueueEntry(name, f"{ecosystem}:{name}", 1, "pending", "curated", None, 0, None)
-               for name in TOOLS[ecosystem]]
+    entries = [
+        QueueEntry(name, f"{ecosystem}:{name}", 1, "pending", "curated", None, 0, None)
+        for name in TOOLS[ecosystem]
+    ]
     save_queue(layout.queue, load_queue(layout.queue).with_entries(entries))
 
     generated = run_generate(layout, ecosystem, batch_size=10)

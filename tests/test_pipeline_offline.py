@@ -1,4 +1,4 @@
-"""generate -> validate -> merge -> rollback on a scratch registry, with upstream and processes faked.
+"""generate -> validate -> merge -> rollback on a scratch registry, upstream and processes faked.
 
 What a maintainer relies on: passing recipes land, failures are recorded with specific codes, the
 queue moves, a rerun changes nothing, rollback restores every file byte for byte, and a merge
@@ -35,18 +35,27 @@ UPSTREAM = {
 
 def fetch(ecosystem: str, identifier: str) -> UpstreamPackage:
     if identifier == "ghost":
-        raise NotFound("no such project", url=f"https://pypi.org/pypi/{identifier}/json", status=404)
+        raise NotFound(
+            "no such project", url=f"https://pypi.org/pypi/{identifier}/json", status=404
+        )
     version, exes = UPSTREAM[identifier]
-    return UpstreamPackage(ecosystem, identifier, version, f"{identifier} does things",
-                           (f"https://example.org/{identifier}",), exes,
-                           f"https://pypi.org/project/{identifier}/")
+    return UpstreamPackage(
+        ecosystem,
+        identifier,
+        version,
+        f"{identifier} does things",
+        (f"https://example.org/{identifier}",),
+        exes,
+        f"https://pypi.org/project/{identifier}/",
+    )
 
 
 class FakeProcesses:
     """pip "installs" by creating the executable; goodtool prints its version, brokentool crashes."""
 
-    def __call__(self, argv: Sequence[str], env: Mapping[str, str], cwd: Path,
-                 timeout: float) -> Completed:
+    def __call__(
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float
+    ) -> Completed:
         if "venv" in argv:
             return Completed(0, "")
         if "pip" in argv:
@@ -71,8 +80,12 @@ def entry(name: str) -> QueueEntry:
 def registry(tmp_path: Path) -> RegistryLayout:
     layout = RegistryLayout.at(tmp_path)
     queue = load_queue(layout.queue)  # a new registry: empty queue
-    save_queue(layout.queue, queue.with_entries(
-        [entry("goodtool"), entry("libonly"), entry("brokentool"), entry("ghost")]))
+    save_queue(
+        layout.queue,
+        queue.with_entries(
+            [entry("goodtool"), entry("libonly"), entry("brokentool"), entry("ghost")]
+        ),
+    )
     return layout
 
 
@@ -88,8 +101,11 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and ".cache" not in p.parts and "staging" not in p.parts
-        and "results" not in p.parts and "batches" not in p.parts
+        if p.is_file()
+        and ".cache" not in p.parts
+        and "staging" not in p.parts
+        and "results" not in p.parts
+        and "batches" not in p.parts
         and p.name not in (".automation.lock", "batch-control.json")
     }
 
@@ -107,19 +123,33 @@ def test_batch_lands_what_passed_and_records_the_rest(registry: RegistryLayout) 
     recipe = tomllib.loads(registry.recipe_path("goodtool").read_text())
     assert recipe["verify"] == {"command": "goodtool --version", "pattern": "{version}"}
     assert not registry.recipe_path("brokentool").exists()
-    statuses = {e.name: (e.status, e.failure_count, e.next_retry_at is not None)
-                for e in load_queue(registry.queue).entries}
-    assert statuses == {"goodtool": ("success", 0, False), "libonly": ("excluded", 0, False),
-                        "brokentool": ("failed", 1, True), "ghost": ("excluded", 0, False)}
-    failures = [json.loads(line) for p in sorted(registry.failures_dir.glob("*.jsonl"))
-                for line in p.read_text().splitlines()]
-    by_name = {f["name"]: (env["environment"], f["category"], f["subcategory"])
-               for env in failures for f in env["failures"]}
+    statuses = {
+        e.name: (e.status, e.failure_count, e.next_retry_at is not None)
+        for e in load_queue(registry.queue).entries
+    }
+    assert statuses == {
+        "goodtool": ("success", 0, False),
+        "libonly": ("excluded", 0, False),
+        "brokentool": ("failed", 1, True),
+        "ghost": ("excluded", 0, False),
+    }
+    failures = [
+        json.loads(line)
+        for p in sorted(registry.failures_dir.glob("*.jsonl"))
+        for line in p.read_text().splitlines()
+    ]
+    by_name = {
+        f["name"]: (env["environment"], f["category"], f["subcategory"])
+        for env in failures
+        for f in env["failures"]
+    }
     assert by_name["brokentool"][1:] == ("verify_failed", "nonzero_exit")
     assert by_name["brokentool"][0].startswith("linux-") or by_name["brokentool"][0].startswith(
-        "darwin-")
+        "darwin-"
+    )
     assert "ImportError: boom" in next(
-        f["message"] for env in failures for f in env["failures"] if f["name"] == "brokentool")
+        f["message"] for env in failures for f in env["failures"] if f["name"] == "brokentool"
+    )
     metrics = [json.loads(p.read_text()) for p in registry.metrics_dir.glob("batch-runs-*.jsonl")]
     assert metrics[0]["merged"] == 1 and metrics[0]["total"] == 4
     assert metrics[0]["generation"] == {"attempted": 4, "succeeded": 2, "failed": 2, "blocked": 0}
@@ -149,22 +179,31 @@ def test_rollback_keeps_queue_edits_made_after_the_batch(registry: RegistryLayou
     run_batch(registry)
     merge_batch(registry, BATCH, requeue=False)
     queue = load_queue(registry.queue)
-    save_queue(registry.queue, queue.with_entries([*queue.entries, entry("newcomer")]),
-               previous=queue)
+    save_queue(
+        registry.queue, queue.with_entries([*queue.entries, entry("newcomer")]), previous=queue
+    )
     rollback_batch(registry, BATCH)
     statuses = {e.name: e.status for e in load_queue(registry.queue).entries}
-    assert statuses == {"goodtool": "pending", "libonly": "pending", "brokentool": "pending",
-                        "ghost": "pending", "newcomer": "pending"}
+    assert statuses == {
+        "goodtool": "pending",
+        "libonly": "pending",
+        "brokentool": "pending",
+        "ghost": "pending",
+        "newcomer": "pending",
+    }
 
 
 @pytest.mark.parametrize("crash_after", [1, 2, 3, 4])
-def test_merge_killed_midway_converges(registry: RegistryLayout,
-                                       tmp_path_factory: pytest.TempPathFactory,
-                                       monkeypatch: pytest.MonkeyPatch, crash_after: int) -> None:
-    import automation.merge as merge_module
-
+def test_merge_killed_midway_converges(
+    registry: RegistryLayout,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    crash_after: int,
+) -> None:
     # The uninterrupted result, on a copy.
     import shutil
+
+    import automation.merge as merge_module
 
     twin = RegistryLayout.at(tmp_path_factory.mktemp("twin") / "registry")
     run_batch(registry)
@@ -200,8 +239,9 @@ def test_merge_killed_midway_converges(registry: RegistryLayout,
     monkeypatch.setattr(merge_module, "atomic_write_text", crashing_write)
     monkeypatch.setattr(merge_module, "write_failures", crashing_failures)
     monkeypatch.setattr(merge_module, "save_queue", crashing(merge_module.save_queue))
-    monkeypatch.setattr(merge_module, "write_metrics_record",
-                        crashing(merge_module.write_metrics_record))
+    monkeypatch.setattr(
+        merge_module, "write_metrics_record", crashing(merge_module.write_metrics_record)
+    )
     with pytest.raises(KeyboardInterrupt):
         merge_batch(registry, BATCH, requeue=False)
     monkeypatch.undo()
@@ -212,8 +252,11 @@ def test_merge_killed_midway_converges(registry: RegistryLayout,
     assert mine.keys() == theirs.keys()
     # Only timestamps may differ (queue updated_at, next_retry_at; metrics timestamp/duration).
     assert {k for k in mine if mine[k] != theirs[k]} <= {"data/queues/priority-queue.json"} | {
-        k for k in mine if k.startswith("data/metrics/")}
+        k for k in mine if k.startswith("data/metrics/")
+    }
     assert [e.status for e in load_queue(registry.queue).entries] == [
-        e.status for e in load_queue(twin.queue).entries]
+        e.status for e in load_queue(twin.queue).entries
+    ]
     assert len(list(registry.failures_dir.glob("*.jsonl"))) == len(
-        list(twin.failures_dir.glob("*.jsonl")))
+        list(twin.failures_dir.glob("*.jsonl"))
+    )
