@@ -51,7 +51,7 @@ def fetch(ecosystem: str, identifier: str) -> UpstreamPackage:
 
 
 class FakeProcesses:
-    """pip "installs" by creating the executable; goodtool prints its version, brokentool crashes."""
+    """pip "installs" by creating the executable; goodtool prints a version, brokentool crashes."""
 
     def __call__(
         self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float
