@@ -14,14 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from automation.adapters import build_any
 from automation.batch import GenerationOutcome, Staging
-from automation.builders import BuildFailure, BuiltRecipe, UpstreamPackage
-from automation.builders.packaged import build_packaged
+from automation.builders import BuildFailure, BuiltRecipe
 from automation.errors import ExitCode, StoppedError, UsageError
 from automation.queue import QueueEntry
 
-Fetch = Callable[[str, str], UpstreamPackage]  # (ecosystem, identifier) -> package
-Build = Callable[[str, UpstreamPackage], BuiltRecipe | BuildFailure]
+Fetch = Callable[[str, str], Any]  # (ecosystem, identifier) -> upstream facts
+Build = Callable[[str, str, Any], BuiltRecipe | BuildFailure]  # (ecosystem, name, facts)
 Guard = Callable[[str], None]  # raises StoppedError when the ecosystem must not proceed
 
 
@@ -148,7 +148,7 @@ def _generate_one(
             seconds=time.monotonic() - started,
         ), None
     try:
-        result = build(entry.name, package)
+        result = build(ecosystem, entry.name, package)
     except Exception as exc:
         return GenerationOutcome(
             name=entry.name,
@@ -157,7 +157,6 @@ def _generate_one(
             category="generation_failed",
             subcategory="builder_error",
             message=f"{type(exc).__name__}: {exc}",
-            version=package.version,
             seconds=time.monotonic() - started,
         ), None
     elapsed = time.monotonic() - started
@@ -169,7 +168,7 @@ def _generate_one(
             category=result.category,
             subcategory=result.subcategory,
             message=result.message,
-            version=package.version,
+            version=result.version,
             blocked_by=result.blocked_by,
             seconds=elapsed,
         ), None
@@ -180,7 +179,7 @@ def _generate_one(
         version=result.version,
         executables=result.executables,
         seconds=elapsed,
-        first_release=package.first_release,
+        first_release=result.first_release,
     ), result.text
 
 
@@ -189,7 +188,7 @@ def generate_entries(
     entries: Sequence[QueueEntry],
     *,
     fetch: Fetch,
-    build: Build = build_packaged,
+    build: Build = build_any,
     guard: Guard = lambda _eco: None,
     workers: int = 8,
     progress: Callable[[GenerationOutcome], None] = lambda _o: None,

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from automation.adapters import adapter_for, build_any, fetcher_for
 from automation.atomic import atomic_write_text, registry_lock
 from automation.batch import GenerationOutcome, Staging, new_batch_id
 from automation.breaker import select_batch
 from automation.builders import BuildFailure
-from automation.builders.packaged import build_packaged
 from automation.config import load_config
 from automation.control import check_allowed_now, load_control, update_control
 from automation.ecosystems import normalise_ecosystem, split_source
@@ -27,7 +27,6 @@ from automation.merge import MergeReport, merge_batch
 from automation.names import recipe_name_for
 from automation.queue import load_queue
 from automation.timefmt import now
-from automation.upstream import FETCHERS, fetcher_for
 from automation.validate import ValidateReport, validate_batch_locally
 
 
@@ -57,8 +56,7 @@ def run_generate(
 ) -> GenerateReport:
     """Select entries (stops, breakers, backoff honoured), then generate them into staging."""
     ecosystem = normalise_ecosystem(ecosystem)
-    if ecosystem not in FETCHERS:
-        raise UsageError(f"no builder for {ecosystem!r} yet (available: {', '.join(FETCHERS)})")
+    adapter_for(ecosystem)  # a clear usage error for an ecosystem without a builder
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     parsed_shard = parse_shard(shard)
@@ -94,7 +92,7 @@ def run_generate(
             staging,
             entries,
             fetch=fetcher_for(http),
-            build=build_packaged,
+            build=build_any,
             guard=lambda eco: check_allowed_now(layout, eco),
             workers=workers,
             progress=_progress_printer(verbose),
@@ -158,7 +156,7 @@ def run_create(
             return CreateReport(
                 source, name, None, None, BuildFailure(category, subcategory, str(exc))
             )
-    result = build_packaged(name, package)
+    result = build_any(ecosystem, name, package)
     if isinstance(result, BuildFailure):
         return CreateReport(source, name, None, None, result)
     target = None

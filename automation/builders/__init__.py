@@ -41,6 +41,7 @@ class BuiltRecipe:
     executables: tuple[str, ...]
     verify_executable: str
     version: str
+    first_release: str | None = None  # RFC3339, when the registry says (for the age gate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class BuildFailure:
     subcategory: str
     message: str
     blocked_by: tuple[str, ...] = ()
+    version: str = ""
 
 
 def clean_description(text: str, fallback: str) -> str:

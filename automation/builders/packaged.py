@@ -80,4 +80,5 @@ def build_packaged(name: str, package: UpstreamPackage) -> BuiltRecipe | BuildFa
         executables=executables,
         verify_executable=verify_exe,
         version=package.version,
+        first_release=package.first_release,
     )

@@ -1,0 +1,26 @@
+"""npm: the package document's latest version and its ``bin`` -> ``npm_install``."""
+
+from __future__ import annotations
+
+from automation.adapters import EcosystemAdapter
+from automation.builders import UpstreamPackage
+from automation.builders.packaged import build_packaged
+from automation.http import HttpClient
+from automation.sources.npm import fetch_npm_package
+
+
+def fetch(http: HttpClient, identifier: str) -> UpstreamPackage:
+    package = fetch_npm_package(http, identifier)
+    return UpstreamPackage(
+        ecosystem="npm",
+        identifier=package.name,
+        version=package.version,
+        description=package.description,
+        homepage_candidates=tuple(u for u in (package.homepage, package.repository) if u),
+        executables=package.bin,
+        fallback_homepage=f"https://www.npmjs.com/package/{package.name}",
+        first_release=package.created,
+    )
+
+
+ADAPTER = EcosystemAdapter("npm", fetch, build_packaged, "npm_install from the package's bin")

@@ -1,0 +1,25 @@
+"""PyPI: project JSON + the newest wheel's entry points -> ``pipx_install``."""
+
+from __future__ import annotations
+
+from automation.adapters import EcosystemAdapter
+from automation.builders import UpstreamPackage
+from automation.builders.packaged import build_packaged
+from automation.http import HttpClient
+from automation.sources.pypi import fetch_pypi_project
+
+
+def fetch(http: HttpClient, identifier: str) -> UpstreamPackage:
+    project = fetch_pypi_project(http, identifier)
+    return UpstreamPackage(
+        ecosystem="pypi",
+        identifier=project.name if project.name.lower() == identifier.lower() else identifier,
+        version=project.version,
+        description=project.summary,
+        homepage_candidates=(project.homepage,) if project.homepage else (),
+        executables=project.executables,
+        fallback_homepage=f"https://pypi.org/project/{identifier}/",
+    )
+
+
+ADAPTER = EcosystemAdapter("pypi", fetch, build_packaged, "pipx_install from wheel entry points")
