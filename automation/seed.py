@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from automation import schemas
+from automation.adapters import Lookup, adapter_for, seed_sources
 from automation.atomic import append_jsonl, atomic_write_json, registry_lock
 from automation.errors import AutomationError, DataError, ExitCode, UnsafeNameError, UsageError
 from automation.http import HttpClient, HttpError
@@ -39,15 +40,10 @@ from automation.names import recipe_name_for
 from automation.popularity import (
     PopularityList,
     Ranked,
-    load_npm_popularity,
-    load_pypi_popularity,
 )
 from automation.queue import QueueEntry, load_queue, save_queue
-from automation.sources.npm import fetch_npm_package
-from automation.sources.pypi import fetch_pypi_project
 from automation.timefmt import format_timestamp
 
-SOURCES = ("pypi", "npm")
 TIER1_FILE = REPOSITORY_ROOT / "data" / "tier1.json"
 TIER2_PERCENTILE = 99.0
 SEEDING_RUNS_FILE = "seeding-runs.jsonl"
@@ -76,15 +72,6 @@ def tier_for(name: str, percentile: float, tier1: frozenset[str]) -> int:
     if percentile >= TIER2_PERCENTILE:
         return 2
     return 3
-
-
-@dataclass(frozen=True, slots=True)
-class Lookup:
-    """What one metadata fetch says about a candidate."""
-
-    identifier: str
-    executables: tuple[str, ...]
-    version: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,22 +189,6 @@ class SeedReport:
         return "\n".join(lines)
 
 
-def _lookup_pypi(http: HttpClient, identifier: str) -> Lookup:
-    project = fetch_pypi_project(http, identifier)
-    return Lookup(identifier, project.executables, project.version)
-
-
-def _lookup_npm(http: HttpClient, identifier: str) -> Lookup:
-    package = fetch_npm_package(http, identifier, abbreviated=True)
-    return Lookup(identifier, package.bin, package.version)
-
-
-LOOKUPS: dict[str, Callable[[HttpClient, str], Lookup]] = {
-    "pypi": _lookup_pypi,
-    "npm": _lookup_npm,
-}
-
-
 def _stop_checker(layout: RegistryLayout, ecosystem: str) -> Callable[[], None]:
     """``automation.control.check_allowed_now`` when that module exists, else a no-op."""
     try:
@@ -281,8 +252,9 @@ def seed(
     progress: bool | None = None,
 ) -> SeedReport:
     """Seed up to ``limit`` new ``source`` entries into ``layout``'s queue (see module doc)."""
-    if source not in SOURCES:
-        raise UsageError(f"--source must be one of {', '.join(SOURCES)}, got {source!r}")
+    sources = seed_sources()
+    if source not in sources:
+        raise UsageError(f"--source must be one of {', '.join(sources)}, got {source!r}")
     if limit < 0:
         raise UsageError("--limit must be >= 0")
     max_lookups = max_lookups if max_lookups is not None else max(200, limit * 40)
@@ -300,11 +272,9 @@ def seed(
         queue = load_queue(layout.queue)
         popularity_doc = _read_popularity_file(popularity_path(layout))
         if popularity is None:
-            popularity = (
-                load_pypi_popularity(http)
-                if source == "pypi"
-                else load_npm_popularity(http, layout, max(20_000, max_lookups * 3))
-            )
+            loader = adapter_for(source).popularity
+            assert loader is not None  # seed_sources() only lists adapters that have one
+            popularity = loader(http, layout, max(20_000, max_lookups * 3))
         report.popularity_source = popularity.source
         report.popularity_as_of = popularity.as_of
         report.population = popularity.population
@@ -345,7 +315,8 @@ def _examine(
     update: Callable[..., None],
 ) -> list[QueueEntry]:
     source = report.source
-    lookup = LOOKUPS[source]
+    lookup = adapter_for(source).lookup
+    assert lookup is not None
     window = max(1, http.config.threads) * 2
     new_entries: list[QueueEntry] = []
     accepted_names: set[str] = set()

@@ -18,14 +18,33 @@ from typing import Any
 from automation.builders import BuildFailure, BuiltRecipe
 from automation.errors import UsageError
 from automation.http import HttpClient
+from automation.layout import RegistryLayout
+from automation.popularity import PopularityList
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What one cheap metadata fetch says about a seeding candidate."""
+
+    identifier: str
+    executables: tuple[str, ...]
+    version: str
+
+
+# (http, registry, how many top entries are needed) -> ranked popularity within the ecosystem
+PopularityLoader = Callable[[HttpClient, RegistryLayout, int], PopularityList]
 
 
 @dataclass(frozen=True, slots=True)
 class EcosystemAdapter:
+    """An ecosystem's fetch + build, and (optionally) what seeding needs: popularity + lookup."""
+
     ecosystem: str  # the normalised queue prefix: "pypi", "crates.io", "homebrew", ...
     fetch: Callable[[HttpClient, str], Any]
     build: Callable[[str, Any], BuiltRecipe | BuildFailure]
     description: str = ""
+    popularity: PopularityLoader | None = None
+    lookup: Callable[[HttpClient, str], Lookup] | None = None
 
 
 @functools.cache
@@ -46,6 +65,11 @@ def adapter_for(ecosystem: str) -> EcosystemAdapter:
     except KeyError:
         known = ", ".join(sorted(adapters()))
         raise UsageError(f"no builder for ecosystem {ecosystem!r} (available: {known})") from None
+
+
+def seed_sources() -> tuple[str, ...]:
+    """Ecosystems that can be seeded (their adapter has popularity data and a lookup)."""
+    return tuple(e for e, a in sorted(adapters().items()) if a.popularity and a.lookup)
 
 
 def fetcher_for(http: HttpClient) -> Callable[[str, str], Any]:

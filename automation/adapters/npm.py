@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from automation.adapters import EcosystemAdapter
+from automation.adapters import EcosystemAdapter, Lookup
 from automation.builders import UpstreamPackage
 from automation.builders.packaged import build_packaged
 from automation.http import HttpClient
+from automation.layout import RegistryLayout
+from automation.popularity import PopularityList, load_npm_popularity
 from automation.sources.npm import fetch_npm_package
 
 
@@ -23,4 +25,15 @@ def fetch(http: HttpClient, identifier: str) -> UpstreamPackage:
     )
 
 
-ADAPTER = EcosystemAdapter("npm", fetch, build_packaged, "npm_install from the package's bin")
+def lookup(http: HttpClient, identifier: str) -> Lookup:
+    package = fetch_npm_package(http, identifier, abbreviated=True)
+    return Lookup(identifier, package.bin, package.version)
+
+
+def popularity(http: HttpClient, layout: RegistryLayout, top_n: int) -> PopularityList:
+    return load_npm_popularity(http, layout, top_n)
+
+
+ADAPTER = EcosystemAdapter(
+    "npm", fetch, build_packaged, "npm_install from the package's bin", popularity, lookup
+)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from automation.adapters import EcosystemAdapter
+from automation.adapters import EcosystemAdapter, Lookup
 from automation.builders import UpstreamPackage
 from automation.builders.packaged import build_packaged
 from automation.http import HttpClient
+from automation.layout import RegistryLayout
+from automation.popularity import PopularityList, load_pypi_popularity
 from automation.sources.pypi import fetch_pypi_project
 
 
@@ -22,4 +24,15 @@ def fetch(http: HttpClient, identifier: str) -> UpstreamPackage:
     )
 
 
-ADAPTER = EcosystemAdapter("pypi", fetch, build_packaged, "pipx_install from wheel entry points")
+def lookup(http: HttpClient, identifier: str) -> Lookup:
+    project = fetch_pypi_project(http, identifier)
+    return Lookup(identifier, project.executables, project.version)
+
+
+def popularity(http: HttpClient, layout: RegistryLayout, top_n: int) -> PopularityList:
+    return load_pypi_popularity(http)
+
+
+ADAPTER = EcosystemAdapter(
+    "pypi", fetch, build_packaged, "pipx_install from wheel entry points", popularity, lookup
+)
