@@ -51,3 +51,65 @@ setup-containers:
 ## testinfra specs in the built images (REGISTRY_AUTOMATION_TEST_ENVS narrows them).
 test-containers: venv
 	REGISTRY_AUTOMATION_TEST_ENVS="$(ENVS)" $(BIN)/python -m pytest -m containers tests/containers
+
+## Static dashboard of ROOT (index.html with inline SVG + dashboard.json) into SITE.
+## `make sli`: the pipeline SLIs of ROOT; exit 4 when a threshold is crossed (alerts printed).
+.PHONY: dashboard sli
+SITE ?= site
+dashboard: venv
+	$(BIN)/invoke dashboard --out $(SITE) --root $(ROOT)
+
+sli: venv
+	$(BIN)/invoke sli --root $(ROOT)
+
+# ---- CI entry points (.github/workflows/*.yml call only these) --------------------------------
+BATCH_ID ?=
+SHARD    ?=
+ENV_ID   ?= local
+BUDGET   ?= 20
+SEED_LIMIT ?= 50
+DOCKER   ?= docker
+
+.PHONY: build-images ci-batch-stamp generate validate-batch merge-batch seed drift bench \
+        drift-failed install-workflow-lint
+
+## Validation images with Docker on hosted runners: the same Dockerfiles as setup-containers, the
+## base image pulled from the registry named in data/environments.json (ENVS="debian-12 ...").
+build-images:
+	for env in $(ENVS); do \
+	  base=$$($(PYTHON) -c 'import json,sys; print({e["id"]: e["base_image"] for e in json.load(open("data/environments.json"))["environments"]}[sys.argv[1]])' $$env) || exit 2; \
+	  $(DOCKER) build --build-arg BASE_IMAGE="$$base" -t "localhost/registry-automation/$$env:latest" -f "containers/$$env/Dockerfile" containers || exit 14; \
+	done
+
+## One batch-id stamp per workflow run (every shard of a batch must name the same batch id).
+ci-batch-stamp:
+	@echo "stamp=$$(date -u +%Y-%m-%d-%H%M%S)-r$${GITHUB_RUN_ID:-local}" >> "$${GITHUB_OUTPUT:-/dev/stdout}"
+
+## Exit 4 (some items failed and were recorded) is a normal outcome of a batch step.
+generate: venv
+	$(BIN)/invoke generate --ecosystem $(ECOSYSTEM) --batch-id $(BATCH_ID) $(if $(SHARD),--shard $(SHARD)) --root $(ROOT) || [ $$? -eq 4 ]
+
+validate-batch: venv
+	$(BIN)/invoke validate --batch-id $(BATCH_ID) --env $(ENV_ID) --root $(ROOT) || [ $$? -eq 4 ]
+
+merge-batch: venv
+	$(BIN)/invoke merge --batch-id $(BATCH_ID) --root $(ROOT) || [ $$? -eq 4 ]
+
+seed: venv
+	$(BIN)/invoke seed --source $(ECOSYSTEM) --limit $(SEED_LIMIT) --root $(ROOT)
+
+## Checksum drift: exit 6 when an artifact changed (baselines and cursor are written either way).
+drift: venv
+	$(BIN)/invoke drift --budget $(BUDGET) --root $(ROOT)
+
+## Benchmarks: print numbers and write BENCHMARKS.md (never fail on timing).
+bench: venv
+	$(BIN)/python -m bench
+
+## After a drift run that found drift (exit 6) and saved its records: fail the CI job loudly.
+drift-failed:
+	@echo "checksum drift detected: see the checksum_drift failure records (data/failures/)"; exit 6
+
+## actionlint for tests/test_workflows.py (the `workflows` extra; needs github.com to build).
+install-workflow-lint: venv
+	$(BIN)/pip install --quiet -e '.[workflows]'

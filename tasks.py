@@ -193,8 +193,9 @@ def validate_containers(  # type: ignore[no-untyped-def]
         "ecosystem": "pypi or npm",
         "batch_size": "entries per batch (default 10)",
         "max_tier": "highest priority tier to take (default 3)",
-        "shard": "K/N: this job's deterministic share of the batch (CI matrix)",
-        "batch_id": "resume or extend this batch instead of starting a new one",
+        "shard": "K/N: this job's deterministic share of the batch (CI matrix; needs --batch-id)",
+        "batch_id": "resume this batch (its recorded selection) instead of starting a new one",
+        "wait": "seconds to wait for a busy registry lock (default 60; 0: fail fast, exit 5)",
         "root": ROOT_HELP,
         "json": JSON_HELP,
     }
@@ -206,6 +207,7 @@ def generate(
     max_tier=3,
     shard=None,
     batch_id=None,
+    wait=None,
     root=".",  # type: ignore[no-untyped-def]
     json=False,
 ):
@@ -222,6 +224,7 @@ def generate(
             shard=shard,
             batch_id=batch_id,
             verbose=not json,
+            lock_wait=None if wait is None else float(wait),
         ),
         as_json=json,
     )
@@ -246,28 +249,51 @@ def create(c, from_, name=None, output=None, root=".", json=False):  # type: ign
 
 
 @task(
+    iterable=["env"],
     help={
-        "env": "environment: local (this machine) or a container environment id",
+        "env": "local (this machine, default), a container environment id (debian-12...), or "
+        "all-local (every container environment built here); repeatable",
         "batch_id": "the batch whose staged recipes to validate",
+        "jobs": "container environments validated side by side (default 2: one CPU each)",
         "root": ROOT_HELP,
         "json": JSON_HELP,
-    }
+    },
 )
-def validate(c, batch_id, env="local", root=".", json=False):  # type: ignore[no-untyped-def]
+def validate(c, batch_id, env, jobs=2, root=".", json=False):  # type: ignore[no-untyped-def]
     """Install and run each staged recipe; one result line per recipe and environment."""
     from automation.layout import RegistryLayout
     from automation.pipeline import run_validate
 
-    run(lambda: run_validate(RegistryLayout.at(root), batch_id, env), as_json=json)
+    run(
+        lambda: run_validate(RegistryLayout.at(root), batch_id, env or ["local"], jobs=int(jobs)),
+        as_json=json,
+    )
 
 
-@task(help={"batch_id": "the batch to merge", "root": ROOT_HELP, "json": JSON_HELP})
-def merge(c, batch_id, root=".", json=False):  # type: ignore[no-untyped-def]
+@task(
+    help={
+        "batch_id": "the batch to merge (all its shards)",
+        "wait": "seconds to wait for a busy registry lock (default $AUTOMATION_LOCK_WAIT or 0: "
+        "fail fast, exit 5)",
+        "allow_missing_shards": "merge a sharded batch although some shards have not reported",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    }
+)
+def merge(c, batch_id, wait=None, allow_missing_shards=False, root=".", json=False):  # type: ignore[no-untyped-def]
     """Land passing recipes; queue, failures, metrics and the batch manifest record the rest."""
     from automation.layout import RegistryLayout
     from automation.merge import merge_batch
 
-    run(lambda: merge_batch(RegistryLayout.at(root), batch_id), as_json=json)
+    run(
+        lambda: merge_batch(
+            RegistryLayout.at(root),
+            batch_id,
+            lock_wait=None if wait is None else float(wait),
+            allow_missing_shards=allow_missing_shards,
+        ),
+        as_json=json,
+    )
 
 
 @task(
@@ -287,23 +313,139 @@ def rollback(c, batch_id, force=False, root=".", json=False):  # type: ignore[no
 
 
 @task(
+    iterable=["env"],
     help={
         "ecosystem": "pypi or npm",
         "limit": "candidates to seed and entries to generate (default 3)",
-        "env": "validation environment (default local)",
+        "env": "validation environments: local (default), container ids or all-local; "
+        "repeatable. With containers, local runs first too (it discovers the verify pattern)",
+        "jobs": "container environments validated side by side (default 2)",
         "no_seed": "skip seeding; work on what is already queued",
         "root": ROOT_HELP,
         "json": JSON_HELP,
-    }
+    },
 )
-def pipeline(c, ecosystem, limit=3, env="local", no_seed=False, root=".", json=False):  # type: ignore[no-untyped-def]
+def pipeline(c, ecosystem, env, limit=3, jobs=2, no_seed=False, root=".", json=False):  # type: ignore[no-untyped-def]
     """seed -> generate -> validate -> merge on one live batch, with a summary table."""
     from automation.layout import RegistryLayout
     from automation.pipeline import run_pipeline
 
     run(
         lambda: run_pipeline(
-            RegistryLayout.at(root), ecosystem, limit=int(limit), environment=env, seed=not no_seed
+            RegistryLayout.at(root),
+            ecosystem,
+            limit=int(limit),
+            environment=env or ["local"],
+            seed=not no_seed,
+            jobs=int(jobs),
+        ),
+        as_json=json,
+    )
+
+
+@task(
+    help={
+        "budget": "artifacts to download this run (default 20); later runs continue after it",
+        "rate": "artifact downloads per second (default 1)",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    }
+)
+def drift(c, budget=20, rate=1.0, root=".", json=False):  # type: ignore[no-untyped-def]
+    """Re-download pinned artifacts and compare with data/checksums/ baselines (exit 6 on drift)."""
+    from automation.drift import check_drift
+
+    run(lambda: check_drift(root, budget=int(budget), rate=float(rate)), as_json=json)
+
+
+@task(
+    help={
+        "out": "directory to write index.html and dashboard.json into (created if missing)",
+        "at": "date the page as of this RFC 3339 time (breaker states, SLI window); default now",
+        "config": "automation.toml to read [sli] thresholds from (default <root>/automation.toml)",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    }
+)
+def dashboard(c, out, at=None, config=None, root=".", json=False):  # type: ignore[no-untyped-def]
+    """Static dashboard: index.html (inline SVG charts, no scripts) and dashboard.json."""
+    from automation.dashboard import build_dashboard
+
+    run(lambda: build_dashboard(root, out, at=at, config_path=config), as_json=json)
+
+
+@task(
+    help={
+        "window": "how far back rates look: 7d, 48h, 90m, 2w (default [sli] window or 7d)",
+        "at": "evaluate as of this RFC 3339 time instead of now",
+        "min_runs": "alert below this many runs in the window (default 1)",
+        "min_generation_success": "alert below this generation success rate, 0-1 (default 0.5)",
+        "min_validation_pass": "alert below this pass rate in any environment, 0-1 (default 0.8)",
+        "min_merge_rate": "alert below this merged/attempted rate, 0-1 (default 0.5)",
+        "max_empty_run_ratio": "alert above this share of empty runs, 0-1 (default 0.5)",
+        "max_hours_since_merge": "alert when the last merge is older than this (default 72)",
+        "config": "automation.toml to read [sli] from (default <root>/automation.toml)",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    }
+)
+def sli(  # type: ignore[no-untyped-def]
+    c,
+    window=None,
+    at=None,
+    min_runs=None,
+    min_generation_success=None,
+    min_validation_pass=None,
+    min_merge_rate=None,
+    max_empty_run_ratio=None,
+    max_hours_since_merge=None,
+    config=None,
+    root=".",
+    json=False,
+):
+    """Pipeline SLIs over a window; prints alerts and exits 4 when a threshold is crossed."""
+    from automation.sli import sli_report
+
+    run(
+        lambda: sli_report(
+            root,
+            window=window,
+            at=at,
+            config_path=config,
+            overrides={
+                "min_runs": min_runs,
+                "min_generation_success": min_generation_success,
+                "min_validation_pass": min_validation_pass,
+                "min_merge_rate": min_merge_rate,
+                "max_empty_run_ratio": max_empty_run_ratio,
+                "max_hours_since_merge": max_hours_since_merge,
+            },
+        ),
+        as_json=json,
+    )
+
+
+@task(
+    name="exclude-impossible",
+    help={
+        "dry_run": "report what would change without writing",
+        "no_history": "only what the queue itself proves (skip the failure records)",
+        "wait": "seconds to wait for a busy registry lock (default $AUTOMATION_LOCK_WAIT or 0)",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    },
+)
+def exclude_impossible(c, dry_run=False, no_history=False, wait=None, root=".", json=False):  # type: ignore[no-untyped-def]
+    """Exclude queue entries no builder can ever build (reason kept as a failure record)."""
+    from automation.layout import RegistryLayout
+    from automation.maintenance import exclude_impossible as exclude
+
+    run(
+        lambda: exclude(
+            RegistryLayout.at(root),
+            dry_run=dry_run,
+            history=not no_history,
+            lock_wait=None if wait is None else float(wait),
         ),
         as_json=json,
     )

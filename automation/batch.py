@@ -1,19 +1,26 @@
 """A batch's working files: ids, the staging folder, and the generation log (crash-safe, resumable).
 
 ``data/staging/<batch_id>/`` holds what generation produced and validation reads:
-``recipes/<name>.toml`` for each built recipe and ``generation.jsonl``, one line per queue entry
-attempted. A rerun of the same batch skips entries already logged, so an interrupted run converges.
+``recipes/<name>.toml`` for each built recipe, ``selection.json`` (the batch's entries, chosen once
+so every rerun and every shard works on the same plan) and the generation log, one line per queue
+entry attempted: ``generation.jsonl``, or ``generation-s<K>of<N>.jsonl`` for shard K of N, so jobs
+of a CI matrix never write the same file and their staging folders combine by copying. A rerun of
+the same batch (or shard) skips entries already logged, so an interrupted run converges.
+
+Log lines are appended in place (``append_jsonl``: one ``write`` per line, then fsync); an
+unterminated last line (a power loss) is ignored by readers and cut off by the next append.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from automation.atomic import append_jsonl, atomic_write_text
+from automation.atomic import append_jsonl, atomic_write_json, atomic_write_text
 from automation.errors import DataError
 from automation.layout import RegistryLayout
 from automation.names import check_recipe_name
@@ -74,44 +81,133 @@ class GenerationOutcome:
         )
 
 
-class Staging:
-    """The staging folder of one batch."""
+_LOG_NAME = re.compile(r"^generation(?:-s(\d+)of(\d+))?\.jsonl$")
 
-    def __init__(self, layout: RegistryLayout, batch_id: str):
+
+def shard_label(shard: tuple[int, int] | None) -> str:
+    """``(2, 4)`` -> ``"s2of4"``; ``""`` for an unsharded run."""
+    return f"s{shard[0]}of{shard[1]}" if shard else ""
+
+
+class Staging:
+    """The staging folder of one batch (``shard`` picks the generation log this run writes)."""
+
+    def __init__(self, layout: RegistryLayout, batch_id: str, shard: tuple[int, int] | None = None):
         self.layout = layout
         self.batch_id = batch_id
+        self.shard = shard
         self.dir = staging_dir(layout, batch_id)
 
     @property
     def log_path(self) -> Path:
-        return self.dir / "generation.jsonl"
+        """The log this run appends to."""
+        label = shard_label(self.shard)
+        return self.dir / (f"generation-{label}.jsonl" if label else "generation.jsonl")
+
+    @property
+    def selection_path(self) -> Path:
+        return self.dir / "selection.json"
+
+    def log_paths(self) -> list[Path]:
+        """Every generation log of the batch (all shards), in name order."""
+        if not self.dir.is_dir():
+            return []
+        return sorted(p for p in self.dir.iterdir() if _LOG_NAME.match(p.name))
 
     def recipe_path(self, name: str) -> Path:
         return self.dir / "recipes" / f"{check_recipe_name(name)}.toml"
 
     def exists(self) -> bool:
-        return self.log_path.exists()
+        return bool(self.log_paths())
 
-    def outcomes(self) -> list[GenerationOutcome]:
-        """Logged outcomes; a later line for the same name supersedes an earlier one."""
-        if not self.log_path.exists():
+    def missing_shards(self) -> list[str]:
+        """Shards of a sharded batch whose log has not arrived (``["s2of3"]``); raises DataError
+        when the logs disagree on N or mix sharded and unsharded runs."""
+        counts: set[int] = set()
+        present: set[int] = set()
+        unsharded = False
+        for path in self.log_paths():
+            match = _LOG_NAME.match(path.name)
+            assert match is not None
+            if match.group(1) is None:
+                unsharded = True
+                continue
+            k, n = int(match.group(1)), int(match.group(2))
+            counts.add(n)
+            present.add(k)
+        if not counts:
             return []
-        latest: dict[str, GenerationOutcome] = {}
-        for lineno, line in enumerate(self.log_path.read_text(encoding="utf-8").splitlines(), 1):
+        if len(counts) > 1 or unsharded:
+            raise DataError(
+                "generation logs of different shardings in one batch "
+                f"({', '.join(p.name for p in self.log_paths())})",
+                path=str(self.dir),
+            )
+        (n,) = counts
+        return [f"s{k}of{n}" for k in range(1, n + 1) if k not in present]
+
+    def _read_log(self, path: Path) -> list[GenerationOutcome]:
+        text = path.read_text(encoding="utf-8")
+        lines = text.split("\n")
+        # The last element is "" for a complete file; anything else is an unterminated line a
+        # crash cut short: never acknowledged, so it is ignored (the next append removes it).
+        complete = lines[:-1]
+        out = []
+        for lineno, line in enumerate(complete, 1):
             if not line.strip():
                 continue
             try:
-                outcome = GenerationOutcome.from_json(json.loads(line))
+                out.append(GenerationOutcome.from_json(json.loads(line)))
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                # A crash can only truncate the last line (appends are atomic rewrites), but a
-                # hand-edited log gets a precise error rather than silent loss.
                 raise DataError(
-                    f"unreadable generation log line: {exc}",
-                    path=str(self.log_path),
-                    where=f"line {lineno}",
+                    f"unreadable generation log line: {exc}", path=str(path), where=f"line {lineno}"
                 ) from exc
-            latest[outcome.name] = outcome
-        return list(latest.values())
+        return out
+
+    def selection(self) -> list[str] | None:
+        """The batch's recorded entry names in order, or None before the first run selected."""
+        if not self.selection_path.exists():
+            return None
+        try:
+            names = json.loads(self.selection_path.read_text(encoding="utf-8"))["entries"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise DataError(
+                f"unreadable batch selection: {exc}", path=str(self.selection_path)
+            ) from exc
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise DataError("entries must be a list of names", path=str(self.selection_path))
+        return names
+
+    def save_selection(self, ecosystem: str, names: list[str], selected_at: str) -> None:
+        atomic_write_json(
+            self.selection_path,
+            {
+                "batch_id": self.batch_id,
+                "ecosystem": ecosystem,
+                "selected_at": selected_at,
+                "entries": names,
+            },
+        )
+
+    def outcomes(self) -> list[GenerationOutcome]:
+        """Logged outcomes of every shard: a later line for the same name supersedes an earlier
+        one. Ordered by the recorded selection (then name), not by arrival, so the same outcomes
+        give the same merge whichever shard finished first."""
+        latest: dict[str, GenerationOutcome] = {}
+        for path in self.log_paths():
+            for outcome in self._read_log(path):
+                latest[outcome.name] = outcome
+        order = {name: i for i, name in enumerate(self.selection() or [])}
+        return sorted(latest.values(), key=lambda o: (order.get(o.name, len(order)), o.name))
+
+    def own_outcomes(self) -> list[GenerationOutcome]:
+        """Outcomes in this run's own log (what a rerun of this shard need not redo)."""
+        return self._read_log(self.log_path) if self.log_path.exists() else []
+
+    def touch_log(self) -> None:
+        """Create this run's log if absent: a shard that had nothing to do still reports in."""
+        if not self.log_path.exists():
+            atomic_write_text(self.log_path, "")
 
     def record(self, outcome: GenerationOutcome, recipe_text: str | None = None) -> None:
         """Write the recipe first, then the log line: a logged "generated" always has its file."""

@@ -385,6 +385,36 @@ def combine_outcomes(records: Iterable[tuple[str, str]]) -> dict[str, Outcome]:
     return out
 
 
+def combine_environment_outcomes(
+    records: Iterable[tuple[str, str, str]],
+) -> tuple[dict[str, Outcome], tuple[str, ...]]:
+    """Fold ``(environment, platform, outcome)`` records (one per environment) to platforms.
+
+    Several environments share a platform string (debian-12 and ubuntu-24.04 are both
+    ``linux-debian-glibc-x86_64``). When some of them passed and others failed, constraints
+    cannot tell them apart any more than they can tell families apart: like a family failure,
+    the platform stays admitted (folded to ``pass``) and a reason names who failed, so it is
+    reported, never dropped. Otherwise :func:`combine_outcomes` applies (fail beats pass).
+    """
+    by_platform: dict[str, list[tuple[str, str]]] = {}
+    for environment, platform, outcome in records:
+        by_platform.setdefault(platform, []).append((environment, outcome))
+    combined = combine_outcomes(
+        (platform, outcome) for platform, pairs in by_platform.items() for _, outcome in pairs
+    )
+    reasons = []
+    for platform, pairs in sorted(by_platform.items()):
+        passed = sorted({env for env, outcome in pairs if outcome == "pass"})
+        failed = sorted({env for env, outcome in pairs if outcome == "fail"})
+        if passed and failed:
+            combined[platform] = "pass"
+            reasons.append(
+                f"{', '.join(failed)} failed but {', '.join(passed)} passed on {platform}: "
+                "constraints cannot tell these distributions apart, so it stays admitted"
+            )
+    return combined, tuple(reasons)
+
+
 # --- applying a decision to a tomlkit recipe document ------------------------------------------
 
 

@@ -212,10 +212,12 @@ def generate_entries(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(guarded, entry) for entry in todo]
         for future in futures:
+            if future.cancelled():
+                continue  # never started: the emergency stop came first
             try:
                 produced = future.result()
             except StoppedError as exc:
-                report.stopped = str(exc)
+                report.stopped = report.stopped or str(exc)
                 for pending in futures:
                     pending.cancel()
                 continue

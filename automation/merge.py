@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import tomllib
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,13 +21,27 @@ from automation import manifest as mf
 from automation.atomic import atomic_write_bytes, atomic_write_text, registry_lock
 from automation.batch import GenerationOutcome, Staging
 from automation.breaker import BreakerConfig, record_outcome
-from automation.constraints import apply_constraints, combine_outcomes, derive_constraints
-from automation.control import update_control
-from automation.errors import DataError, ExitCode, UsageError
+from automation.constraints import (
+    apply_constraints,
+    combine_environment_outcomes,
+    derive_constraints,
+)
+from automation.control import Control, check_allowed_now, update_control
+from automation.errors import DataError, ExitCode, StoppedError, UsageError
+from automation.failure_codes import queue_status, queue_transition
 from automation.failures import NewFailure, next_failure_path, write_failures
 from automation.gates import Candidate, GateConfig, GateContext, RankedName, evaluate_gates
 from automation.hostplatform import host_platform
 from automation.layout import RegistryLayout
+from automation.maintenance import (
+    ENVIRONMENT as MAINTENANCE_ENVIRONMENT,
+)
+from automation.maintenance import (
+    failure_groups,
+    merge_owned_dirs,
+    plan_exclusions,
+    sweep_temp_files,
+)
 from automation.metrics import GenerationCounts, MetricsRecord, PlatformCounts, write_metrics_record
 from automation.queue import QueueEntry, load_queue, save_queue
 from automation.recipes import dump_recipe, load_recipe_text
@@ -35,21 +49,6 @@ from automation.requeue import backoff
 from automation.results import ResultLine, current_results
 from automation.timefmt import format_timestamp, parse_timestamp
 from automation.timefmt import now as utc_now
-
-# Generation failures no rerun can fix: the entry is excluded, not retried forever.
-STRUCTURAL = frozenset(
-    {
-        "no_executables",
-        "library_only",
-        "not_found",
-        "unsafe_name",
-        "unsupported_ecosystem",
-        "tap_name",
-        "no_bottles",
-        "disabled",
-        "package_not_found",
-    }
-)
 
 
 @dataclass
@@ -83,6 +82,7 @@ class MergeReport:
     already_merged: bool = False
     resumed_partial: bool = False
     requeued: list[str] = field(default_factory=list)
+    impossible: list[str] = field(default_factory=list)  # "name: status/subcategory"
     seconds: float = 0.0
 
     @property
@@ -101,6 +101,7 @@ class MergeReport:
             "resumed_partial": self.resumed_partial,
             "counts": dict(sorted(self.counts.items())),
             "requeued": self.requeued,
+            "impossible": self.impossible,
             "seconds": round(self.seconds, 3),
             "decisions": [d.to_json() for d in self.decisions],
         }
@@ -125,11 +126,9 @@ class MergeReport:
 
 
 def _status_for_generation_failure(outcome: GenerationOutcome) -> str:
-    if outcome.blocked_by:
-        return "blocked"
-    if outcome.subcategory in STRUCTURAL:
-        return "excluded"
-    return "failed"
+    """Queue status from the failure-code table (``automation.failure_codes``)."""
+    transition = queue_transition(outcome.category, outcome.subcategory, outcome.blocked_by)
+    return queue_status(transition)
 
 
 def _failed(entry: QueueEntry, when: datetime) -> QueueEntry:
@@ -158,6 +157,30 @@ class _Writer:
         self.manifest = mf.record_file_after(self.manifest, self.layout, self.rel(path))
 
 
+VOTED_KEY = "voted_batches"  # breaker extra: batches whose votes landed (idempotent rerun)
+VOTED_KEEP = 20
+
+
+def _voted(control: Control, ecosystem: str, batch_id: str) -> bool:
+    return batch_id in (control.breaker(ecosystem).extra.get(VOTED_KEY) or ())
+
+
+def _mark_voted(control: Control, ecosystem: str, batch_id: str) -> Control:
+    state = control.breaker(ecosystem)
+    done = [b for b in (state.extra.get(VOTED_KEY) or ()) if b != batch_id]
+    extra = {**state.extra, VOTED_KEY: [*done, batch_id][-VOTED_KEEP:]}
+    return control.with_breaker(ecosystem, replace(state, extra=extra))
+
+
+def _check_stop(layout: RegistryLayout, ecosystem: str | None, writer: _Writer) -> None:
+    """Emergency stop before each item: put back what this run wrote, then stop (exit 5)."""
+    try:
+        check_allowed_now(layout, ecosystem)
+    except StoppedError:
+        _undo_partial(layout, writer.manifest)
+        raise
+
+
 def _undo_partial(layout: RegistryLayout, manifest: mf.BatchManifest) -> None:
     """Restore every file a killed merge may have touched (its before-images were saved first)."""
     for change in manifest.files:
@@ -177,15 +200,31 @@ def merge_batch(
     gate_config: GateConfig | None = None,
     breaker_config: BreakerConfig | None = None,
     requeue: bool = True,
+    lock_wait: float | None = None,
+    allow_missing_shards: bool = False,
 ) -> MergeReport:
-    """Merge one batch (idempotent: a merged batch is not merged twice)."""
+    """Merge one batch (idempotent: a merged batch is not merged twice).
+
+    A sharded batch merges once every shard's generation log is in place (their union, in
+    selection order, so arrival order does not matter). ``lock_wait``: seconds to wait for the
+    registry lock (default: fail fast, or ``AUTOMATION_LOCK_WAIT``).
+    """
     started = time.monotonic()
     when = now or utc_now()
     report = MergeReport(batch_id)
     staging = Staging(layout, batch_id)
     if not staging.exists():
-        raise UsageError(f"no batch {batch_id!r}: {staging.log_path} does not exist")
-    with registry_lock(layout.lock_file):
+        raise UsageError(f"no batch {batch_id!r}: {staging.dir} has no generation log")
+    missing = staging.missing_shards()
+    if missing and not allow_missing_shards:
+        raise UsageError(
+            f"batch {batch_id}: shard(s) {', '.join(missing)} have not reported; merge once "
+            "every shard's staging is in place"
+        )
+    check_allowed_now(layout, None)
+    with registry_lock(layout.lock_file, timeout=lock_wait):
+        # Only lock holders write these directories: a temp file there is a killed writer's.
+        sweep_temp_files(merge_owned_dirs(layout))
         manifest_path = layout.batch_manifest(batch_id)
         if manifest_path.exists():
             previous = mf.load_manifest(layout, batch_id)
@@ -224,6 +263,7 @@ def merge_batch(
         generation_env = host_platform()
         for outcome in outcomes:
             ecosystem = outcome.source.split(":", 1)[0]
+            _check_stop(layout, ecosystem, writer)
             entry = entries.get(outcome.name.lower())
             decision = RecipeDecision(outcome.name, outcome.source, "")
             if outcome.status == "failed":
@@ -257,8 +297,11 @@ def merge_batch(
                 decision.reasons.append("no validation result for this batch: run validate first")
                 report.decisions.append(decision)
                 continue
-            outcomes_by_platform = combine_outcomes((ln.platform, ln.status) for ln in lines)
+            outcomes_by_platform, distro_failures = combine_environment_outcomes(
+                (ln.environment, ln.platform, ln.status) for ln in lines
+            )
             constraint = derive_constraints(outcomes_by_platform)
+            decision.reasons += list(distro_failures)
             failing = [ln for ln in lines if ln.status == "fail"]
             for line in failing:
                 failures[(ecosystem, line.platform)].append(
@@ -323,6 +366,17 @@ def merge_batch(
                 )
             report.decisions.append(decision)
 
+        # Entries no rerun can ever build leave the selectable statuses, reason recorded.
+        impossible = plan_exclusions(
+            [e for e in queue.entries if e.name.lower() not in new_entries]
+        )
+        for item in impossible:
+            new_entries[item.entry.name.lower()] = item.updated
+            report.impossible.append(
+                f"{item.entry.name}: {item.reason.status}/{item.reason.subcategory}"
+            )
+        for eco, items in failure_groups(impossible, batch_id).items():
+            failures[(eco, MAINTENANCE_ENVIRONMENT)].extend(items)
         # Failure records, one envelope per (ecosystem, environment).
         for (ecosystem, environment), items in sorted(failures.items()):
             path = next_failure_path(layout, ecosystem, when)
@@ -344,8 +398,11 @@ def merge_batch(
 
         def vote(control: Any) -> Any:
             for eco, results_of_eco in sorted(votes.items()):
+                if _voted(control, eco, batch_id):
+                    continue  # landed before this run was killed: never count a vote twice
                 for success in results_of_eco:
                     control = record_outcome(control, eco, success, when, config)
+                control = _mark_voted(control, eco, batch_id)
             return control
 
         if votes:

@@ -6,28 +6,35 @@ from __future__ import annotations
 import io
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from automation.adapters import adapter_for, build_any, fetcher_for
 from automation.atomic import atomic_write_text, registry_lock
-from automation.batch import GenerationOutcome, Staging, new_batch_id
+from automation.batch import GenerationOutcome, Staging, new_batch_id, shard_label
 from automation.breaker import select_batch
 from automation.builders import BuildFailure
 from automation.config import load_config
-from automation.control import check_allowed_now, load_control, update_control
+from automation.control import Control, check_allowed_now, load_control, update_control
 from automation.ecosystems import normalise_ecosystem, split_source
 from automation.errors import DataError, ExitCode, UsageError
-from automation.generate import GenerateReport, generate_entries, in_shard, parse_shard
+from automation.generate import (
+    Fetch,
+    GenerateReport,
+    generate_entries,
+    in_shard,
+    parse_shard,
+)
 from automation.http import HttpClient
 from automation.layout import RegistryLayout
 from automation.merge import MergeReport, merge_batch
 from automation.names import recipe_name_for
 from automation.queue import load_queue
-from automation.timefmt import now
+from automation.timefmt import format_timestamp, now
 from automation.validate import ValidateReport, validate_batch_locally
+from automation.validate_matrix import MatrixReport
 
 
 def _say(message: str) -> None:
@@ -43,6 +50,9 @@ def _progress_printer(verbose: bool) -> Callable[[GenerationOutcome], None]:
     return show
 
 
+GENERATE_LOCK_WAIT = 60.0  # selection holds the lock for milliseconds: shards queue up, not fail
+
+
 def run_generate(
     layout: RegistryLayout,
     ecosystem: str,
@@ -53,50 +63,91 @@ def run_generate(
     batch_id: str | None = None,
     workers: int = 8,
     verbose: bool = False,
+    lock_wait: float | None = None,
+    fetch: Fetch | None = None,
 ) -> GenerateReport:
-    """Select entries (stops, breakers, backoff honoured), then generate them into staging."""
+    """Select entries (stops, breakers, backoff honoured), then generate them into staging.
+
+    The batch's selection is made once and recorded in ``selection.json``; a rerun and every
+    shard (``K/N``: the entries whose name hashes to K) work on that plan, so the shards of one
+    batch together are exactly the unsharded batch. ``lock_wait``: seconds to wait for the
+    registry lock (default :data:`GENERATE_LOCK_WAIT`). ``fetch`` replaces the adapters' HTTP
+    fetch (tests).
+    """
     ecosystem = normalise_ecosystem(ecosystem)
     adapter_for(ecosystem)  # a clear usage error for an ecosystem without a builder
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     parsed_shard = parse_shard(shard)
+    if parsed_shard is not None and not batch_id:
+        raise UsageError("--shard needs --batch-id: every shard of a batch must name the same one")
     when = now()
-    batch_id = batch_id or new_batch_id(ecosystem, when, shard)
-    staging = Staging(layout, batch_id)
-    with registry_lock(layout.lock_file):
-        queue = load_queue(layout.queue)
-        control = load_control(layout.control_file)
-        done = {o.name for o in staging.outcomes()}
-        candidates = [e for e in queue.entries if in_shard(e.name, parsed_shard)]
-        # Entries already done in this batch count as chosen: a rerun converges, never grows.
-        chosen_again = [e for e in candidates if e.name in done]
-        selection = select_batch(
-            [e for e in candidates if e.name not in done],
-            control,
-            when,
-            max(batch_size - len(chosen_again), 0),
-            max_tier,
-            ecosystem,
-        )
-        if selection.control != control:
-            update_control(layout, lambda _current: selection.control)
-        entries = chosen_again + list(selection.entries)
-    if not entries:
-        report = GenerateReport(batch_id=batch_id, ecosystem=ecosystem)
-        held = selection.held.get(ecosystem)
-        report.stopped = f"nothing to do: {held}" if held else None
-        return report
-    config = load_config(layout.root)
-    with HttpClient(config) as http:
-        return generate_entries(
-            staging,
-            entries,
-            fetch=fetcher_for(http),
-            build=build_any,
-            guard=lambda eco: check_allowed_now(layout, eco),
-            workers=workers,
-            progress=_progress_printer(verbose),
-        )
+    batch_id = batch_id or new_batch_id(ecosystem, when)
+    staging = Staging(layout, batch_id, parsed_shard)
+    wait = GENERATE_LOCK_WAIT if lock_wait is None else lock_wait
+    check_allowed_now(layout, ecosystem)  # stopped: exit 5 before anything is written
+    # One writer per generation log: a second run of the same shard fails fast (exit 5).
+    label = shard_label(parsed_shard) or "all"
+    with registry_lock(layout.cache_dir / "locks" / f"{batch_id}-{label}.lock", timeout=0):
+        held: str | None = None
+        with registry_lock(layout.lock_file, timeout=wait):
+            queue = load_queue(layout.queue)
+            planned = staging.selection()
+            if planned is None:
+                control = load_control(layout.control_file)
+                selection = select_batch(
+                    queue.entries, control, when, batch_size, max_tier, ecosystem
+                )
+                planned = [e.name for e in selection.entries]
+                staging.save_selection(ecosystem, planned, format_timestamp(when))
+                held = selection.held.get(ecosystem)
+                changed = {
+                    eco: state
+                    for eco, state in selection.control.breakers.items()
+                    if state != control.breaker(eco)
+                }
+                if changed:
+                    # Apply only the breaker changes (probe cursors) to the file as it is now:
+                    # writing back the whole value read above would undo a stop made meanwhile.
+                    def advance(current: Control) -> Control:
+                        for eco, state in changed.items():
+                            current = current.with_breaker(eco, state)
+                        return current
+
+                    update_control(layout, advance)
+            by_name = queue.by_name()
+            entries = [
+                by_name[name.lower()]
+                for name in planned
+                if name.lower() in by_name and in_shard(name, parsed_shard)
+            ]
+        staging.touch_log()
+        if not entries:
+            report = GenerateReport(batch_id=batch_id, ecosystem=ecosystem)
+            report.stopped = f"nothing to do: {held}" if held else None
+            return report
+        guard = lambda eco: check_allowed_now(layout, eco)  # noqa: E731
+        if fetch is not None:
+            return generate_entries(
+                staging,
+                entries,
+                fetch=fetch,
+                build=build_any,
+                guard=guard,
+                workers=workers,
+                progress=_progress_printer(verbose),
+            )
+        config = load_config(layout.root)
+        with HttpClient(config) as http:
+            return generate_entries(
+                staging,
+                entries,
+                fetch=fetcher_for(http),
+                build=build_any,
+                guard=guard,
+                workers=workers,
+                progress=_progress_printer(verbose),
+            )
 
 
 @dataclass
@@ -173,7 +224,7 @@ class PipelineReport:
     ecosystem: str
     seed: Any = None
     generate: GenerateReport | None = None
-    validate: ValidateReport | None = None
+    validate: ValidateReport | MatrixReport | None = None
     merge: MergeReport | None = None
     stages: dict[str, float] = field(default_factory=dict)
 
@@ -245,16 +296,18 @@ def run_pipeline(
     ecosystem: str,
     *,
     limit: int = 3,
-    environment: str = "local",
+    environment: str | Sequence[str] = "local",
     seed: bool = True,
+    jobs: int = 2,
 ) -> PipelineReport:
-    """seed -> generate -> validate -> merge, with progress on stderr and a summary at the end."""
+    """seed -> generate -> validate -> merge, with progress on stderr and a summary at the end.
+
+    ``environment``: ``local`` (default), container environment ids, or ``all-local``. With
+    container environments, ``local`` runs first as well (it discovers the ``[verify]`` pattern
+    the containers then check), so merge sees the whole per-environment matrix.
+    """
     ecosystem = normalise_ecosystem(ecosystem)
-    if environment != "local":
-        raise UsageError(
-            f"--env {environment}: the pipeline validates in 'local' here; use "
-            "`invoke validate --env ENV --batch-id ID` for container environments"
-        )
+    environments = _with_local([environment] if isinstance(environment, str) else environment)
     report = PipelineReport(ecosystem)
     if seed:
         from automation.seed import seed_registry
@@ -272,17 +325,29 @@ def run_pipeline(
     if not report.generate.outcomes:
         return report
     batch_id = report.generate.batch_id
-    _say(f"[3/4] validating batch {batch_id} locally ...")
+    _say(f"[3/4] validating batch {batch_id} in {', '.join(environments)} ...")
     started = time.monotonic()
-    report.validate = validate_batch_locally(
-        layout,
-        batch_id,
-        guard=lambda eco: check_allowed_now(layout, eco),
-        progress=lambda line: _say(
-            f"  validate {line.status:7} {line.recipe} "
-            f"{line.category or ''}/{line.subcategory or ''}"
-        ),
-    )
+    if environments == ["local"]:
+        report.validate = validate_batch_locally(
+            layout,
+            batch_id,
+            guard=lambda eco: check_allowed_now(layout, eco),
+            progress=lambda line: _say(
+                f"  validate {line.status:7} {line.recipe} "
+                f"{line.category or ''}/{line.subcategory or ''}"
+            ),
+        )
+    else:
+        from automation.validate_matrix import validate_matrix
+
+        report.validate = validate_matrix(
+            layout,
+            batch_id,
+            environments,
+            jobs=jobs,
+            guard=lambda eco: check_allowed_now(layout, eco),
+            progress=_say,
+        )
     report.stages["validate"] = time.monotonic() - started
     _say(f"[4/4] merging batch {batch_id} ...")
     started = time.monotonic()
@@ -291,12 +356,29 @@ def run_pipeline(
     return report
 
 
-def run_validate(layout: RegistryLayout, batch_id: str, environment: str) -> Any:
-    """``local``: this machine; any other id: that container environment (needs an engine)."""
-    if environment == "local":
+def _with_local(environments: Sequence[str]) -> list[str]:
+    ids = list(dict.fromkeys(environments or ["local"]))
+    return ids if "local" in ids else ["local", *ids]
+
+
+def run_validate(
+    layout: RegistryLayout, batch_id: str, environment: str | Sequence[str], *, jobs: int = 2
+) -> Any:
+    """``local``: this machine; container ids (or ``all-local``): those environments, side by
+    side, ``jobs`` at a time; both may be named (local runs first)."""
+    environments = [environment] if isinstance(environment, str) else list(environment)
+    check_allowed_now(layout, None)  # stopped: exit 5 before an engine is even looked for
+    if environments in ([], ["local"]):
         return validate_batch_locally(
             layout, batch_id, guard=lambda eco: check_allowed_now(layout, eco)
         )
-    from automation.containers.validate import validate_batch_in_environment
+    from automation.validate_matrix import validate_matrix
 
-    return validate_batch_in_environment(layout, batch_id, environment)
+    return validate_matrix(
+        layout,
+        batch_id,
+        environments,
+        jobs=jobs,
+        guard=lambda eco: check_allowed_now(layout, eco),
+        progress=_say,
+    )

@@ -117,6 +117,9 @@ def reorder(
 
     if dry_run:
         return report(inputs.queue, False)
+    from automation.control import check_allowed_now
+
+    check_allowed_now(layout, None)  # emergency stop: exit 5 before the write
     with registry_lock(layout.lock_file):
         queue = load_queue(layout.queue)
         planned = plan_reorder(queue, analysis, inputs.popularity)

@@ -236,8 +236,13 @@ def requeue(
     index_path: Path | str | None = "default",
 ) -> RequeueReport:
     """Requeue blocked entries whose blockers are satisfied; save atomically under the lock."""
+    layout = RegistryLayout.at(root)
+    if not dry_run:
+        from automation.control import check_allowed_now
+
+        check_allowed_now(layout, None)  # emergency stop: exit 5 before the write
     return _run(
-        RegistryLayout.at(root),
+        layout,
         dependency=dependency,
         merged=None,
         dry_run=dry_run,

@@ -25,7 +25,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,8 @@ from typing import Any
 from automation import schemas
 from automation.adapters import Lookup, adapter_for, seed_sources
 from automation.atomic import append_jsonl, atomic_write_json, registry_lock
+from automation.disambiguate import Probe, decide, probe_from_popularity, record_decision
+from automation.disambiguations import audit_dir, audit_filename, read_audit_file
 from automation.errors import AutomationError, DataError, ExitCode, UnsafeNameError, UsageError
 from automation.http import HttpClient, HttpError
 from automation.layout import REPOSITORY_ROOT, RegistryLayout
@@ -279,12 +281,14 @@ def seed(
         report.popularity_as_of = popularity.as_of
         report.population = popularity.population
         report.notes.extend(popularity.notes)
+        # Names another ecosystem seeded are looked up again and decided, not skipped.
+        contested = _contested(layout, queue.by_name(), popularity_doc, source)
         show = progress if progress is not None else sys.stderr.isatty()
         display, update = _progress(show and limit > 0, limit)
         with display:
             new_entries = _examine(
                 layout,
-                queue.by_name(),
+                {k: e for k, e in queue.by_name().items() if k not in contested},
                 popularity,
                 http,
                 report,
@@ -293,14 +297,113 @@ def seed(
                 check_stop,
                 update,
             )
-        if new_entries:
-            updated = queue.with_entries((*queue.entries, *new_entries))
+        new_entries, changed = _disambiguate(
+            layout, contested, popularity_doc, popularity, report, new_entries, now
+        )
+        if new_entries or changed:
+            kept = (changed.get(e.name.lower(), e) for e in queue.entries)
+            updated = queue.with_entries((*kept, *new_entries))
             save_queue(layout.queue, updated, previous=queue)
             _write_popularity(layout, popularity_doc, popularity, report, now)
             _append_seeding_run(layout, report, len(new_entries))
     report.duration = time.monotonic() - started
     report.requests = http.requests_made - requests_before
     return report
+
+
+def _contested(
+    layout: RegistryLayout,
+    queued: dict[str, QueueEntry],
+    popularity_doc: dict[str, Any],
+    source: str,
+) -> dict[str, QueueEntry]:
+    """Queued names seeded from another ecosystem: ``source`` may compete for them.
+
+    Only entries whose popularity (``data/queues/popularity.json``) was recorded by seeding are
+    contested; curated and already built entries are never re-decided here, nor are names whose
+    audit already probed ``source`` (so a rerun changes nothing).
+    """
+    out = {}
+    for key, entry in queued.items():
+        known = popularity_doc.get(entry.name)
+        if (
+            known is None
+            or known.get("ecosystem") == source
+            or entry.source != f"{known.get('ecosystem')}:{known.get('identifier')}"
+            or entry.confidence != "auto"
+            or entry.status == "success"
+        ):
+            continue
+        audit_path = audit_dir(layout) / audit_filename(entry.name)[0]
+        audit = read_audit_file(audit_path).record if audit_path.is_file() else None
+        if audit and any(p.source.startswith(f"{source}:") for p in audit.probe_results):
+            continue
+        out[key] = entry
+    return out
+
+
+def _disambiguate(
+    layout: RegistryLayout,
+    contested: dict[str, QueueEntry],
+    popularity_doc: dict[str, Any],
+    popularity: PopularityList,
+    report: SeedReport,
+    new_entries: list[QueueEntry],
+    now: datetime,
+) -> tuple[list[QueueEntry], dict[str, QueueEntry]]:
+    """Decide each accepted name that another ecosystem already queued; write its audit.
+
+    Returns the entries still to append and the replaced queue entries (by lowercased name). A
+    clear win for the new source replaces the queued one; a clear win for the queued source
+    keeps it; a close call keeps the queued source and marks the entry ``requires_manual``.
+    """
+    if not contested:
+        return new_entries, {}
+    by_id = {r.identifier: r for r in popularity.entries}
+    stamp = format_timestamp(now)
+    changed: dict[str, QueueEntry] = {}
+    remaining = list(new_entries)
+    for index, item in enumerate(report.items):
+        existing = contested.get((item.name or "").lower())
+        if item.outcome != "accepted" or existing is None:
+            continue
+        ranked = by_id[item.identifier]
+        old = probe_from_popularity(
+            popularity_doc[existing.name],
+            has_executables=True,  # seeding accepted it for its executables
+            disqualified="excluded" if existing.status == "excluded" else None,
+        )
+        new = Probe(
+            report.source,
+            item.identifier,
+            ranked.percentile,
+            ranked.downloads,
+            popularity.period,
+            has_executables=True,
+        )
+        decision = decide(existing.name, [old, new])
+        record_decision(layout, decision, [old, new], previous_source=existing.source, when=now)
+        remaining = [e for e in remaining if e.name != item.name]
+        key = existing.name.lower()
+        if decision.selected == new.source:
+            assert item.priority is not None
+            changed[key] = existing.with_changes(
+                source=new.source,
+                priority=item.priority,
+                status="pending",
+                disambiguated_at=stamp,
+                failure_count=0,
+                next_retry_at=None,
+            )
+            detail = f"replaces {existing.source} ({decision.selection_reason})"
+            report.items[index] = replace(item, detail=detail)
+        else:
+            status = "requires_manual" if decision.requires_manual else existing.status
+            changed[key] = existing.with_changes(status=status, disambiguated_at=stamp)
+            detail = f"{decision.selection_reason}: kept {existing.source}; {decision.detail}"
+            report.items[index] = replace(item, outcome="in_queue", detail=detail)
+        report.notes.append(f"disambiguated {existing.name}: {report.items[index].detail}")
+    return remaining, changed
 
 
 def _examine(

@@ -69,13 +69,14 @@ done
 # 1. Tools ------------------------------------------------------------------------------------
 if [ "$install_tools" -eq 1 ]; then
   missing=()
-  for tool in podman buildah runc mmdebstrap; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+  # curl: the mirror probe below (absent on minimal installs, where it read as "mirror unreachable").
+  for tool in podman buildah runc mmdebstrap curl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]} (apt)"
     # Unreachable third-party sources make `apt-get update` complain; the install below decides.
     apt-get update -qq >/dev/null 2>&1 || say "apt-get update reported errors (continuing)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      podman buildah runc mmdebstrap uidmap slirp4netns fuse-overlayfs ca-certificates >/dev/null \
+      podman buildah runc mmdebstrap curl uidmap slirp4netns fuse-overlayfs ca-certificates >/dev/null \
       || die $E_ENGINE "apt-get install podman buildah runc mmdebstrap failed"
   else
     say "podman, buildah, runc and mmdebstrap already installed"

@@ -32,6 +32,7 @@ from automation.containers.validate import (
 )
 from automation.errors import DataError, ExitCode, UsageError
 from automation.layout import RegistryLayout
+from automation.results import read_results_file
 
 ENVS = load_environments()
 BY_ID = {e.id: e for e in ENVS}
@@ -283,23 +284,15 @@ def test_validation_installs_cuts_network_verifies_and_records(
     install = runner.calls[2]
     assert install[3:5] == ["python3", "/tmp/registry-automation/installer.py"]
     assert "linux-debian-glibc-x86_64" in install
-    [stored] = [
-        json.loads(x) for x in layout.results_file("b1", "debian-12").read_text().splitlines()
-    ]
+    path = layout.results_file("b1", "debian-12")
+    [stored] = [json.loads(x) for x in path.read_text().splitlines()]
     assert stored == {**results[0].to_line()}
-    assert set(stored) == {
-        "recipe",
-        "environment",
-        "platform",
-        "status",
-        "category",
-        "subcategory",
-        "exit_code",
-        "attempts",
-        "message",
-        "timestamp",
-    }
+    # The stored line is a valid results line (schema, place and batch agree).
+    scan = read_results_file(path)
+    assert scan.problems == [] and len(scan.lines) == 1
     assert (stored["status"], stored["attempts"], stored["platform"]) == ("pass", 1, env.platform)
+    assert (stored["category"], stored["subcategory"]) == (None, None)
+    assert (stored["version"], stored["batch_id"]) == ("1.0", "b1")
     assert "without network" in stored["message"]
 
 
@@ -361,7 +354,12 @@ def test_timeouts_and_garbage_are_classified(tmp_path: Path, recipe: Recipe) -> 
         layout=RegistryLayout.at(tmp_path),
         options=options(),
     )
-    assert (result.category, result.exit_code) == ("timeout", 124)
+    assert (result.category, result.subcategory, result.exit_code) == (
+        "install_failed",
+        "timeout",
+        124,
+    )
+    assert result.installer_category == "timeout"
     runner = FakeRunner(
         [(is_exec("install"), lambda a: Completed(tuple(a), 127, "", "python3: not found"))]
     )
@@ -372,7 +370,8 @@ def test_timeouts_and_garbage_are_classified(tmp_path: Path, recipe: Recipe) -> 
         layout=RegistryLayout.at(tmp_path),
         options=options(),
     )
-    assert result.category == "missing_runtime"
+    assert (result.category, result.subcategory) == ("missing_dep", "missing_runtime")
+    assert "python3: not found" in result.message
 
 
 def test_network_cut_failure_is_reported_not_fatal(tmp_path: Path, recipe: Recipe) -> None:

@@ -1,32 +1,57 @@
 """Validate recipes by installing and running them in one container per environment.
 
 One result line per (recipe, environment) is appended to
-``data/results/<batch_id>/<environment>.jsonl``. Only transient network failures are retried
-(3 attempts, 2 s then 4 s apart, as the reference pipeline does). Environments run side by side.
+``data/results/<batch_id>/<environment>.jsonl`` through ``automation.results`` (schema-checked,
+canonical categories). Only transient network failures are retried (3 attempts, 2 s then 4 s
+apart, as the reference pipeline does); everything else is classified once, with the tool's own
+output kept in the message. Environments run side by side, ``jobs`` at a time.
+
+The installer's own categories map onto the canonical six (``automation.failures.CATEGORIES``):
+
+====================== ========================================================================
+installer              result line (status / category / subcategory)
+====================== ========================================================================
+pass                   pass / null / null (``no_verify`` when the recipe has no [verify])
+unsupported_platform   skipped / null / ``unsupported_platform`` (the recipe excludes the env)
+install_failed         fail / install_failed / the installer's (``exit_1``, ``checksum_mismatch``)
+                       - or recipe_not_found / ``package_not_found`` when the package manager
+                       says the package does not exist
+verify_failed          fail / verify_failed / ``exit_code``, ``pattern_mismatch``,
+                       ``missing_executable``
+network_error          fail / network_error / ``dns_error``, ``tls_error``, ``http_503``... (the
+                       only category retried, TLS excepted: that is configuration)
+timeout                fail / install_failed or verify_failed (by phase) / ``timeout``
+missing_runtime        fail / missing_dep / ``missing_runtime`` (npm, python3... absent in image)
+container_error        skipped / null / ``container_error`` (the engine failed: says nothing
+                       about the recipe; a rerun of the batch retries it)
+====================== ========================================================================
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 import tempfile
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automation.atomic import append_jsonl
 from automation.containers import installer
 from automation.containers.environments import (
     CONTAINERS_DIR,
     DEFAULT_LOCAL_ENVIRONMENTS,
     Environment,
+    load_environments,
     select_environments,
 )
 from automation.containers.runtime import (
@@ -39,9 +64,11 @@ from automation.containers.runtime import (
     detect_runtime,
     new_container_name,
 )
-from automation.errors import AutomationError, DataError, ExitCode, UsageError
+from automation.errors import AutomationError, DataError, ExitCode, StoppedError, UsageError
+from automation.failures import cap_message
 from automation.layout import RegistryLayout
 from automation.names import check_recipe_name
+from automation.results import ResultLine, read_results_file, write_result_lines
 from automation.timefmt import format_filename_stamp, format_timestamp, now
 
 INSTALLER_SOURCE = Path(installer.__file__)
@@ -50,6 +77,12 @@ PAYLOAD_DIR = "/tmp/registry-automation"
 PREFIX = "/opt/tsuku-validate"
 RETRY_BACKOFF = (2.0, 4.0)
 CONTAINER_ERROR = "container_error"
+# What a package manager prints when the package (or the requested version) does not exist.
+NOT_FOUND = re.compile(
+    r"No matching distribution found|npm (?:ERR!|error) (?:code )?E404|is not in (?:the|this) "
+    r"(?:npm )?registry",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +129,18 @@ class ValidationOptions:
 
 @dataclass(frozen=True, slots=True)
 class ValidationResult:
-    """One (recipe, environment) outcome; ``to_line`` is the stored JSONL form."""
+    """One (recipe, environment) outcome in canonical terms; ``to_line`` is the stored form.
+
+    ``installer_category`` keeps the installer's own word (``timeout``, ``missing_runtime``...)
+    for reports; ``category``/``subcategory`` are what the result line and merge use.
+    """
 
     recipe: str
     environment: str
     platform: str
     status: str
-    category: str
-    subcategory: str
+    category: str | None
+    subcategory: str | None
     exit_code: int
     attempts: int
     message: str
@@ -111,20 +148,74 @@ class ValidationResult:
     version: str = ""
     output: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    batch_id: str | None = None
+    installer_category: str = ""
+
+    def to_result_line(self) -> ResultLine:
+        wall = self.timings.get("wall")
+        return ResultLine(
+            recipe=self.recipe,
+            environment=self.environment,
+            platform=self.platform,
+            status=self.status,
+            category=self.category,
+            subcategory=self.subcategory,
+            exit_code=max(-255, min(255, self.exit_code)),
+            attempts=self.attempts,
+            message=cap_message(self.message),
+            timestamp=self.timestamp,
+            version=self.version or None,
+            duration_seconds=round(wall, 3) if wall is not None else None,
+            batch_id=self.batch_id,
+        )
 
     def to_line(self) -> dict[str, Any]:
-        return {
-            "recipe": self.recipe,
-            "environment": self.environment,
-            "platform": self.platform,
-            "status": self.status,
-            "category": self.category,
-            "subcategory": self.subcategory,
-            "exit_code": self.exit_code,
-            "attempts": self.attempts,
-            "message": self.message,
-            "timestamp": self.timestamp,
-        }
+        return self.to_result_line().to_json()
+
+
+def canonical_outcome(record: dict[str, Any], phase: str) -> tuple[str, str | None, str | None]:
+    """Map an installer record onto a result line's (status, category, subcategory).
+
+    The result-line schema admits only the canonical six categories, and a category only on a
+    failure; see the table in the module docstring.
+    """
+    status = str(record.get("status") or installer.FAIL)
+    raw = str(record.get("category") or "")
+    sub = _subcategory(str(record.get("subcategory") or ""))
+    if status == installer.PASS:
+        return status, None, sub
+    if status == installer.SKIPPED or raw == installer.UNSUPPORTED:
+        return installer.SKIPPED, None, "unsupported_platform"
+    if raw == CONTAINER_ERROR:
+        return installer.SKIPPED, None, CONTAINER_ERROR
+    if raw == installer.TIMEOUT:
+        category = installer.VERIFY_FAILED if phase == "verify" else installer.INSTALL_FAILED
+        return installer.FAIL, category, "timeout"
+    if raw == installer.MISSING_RUNTIME:
+        return installer.FAIL, "missing_dep", "missing_runtime"
+    if raw == installer.NETWORK:
+        return installer.FAIL, "network_error", sub or "connection_error"
+    if raw == installer.VERIFY_FAILED:
+        return installer.FAIL, "verify_failed", sub or "unclassified"
+    text = f"{record.get('message') or ''}\n{record.get('output') or ''}"
+    if NOT_FOUND.search(text):
+        return installer.FAIL, "recipe_not_found", "package_not_found"
+    return installer.FAIL, "install_failed", sub or "unclassified"
+
+
+def _subcategory(value: str) -> str | None:
+    # The schema wants ^[a-z0-9_]{1,64}$: "python3.11" (a missing tool) becomes "python3_11".
+    cleaned = re.sub(r"[^a-z0-9_]+", "_", value.lower()).strip("_")[:64]
+    return cleaned or None
+
+
+def _message(record: dict[str, Any], note: str) -> str:
+    """The installer's one-line message, then the tool's own output (what a human debugs with)."""
+    message = str(record.get("message") or "")
+    if note:
+        message = f"{message} ({note})".strip()
+    output = str(record.get("output") or "").strip()
+    return f"{message}\n{output}" if output else message
 
 
 def parse_installer_output(completed: Completed) -> dict[str, Any]:
@@ -194,6 +285,7 @@ def _attempt(
                 )
                 timings["install_exec"] = time.monotonic() - step
                 record = parse_installer_output(install)
+                record.setdefault("phase", "install")
                 timings["install_inside"] = record.get("duration_ms", 0) / 1000
                 if record.get("status") != installer.PASS:
                     return record, timings
@@ -222,15 +314,17 @@ def _attempt(
                 )
                 timings["verify_exec"] = time.monotonic() - step
                 record = parse_installer_output(checked)
+                record.setdefault("phase", "verify")
                 if not record.get("version"):
                     record["version"] = install_version(install)
                 if note:
-                    record["message"] = f"{record.get('message', '')} ({note})".strip()
+                    record["note"] = note
                 step = time.monotonic()
         except EngineError as exc:
             record = installer.result(
                 installer.FAIL, CONTAINER_ERROR, "engine", str(exc), exit_code=-1
             )
+            record["phase"] = "container"
             return record, timings
         timings["remove"] = time.monotonic() - step
         timings["total"] = time.monotonic() - start
@@ -264,20 +358,23 @@ def validate_one(
             break
         sleep(options.backoff[min(attempts - 1, len(options.backoff) - 1)])
     timings["wall"] = time.monotonic() - wall
+    status, category, subcategory = canonical_outcome(record, str(record.get("phase") or ""))
     return ValidationResult(
         recipe=recipe.name,
         environment=env.id,
         platform=env.platform,
-        status=str(record.get("status", installer.FAIL)),
-        category=str(record.get("category", "")),
-        subcategory=str(record.get("subcategory", "")),
+        status=status,
+        category=category,
+        subcategory=subcategory,
         exit_code=int(record.get("exit_code", -1)),
         attempts=attempts,
-        message=str(record.get("message", "")),
+        message=_message(record, str(record.get("note") or "")),
         timestamp=format_timestamp(now()),
         version=str(record.get("version") or ""),
         output=str(record.get("output") or ""),
         timings={k: round(v, 2) for k, v in timings.items()},
+        batch_id=options.batch_id,
+        installer_category=str(record.get("category") or ""),
     )
 
 
@@ -290,17 +387,43 @@ def validate_in_environment(
     options: ValidationOptions,
     stop: threading.Event | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    guard: Callable[[str], None] | None = None,
+    progress: Callable[[ValidationResult], None] | None = None,
+    on_stop: Callable[[str], None] | None = None,
 ) -> list[ValidationResult]:
-    """Validate each recipe in ``env``; append each result line as soon as it is known."""
+    """Validate each recipe in ``env``; append each result line as soon as it is known.
+
+    ``guard(recipe_name)`` runs before each recipe and may raise StoppedError (emergency stop,
+    open breaker): the recipes done so far keep their lines; with ``on_stop`` the error is handed
+    to it and the results so far are returned instead of raised.
+    """
     results_file = layout.results_file(options.batch_id, env.id)
+    rel = _rel(layout, results_file)
     results = []
     for recipe in recipes:
         if stop is not None and stop.is_set():
             break
+        if guard is not None:
+            try:
+                guard(recipe.name)
+            except StoppedError as exc:
+                if on_stop is None:
+                    raise
+                on_stop(str(exc))  # keep the lines written so far; take no new work
+                break
         outcome = validate_one(recipe, env, runtime, options, sleep=sleep, stop=stop)
-        append_jsonl(results_file, [outcome.to_line()])
+        write_result_lines(results_file, [outcome.to_result_line()], rel=rel)
         results.append(outcome)
+        if progress is not None:
+            progress(outcome)
     return results
+
+
+def _rel(layout: RegistryLayout, path: Path) -> str:
+    try:
+        return str(path.relative_to(layout.root))
+    except ValueError:
+        return str(path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,22 +435,50 @@ class ValidationReport:
     results: tuple[ValidationResult, ...]
     files: tuple[str, ...]
     interrupted: bool = False
+    stopped: str | None = None
+    environments: tuple[str, ...] = ()
+    already_done: int = 0
+    seconds: float = 0.0
+
+    @property
+    def environment(self) -> str:
+        return ", ".join(self.environments) or "-"
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(r.status for r in self.results)
 
     @property
     def exit_code(self) -> ExitCode:
-        if self.interrupted:
+        if self.interrupted or self.stopped:
             return ExitCode.STOPPED
-        ok = all(r.status in (installer.PASS, installer.SKIPPED) for r in self.results)
+        # A container error is a skip for merge, but the run did not do its job: partial.
+        ok = all(
+            r.status == installer.PASS
+            or (r.status == installer.SKIPPED and r.subcategory != CONTAINER_ERROR)
+            for r in self.results
+        )
         return ExitCode.OK if ok else ExitCode.PARTIAL
 
     def to_json(self) -> dict[str, Any]:
+        per_env: dict[str, list[float]] = {}
+        for r in self.results:
+            per_env.setdefault(r.environment, []).append(r.timings.get("wall", 0.0))
         return {
             "batch_id": self.batch_id,
             "engine": self.engine,
+            "environments": list(self.environments),
             "interrupted": self.interrupted,
+            "stopped": self.stopped,
+            "already_done": self.already_done,
+            "seconds": round(self.seconds, 2),
+            "seconds_per_recipe": {
+                env: round(sum(walls) / len(walls), 2) for env, walls in sorted(per_env.items())
+            },
             "results_files": list(self.files),
             "results": [
-                {**r.to_line(), "version": r.version, "timings": r.timings} for r in self.results
+                {**r.to_line(), "installer_category": r.installer_category, "timings": r.timings}
+                for r in self.results
             ],
             "summary": {
                 status: sum(1 for r in self.results if r.status == status)
@@ -336,18 +487,22 @@ class ValidationReport:
         }
 
     def to_text(self) -> str:
-        lines = [f"batch {self.batch_id} ({self.engine})"]
+        lines = [f"batch {self.batch_id} ({self.engine}; {self.environment})"]
         for r in self.results:
-            what = r.category + (f"/{r.subcategory}" if r.subcategory else "")
+            what = (r.category or "") + (f"/{r.subcategory}" if r.subcategory else "")
             lines.append(
                 f"  {r.environment:<14} {r.recipe:<20} {r.status:<7} {what or '-':<28} "
                 f"v{r.version or '?'}  {r.timings.get('wall', 0):.1f}s  attempts={r.attempts}"
             )
-            if r.status == installer.FAIL:
+            if r.status == installer.FAIL or r.subcategory == CONTAINER_ERROR:
                 lines.append(f"      {r.message[:300]}")
+        if self.already_done:
+            lines.append(f"  {self.already_done} (recipe, environment) pairs already had a result")
         lines += [f"  results: {path}" for path in self.files]
         if self.interrupted:
             lines.append("  interrupted: remaining recipes were not validated")
+        if self.stopped:
+            lines.append(f"  stopped: {self.stopped}")
         return "\n".join(lines)
 
 
@@ -359,23 +514,46 @@ def validate_batch(
     layout: RegistryLayout,
     options: ValidationOptions,
     jobs: int = 2,
+    done: Mapping[str, AbstractSet[str]] | None = None,
+    guard: Callable[[str], None] | None = None,
+    progress: Callable[[ValidationResult], None] | None = None,
 ) -> ValidationReport:
-    """Run the environments side by side (``jobs`` at a time); Ctrl-C stops after cleanup."""
+    """Run the environments side by side (``jobs`` at a time); Ctrl-C stops after cleanup.
+
+    ``done`` maps an environment id to the recipes it already has a line for (a resumed batch).
+    """
     stop = threading.Event()
     interrupted = False
+    stop_reasons: list[str] = []
+
+    def on_stop(reason: str) -> None:
+        stop_reasons.append(reason)
+        stop.set()  # the other environments finish their current recipe only
+
+    started = time.monotonic()
     results: list[ValidationResult] = []
+    done = done or {}
+    skipped = 0
+    plans = []
+    for env in environments:
+        todo = [r for r in recipes if r.name not in done.get(env.id, set())]
+        skipped += len(recipes) - len(todo)
+        plans.append((env, todo))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [
             pool.submit(
                 validate_in_environment,
-                recipes,
+                todo,
                 env,
                 runtime,
                 layout=layout,
                 options=options,
                 stop=stop,
+                guard=guard,
+                progress=progress,
+                on_stop=on_stop,
             )
-            for env in environments
+            for env, todo in plans
         ]
         try:
             for future in futures:
@@ -386,7 +564,15 @@ def validate_batch(
             interrupted = True
     files = tuple(str(layout.results_file(options.batch_id, env.id)) for env in environments)
     return ValidationReport(
-        options.batch_id, runtime.executable, tuple(results), files, interrupted
+        options.batch_id,
+        runtime.executable,
+        tuple(results),
+        files,
+        interrupted,
+        stop_reasons[0] if stop_reasons else None,
+        tuple(env.id for env in environments),
+        skipped,
+        time.monotonic() - started,
     )
 
 
@@ -475,6 +661,57 @@ def default_batch_id() -> str:
     return "containers-" + format_filename_stamp(now()).lower()
 
 
+ALL_LOCAL = "all-local"
+
+
+def resolve_environment_ids(
+    ids: Sequence[str], runtime: ContainerRuntime | None = None
+) -> tuple[tuple[Environment, ...], tuple[str, ...]]:
+    """The environments ``ids`` name, and the ones ``all-local`` had to leave out (with why).
+
+    ``all-local`` means every environment this machine can bootstrap (not hosted-CI only) whose
+    validation image is built; the others are reported, never silently dropped.
+    """
+    wanted: list[str] = []
+    left_out: list[str] = []
+    for env_id in ids or DEFAULT_LOCAL_ENVIRONMENTS:
+        if env_id != ALL_LOCAL:
+            wanted.append(env_id)
+            continue
+        for env in load_environments():
+            if env.hosted_only or env.local_bootstrap is None:
+                left_out.append(f"{env.id}: hosted CI only")
+            elif runtime is not None and not runtime.image_exists(env.image):
+                left_out.append(f"{env.id}: {env.image} not built (make setup-containers)")
+            else:
+                wanted.append(env.id)
+    unique = list(dict.fromkeys(wanted))
+    if not unique:
+        raise UsageError("no environment to validate in: " + "; ".join(left_out))
+    return select_environments(unique), tuple(left_out)
+
+
+def _ready_runtime(
+    envs: Sequence[Environment], runtime: ContainerRuntime | None, engine: str | None, build: bool
+) -> ContainerRuntime:
+    runtime = runtime or detect_runtime(prefer=engine)
+    if build:
+        built = build_images(envs, runtime)
+        failed = [r for r in built.results if not r.ok]
+        if failed:
+            raise EngineError(
+                f"image build failed for {failed[0].environment}: {failed[0].message}"
+            )
+    return runtime
+
+
+def _options(batch_id: str, ca_bundle: bool, isolate_verify: bool = True) -> ValidationOptions:
+    bundle = DEFAULT_CA_BUNDLE if ca_bundle and DEFAULT_CA_BUNDLE.is_file() else None
+    return ValidationOptions(
+        batch_id=check_recipe_name(batch_id), ca_bundle=bundle, isolate_verify=isolate_verify
+    )
+
+
 def run_validation(
     *,
     root: str | Path = ".",
@@ -489,27 +726,95 @@ def run_validation(
     runtime: ContainerRuntime | None = None,
 ) -> ValidationReport:
     """The front doors' one call: pick engine, environments and recipes, build, validate."""
-    envs = select_environments(environment_ids or DEFAULT_LOCAL_ENVIRONMENTS)
+    from automation.control import check_allowed_now
+
+    layout = RegistryLayout.at(root)
+    check_allowed_now(layout, None)  # emergency stop: exit 5 before engines and images
     paths = [Path(p) for p in recipe_paths] or sorted(SMOKE_RECIPES_DIR.glob("*.toml"))
     if not paths:
         raise UsageError("no recipes given (--recipe PATH)")
     recipes = [load_recipe(p) for p in paths]
     runtime = runtime or detect_runtime(prefer=engine)
-    if build:
-        built = build_images(envs, runtime)
-        failed = [r for r in built.results if not r.ok]
-        if failed:
-            raise EngineError(
-                f"image build failed for {failed[0].environment}: {failed[0].message}"
-            )
-    bundle = DEFAULT_CA_BUNDLE if ca_bundle and DEFAULT_CA_BUNDLE.is_file() else None
-    options = ValidationOptions(
-        batch_id=check_recipe_name(batch_id or default_batch_id()),
-        ca_bundle=bundle,
-        isolate_verify=isolate_verify,
-    )
+    envs, _ = resolve_environment_ids(environment_ids, runtime)
+    runtime = _ready_runtime(envs, runtime, engine, build)
+    options = _options(batch_id or default_batch_id(), ca_bundle, isolate_verify)
     return validate_batch(
-        recipes, envs, runtime, layout=RegistryLayout.at(root), options=options, jobs=jobs
+        recipes,
+        envs,
+        runtime,
+        layout=layout,
+        options=options,
+        jobs=jobs,
+        guard=lambda eco: check_allowed_now(layout, eco),  # and before each recipe
+    )
+
+
+def recipes_with_results(layout: RegistryLayout, batch_id: str, environment: str) -> set[str]:
+    """Recipes that already have a usable line for ``environment`` in this batch.
+
+    A ``container_error`` line does not count: the engine failed, so a rerun tries again.
+    """
+    path = layout.results_file(batch_id, environment)
+    if not path.exists():
+        return set()
+    scan = read_results_file(path, rel=_rel(layout, path))
+    return {line.recipe for line in scan.lines if line.subcategory != CONTAINER_ERROR}
+
+
+def validate_batch_in_environments(
+    layout: RegistryLayout,
+    batch_id: str,
+    environment_ids: Sequence[str],
+    *,
+    runtime: ContainerRuntime | None = None,
+    jobs: int = 2,
+    build: bool = True,
+    ca_bundle: bool = True,
+    guard: Callable[[str], None] | None = None,
+    progress: Callable[[ValidationResult], None] | None = None,
+) -> ValidationReport:
+    """Validate a staged batch's generated recipes in container environments (pipeline use).
+
+    ``environment_ids`` may contain ``all-local``. Environments run side by side, at most
+    ``jobs`` at a time (each container gets one CPU). Recipes that already have a line in
+    ``data/results/<batch>/<environment>.jsonl`` are skipped, so an interrupted run resumes.
+    ``guard(ecosystem)`` is asked before each recipe (emergency stop, circuit breaker).
+    """
+    from automation.batch import Staging  # the pipeline's staging area, owned by automation.batch
+    from automation.ecosystems import split_source
+
+    staging = Staging(layout, batch_id)
+    if not staging.exists():
+        raise UsageError(f"no batch {batch_id!r}")
+    generated = staging.generated()
+    ecosystem_of = {o.name: split_source(o.source)[0] for o in generated}
+    runtime = runtime or detect_runtime()
+    envs, _left_out = resolve_environment_ids(environment_ids, runtime)
+    done = {env.id: recipes_with_results(layout, batch_id, env.id) for env in envs}
+    needed = {o.name for o in generated if any(o.name not in done[e.id] for e in envs)}
+    recipes = [load_recipe(staging.recipe_path(o.name)) for o in generated if o.name in needed]
+    if not recipes:
+        files = tuple(str(layout.results_file(batch_id, env.id)) for env in envs)
+        already = sum(len(d) for d in done.values())
+        return ValidationReport(
+            batch_id,
+            runtime.executable,
+            (),
+            files,
+            environments=tuple(e.id for e in envs),
+            already_done=already,
+        )
+    runtime = _ready_runtime(envs, runtime, None, build)
+    return validate_batch(
+        recipes,
+        envs,
+        runtime,
+        layout=layout,
+        options=_options(batch_id, ca_bundle),
+        jobs=jobs,
+        done=done,
+        guard=None if guard is None else (lambda name: guard(ecosystem_of.get(name, ""))),
+        progress=progress,
     )
 
 
@@ -520,32 +825,8 @@ def validate_batch_in_environment(
     *,
     runtime: ContainerRuntime | None = None,
 ) -> ValidationReport:
-    """Validate a staged batch's generated recipes in one container environment (pipeline use).
-
-    Recipes that already have a line in ``data/results/<batch>/<environment>.jsonl`` are skipped,
-    so an interrupted run resumes.
-    """
-    from automation.batch import Staging  # the pipeline's staging area, owned by automation.batch
-
-    staging = Staging(layout, batch_id)
-    if not staging.exists():
-        raise UsageError(f"no batch {batch_id!r}")
-    results_file = layout.results_file(batch_id, environment)
-    done: set[str] = set()
-    if results_file.exists():
-        for raw in results_file.read_text(encoding="utf-8").splitlines():
-            if raw.strip():
-                done.add(str(json.loads(raw).get("recipe")))
-    paths = [staging.recipe_path(o.name) for o in staging.generated() if o.name not in done]
-    if not paths:
-        return ValidationReport(batch_id, "none", (), (str(results_file),))
-    return run_validation(
-        root=layout.root,
-        environment_ids=[environment],
-        recipe_paths=paths,
-        batch_id=batch_id,
-        runtime=runtime,
-    )
+    """One environment's share of :func:`validate_batch_in_environments`."""
+    return validate_batch_in_environments(layout, batch_id, [environment], runtime=runtime)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

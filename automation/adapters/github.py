@@ -1,0 +1,98 @@
+"""GitHub releases: ``github:<owner>/<repo>`` -> ``github_archive`` / ``github_file`` steps.
+
+Popularity and look-up come from the curated ``data/github-tools.json`` (rank = list order; a
+repository listed twice, such as ``ahmetb/kubectx`` for kubectx and kubens, ranks at its first
+place). The curated executable names are passed to the builder; anything not listed falls back
+to the repository name.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+from automation import schemas
+from automation.adapters import EcosystemAdapter, Lookup
+from automation.builders import BuildFailure
+from automation.builders.github import GithubFacts, build_github, plan_release
+from automation.errors import DataError
+from automation.http import HttpClient
+from automation.layout import REPOSITORY_ROOT, RegistryLayout
+from automation.popularity import PopularityList, Ranked, percentile_for_rank
+from automation.sources.github import check_repo, fetch_github_project
+
+CURATED_FILE = REPOSITORY_ROOT / "data" / "github-tools.json"
+
+
+def load_curated(path: Path = CURATED_FILE) -> tuple[dict[str, Any], ...]:
+    """The curated entries (schema-checked), in list order."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"cannot read curated GitHub tools: {exc}", path=str(path)) from None
+    problems = schemas.check(document, "github-tools", path=str(path))
+    if problems:
+        raise DataError(problems[0].message, path=str(path), where=problems[0].where)
+    return tuple(document["entries"])
+
+
+@functools.cache
+def _curated_executables() -> dict[str, tuple[str, ...]]:
+    """``owner/repo`` (lowercased) -> executables of its first curated entry."""
+    out: dict[str, tuple[str, ...]] = {}
+    for entry in load_curated():
+        key = entry["repo"].lower()
+        if key not in out and entry.get("executables"):
+            out[key] = tuple(entry["executables"])
+    return out
+
+
+def fetch(http: HttpClient, identifier: str) -> GithubFacts:
+    project = fetch_github_project(http, identifier)
+    return GithubFacts(project, _curated_executables().get(project.repo.lower(), ()))
+
+
+def lookup(http: HttpClient, identifier: str) -> Lookup:
+    facts = fetch(http, identifier)
+    plan = plan_release(facts)
+    if isinstance(plan, BuildFailure):
+        return Lookup(identifier, (), plan.version)
+    return Lookup(identifier, plan.executables, plan.version)
+
+
+def popularity(http: HttpClient, layout: RegistryLayout, top_n: int) -> PopularityList:
+    entries = load_curated()
+    repos: list[str] = []
+    seen: set[str] = set()
+    for entry in entries:
+        repo = entry["repo"]
+        check_repo(repo)
+        if repo.lower() not in seen:
+            seen.add(repo.lower())
+            repos.append(repo)
+    population = len(repos)
+    ranked = tuple(
+        Ranked(repo, 0, rank, percentile_for_rank(rank, population))
+        for rank, repo in enumerate(repos, start=1)
+    )
+    return PopularityList(
+        ecosystem="github",
+        period="curated",
+        source=str(CURATED_FILE.relative_to(REPOSITORY_ROOT)),
+        as_of=None,
+        population=population,
+        entries=ranked[:top_n],
+        notes=("GitHub has no download counts; rank = order of the curated list",),
+    )
+
+
+ADAPTER = EcosystemAdapter(
+    "github",
+    fetch,
+    build_github,
+    "github_archive/github_file from release assets (deterministic asset picker)",
+    popularity,
+    lookup,
+)

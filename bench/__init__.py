@@ -1,0 +1,1 @@
+"""Benchmarks of the kit against bare-Python baselines (`make bench` writes BENCHMARKS.md)."""

@@ -1,0 +1,277 @@
+"""Benchmark cases. Each runs in a fresh interpreter (spawned) so its peak RSS is its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import sqlite3
+import subprocess
+import tarfile
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def child(fn_name: str, args: tuple[Any, ...], queue: Any) -> None:
+    """Spawned-process entry: run one case, add its peak RSS, report through ``queue``."""
+    try:
+        result = globals()[fn_name](*args)
+        result["peak_rss_mib"] = peak_rss_mib()
+        queue.put(("ok", result))
+    except BaseException as exc:  # reported; the run goes on
+        queue.put(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()[-1500:]}"))
+
+
+# ---- queue ------------------------------------------------------------------------------------
+
+
+def queue_ours(root: str) -> dict[str, Any]:
+    from automation.queue import read_queue, save_queue
+
+    source = Path(root) / "data" / "queues" / "priority-queue.json"
+    target = Path(tempfile.mkdtemp()) / "queue.json"
+    load_s, loaded = timed(lambda: read_queue(source))
+    assert not loaded.errors, loaded.errors[:3]
+    save_s, _ = timed(lambda: save_queue(target, loaded.queue))
+    shutil.rmtree(target.parent)
+    return {"load_validate_s": load_s, "save_s": save_s, "total_s": load_s + save_s,
+            "entries": len(loaded.queue.entries)}  # fmt: skip
+
+
+def queue_bare(root: str) -> dict[str, Any]:
+    source = Path(root) / "data" / "queues" / "priority-queue.json"
+    target = Path(tempfile.mkdtemp()) / "queue.json"
+    load_s, document = timed(lambda: json.load(source.open(encoding="utf-8")))
+
+    def dump() -> None:
+        with target.open("w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2)
+
+    save_s, _ = timed(dump)
+    shutil.rmtree(target.parent)
+    return {"load_s": load_s, "save_s": save_s, "total_s": load_s + save_s}
+
+
+def queue_jsonschema_only(root: str) -> dict[str, Any]:
+    """How much of our load is jsonschema (for the record)."""
+    from automation import schemas
+
+    document = json.loads((Path(root) / "data" / "queues" / "priority-queue.json").read_text())
+    schemas.validator("queue")
+    seconds, problems = timed(lambda: schemas.check(document, "queue", path="q"))
+    return {"jsonschema_s": seconds, "problems": len(problems)}
+
+
+# ---- gaps -------------------------------------------------------------------------------------
+
+
+def gaps_ours(root: str, cache: str) -> dict[str, Any]:
+    os.environ["AUTOMATION_CACHE_DIR"] = cache
+    from automation.gaps import gap_report
+
+    cold_s, report = timed(lambda: gap_report(root, top=10))
+    warm_s, warm = timed(lambda: gap_report(root, top=10))
+    top = report.to_json()
+    return {"cold_s": cold_s, "warm_s": warm_s,
+            "top": [str(x)[:80] for x in (top.get("blockers") or top.get("gaps") or [])[:3]],
+            "same": report.to_json() == warm.to_json()}  # fmt: skip
+
+
+def gaps_index_only(root: str, cache: str) -> dict[str, Any]:
+    """The failure index alone (refresh), cold then warm."""
+    os.environ["AUTOMATION_CACHE_DIR"] = cache
+    from automation.failure_index import open_index
+    from automation.layout import RegistryLayout
+
+    layout = RegistryLayout.at(root)
+
+    def refresh() -> int:
+        with open_index(layout) as (_conn, stats):
+            return stats.records
+
+    cold_s, records = timed(refresh)
+    warm_s, _ = timed(refresh)
+    return {"cold_s": cold_s, "warm_s": warm_s, "records": records}
+
+
+def gaps_bare_sql(root: str) -> dict[str, Any]:
+    """Parse every line, insert (name, dependency) rows, GROUP BY: the floor for a cold run."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE b (name TEXT, dep TEXT)")
+
+    def load() -> int:
+        rows = []
+        records = 0
+        for path in sorted((Path(root) / "data" / "failures").glob("*.jsonl")):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if not line.strip():
+                    continue
+                doc = json.loads(line)
+                if "failures" in doc:
+                    for item in doc["failures"]:
+                        records += 1
+                        for dep in item.get("blocked_by") or ():
+                            rows.append((item.get("name") or item["package_id"], dep))
+                else:
+                    records += 1
+                    for dep in doc.get("blocked_by") or ():
+                        rows.append((doc["recipe"], dep))
+        conn.executemany("INSERT INTO b VALUES (?, ?)", rows)
+        return records
+
+    query = ("SELECT dep, COUNT(DISTINCT name) AS n FROM b GROUP BY dep "
+             "ORDER BY n DESC, dep LIMIT 10")  # fmt: skip
+    load_s, records = timed(load)
+    cold_query_s, top = timed(lambda: conn.execute(query).fetchall())
+    warm_s, _ = timed(lambda: conn.execute(query).fetchall())
+    return {"cold_s": load_s + cold_query_s, "warm_s": warm_s, "records": records,
+            "top": top[:3]}  # fmt: skip
+
+
+# ---- npm seeding ------------------------------------------------------------------------------
+
+
+def npm_ours(workdir: str) -> dict[str, Any]:
+    from automation.config import load_config
+    from automation.http import HttpClient
+    from automation.layout import RegistryLayout
+    from automation.popularity import load_npm_popularity
+
+    layout = RegistryLayout.at(workdir)
+    with HttpClient(load_config(layout.root)) as http:
+        cold_s, ranking = timed(lambda: load_npm_popularity(http, layout, 2000))
+        for summary in (layout.cache_dir / "popularity").glob("npm-top-*.json"):
+            summary.unlink()  # keep the tarball: measure parsing, not the download
+        parse_s, ranking = timed(lambda: load_npm_popularity(http, layout, 2000))
+    tarball = next((layout.cache_dir / "popularity").glob("download-counts-*.tgz"))
+    return {"download_and_rank_s": cold_s, "rank_from_tarball_s": parse_s,
+            "tarball": str(tarball), "tarball_mib": tarball.stat().st_size / 2**20,
+            "population": getattr(ranking, "population", None)}  # fmt: skip
+
+
+def npm_extract(tarball: str, workdir: str) -> dict[str, Any]:
+    target = Path(workdir) / "counts.json"
+    with tarfile.open(tarball, "r:gz") as archive:
+        member = archive.getmember("package/counts.json")
+        handle = archive.extractfile(member)
+        assert handle is not None
+        target.write_bytes(handle.read())
+    return {"counts_json": str(target), "mib": target.stat().st_size / 2**20}
+
+
+def npm_bare(counts_json: str) -> dict[str, Any]:
+    def load() -> Any:
+        with open(counts_json, encoding="utf-8") as handle:
+            return json.load(handle)
+
+    seconds, document = timed(load)
+    return {"json_load_s": seconds, "packages": len(document)}
+
+
+def npm_bare_gz(tarball: str) -> dict[str, Any]:
+    """json.load straight from the gzipped tarball (what the kit must read too)."""
+
+    def load() -> int:
+        with tarfile.open(tarball, "r:gz") as archive:
+            handle = archive.extractfile(archive.getmember("package/counts.json"))
+            assert handle is not None
+            return len(json.load(handle))
+
+    seconds, packages = timed(load)
+    return {"json_load_from_tgz_s": seconds, "packages": packages}
+
+
+# ---- live generation --------------------------------------------------------------------------
+
+
+def live_ours(ecosystem: str, identifiers: list[str], threads: int) -> dict[str, Any]:
+    import requests
+
+    from automation.adapters import adapters
+    from automation.config import load_config
+    from automation.http import HttpClient
+
+    log: list[tuple[str, str | None]] = []
+
+    class Logging(requests.Session):
+        def request(self, method: str, url: str, *a: Any, **kw: Any) -> Any:  # type: ignore[override]
+            log.append((url, (kw.get("headers") or {}).get("Range")))
+            return super().request(method, url, *a, **kw)
+
+    adapter = adapters()[ecosystem]
+    config = load_config()
+    outcomes: dict[str, int] = {}
+    with HttpClient(config, session=Logging()) as http:
+
+        def one(identifier: str) -> str:
+            try:
+                value = adapter.fetch(http, identifier)
+                built = adapter.build(identifier.lower().replace("/", "-").lstrip("@"), value)
+                return type(built).__name__
+            except Exception as exc:  # counted; the benchmark goes on
+                return type(exc).__name__
+
+        seconds, results = timed(lambda: list(ThreadPoolExecutor(threads).map(one, identifiers)))
+    for result in results:
+        outcomes[result] = outcomes.get(result, 0) + 1
+    return {"seconds": seconds, "packages": len(identifiers),
+            "per_s": len(identifiers) / seconds, "requests": len(log), "outcomes": outcomes,
+            "log": log}  # fmt: skip
+
+
+def live_bare(log: list[tuple[str, str | None]], threads: int) -> dict[str, Any]:
+    import requests
+
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_maxsize=threads + 2)
+    session.mount("https://", adapter)
+    ca = "/etc/ssl/certs/ca-certificates.crt"
+    session.verify = ca if Path(ca).is_file() else True
+
+    def one(entry: tuple[str, str | None]) -> int:
+        url, byte_range = entry
+        headers = {"Range": byte_range} if byte_range else {}
+        return len(session.get(url, headers=headers, timeout=60).content)
+
+    seconds, sizes = timed(lambda: list(ThreadPoolExecutor(threads).map(one, log)))
+    return {"seconds": seconds, "requests": len(log), "bytes": sum(sizes)}
+
+
+# ---- containers -------------------------------------------------------------------------------
+
+
+def podman_overhead(image: str, runs: int = 3) -> dict[str, Any]:
+    times = []
+    for _ in range(runs):
+        seconds, result = timed(lambda: subprocess.run(
+            ["podman", "run", "--rm", "--network=none", image, "true"],
+            capture_output=True, check=False, timeout=120))  # fmt: skip
+        if result.returncode != 0:
+            return {"error": result.stderr.decode(errors="replace")[-300:]}
+        times.append(seconds)
+    return {"start_stop_s": sorted(times)[len(times) // 2], "runs": runs}
+
+
+def container_validation(root: str, recipe: str, env: str) -> dict[str, Any]:
+    from automation.containers.validate import run_validation
+
+    seconds, report = timed(lambda: run_validation(
+        root=root, environment_ids=[env], recipe_paths=[recipe], jobs=1))  # fmt: skip
+    data = report.to_json()
+    return {"seconds": seconds, "report": json.dumps(data)[:4000]}
