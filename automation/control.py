@@ -222,6 +222,19 @@ def control_lock_path(layout: RegistryLayout) -> Path:
     return layout.cache_dir / "batch-control.lock"
 
 
+def _sweep_control_temp(layout: RegistryLayout) -> None:
+    # Only holders of the control lock write the control file: its temp file is a killed writer's.
+    for stale in layout.control_file.parent.glob(f".{layout.control_file.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def sweep_control_temp(layout: RegistryLayout) -> None:
+    """Remove what a writer of the control file killed mid-write left behind."""
+    if layout.control_file.parent.is_dir():
+        with registry_lock(control_lock_path(layout), timeout=30):
+            _sweep_control_temp(layout)
+
+
 def update_control(layout: RegistryLayout, change: Callable[[Control], Control]) -> Control:
     """Re-read, change and write the control file under a short lock; returns the new value.
 
@@ -229,6 +242,7 @@ def update_control(layout: RegistryLayout, change: Callable[[Control], Control])
     write, so none of them overwrites another's change.
     """
     with registry_lock(control_lock_path(layout), timeout=30):
+        _sweep_control_temp(layout)
         current = load_control(layout.control_file)
         updated = change(current)
         if updated != current or not layout.control_file.exists():

@@ -26,7 +26,7 @@ from automation.constraints import (
     combine_environment_outcomes,
     derive_constraints,
 )
-from automation.control import Control, check_allowed_now, update_control
+from automation.control import Control, check_allowed_now, sweep_control_temp, update_control
 from automation.errors import DataError, ExitCode, StoppedError, UsageError
 from automation.failure_codes import queue_status, queue_transition
 from automation.failures import NewFailure, next_failure_path, write_failures
@@ -225,6 +225,7 @@ def merge_batch(
     with registry_lock(layout.lock_file, timeout=lock_wait):
         # Only lock holders write these directories: a temp file there is a killed writer's.
         sweep_temp_files(merge_owned_dirs(layout))
+        sweep_control_temp(layout)
         manifest_path = layout.batch_manifest(batch_id)
         if manifest_path.exists():
             previous = mf.load_manifest(layout, batch_id)
