@@ -54,26 +54,41 @@ IMPOSSIBLE = (
 NAMES = (*UPSTREAM, *GHOSTS)
 
 
-def fetch(ecosystem: str, identifier: str) -> UpstreamPackage:
-    """The upstream registry, from the table above (no network)."""
-    if identifier not in UPSTREAM:
-        raise NotFound(
-            "no such project", url=f"https://pypi.org/pypi/{identifier}/json", status=404
+Table = Mapping[str, tuple[str, tuple[str, ...]]]  # name -> (version, executables)
+
+
+def make_fetch(upstream: Table) -> Any:
+    """A fake upstream registry serving ``upstream``; other names are 404 (no network)."""
+
+    def fetch(ecosystem: str, identifier: str) -> UpstreamPackage:
+        if identifier not in upstream:
+            raise NotFound(
+                "no such project", url=f"https://pypi.org/pypi/{identifier}/json", status=404
+            )
+        version, exes = upstream[identifier]
+        return UpstreamPackage(
+            ecosystem,
+            identifier,
+            version,
+            f"{identifier} does things",
+            (f"https://example.org/{identifier}",),
+            exes,
+            f"https://pypi.org/project/{identifier}/",
         )
-    version, exes = UPSTREAM[identifier]
-    return UpstreamPackage(
-        ecosystem,
-        identifier,
-        version,
-        f"{identifier} does things",
-        (f"https://example.org/{identifier}",),
-        exes,
-        f"https://pypi.org/project/{identifier}/",
-    )
+
+    return fetch
+
+
+fetch = make_fetch(UPSTREAM)
 
 
 class FakeProcesses:
-    """pip "installs" by creating the executable; GOOD tools print their version, others crash."""
+    """pip "installs" by creating the executable; ``good`` tools print their version, the rest
+    crash when run."""
+
+    def __init__(self, upstream: Table = UPSTREAM, good: Sequence[str] = GOOD):
+        self.upstream = upstream
+        self.good = frozenset(good)
 
     def __call__(
         self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float
@@ -88,10 +103,10 @@ class FakeProcesses:
             (bin_dir / package).chmod(0o755)
             return Completed(0, "")
         if "-c" in argv:
-            return Completed(0, UPSTREAM[argv[-1]][0])
+            return Completed(0, self.upstream[argv[-1]][0])
         tool = Path(argv[0]).name
-        if tool in GOOD:
-            return Completed(0, f"{tool} {UPSTREAM[tool][0]}\n")
+        if tool in self.good:
+            return Completed(0, f"{tool} {self.upstream[tool][0]}\n")
         return Completed(1, "Traceback (most recent call last):\nImportError: boom\n")
 
 

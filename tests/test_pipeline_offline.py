@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from pipeline_fakes import FakeProcesses, make_fetch
 
 from automation.batch import Staging
-from automation.builders import UpstreamPackage
 from automation.generate import generate_entries
-from automation.http import NotFound
 from automation.layout import RegistryLayout
 from automation.merge import merge_batch
 from automation.queue import QueueEntry, load_queue, save_queue
 from automation.rollback import rollback_batch
 from automation.validate import validate_batch_locally
-from automation.validate_local import Completed, LocalValidator
+from automation.validate_local import LocalValidator
 
 BATCH = "2026-11-27-120000-pypi"
 UPSTREAM = {
@@ -33,43 +31,7 @@ UPSTREAM = {
 }
 
 
-def fetch(ecosystem: str, identifier: str) -> UpstreamPackage:
-    if identifier == "ghost":
-        raise NotFound(
-            "no such project", url=f"https://pypi.org/pypi/{identifier}/json", status=404
-        )
-    version, exes = UPSTREAM[identifier]
-    return UpstreamPackage(
-        ecosystem,
-        identifier,
-        version,
-        f"{identifier} does things",
-        (f"https://example.org/{identifier}",),
-        exes,
-        f"https://pypi.org/project/{identifier}/",
-    )
-
-
-class FakeProcesses:
-    """pip "installs" by creating the executable; goodtool prints a version, brokentool crashes."""
-
-    def __call__(
-        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float
-    ) -> Completed:
-        if "venv" in argv:
-            return Completed(0, "")
-        if "pip" in argv:
-            package = argv[-1]
-            bin_dir = Path(argv[argv.index("--python") + 1]).parent
-            bin_dir.mkdir(parents=True, exist_ok=True)
-            (bin_dir / package).write_text("#!/bin/sh\n")
-            (bin_dir / package).chmod(0o755)
-            return Completed(0, "")
-        if "-c" in argv:
-            return Completed(0, UPSTREAM[argv[-1]][0])
-        if Path(argv[0]).name == "goodtool":
-            return Completed(0, "goodtool 1.0.0\n")
-        return Completed(1, "Traceback (most recent call last):\nImportError: boom\n")
+fetch = make_fetch(UPSTREAM)
 
 
 def entry(name: str) -> QueueEntry:
@@ -92,7 +54,9 @@ def registry(tmp_path: Path) -> RegistryLayout:
 def run_batch(layout: RegistryLayout) -> None:
     staging = Staging(layout, BATCH)
     generate_entries(staging, load_queue(layout.queue).entries, fetch=fetch, workers=2)
-    validate_batch_locally(layout, BATCH, validator=LocalValidator(runner=FakeProcesses()))
+    validate_batch_locally(
+        layout, BATCH, validator=LocalValidator(runner=FakeProcesses(UPSTREAM, good=("goodtool",)))
+    )
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
