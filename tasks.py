@@ -298,6 +298,34 @@ def merge(c, batch_id, wait=None, allow_missing_shards=False, root=".", json=Fal
 
 @task(
     help={
+        "batch_id": "the staged, unmerged batch to give up (its staging moves to "
+        "data/staging/.abandoned/)",
+        "reason": "why (recorded in abandoned.json)",
+        "by": "who abandons it (recorded in abandoned.json)",
+        "wait": "seconds to wait for a busy registry lock (default $AUTOMATION_LOCK_WAIT or 0)",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    }
+)
+def abandon(c, batch_id, reason="", by="", wait=None, root=".", json=False):  # type: ignore[no-untyped-def]
+    """Release a stale batch's reserved queue entries; it can no longer be merged or resumed."""
+    from automation.layout import RegistryLayout
+    from automation.reservation import abandon_batch
+
+    run(
+        lambda: abandon_batch(
+            RegistryLayout.at(root),
+            batch_id,
+            reason=reason,
+            by=by,
+            lock_wait=None if wait is None else float(wait),
+        ),
+        as_json=json,
+    )
+
+
+@task(
+    help={
         "batch_id": "the merged batch to undo",
         "force": "also overwrite files edited since the batch",
         "root": ROOT_HELP,

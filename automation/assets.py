@@ -31,10 +31,23 @@ Scoring rules (higher is better; a name that fails a rule is not a candidate at 
   ships several tools (``kubectx`` and ``kubens``) yields the one asked for.
 
 ``strip_dirs`` comes from the archive listing when one is known (:func:`layout_from_listing`);
-otherwise from the naming convention (:func:`strip_dirs_from_name`): an archive named
-``<name>-<version>-<target>`` (hyphen-separated with the version in it, the layout of cargo-dist
-and most hand-made release scripts) holds one ``<name>-<version>-<target>/`` directory, so 1;
-underscore names (GoReleaser's ``<name>_<version>_<os>_<arch>``) are flat, so 0.
+otherwise :func:`guess_layout` applies the release tools' documented conventions, first match wins:
+
+1. cargo-dist release (``dist-manifest.json`` or ``<app>-installer.sh``/``.ps1`` among the assets)
+   and an archive named ``<app>-<target>`` without the version: tarballs hold one
+   ``<app>-<target>/`` directory (1), zips are flat (0) -- cargo-dist's documented layout.
+2. zip: 0. GoReleaser, cargo-dist and taiki-e/upload-rust-binary-action all zip the files
+   themselves; a wrapping directory is the tar idiom (``tar czf X.tar.gz X/``).
+3. ``<app>-<rust target triple>.tar.xz`` without the version: cargo-dist's default unix archive
+   (taiki-e's action only writes .tar.gz/.zip), so 1.
+4. Naming: hyphen-separated ``<name>-<version>-<target>`` (the hand-made release-script layout
+   of bat, ripgrep, golangci-lint...) holds one directory named like the archive, so 1; names
+   without the version (taiki-e's default ``<bin>-<target>``) or with underscores (GoReleaser's
+   ``<name>_<version>_<os>_<arch>``, whose ``wrap_in_directory`` defaults to false) are flat, 0.
+
+Names alone cannot tell every layout apart (GoReleaser projects that turn ``wrap_in_directory``
+on, flat hand-made ``<name>-<version>-<target>`` tarballs); the rule that decided is kept in
+:attr:`PlannedStep.layout_rule` so a validation failure can be traced to a guessed layout.
 """
 
 from __future__ import annotations
@@ -706,6 +719,7 @@ class PlannedStep:
     assets: Mapping[Target, str]  # the concrete names this step selects
     strip_dirs: int | None
     checksum_asset: str | None
+    layout_rule: str | None = None  # which rule set strip_dirs (see guess_layout); None: a file
 
 
 def _group_template(
@@ -847,7 +861,7 @@ def plan_steps(
             if expand(template, t, version, mappings) != assets[t]:
                 raise AssertionError(f"pattern {template!r} does not reproduce {assets[t]!r}")
         first = infos[members[0]]
-        step = _render_step(
+        step, rule = _render_step(
             repo=repo,
             when=when,
             template=template,
@@ -873,6 +887,7 @@ def plan_steps(
                 assets=assets,
                 strip_dirs=step.get("strip_dirs"),
                 checksum_asset=step.get("checksum_asset"),
+                layout_rule=rule,
             )
         )
     return steps, tuple(planned)
@@ -891,8 +906,9 @@ def _render_step(
     names: Sequence[str],
     assets: Mapping[Target, str],
     listing: Mapping[str, Sequence[str]] | None,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], str | None]:
     step: dict[str, Any] = {"action": "github_archive" if info.is_archive else "github_file"}
+    rule: str | None = None
     if when:
         step["when"] = dict(when)
     step["repo"] = repo
@@ -904,9 +920,10 @@ def _render_step(
             members = next((listing[n] for n in sorted(set(assets.values())) if n in listing), None)
         if members is not None:
             strip, found = layout_from_listing(members, executables)
-            binaries = list(found) or list(executables)
+            binaries, rule = list(found) or list(executables), "listing"
         else:
-            strip, binaries = strip_dirs_from_name(info.name, version), list(executables)
+            guess = guess_layout(info.name, version, names)
+            strip, binaries, rule = guess.strip_dirs, list(executables), guess.rule
         step["strip_dirs"] = strip
         step["binaries"] = binaries
     else:
@@ -919,22 +936,66 @@ def _render_step(
         checksum = checksum_asset_for(template, set(assets.values()), names, version)
         if checksum:
             step["checksum_asset"] = checksum
-    return step
+    return step, rule
 
 
 # ---------------------------------------------------------------- layout and checksums
 
 
-def strip_dirs_from_name(name: str, version: str) -> int:
-    """The naming rule (module doc): hyphenated ``<name>-<ver>-<target>`` -> 1, else 0."""
+# What cargo-dist uploads next to its archives: its manifest and ``<app>-installer.sh``/``.ps1``.
+_CARGO_DIST_MANIFEST = "dist-manifest.json"
+_CARGO_DIST_INSTALLER = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)-installer\.(?:sh|ps1)")
+# The OS part of a Rust target triple for the platforms served here.
+_RUST_TRIPLE = re.compile(r"[-_](?:unknown-linux-(?:gnu|musl)[a-z]*|apple-darwin)(?![a-z0-9])")
+
+
+@dataclass(frozen=True, slots=True)
+class LayoutGuess:
+    """``strip_dirs`` for an archive whose member list is unknown, and the rule that set it."""
+
+    strip_dirs: int
+    rule: str  # cargo-dist | zip | cargo-dist-format | versioned-name | flat-name
+
+
+def _is_cargo_dist_release(stem: str, release_names: Iterable[str]) -> bool:
+    """The release carries cargo-dist's manifest, or its installer for this archive's app."""
+    for other in release_names:
+        if other == _CARGO_DIST_MANIFEST:
+            return True
+        match = _CARGO_DIST_INSTALLER.fullmatch(other)
+        if match and stem.startswith(match.group(1).lower() + "-"):
+            return True
+    return False
+
+
+def guess_layout(name: str, version: str, release_names: Iterable[str] = ()) -> LayoutGuess:
+    """The documented release-tool conventions (module doc, rules 1-4), first match wins.
+
+    ``release_names`` is the release's full asset list; only tool markers are read from it.
+    """
+    archive_format: str | None = None
     stem = name
-    for suffix, _, _ in _ARCHIVES:
-        if stem.lower().endswith(suffix):
-            stem = stem[: -len(suffix)]
+    for suffix, fmt, _ in _ARCHIVES:
+        if name.lower().endswith(suffix):
+            archive_format, stem = fmt, name[: -len(suffix)]
             break
+    lower = stem.lower()
     pattern = _version_regex(version)
     has_version = pattern is not None and pattern.search(stem) is not None
-    return 1 if has_version and "_" not in stem.replace("x86_64", "") else 0
+    if not has_version and "-" in lower and _is_cargo_dist_release(lower, release_names):
+        return LayoutGuess(0 if archive_format == "zip" else 1, "cargo-dist")
+    if archive_format == "zip":
+        return LayoutGuess(0, "zip")
+    if archive_format == "tar.xz" and not has_version and _RUST_TRIPLE.search(lower):
+        return LayoutGuess(1, "cargo-dist-format")
+    if has_version and "_" not in lower.replace("x86_64", ""):
+        return LayoutGuess(1, "versioned-name")
+    return LayoutGuess(0, "flat-name")
+
+
+def strip_dirs_from_name(name: str, version: str, release_names: Iterable[str] = ()) -> int:
+    """``strip_dirs`` by :func:`guess_layout` (kept for callers that need only the number)."""
+    return guess_layout(name, version, release_names).strip_dirs
 
 
 def layout_from_listing(

@@ -9,6 +9,10 @@ the same batch (or shard) skips entries already logged, so an interrupted run co
 
 Log lines are appended in place (``append_jsonl``: one ``write`` per line, then fsync); an
 unterminated last line (a power loss) is ignored by readers and cut off by the next append.
+
+``selection.json`` is also the batch's reservation: while the batch is open its entries are not
+selected by any other batch (``automation.reservation`` says what "open" means and how a
+reservation ends).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from automation.atomic import append_jsonl, atomic_write_json, atomic_write_text
 from automation.errors import DataError
 from automation.layout import RegistryLayout
 from automation.names import check_recipe_name
+from automation.timefmt import parse_timestamp
 
 
 def new_batch_id(ecosystem: str, when: datetime, shard: str | None = None) -> str:
@@ -79,6 +84,16 @@ class GenerationOutcome:
             first_release=raw.get("first_release"),
             downloads=raw.get("downloads"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionRecord:
+    """A batch's ``selection.json``: its entries (in order) and when they were selected."""
+
+    batch_id: str
+    ecosystem: str
+    selected_at: datetime
+    entries: tuple[str, ...]
 
 
 _LOG_NAME = re.compile(r"^generation(?:-s(\d+)of(\d+))?\.jsonl$")
@@ -177,6 +192,26 @@ class Staging:
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise DataError("entries must be a list of names", path=str(self.selection_path))
         return names
+
+    def selection_record(self) -> SelectionRecord | None:
+        """The whole recorded selection (names and when it was made), or None before one."""
+        names = self.selection()
+        if names is None:
+            return None
+        path = str(self.selection_path)
+        try:
+            raw = json.loads(self.selection_path.read_text(encoding="utf-8"))
+            selected_at = parse_timestamp(raw["selected_at"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(
+                f"selected_at must be an RFC3339 time: {exc}", path=path, where="selected_at"
+            ) from exc
+        return SelectionRecord(
+            batch_id=self.batch_id,
+            ecosystem=str(raw.get("ecosystem", "")),
+            selected_at=selected_at,
+            entries=tuple(names),
+        )
 
     def save_selection(self, ecosystem: str, names: list[str], selected_at: str) -> None:
         atomic_write_json(

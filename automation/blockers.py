@@ -32,6 +32,7 @@ nothing here reads files. The rules, and how they differ from the reference pipe
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -135,9 +136,6 @@ class RecipeIdentity:
         return None
 
 
-_MATCH_RANK = {"satisfies": 0, "source": 1, "alias": 2, "dep-mapping": 3, "name": 4}
-
-
 @dataclass(frozen=True, slots=True)
 class Satisfaction:
     recipe: str
@@ -146,10 +144,37 @@ class Satisfaction:
 
 @dataclass(frozen=True)
 class IdentityIndex:
-    """Recipes on disk (as identities) plus the dep mapping: answers "is this dep satisfied?"."""
+    """Recipes on disk (as identities) plus the dep mapping: answers "is this dep satisfied?".
+
+    Lookups are by dictionary (satisfies entry, source, alias, name), so a registry of 10,000
+    recipes answers each dependency in constant time; the answer is the one a scan of every
+    recipe with ``RecipeIdentity.match`` gives (strongest evidence, then recipe name).
+    """
 
     recipes: tuple[RecipeIdentity, ...] = ()
     dep_mapping: Mapping[str, str] = field(default_factory=dict)
+    _by_satisfies: dict[str, list[str]] = field(init=False, repr=False, compare=False)
+    _by_source: dict[str, list[str]] = field(init=False, repr=False, compare=False)
+    _by_alias: dict[str, list[str]] = field(init=False, repr=False, compare=False)
+    _by_name: dict[str, list[RecipeIdentity]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_satisfies: dict[str, list[str]] = defaultdict(list)
+        by_source: dict[str, list[str]] = defaultdict(list)
+        by_alias: dict[str, list[str]] = defaultdict(list)
+        by_name: dict[str, list[RecipeIdentity]] = defaultdict(list)
+        for recipe in self.recipes:
+            for key in recipe.satisfies:
+                by_satisfies[key].append(recipe.name)
+            if recipe.source:
+                by_source[recipe.source].append(recipe.name)
+            for alias in recipe.aliases:
+                by_alias[alias].append(recipe.name)
+            by_name[recipe.name].append(recipe)
+        object.__setattr__(self, "_by_satisfies", dict(by_satisfies))
+        object.__setattr__(self, "_by_source", dict(by_source))
+        object.__setattr__(self, "_by_alias", dict(by_alias))
+        object.__setattr__(self, "_by_name", dict(by_name))
 
     def mapped(self, dep_name: str) -> str | None:
         value = self.dep_mapping.get(dep_name)
@@ -159,15 +184,24 @@ class IdentityIndex:
 
     def satisfier(self, dep: Dependency) -> Satisfaction | None:
         """The best-matching recipe for ``dep`` (strongest evidence, then recipe name)."""
+        name = dep.name.lower()
+        key = f"{dep.ecosystem}:{name}"
+        for how, names in (
+            ("satisfies", self._by_satisfies.get(key)),
+            ("source", self._by_source.get(key)),
+            ("alias", self._by_alias.get(name)),
+        ):
+            if names:
+                return Satisfaction(min(names), how)
         mapped = self.mapped(dep.name)
-        best: tuple[int, str, str] | None = None
-        for recipe in self.recipes:
-            how = recipe.match(dep, mapped)
-            if how is not None:
-                candidate = (_MATCH_RANK[how], recipe.name, how)
-                if best is None or candidate < best:
-                    best = candidate
-        return Satisfaction(best[1], best[2]) if best else None
+        if mapped is not None and mapped in self._by_name:
+            return Satisfaction(mapped, "dep-mapping")
+        related = [
+            r.name
+            for r in self._by_name.get(name, ())
+            if _related(r.source_ecosystem, dep.ecosystem)
+        ]
+        return Satisfaction(min(related), "name") if related else None
 
     def with_recipes(self, extra: Iterable[RecipeIdentity]) -> IdentityIndex:
         return IdentityIndex(self.recipes + tuple(extra), self.dep_mapping)
@@ -195,22 +229,40 @@ class EntryLookup:
 
     def entry_for(self, record: FailureRecord) -> tuple[QueueEntry | None, str]:
         """(entry, how): how is "source", "name", "stale" or "unresolved"."""
-        if record.package_id:
-            key = _normalised_source(record.package_id)
+        return self.resolve(record.package_id, record.name)
+
+    def resolve(self, package_id: str | None, name: str) -> tuple[QueueEntry | None, str]:
+        """``entry_for`` on a record's package id and name."""
+        if package_id:
+            key = _normalised_source(package_id)
             if key is not None and key in self.by_source:
                 return self.by_source[key], "source"
-            entry = self.by_name.get(record.name.lower())
+            entry = self.by_name.get(name.lower())
             return (entry, "stale") if entry is not None else (None, "unresolved")
-        entry = self.by_name.get(record.name.lower())
+        entry = self.by_name.get(name.lower())
         return (entry, "name") if entry is not None else (None, "unresolved")
 
 
-def _normalised_source(source: str) -> str | None:
+@functools.lru_cache(maxsize=1024)
+def _normalised_prefix(prefix: str) -> str | None:
+    """The ecosystem of a source prefix, None when ``split_source`` would refuse it."""
     try:
-        eco, ident = split_source(source)
+        return split_source(f"{prefix}:x")[0]
     except DataError:
         return None
-    return f"{eco}:{ident.lower()}"
+
+
+def _normalised_source(source: str) -> str | None:
+    """``<ecosystem>:<identifier lowercased>``; None for a source ``split_source`` refuses."""
+    prefix, colon, ident = source.partition(":")
+    eco = _normalised_prefix(prefix) if colon else None
+    return None if eco is None else f"{eco}:{ident.lower()}"
+
+
+@functools.lru_cache(maxsize=65536)
+def dependency(ecosystem: str, name: str) -> Dependency:
+    """A shared ``Dependency`` value (the same few thousand recur across 100,000 entries)."""
+    return Dependency(ecosystem, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +273,20 @@ class PackageBlockers:
     dependencies: tuple[Dependency, ...]  # sorted, distinct
     evidence: str  # "<file>:<line>" of the deciding record
     timestamp: str
-    later_records: int  # later records without blocked_by (kept from hiding these blockers)
+
+    @classmethod
+    def decided_by(
+        cls,
+        entry: QueueEntry,
+        record_ecosystem: str | None,
+        blocked_by: Iterable[str],
+        evidence: str,
+        timestamp: str,
+    ) -> PackageBlockers:
+        """The blockers an entry's deciding record lists, in the record's ecosystem."""
+        dep_eco = record_ecosystem or entry.ecosystem or DEFAULT_DEP_ECOSYSTEM
+        deps = tuple(sorted({dependency(dep_eco, d.strip()) for d in blocked_by if d}))
+        return cls(entry.name.lower(), deps, evidence, timestamp)
 
 
 @dataclass(frozen=True)
@@ -291,15 +356,12 @@ def current_blockers(
         if deciding_index is None:
             continue
         deciding = ordered[deciding_index]
-        entry = lookup.by_name[name]
-        dep_eco = deciding.ecosystem or entry.ecosystem or DEFAULT_DEP_ECOSYSTEM
-        deps = tuple(sorted({Dependency(dep_eco, d.strip()) for d in deciding.blocked_by if d}))
-        by_entry[name] = PackageBlockers(
-            entry=name,
-            dependencies=deps,
-            evidence=f"{deciding.file}:{deciding.line}",
-            timestamp=deciding.timestamp,
-            later_records=len(ordered) - deciding_index - 1,
+        by_entry[name] = PackageBlockers.decided_by(
+            lookup.by_name[name],
+            deciding.ecosystem,
+            deciding.blocked_by,
+            f"{deciding.file}:{deciding.line}",
+            deciding.timestamp,
         )
     return CurrentBlockers(
         by_entry=by_entry,

@@ -23,7 +23,19 @@ from automation.layout import RegistryLayout
 from automation.report import Problem
 from automation.timefmt import parse_timestamp
 
-SELECTION_REASONS = ("single_match", "10x_popularity_gap", "priority_fallback", "curated")
+# Every reason an audit or envelope may carry: the reference's four (its audit files use them),
+# then the ones automation/disambiguate.py writes (percentile-based rules). The audit schema's
+# enum (schemas/disambiguation-audit.schema.json) lists the same set; a test keeps them in step
+# with the literals the code writes.
+SELECTION_REASONS = (
+    "single_match",
+    "10x_popularity_gap",
+    "priority_fallback",
+    "curated",
+    "clear_winner",
+    "close_call",
+    "no_match",
+)
 # Characters kept as they are in an audit file name; everything else is percent-encoded (UTF-8),
 # uppercase included so that names cannot collide on case-insensitive file systems.
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._@+-")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -82,84 +83,260 @@ class FailureFileScan:
     shapes: Counter[str] = field(default_factory=Counter)
 
 
-def _records_from_line(doc: dict[str, Any], rel: str, lineno: int) -> list[FailureRecord]:
+# One normalised failure, without its place: (shape, name, package_id, ecosystem, environment,
+# category, raw_category, subcategory, blocked_by, message, exit_code, timestamp). The failure
+# index stores these as rows; ``FailureRecord`` adds the file and line.
+RecordFields = tuple[
+    Literal["ecosystem", "platform"],
+    str,
+    str | None,
+    str | None,
+    str,
+    str,
+    str,
+    str | None,
+    tuple[str, ...],
+    str,
+    int | None,
+    str,
+]
+
+
+def _fields_from_line(doc: dict[str, Any]) -> list[RecordFields]:
+    """The records of one schema-valid line (an envelope holds many, a platform line one)."""
     if "failures" in doc:
         ecosystem = normalise_ecosystem(doc["ecosystem"])
-        out = []
+        environment = doc["environment"]
+        out: list[RecordFields] = []
         for item in doc["failures"]:
             package_id = item["package_id"]
-            identifier = package_id.split(":", 1)[1]
+            prefix, identifier = package_id.split(":", 1)
+            category = item["category"]
             out.append(
-                FailureRecord(
-                    file=rel,
-                    line=lineno,
-                    shape="ecosystem",
-                    name=item.get("name") or identifier,
-                    package_id=package_id,
-                    ecosystem=normalise_ecosystem(package_id.split(":", 1)[0]) or ecosystem,
-                    environment=doc["environment"],
-                    category=canonical_category(item["category"]),
-                    raw_category=item["category"],
-                    subcategory=item.get("subcategory"),
-                    blocked_by=tuple(item.get("blocked_by") or ()),
-                    message=item["message"],
-                    exit_code=item.get("exit_code"),
-                    timestamp=item["timestamp"],
+                (
+                    "ecosystem",
+                    item.get("name") or identifier,
+                    package_id,
+                    normalise_ecosystem(prefix) or ecosystem,
+                    environment,
+                    LEGACY_CATEGORIES.get(category, category),
+                    category,
+                    item.get("subcategory"),
+                    tuple(item.get("blocked_by") or ()),
+                    item["message"],
+                    item.get("exit_code"),
+                    item["timestamp"],
                 )
             )
         return out
+    category = doc["category"]
     return [
-        FailureRecord(
-            file=rel,
-            line=lineno,
-            shape="platform",
-            name=doc["recipe"],
-            package_id=None,
-            ecosystem=None,
-            environment=doc["platform"],
-            category=canonical_category(doc["category"]),
-            raw_category=doc["category"],
-            subcategory=None,
-            blocked_by=tuple(doc.get("blocked_by") or ()),
-            message="",
-            exit_code=doc["exit_code"],
-            timestamp=doc["timestamp"],
+        (
+            "platform",
+            doc["recipe"],
+            None,
+            None,
+            doc["platform"],
+            LEGACY_CATEGORIES.get(category, category),
+            category,
+            None,
+            tuple(doc.get("blocked_by") or ()),
+            "",
+            doc["exit_code"],
+            doc["timestamp"],
         )
     ]
+
+
+def _records_from_line(doc: dict[str, Any], rel: str, lineno: int) -> list[FailureRecord]:
+    return [FailureRecord(rel, lineno, *fields) for fields in _fields_from_line(doc)]
+
+
+# ---------------------------------------------------------------------------------------------
+# A fast check that is stricter than failure-line.schema.json: a line it accepts is valid, so
+# jsonschema (about 150 us per record) runs only for lines it does not accept, to explain them.
+# The same regular expressions as the schema, applied the way jsonschema applies them
+# (``re.search``); tests/test_failures_fastcheck.py checks it never accepts an invalid line.
+
+_TIMESTAMP = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}[:-]\d{2}[:-]\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
+)
+_PACKAGE_ID = re.compile(r"^[a-z0-9_.-]+:.+$")
+_SUBCATEGORY = re.compile(r"^[a-z0-9_]+$")
+_DEP_NAME = re.compile(r"^[^/\\<>\s]+$")
+_PLATFORM = re.compile(
+    r"^(linux-[a-z]+-(glibc|musl)-(x86_64|arm64)|darwin-(x86_64|arm64)|linux-(x86_64|arm64))$"
+)
+_CATEGORY_VALUES = frozenset(CATEGORIES) | frozenset(LEGACY_CATEGORIES)
+_ENVELOPE_KEYS = frozenset({"schema_version", "ecosystem", "environment", "updated_at", "failures"})
+_FAILURE_REQUIRED = frozenset({"package_id", "category", "message", "timestamp"})
+_FAILURE_ALLOWED = _FAILURE_REQUIRED | {
+    "name",
+    "subcategory",
+    "blocked_by",
+    "exit_code",
+    "batch_id",
+}
+_PLATFORM_REQUIRED = frozenset(
+    {"schema_version", "recipe", "platform", "exit_code", "category", "timestamp"}
+)
+_PLATFORM_ALLOWED = _PLATFORM_REQUIRED | {"blocked_by"}
+
+
+class _FastChecker:
+    """Memoises the string checks that repeat within a file (timestamps)."""
+
+    __slots__ = ("_timestamps",)
+
+    def __init__(self) -> None:
+        self._timestamps: dict[str, bool] = {}
+
+    def timestamp(self, value: object) -> bool:
+        if type(value) is not str:
+            return False
+        known = self._timestamps.get(value)
+        if known is None:
+            known = self._timestamps[value] = _TIMESTAMP.search(value) is not None
+        return known
+
+    @staticmethod
+    def deps(value: object) -> bool:
+        if type(value) is not list or len(value) > 100:
+            return False
+        for dep in value:
+            if type(dep) is not str or ".." in dep or _DEP_NAME.search(dep) is None:
+                return False
+        return True
+
+    def failure(self, item: object) -> bool:
+        if type(item) is not dict:
+            return False
+        keys = item.keys()
+        if not (keys >= _FAILURE_REQUIRED and keys <= _FAILURE_ALLOWED):
+            return False
+        package_id, message, category = item["package_id"], item["message"], item["category"]
+        if (
+            type(package_id) is not str
+            or _PACKAGE_ID.search(package_id) is None
+            or type(message) is not str
+            or len(message) > MESSAGE_CAP
+            or type(category) is not str
+            or category not in _CATEGORY_VALUES
+            or not self.timestamp(item["timestamp"])
+        ):
+            return False
+        if "name" in item and type(item["name"]) is not str:
+            return False
+        if "subcategory" in item:
+            sub = item["subcategory"]
+            if type(sub) is not str or _SUBCATEGORY.search(sub) is None:
+                return False
+        if "exit_code" in item and type(item["exit_code"]) is not int:
+            return False
+        if "batch_id" in item and type(item["batch_id"]) is not str:
+            return False
+        return "blocked_by" not in item or self.deps(item["blocked_by"])
+
+    def line(self, doc: object) -> bool:
+        """True only for a line the schema accepts (False means: ask jsonschema)."""
+        if type(doc) is not dict:
+            return False
+        version = doc.get("schema_version")
+        if type(version) is not int or version != 1:
+            return False
+        if "failures" in doc:
+            if doc.keys() != _ENVELOPE_KEYS:
+                return False
+            eco, env, failures = doc["ecosystem"], doc["environment"], doc["failures"]
+            if type(eco) is not str or not eco or type(env) is not str or not env:
+                return False
+            if not self.timestamp(doc["updated_at"]) or type(failures) is not list:
+                return False
+            return all(self.failure(item) for item in failures)
+        keys = doc.keys()
+        if not (keys >= _PLATFORM_REQUIRED and keys <= _PLATFORM_ALLOWED):
+            return False
+        recipe, platform, category = doc["recipe"], doc["platform"], doc["category"]
+        return (
+            type(recipe) is str
+            and bool(recipe)
+            and type(platform) is str
+            and _PLATFORM.search(platform) is not None
+            and type(doc["exit_code"]) is int
+            and type(category) is str
+            and category in _CATEGORY_VALUES
+            and self.timestamp(doc["timestamp"])
+            and ("blocked_by" not in doc or self.deps(doc["blocked_by"]))
+        )
+
+
+def fast_line_check(doc: object) -> bool:
+    """True when ``doc`` is certainly a valid failure line (False: run the schema to explain)."""
+    return _FastChecker().line(doc)
+
+
+@dataclass
+class FailureLines:
+    """The normalised records of one failure file, by line (what the failure index stores)."""
+
+    rows: list[tuple[int, RecordFields]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    lines: int = 0
+    shapes: Counter[str] = field(default_factory=Counter)
+
+
+def scan_failure_lines(path: Path, *, rel: str | None = None) -> FailureLines:
+    """Read one JSONL failure file into (line number, fields) rows; bad lines become problems."""
+    rel = rel or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        scan = FailureLines()
+        scan.problems.append(Problem(rel, "", f"cannot read: {exc}"))
+        return scan
+    return scan_failure_text(text, rel=rel)
+
+
+def scan_failure_text(text: str, *, rel: str) -> FailureLines:
+    """``scan_failure_lines`` on a file's decoded text."""
+    scan = FailureLines()
+    checker = _FastChecker()
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        scan.lines += 1
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError as exc:
+            scan.problems.append(
+                Problem(rel, f"line {lineno}", f"invalid JSON: {exc.msg} at column {exc.colno}")
+            )
+            continue
+        except (ValueError, RecursionError) as exc:  # huge integers, deep nesting
+            message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:300]
+            scan.problems.append(Problem(rel, f"line {lineno}", f"invalid JSON: {message}"))
+            continue
+        if not checker.line(doc):
+            where = f"line {lineno}"
+            problems = schemas.check(doc, "failure-line", path=rel, where_prefix=where)
+            if problems:
+                scan.problems.extend(_explain_shape(doc, rel, where, problems))
+                continue
+        scan.shapes["ecosystem" if "failures" in doc else "platform"] += 1
+        scan.rows.extend((lineno, fields) for fields in _fields_from_line(doc))
+    return scan
 
 
 def read_failure_file(path: Path, *, rel: str | None = None) -> FailureFileScan:
     """Read one JSONL failure file; bad lines are reported by line number and skipped."""
     rel = rel or str(path)
-    scan = FailureFileScan()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        scan.problems.append(Problem(rel, "", f"cannot read: {exc}"))
-        return scan
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        scan.lines += 1
-        where = f"line {lineno}"
-        try:
-            doc = json.loads(line)
-        except json.JSONDecodeError as exc:
-            scan.problems.append(
-                Problem(rel, where, f"invalid JSON: {exc.msg} at column {exc.colno}")
-            )
-            continue
-        except (ValueError, RecursionError) as exc:  # huge integers, deep nesting
-            message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:300]
-            scan.problems.append(Problem(rel, where, f"invalid JSON: {message}"))
-            continue
-        problems = schemas.check(doc, "failure-line", path=rel, where_prefix=where)
-        if problems:
-            scan.problems.extend(_explain_shape(doc, rel, where, problems))
-            continue
-        scan.shapes["ecosystem" if "failures" in doc else "platform"] += 1
-        scan.records.extend(_records_from_line(doc, rel, lineno))
-    return scan
+    lines = scan_failure_lines(path, rel=rel)
+    return FailureFileScan(
+        records=[FailureRecord(rel, lineno, *fields) for lineno, fields in lines.rows],
+        problems=lines.problems,
+        lines=lines.lines,
+        shapes=lines.shapes,
+    )
 
 
 def _explain_shape(doc: Any, rel: str, where: str, problems: list[Problem]) -> list[Problem]:

@@ -19,6 +19,7 @@ from automation.batch import GenerationOutcome, Staging
 from automation.builders import BuildFailure, BuiltRecipe
 from automation.errors import ExitCode, StoppedError, UsageError
 from automation.queue import QueueEntry
+from automation.reservation import Reservations, ReservedSkip
 
 Fetch = Callable[[str, str], Any]  # (ecosystem, identifier) -> upstream facts
 Build = Callable[[str, str, Any], BuiltRecipe | BuildFailure]  # (ecosystem, name, facts)
@@ -74,6 +75,9 @@ class GenerateReport:
     skipped_already_done: int = 0
     stopped: str | None = None
     seconds: float = 0.0
+    # Entries another open batch holds (automation.reservation), and reservations that expired.
+    reserved_skips: list[ReservedSkip] = field(default_factory=list)
+    reservations: Reservations = field(default_factory=Reservations)
 
     @property
     def counts(self) -> Counter[str]:
@@ -100,6 +104,8 @@ class GenerateReport:
             "generated": self.counts["generated"],
             "failed": self.counts["failed"],
             "skipped_already_done": self.skipped_already_done,
+            "reserved_skips": [skip.to_json() for skip in self.reserved_skips],
+            "expired_reservations": self.reservations.expired_json(),
             "failure_codes": dict(sorted(self.failure_codes.items())),
             "stopped": self.stopped,
             "seconds": round(self.seconds, 3),
@@ -117,6 +123,15 @@ class GenerateReport:
             lines.append(
                 f"  {self.skipped_already_done} already done in an earlier run of this batch"
             )
+        held: dict[str, list[str]] = {}
+        for skip in self.reserved_skips:
+            held.setdefault(skip.batch_id, []).append(skip.name)
+        for holder, names in held.items():
+            shown = ", ".join(names[:10]) + (
+                f" and {len(names) - 10} more" if len(names) > 10 else ""
+            )
+            lines.append(f"  {len(names)} skipped, reserved by open batch {holder}: {shown}")
+        lines += [f"  {warning}" for warning in self.reservations.warnings()]
         for o in self.outcomes:
             detail = (
                 ", ".join(o.executables)

@@ -24,7 +24,9 @@ def recipe_name_for(identifier: str) -> str:
     """Derive a registry name from an upstream identifier, lowercased.
 
     ``@scope/pkg`` -> ``scope-pkg`` (an npm scope is part of the identity: ``@angular/cli`` is not
-    ``cli``); a path such as a Go module keeps its last element.
+    ``cli``); a path such as a Go module keeps its last element. GitHub repositories are named
+    by ``automation.adapters.github.recipe_name`` first: a curated entry carries the tool's name
+    (``cli/cli`` is ``gh``, not ``cli``), and only repositories not listed fall back to this.
     """
     text = identifier.strip().lower()
     if text.startswith("@") and text.count("/") == 1:

@@ -30,8 +30,8 @@ from automation.generate import (
 from automation.http import HttpClient
 from automation.layout import RegistryLayout
 from automation.merge import MergeReport, merge_batch
-from automation.names import recipe_name_for
 from automation.queue import load_queue
+from automation.reservation import scan_reservations
 from automation.timefmt import format_timestamp, now
 from automation.validate import ValidateReport, validate_batch_locally
 from automation.validate_matrix import MatrixReport
@@ -70,9 +70,9 @@ def run_generate(
 
     The batch's selection is made once and recorded in ``selection.json``; a rerun and every
     shard (``K/N``: the entries whose name hashes to K) work on that plan, so the shards of one
-    batch together are exactly the unsharded batch. ``lock_wait``: seconds to wait for the
-    registry lock (default :data:`GENERATE_LOCK_WAIT`). ``fetch`` replaces the adapters' HTTP
-    fetch (tests).
+    batch together are exactly the unsharded batch. Entries reserved by another open batch are
+    never taken (``automation.reservation``). ``lock_wait``: seconds to wait for the registry
+    lock (default :data:`GENERATE_LOCK_WAIT`). ``fetch`` replaces the adapters' HTTP fetch (tests).
     """
     ecosystem = normalise_ecosystem(ecosystem)
     adapter_for(ecosystem)  # a clear usage error for an ecosystem without a builder
@@ -92,12 +92,13 @@ def run_generate(
         held: str | None = None
         with registry_lock(layout.lock_file, timeout=wait):
             queue = load_queue(layout.queue)
+            # Scanned in the critical section that saves the selection (which is the reservation).
+            reservations = scan_reservations(layout, when, own_batch=batch_id)
             planned = staging.selection()
+            free, reserved_skips = reservations.withhold(queue.entries, ecosystem, planned)
             if planned is None:
                 control = load_control(layout.control_file)
-                selection = select_batch(
-                    queue.entries, control, when, batch_size, max_tier, ecosystem
-                )
+                selection = select_batch(free, control, when, batch_size, max_tier, ecosystem)
                 planned = [e.name for e in selection.entries]
                 staging.save_selection(ecosystem, planned, format_timestamp(when))
                 held = selection.held.get(ecosystem)
@@ -115,38 +116,49 @@ def run_generate(
                         return current
 
                     update_control(layout, advance)
-            by_name = queue.by_name()
+            by_name = {e.name.lower(): e for e in free}
             entries = [
                 by_name[name.lower()]
                 for name in planned
                 if name.lower() in by_name and in_shard(name, parsed_shard)
             ]
         staging.touch_log()
+
+        def annotated(report: GenerateReport) -> GenerateReport:
+            report.reserved_skips, report.reservations = reserved_skips, reservations
+            for warning in reservations.warnings():
+                _say(warning)
+            return report
+
         if not entries:
             report = GenerateReport(batch_id=batch_id, ecosystem=ecosystem)
             report.stopped = f"nothing to do: {held}" if held else None
-            return report
+            return annotated(report)
         guard = lambda eco: check_allowed_now(layout, eco)  # noqa: E731
         if fetch is not None:
-            return generate_entries(
-                staging,
-                entries,
-                fetch=fetch,
-                build=build_any,
-                guard=guard,
-                workers=workers,
-                progress=_progress_printer(verbose),
+            return annotated(
+                generate_entries(
+                    staging,
+                    entries,
+                    fetch=fetch,
+                    build=build_any,
+                    guard=guard,
+                    workers=workers,
+                    progress=_progress_printer(verbose),
+                )
             )
         config = load_config(layout.root)
         with HttpClient(config) as http:
-            return generate_entries(
-                staging,
-                entries,
-                fetch=fetcher_for(http),
-                build=build_any,
-                guard=guard,
-                workers=workers,
-                progress=_progress_printer(verbose),
+            return annotated(
+                generate_entries(
+                    staging,
+                    entries,
+                    fetch=fetcher_for(http),
+                    build=build_any,
+                    guard=guard,
+                    workers=workers,
+                    progress=_progress_printer(verbose),
+                )
             )
 
 
@@ -193,7 +205,10 @@ def run_create(
         ecosystem, identifier = split_source(source)
     except DataError as exc:
         raise UsageError(f"--from: {exc.detail} (expected <ecosystem>:<identifier>)") from None
-    name = name or recipe_name_for(identifier)
+    if name is None:
+        from automation.seed import recipe_namer  # seeding's naming rule (github: curated names)
+
+        name = recipe_namer(ecosystem)(identifier)
     config = load_config(layout.root)
     with HttpClient(config) as http:
         try:

@@ -198,7 +198,7 @@ def _run(
         absent = [m for m in merged_list if m not in known]
         if absent:
             notes.append("merged recipes not found on disk: " + ", ".join(absent))
-    current = bl.current_blockers(inputs.records, inputs.queue)
+    current = inputs.current
 
     def plan(queue: Queue) -> RequeuePlan:
         return plan_requeue(

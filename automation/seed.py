@@ -10,6 +10,10 @@ taken from the source before existing names are dropped: the run stops once ``li
 are accounted for, counting both names accepted now and names already queued or with a recipe.
 A rerun over the same ranking therefore adds nothing. Look-ups are bounded by ``max_lookups``.
 
+The recipe name comes from the identifier (``automation.names.recipe_name_for``), except for
+GitHub, whose repository names often are not the tool's (``cli/cli`` is ``gh``): there the curated
+list names it (``automation.adapters.github.recipe_name``).
+
 Priority: 1 when the recipe name is in ``data/tier1.json``; 2 when the rank-based percentile
 within the ecosystem is at least 99 (the top 1 %); else 3. The raw numbers go to
 ``data/queues/popularity.json`` because the queue's eight keys are fixed.
@@ -32,6 +36,7 @@ from typing import Any
 
 from automation import schemas
 from automation.adapters import Lookup, adapter_for, seed_sources
+from automation.adapters import github as github_adapter
 from automation.atomic import append_jsonl, atomic_write_json, registry_lock
 from automation.disambiguate import Probe, decide, probe_from_popularity, record_decision
 from automation.disambiguations import audit_dir, audit_filename, read_audit_file
@@ -189,6 +194,13 @@ class SeedReport:
             lines.append(f"STOPPED: {self.stopped}")
         lines.extend(f"note: {note}" for note in self.notes)
         return "\n".join(lines)
+
+
+def recipe_namer(source: str) -> Callable[[str], str]:
+    """How seeding ``source`` names a candidate identifier (see the module doc)."""
+    if source == "github":
+        return github_adapter.recipe_name
+    return recipe_name_for
 
 
 def _stop_checker(layout: RegistryLayout, ecosystem: str) -> Callable[[], None]:
@@ -420,6 +432,7 @@ def _examine(
     source = report.source
     lookup = adapter_for(source).lookup
     assert lookup is not None
+    name_for = recipe_namer(source)
     window = max(1, http.config.threads) * 2
     new_entries: list[QueueEntry] = []
     accepted_names: set[str] = set()
@@ -431,7 +444,7 @@ def _examine(
 
     def prefilter(ranked: Ranked) -> tuple[str, SeedItem | None]:
         try:
-            name = recipe_name_for(ranked.identifier)
+            name = name_for(ranked.identifier)
         except UnsafeNameError as exc:
             return "", SeedItem(ranked.identifier, None, ranked.rank, "unsafe_name", exc.detail)
         if name in queued:

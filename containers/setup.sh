@@ -4,7 +4,8 @@
 #   2. write the two podman settings this kind of VM needs to /etc/containers/containers.conf;
 #   3. bootstrap base images from the Debian/Ubuntu mirrors (mmdebstrap | podman import);
 #   4. with --build, build the validation images from containers/<env>/Dockerfile.
-# Idempotent: every step is skipped when its result is already there.
+# Idempotent: every step is skipped when its result is already there; a validation image counts
+# as there only while its fingerprint label matches what it is built from (changed -> rebuilt).
 #
 # Usage: containers/setup.sh [--no-install] [--build] [--rebuild] [ENV_ID ...]
 #        (default environments: debian-12 ubuntu-24.04; ids come from data/environments.json)
@@ -182,15 +183,15 @@ for env in "${envs[@]}"; do
     say "$env: base image $image bootstrapped in $(took "$start")"
   fi
   if [ "$build" -eq 1 ]; then
-    target="localhost/registry-automation/$env:latest"
-    if [ "$rebuild" -eq 0 ] && podman image exists "$target"; then
-      say "$env: validation image $target already exists"
-      continue
-    fi
-    start="$(now)"
-    podman build --quiet --pull=never --build-arg BASE_IMAGE="$image" -t "$target" \
-      -f "$HERE/$env/Dockerfile" "$HERE" >/dev/null || die $E_BUILD "$env: podman build failed"
-    say "$env: built $target in $(took "$start")"
+    # Up to date = the image's fingerprint label equals the fingerprint of the Dockerfile, the
+    # base image ID and the files it copies in; the rule lives in automation/containers/images.py
+    # (stdlib only, so the system python3 runs it) and says on stderr why it (re)builds.
+    rebuild_opt=()
+    [ "$rebuild" -eq 0 ] || rebuild_opt=(--rebuild)
+    PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m automation.containers.images ensure \
+      --engine podman --name "$env" --tag "localhost/registry-automation/$env:latest" \
+      --dockerfile "$HERE/$env/Dockerfile" --context "$HERE" --base "$image" --local \
+      "${rebuild_opt[@]}" || die $E_BUILD "$env: podman build failed (see above)"
   fi
 done
 say "ready: ${envs[*]}"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fake_upstream import FakeUpstream
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,3 +41,12 @@ def reference_dir(shared_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def api_samples_dir(shared_dir: Path) -> Path:
     return shared_dir / "reference" / "api-samples"
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeUpstream]:
+    """A local server of saved upstream responses; every request must have been expected."""
+    server = FakeUpstream().start()
+    yield server
+    server.stop()
+    assert server.unexpected == []

@@ -34,14 +34,6 @@ def cask_doc(token: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-    assert server.unexpected == []
-
-
-@pytest.fixture
 def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
     endpoints = dict(PUBLIC_ENDPOINTS)
     endpoints["homebrew"] = upstream.base
@@ -76,13 +68,13 @@ def test_app_only_cask_iterm2(upstream: FakeUpstream, http: HttpClient) -> None:
     assert doc["steps"] == [
         {
             "action": "app_bundle",
-            "url": "{{version.url}}",
-            "checksum": "{{version.checksum}}",
+            "url": "{version.url}",  # as in reference recipes/i/iterm2.toml
+            "checksum": "{version.checksum}",
             "app_name": "iTerm.app",
             "symlink_applications": True,
         }
     ]
-    assert doc["verify"]["command"] == 'test -d "$TSUKU_HOME/apps/iterm2-{{version}}.app"'
+    assert doc["verify"]["command"] == 'test -d "$TSUKU_HOME/apps/iterm2-{version}.app"'
     assert "verify" in doc and doc["verify"]["reason"].startswith("macOS applications")
 
 

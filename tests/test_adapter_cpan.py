@@ -37,14 +37,6 @@ def doc(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-    assert server.unexpected == []
-
-
-@pytest.fixture
 def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
     config = load_config(env={"AUTOMATION_ENDPOINT_METACPAN": upstream.base})
     fast = dict(DEFAULT_RATE_LIMITS, metacpan=1000.0)

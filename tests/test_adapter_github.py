@@ -39,14 +39,6 @@ SAVED = {
 
 
 @pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-    assert server.unexpected == []
-
-
-@pytest.fixture
 def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
     config = load_config(env={"AUTOMATION_ENDPOINT_GITHUB": upstream.base})
     fast = Config(
@@ -331,3 +323,16 @@ def test_endpoint_override_and_token_header(upstream: FakeUpstream) -> None:
         client.session.request = spy  # type: ignore[method-assign]
         adapter.fetch(client, "o/tool")
     assert seen and all(h == "Bearer t0ken" for h in seen)
+
+
+def test_cargo_dist_release_strips_the_archive_directory() -> None:
+    """The release's other assets reach the layout rules: cargo-dist's manifest and installer
+    mark ``<app>-<target>.tar.gz`` as wrapped in ``<app>-<target>/``; without them it is flat."""
+    archives = [f"tool-{a}-unknown-linux-gnu.tar.gz" for a in ("x86_64", "aarch64")]
+    markers = ["dist-manifest.json", "tool-installer.sh"]
+    built = build_github("tool", _facts([{"name": n} for n in archives + markers]))
+    assert isinstance(built, BuiltRecipe)
+    assert [s["strip_dirs"] for s in valid(built)["steps"]] == [1]
+    plain = build_github("tool", _facts([{"name": n} for n in archives]))
+    assert isinstance(plain, BuiltRecipe)
+    assert [s["strip_dirs"] for s in valid(plain)["steps"]] == [0]

@@ -63,14 +63,6 @@ TASK_FILES = {
 
 
 @pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-    assert server.unexpected == []
-
-
-@pytest.fixture
 def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
     config = load_config(env={"AUTOMATION_ENDPOINT_GOPROXY": upstream.base})
     fast = dict(DEFAULT_RATE_LIMITS, goproxy=1000.0)

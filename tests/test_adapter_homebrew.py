@@ -78,14 +78,6 @@ def keg(formula: str, version: str, *paths: str) -> list[Member]:
 
 
 @pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-    assert server.unexpected == []
-
-
-@pytest.fixture
 def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
     endpoints = dict(PUBLIC_ENDPOINTS)
     endpoints["homebrew"] = upstream.base

@@ -370,6 +370,142 @@ def test_strip_dirs_naming_rule() -> None:
     assert assets.strip_dirs_from_name("caddy_2.7.6_linux_amd64.tar.gz", "2.7.6") == 0
 
 
+def test_layout_rules() -> None:
+    """The release-tool conventions of ``guess_layout``, each with the rule that decided."""
+    guess = assets.guess_layout
+    # hand-made <name>-<version>-<target> tarballs hold a directory named like the archive
+    assert guess("ripgrep-14.1.0-x86_64-unknown-linux-musl.tar.gz", "14.1.0") == (
+        assets.LayoutGuess(1, "versioned-name")
+    )
+    # GoReleaser's default underscore names and taiki-e's default <bin>-<target> are flat
+    assert guess("k9s_Linux_amd64.tar.gz", "0.32.5").rule == "flat-name"
+    assert guess("starship-x86_64-unknown-linux-gnu.tar.gz", "1.20.1").strip_dirs == 0
+    # zips are flat whatever their name (tool-made zips never wrap)
+    assert guess("jpegoptim-1.5.5-x64-linux.zip", "1.5.5") == assets.LayoutGuess(0, "zip")
+    # cargo-dist's default .tar.xz for <app>-<triple>, even without its marker assets
+    assert guess("probe-rs-tools-x86_64-unknown-linux-gnu.tar.xz", "0.24.0") == (
+        assets.LayoutGuess(1, "cargo-dist-format")
+    )
+    assert guess("tool-linux-amd64.tar.xz", "1.0").strip_dirs == 0  # not a Rust triple
+    # a cargo-dist release (manifest or <app>-installer.sh): tarballs wrapped, zips flat
+    ruff = ["ruff-installer.sh", "ruff-installer.ps1", "sha256.sum", "source.tar.gz"]
+    name = "ruff-x86_64-unknown-linux-gnu.tar.gz"
+    assert guess(name, "0.6.0") == assets.LayoutGuess(0, "flat-name")
+    assert guess(name, "0.6.0", ruff) == assets.LayoutGuess(1, "cargo-dist")
+    assert guess(name, "0.6.0", ["dist-manifest.json"]).strip_dirs == 1
+    assert guess("ruff-x86_64-pc-windows-msvc.zip", "0.6.0", ruff).strip_dirs == 0
+    # another app's installer, or a plain install.sh, is no cargo-dist marker for this archive
+    assert guess(name, "0.6.0", ["uv-installer.sh", "install.sh"]).strip_dirs == 0
+    # the version is matched as written (case kept)
+    assert guess("tool-1.0.0-RC1-linux-amd64.tar.gz", "1.0.0-RC1").strip_dirs == 1
+
+
+def test_cargo_dist_release_plans_wrapped_tarballs() -> None:
+    """A release shaped like cargo-dist's documented output (archives, .sha256 sidecars,
+    installers, manifest): every tarball step strips the ``<app>-<target>/`` directory."""
+    targets = [
+        "x86_64-unknown-linux-gnu",
+        "aarch64-unknown-linux-gnu",
+        "x86_64-unknown-linux-musl",
+        "aarch64-unknown-linux-musl",
+        "x86_64-apple-darwin",
+        "aarch64-apple-darwin",
+    ]
+    archives = [f"ruff-{t}.tar.gz" for t in targets] + ["ruff-x86_64-pc-windows-msvc.zip"]
+    names = [*archives, *(a + ".sha256" for a in archives)]
+    names += ["dist-manifest.json", "ruff-installer.sh", "ruff-installer.ps1", "source.tar.gz"]
+    steps, plan = plan_steps(
+        pick(names, preferred=["ruff"]),
+        repo="astral-sh/ruff",
+        version="0.6.0",
+        executables=["ruff"],
+        all_names=names,
+    )
+    assert steps and all(s["strip_dirs"] == 1 for s in steps)
+    assert {p.layout_rule for p in plan} == {"cargo-dist"}
+    # without the markers the same names read as taiki-e's flat <bin>-<target> default
+    bare = [n for n in names if n.startswith("ruff-") and "installer" not in n]
+    steps, plan = plan_steps(
+        pick(bare, preferred=["ruff"]),
+        repo="astral-sh/ruff",
+        version="0.6.0",
+        executables=["ruff"],
+        all_names=bare,
+    )
+    assert all(s["strip_dirs"] == 0 for s in steps)
+    assert {p.layout_rule for p in plan} == {"flat-name"}
+
+
+def test_listing_beats_the_naming_rules() -> None:
+    names = ["gh_2.40.0_linux_amd64.tar.gz", "checksums.txt"]
+    members = {names[0]: ["gh_2.40.0_linux_amd64/bin/gh", "gh_2.40.0_linux_amd64/LICENSE"]}
+    steps, plan = plan_steps(
+        pick(names, preferred=["gh"]),
+        repo="cli/cli",
+        version="2.40.0",
+        executables=["gh"],
+        all_names=names,
+        listing=members,
+    )
+    assert (steps[0]["strip_dirs"], steps[0]["binaries"]) == (1, ["bin/gh"])
+    assert plan[0].layout_rule == "listing"
+
+
+# Agreement floor for strip_dirs against the reference recipes' github_archive steps (measured
+# 114/146 = 0.78). The misses are layouts names cannot show: GoReleaser projects that turn
+# wrap_in_directory on (gh, glow, gum, step), flat hand-made <name>-<version>-<target> tarballs
+# (just, zoxide, doctl, kubeseal...), wrapped archives named without the version (bun, nvim).
+STRIP_FLOOR = 0.76
+
+
+def strip_agreement(reference_dir: Path) -> tuple[int, int, list[str]]:
+    """(agreeing, total, disagreements) over the reference github_archive steps, each compared
+    with the planned step covering its first platform (listing as in :func:`recipe_cases`)."""
+    cases = {c.name: c for c in recipe_cases(reference_dir)}
+    total = agree = 0
+    misses: list[str] = []
+    for path in sorted(reference_dir.glob("recipes/*/*.toml")):
+        case = cases.get(path.stem)
+        if case is None or case.skipped or not case.expected:
+            continue
+        raw = tomllib.loads(path.read_text())
+        archive_steps = [s for s in raw.get("steps", []) if s.get("action") == "github_archive"]
+        if not archive_steps:
+            continue
+        preferred = [*case.executables, case.repo.rsplit("/", 1)[-1]]
+        _, plan = plan_steps(
+            pick(case.listing, preferred=preferred),
+            repo=case.repo or "o/r",
+            version=VERSION,
+            executables=list(case.executables) or ["x"],
+            all_names=case.listing,
+        )
+        for step in archive_steps:
+            served = [t for t in case.expected if _when_matches(step.get("when"), t)]
+            planned = next((p for p in plan if served and served[0] in p.targets), None)
+            if planned is None or planned.strip_dirs is None:
+                continue
+            total += 1
+            want = int(step.get("strip_dirs") or 0)
+            if planned.strip_dirs == want:
+                agree += 1
+            else:
+                misses.append(
+                    f"{case.name}: {planned.assets[served[0]]} recipe {want} "
+                    f"planned {planned.strip_dirs} ({planned.layout_rule})"
+                )
+    return agree, total, misses
+
+
+def test_strip_dirs_agreement_with_real_recipes(reference_dir: Path) -> None:
+    agree, total, misses = strip_agreement(reference_dir)
+    print(f"\nstrip_dirs {agree}/{total} = {agree / max(1, total):.3f}")
+    for line in misses:
+        print("  ", line)
+    assert total >= 100
+    assert agree / total >= STRIP_FLOOR
+
+
 def test_hostile_names_are_ignored() -> None:
     hostile = [
         "../../etc/passwd",

@@ -119,7 +119,8 @@ def test_latest_record_with_blockers_decides_and_later_ones_without_do_not_hide_
     ]
     current = bl.current_blockers(records, q).by_entry["neovim"]
     assert [d.name for d in current.dependencies] == ["tree-sitter@0.25"]
-    assert current.later_records == 2
+    # the deciding record is the latest one with a list
+    assert current.timestamp == "2026-03-02T00:00:00Z"
 
 
 def test_order_is_by_timestamp_not_file_order() -> None:
@@ -249,3 +250,38 @@ def test_weights_priority_fallback_popularity_and_top_order() -> None:
     popular = bl.Weights.build(q, {"p": bl.Popularity("homebrew", 10, 100.0, "365d")})
     assert popular.of("p") == 3.0 and popular.of("low") == 1.0
     assert bl.Weights.build(q, uniform=True).of("high") == 1.0
+
+
+def test_indexed_satisfier_matches_a_scan_of_every_recipe() -> None:
+    """The dictionary lookups give the answer of ``RecipeIdentity.match`` over all recipes."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    rank = {"satisfies": 0, "source": 1, "alias": 2, "dep-mapping": 3, "name": 4}
+    names = st.sampled_from(["gmp", "GMP", "zlib", "openssl@3", "libfoo", "node"])
+    ecos = st.sampled_from(["homebrew", "npm", "pypi", "github", "crates.io", None])
+
+    @st.composite
+    def identities(draw: st.DrawFn) -> bl.RecipeIdentity:
+        eco = draw(ecos)
+        source = f"{eco}:{draw(names)}" if eco else None
+        satisfies = {draw(st.sampled_from(["homebrew", "npm", "aliases"])): [draw(names)]}
+        return bl.RecipeIdentity.build(draw(names) + draw(st.sampled_from(["", "-x"])),
+                                       source=source, satisfies=satisfies)  # fmt: skip
+
+    @settings(max_examples=400, deadline=None)
+    @given(
+        st.lists(identities(), max_size=8),
+        st.dictionaries(names, names, max_size=2),
+        st.sampled_from(["homebrew", "npm", "pypi"]),
+        names,
+    )
+    def check(recipes, mapping, eco, dep_name) -> None:  # type: ignore[no-untyped-def]
+        index = bl.IdentityIndex(tuple(recipes), mapping)
+        dep = bl.Dependency(eco, dep_name)
+        mapped = index.mapped(dep.name)
+        found = [(rank[h], r.name, h) for r in recipes if (h := r.match(dep, mapped))]
+        expected = bl.Satisfaction(min(found)[1], min(found)[2]) if found else None
+        assert index.satisfier(dep) == expected
+
+    check()

@@ -36,14 +36,6 @@ def sha(data: bytes) -> str:
 
 
 @pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-    assert server.unexpected == []
-
-
-@pytest.fixture
 def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
     endpoints = dict(PUBLIC_ENDPOINTS, github=upstream.base, homebrew=upstream.base)
     config = Config(endpoints=MappingProxyType(endpoints), retries=0, connect_timeout=2.0)

@@ -120,3 +120,77 @@ def test_reference_data_indexes_every_record(reference_dir: Path, tmp_path: Path
     assert len(records) == sum(1 for _ in iter_failures(layout))
     _, _, warm = load_failure_records(layout, index_path=db)
     assert warm.files_read == 0 and warm.files_unchanged == 5785
+
+
+def _both_ways(layout: RegistryLayout, db: Path, **filters: str) -> tuple[object, object]:
+    from automation.blockers import current_blockers
+    from automation.failure_index import indexed_current_blockers
+    from automation.queue import load_queue
+
+    queue = load_queue(layout.queue)
+    with open_index(layout, path=db) as (conn, _):
+        indexed = indexed_current_blockers(conn, queue, **filters)
+    return indexed, current_blockers(iter_failures(layout), queue, **filters)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{}, {"ecosystem": "homebrew"}, {"environment": "linux-alpine-musl-x86_64"},
+     {"ecosystem": "github", "environment": "linux-glibc-x86_64"}],
+)  # fmt: skip
+def test_current_blockers_indexed_equal_the_record_by_record_rule(
+    reference_dir: Path, tmp_path: Path, filters: dict[str, str]
+) -> None:
+    """On the reference registry: same entries, dependencies, evidence and counts."""
+    indexed, by_records = _both_ways(RegistryLayout.at(reference_dir), tmp_path / "i", **filters)
+    assert indexed == by_records
+    assert indexed.records > 0  # type: ignore[attr-defined]
+
+
+def test_current_blockers_indexed_on_synthetic_history(tmp_path: Path) -> None:
+    """Mixed shapes, timestamp forms, ties within one envelope line, stale and unknown records."""
+    from bench import synth
+
+    root = tmp_path / "reg"
+    synth.write_queue(root / "data" / "queues" / "priority-queue.json", 400)
+    synth.write_failures(root / "data" / "failures", 6000, 400)
+    extra = root / "data" / "failures" / "homebrew-zz.jsonl"
+    stamp = "2026-03-03T03:14:02.577320177Z"
+    extra.write_text(
+        envelope("homebrew:a0-tool", ["late-dep"]).replace(stamp, "2026-09-01T00:00:00Z")
+        + envelope("homebrew:a0-tool", ["same-time"]).replace(stamp, "2026-09-01T02:00:00+02:00")
+        + envelope("homebrew:ghost", ["x"])
+        + "{broken\n"
+    )  # fmt: skip
+    layout = RegistryLayout.at(root)
+    for filters in ({}, {"ecosystem": "pypi"}, {"environment": "darwin-arm64"}):
+        indexed, by_records = _both_ways(layout, tmp_path / "i", **filters)
+        assert indexed == by_records
+    assert indexed.by_entry  # type: ignore[attr-defined]
+
+
+def test_parallel_build_equals_the_in_process_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many changed files are read in worker processes; the index is the same."""
+    from automation import failure_index
+    from bench import synth
+
+    root = tmp_path / "reg"
+    synth.write_queue(root / "data" / "queues" / "priority-queue.json", 300)
+    synth.write_failures(root / "data" / "failures", 20000, 300)
+    layout = RegistryLayout.at(root)
+    serial, _, _ = load_failure_records(layout, index_path=tmp_path / "serial.sqlite")
+    monkeypatch.setattr(failure_index, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(failure_index, "PARALLEL_MIN_BYTES", 1)
+    forked: list[str] = []
+    real_get_context = failure_index.multiprocessing.get_context
+
+    def get_context(method: str):  # type: ignore[no-untyped-def]
+        forked.append(method)
+        return real_get_context(method)
+
+    monkeypatch.setattr(failure_index.multiprocessing, "get_context", get_context)
+    parallel, _, stats = load_failure_records(layout, index_path=tmp_path / "parallel.sqlite")
+    assert forked == ["fork"] and stats.files_read > 2
+    assert parallel == serial and len(parallel) == 20000

@@ -175,3 +175,64 @@ def test_reference_chains_and_satisfied(reference_report) -> None:
     # bat and jq moved to GitHub sources: their old Homebrew records are stale, not current
     assert set(reference_report.current.stale) == {"homebrew:bat", "homebrew:jq"}
     assert reference_report.current.unresolved == {}
+
+
+# --- the result cache -------------------------------------------------------------------------
+
+
+def _without_run_details(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k not in ("index", "result_cache")}
+
+
+def test_an_unchanged_registry_answers_from_the_result_cache(tmp_path: Path) -> None:
+    root = make_registry(tmp_path / "reg")
+    db = tmp_path / "cache" / "idx.sqlite"
+    first = gap_report(root, index_path=db)
+    again = gap_report(root, index_path=db)
+    assert first.to_json()["result_cache"]["hit"] is False
+    assert again.to_json()["result_cache"]["hit"] is True
+    assert _without_run_details(again.to_json()) == _without_run_details(first.to_json())
+    assert again.index.files_read == 0 and again.index.files == 5
+    text = again.to_text()
+    assert "zlib-ng" in text and "Result: cached" in text
+    # Other arguments are another report.
+    assert gap_report(root, index_path=db, top=1).to_json()["result_cache"]["hit"] is False
+
+
+@pytest.mark.parametrize("change", ["failure", "queue", "recipe", "dep-mapping", "corrupt-cache"])
+def test_any_changed_input_recomputes(tmp_path: Path, change: str) -> None:
+    root = make_registry(tmp_path / "reg")
+    db = tmp_path / "cache" / "idx.sqlite"
+    before = gap_report(root, index_path=db).to_json()
+    if change == "failure":
+        with (root / "data" / "failures" / "npm-1.jsonl").open("a") as handle:
+            handle.write(
+                failure_line("npm:tool", ["openssl@3"], "2026-04-01T00:00:00Z", "x") + "\n"
+            )
+    elif change == "queue":
+        queue = root / "data" / "queues" / "priority-queue.json"
+        doc = json.loads(queue.read_text())
+        doc["entries"] = [e for e in doc["entries"] if e["name"] != "tool"]
+        queue.write_text(json.dumps(doc))
+    elif change == "recipe":
+        (root / "recipes" / "z").mkdir()
+        (root / "recipes" / "z" / "zlib-ng.toml").write_text(GMP_RECIPE.replace("gmp", "zlib-ng"))
+    elif change == "dep-mapping":
+        (root / "data" / "dep-mapping.json").write_text(json.dumps({"zlib-ng": "gmp"}))
+    else:
+        for cached in (db.parent / "gap-reports").glob("*.json"):
+            cached.write_text("{not json")
+    after = gap_report(root, index_path=db).to_json()
+    assert after["result_cache"]["hit"] is False
+    if change != "corrupt-cache":
+        assert _without_run_details(after) != _without_run_details(before)
+    else:
+        assert _without_run_details(after) == _without_run_details(before)
+
+
+def test_no_result_cache_without_a_persisted_index(tmp_path: Path) -> None:
+    root = make_registry(tmp_path / "reg")
+    gap_report(root, index_path=None)
+    report = gap_report(root, index_path=None)
+    assert "result_cache" not in report.to_json()
+    assert not (root / ".cache").exists()

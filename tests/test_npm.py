@@ -37,14 +37,6 @@ def doc(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-    assert server.unexpected == []
-
-
-@pytest.fixture
 def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
     endpoints = dict(PUBLIC_ENDPOINTS, npm=upstream.base)
     config = Config(endpoints=MappingProxyType(endpoints), retries=1, backoff_factor=0.01)

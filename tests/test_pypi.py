@@ -29,14 +29,6 @@ def doc(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-    assert server.unexpected == []
-
-
-@pytest.fixture
 def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
     endpoints = dict(PUBLIC_ENDPOINTS)
     endpoints["pypi"] = upstream.base

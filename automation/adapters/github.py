@@ -4,6 +4,14 @@ Popularity and look-up come from the curated ``data/github-tools.json`` (rank = 
 repository listed twice, such as ``ahmetb/kubectx`` for kubectx and kubens, ranks at its first
 place). The curated executable names are passed to the builder; anything not listed falls back
 to the repository name.
+
+Recipe names (:func:`recipe_name`): a curated entry carries the recipe name, the name the tool is
+known by, which the repository name often is not (``cli/cli`` is ``gh``, ``smallstep/cli`` is
+``step``, ``kubernetes/kubernetes`` is ``kubectl``, ``fluxcd/flux2`` is ``flux``). Where the
+repository does name the tool, the reference registry keeps that name even when the binary differs
+(``BurntSushi/ripgrep`` is ``ripgrep`` with binary ``rg``, ``ClementTsang/bottom`` is ``bottom``
+with ``btm``). A repository listed twice is named by its first entry, as it is ranked; one not
+listed is named after the repository (``automation.names.recipe_name_for``).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from automation.builders.github import GithubFacts, build_github, plan_release
 from automation.errors import DataError
 from automation.http import HttpClient
 from automation.layout import REPOSITORY_ROOT, RegistryLayout
+from automation.names import check_recipe_name, recipe_name_for
 from automation.popularity import PopularityList, Ranked, percentile_for_rank
 from automation.sources.github import check_repo, fetch_github_project
 
@@ -47,6 +56,26 @@ def _curated_executables() -> dict[str, tuple[str, ...]]:
         if key not in out and entry.get("executables"):
             out[key] = tuple(entry["executables"])
     return out
+
+
+@functools.cache
+def _curated_names() -> dict[str, str]:
+    """``owner/repo`` (lowercased) -> the recipe name of its first curated entry."""
+    out: dict[str, str] = {}
+    for entry in load_curated():
+        out.setdefault(entry["repo"].lower(), entry["name"])
+    return out
+
+
+def recipe_name(identifier: str) -> str:
+    """The recipe name for ``github:<identifier>``: the curated entry's name, else the repository's.
+
+    GitHub matches repository names without regard to case, and so does the look-up. Raises
+    UnsafeNameError for an identifier that is not ``owner/repo`` or a name that is not safe.
+    """
+    owner, repo = check_repo(identifier)
+    curated = _curated_names().get(f"{owner}/{repo}".lower())
+    return check_recipe_name(curated) if curated is not None else recipe_name_for(repo)
 
 
 def fetch(http: HttpClient, identifier: str) -> GithubFacts:

@@ -1,8 +1,11 @@
 """Cask builder: a parsed cask in, an ``app_bundle`` recipe out (pure).
 
 The recipe downloads through the cask version provider (``[version] source = "cask"``): the step
-says ``url = "{{version.url}}"`` and ``checksum = "{{version.checksum}}"``, so a cask without a
-real sha256 (``no_check``) is refused: the kit never writes a recipe whose download is unchecked.
+says ``url = "{version.url}"`` and ``checksum = "{version.checksum}"``, so a cask without a real
+sha256 (``no_check``) is refused: the kit never writes a recipe whose download is unchecked.
+Placeholders take single braces, as in every reference recipe (``{version}``, ``{install_dir}``,
+recipes/i/iterm2.toml's ``{version.url}``); tsuku's own cask builder wrote ``{{version.url}}``,
+which no hand-written recipe uses.
 Only ``app`` and ``binary`` artifacts are installable; ``pkg`` installers and other artifact types
 fail ``unsupported_artifact``. Binaries are paths inside the bundle; verify runs the first one's
 ``--version``, or checks that the bundle was installed when there is none.
@@ -19,6 +22,10 @@ from automation.errors import UnsafeNameError
 from automation.names import check_recipe_name
 from automation.sources.cask import Cask, app_bundle_name, relative_binaries
 
+# Filled in by the cask version provider at install time (single braces: the recipe syntax).
+VERSION = "{version}"
+VERSION_URL = "{version.url}"
+VERSION_CHECKSUM = "{version.checksum}"
 APP_VERIFY_REASON = (
     "macOS applications do not have version flags; verification checks that the .app bundle "
     "was installed"
@@ -78,8 +85,8 @@ def build_cask(name: str, cask: Cask | CaskRefusal) -> BuiltRecipe | BuildFailur
         notes.append(f"only the first app is installed; also listed: {artifacts.apps[1:]}")
     step: dict[str, object] = {
         "action": "app_bundle",
-        "url": "{{version.url}}",
-        "checksum": "{{version.checksum}}",
+        "url": VERSION_URL,
+        "checksum": VERSION_CHECKSUM,
         "app_name": app_name,
     }
     if binaries:
@@ -92,7 +99,7 @@ def build_cask(name: str, cask: Cask | CaskRefusal) -> BuiltRecipe | BuildFailur
     else:
         verify_exe = ""
         verify = {
-            "command": f'test -d "$TSUKU_HOME/apps/{name}-{{{{version}}}}.app"',
+            "command": f'test -d "$TSUKU_HOME/apps/{name}-{VERSION}.app"',
             "pattern": "",
             "reason": APP_VERIFY_REASON,
         }

@@ -8,6 +8,7 @@ removes it on every exit path, KeyboardInterrupt included.
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import subprocess
 import time
@@ -31,6 +32,8 @@ CA_ENV_VARS = (
     "CURL_CA_BUNDLE",
 )
 CONTAINER_LABEL = "io.registry-automation.validation=1"
+# Both engines answer this template; `json` keeps labels with spaces or quotes intact.
+INSPECT_FORMAT = "{{.Id}} {{json .Config.Labels}}"
 TIMEOUT_EXIT = 124  # what coreutils' timeout uses; recorded when the runner gives up
 
 
@@ -90,6 +93,28 @@ def subprocess_runner(args: Sequence[str], *, timeout: float | None = None) -> C
 
 
 @dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What the engine knows about one local image: its ID and its labels."""
+
+    id: str
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def label(self, name: str) -> str | None:
+        return dict(self.labels).get(name)
+
+
+def parse_image_inspect(stdout: str) -> ImageInfo:
+    """Parse ``image inspect --format INSPECT_FORMAT`` output (labels may be ``null``)."""
+    image_id, _, rest = stdout.strip().partition(" ")
+    try:
+        raw = json.loads(rest) if rest.strip() else None
+    except json.JSONDecodeError:
+        raw = None  # unreadable labels count as none: the image gets rebuilt, never trusted
+    labels = raw if isinstance(raw, dict) else {}
+    return ImageInfo(image_id, tuple(sorted((str(k), str(v)) for k, v in labels.items())))
+
+
+@dataclass(frozen=True, slots=True)
 class Mount:
     source: str
     target: str
@@ -139,12 +164,28 @@ class ContainerRuntime:
     def image_exists(self, image: str) -> bool:
         return self.runner([self.executable, "image", "inspect", image], timeout=60).ok
 
+    def inspect_image(self, image: str) -> ImageInfo | None:
+        """The image's ID and labels, or None when the engine does not have it."""
+        # The image name stays right after `inspect` (flags after it work in both engines).
+        done = self.runner(
+            [self.executable, "image", "inspect", image, "--format", INSPECT_FORMAT], timeout=60
+        )
+        return parse_image_inspect(done.stdout) if done.ok else None
+
     def build_args(
-        self, tag: str, dockerfile: Path, context: Path, build_args: Mapping[str, str], local: bool
+        self,
+        tag: str,
+        dockerfile: Path,
+        context: Path,
+        build_args: Mapping[str, str],
+        local: bool,
+        labels: Mapping[str, str] | None = None,
     ) -> list[str]:
         args = [self.executable, "build", "-t", tag, "-f", str(dockerfile)]
         for key, value in build_args.items():
             args += ["--build-arg", f"{key}={value}"]
+        for key, value in (labels or {}).items():
+            args += ["--label", f"{key}={value}"]
         return [*args, *self._build_pull_flags(local), str(context)]
 
     def _build_pull_flags(self, local: bool) -> list[str]:
@@ -158,11 +199,13 @@ class ContainerRuntime:
         *,
         build_args: Mapping[str, str] | None = None,
         local: bool = True,
+        labels: Mapping[str, str] | None = None,
         timeout: float | None = 3600,
     ) -> Completed:
         """Build ``tag``; with ``local`` the engine must not reach for a registry."""
         return self.runner(
-            self.build_args(tag, dockerfile, context, build_args or {}, local), timeout=timeout
+            self.build_args(tag, dockerfile, context, build_args or {}, local, labels),
+            timeout=timeout,
         )
 
     # -- containers ---------------------------------------------------------------------------

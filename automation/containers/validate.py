@@ -54,6 +54,7 @@ from automation.containers.environments import (
     load_environments,
     select_environments,
 )
+from automation.containers.images import ImageSpec, Log, ensure_image, log_stderr
 from automation.containers.runtime import (
     DEFAULT_CA_BUNDLE,
     Completed,
@@ -588,6 +589,8 @@ class BuildResult:
     seconds: float
     skipped: bool
     message: str
+    reason: str = ""  # why it was built (missing, fingerprint changed...) or that it was current
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -604,7 +607,8 @@ class BuildReport:
     def to_text(self) -> str:
         return "\n".join(
             f"{r.environment:<14} {'ok' if r.ok else 'FAILED':<6} {r.seconds:6.1f}s "
-            f"{'(exists) ' if r.skipped else ''}{r.image} <- {r.base_image} {r.message}"
+            f"{'(exists) ' if r.skipped else ''}{r.image} <- {r.base_image} "
+            f"{'' if r.skipped or not r.reason else f'[{r.reason}] '}{r.message}".rstrip()
             for r in self.results
         )
 
@@ -618,37 +622,60 @@ def _build_json(r: BuildResult) -> dict[str, Any]:
         "seconds": round(r.seconds, 1),
         "skipped": r.skipped,
         "message": r.message,
+        "reason": r.reason,
+        "fingerprint": r.fingerprint,
     }
 
 
+def image_spec(env: Environment, *, local: bool) -> ImageSpec:
+    """What ``env``'s validation image is built from (``local``: on the bootstrapped base)."""
+    base = env.base_image_for(local=local)
+    return ImageSpec(
+        name=env.id,
+        tag=env.image,
+        dockerfile=env.dockerfile,
+        context=CONTAINERS_DIR,
+        base_image=base,
+        local=local,
+        build_args=(("BASE_IMAGE", base),) if local else (),
+    )
+
+
 def build_images(
-    environments: Iterable[Environment], runtime: ContainerRuntime, *, rebuild: bool = False
+    environments: Iterable[Environment],
+    runtime: ContainerRuntime,
+    *,
+    rebuild: bool = False,
+    log: Log = log_stderr,
 ) -> BuildReport:
-    """Build each validation image from its Dockerfile.
+    """Build each validation image whose fingerprint label is not current (see images.py).
 
     The base is the locally bootstrapped image when the engine has it (no registry needed),
-    otherwise the pinned upstream image from the Dockerfile's default (hosted CI).
+    otherwise the pinned upstream image from the Dockerfile's default (hosted CI). Why an image
+    is (re)built goes to ``log`` (stderr) and into the report.
     """
     results = []
     for env in environments:
-        local = env.local_bootstrap is not None and runtime.image_exists(env.local_bootstrap.image)
-        base = env.base_image_for(local=local)
-        if not rebuild and runtime.image_exists(env.image):
-            results.append(BuildResult(env.id, env.image, base, True, 0.0, True, ""))
-            continue
-        args = {"BASE_IMAGE": base} if local else {}
-        done = runtime.build(
-            env.image, env.dockerfile, CONTAINERS_DIR, build_args=args, local=local
+        base_info = (
+            None
+            if env.local_bootstrap is None
+            else runtime.inspect_image(env.local_bootstrap.image)
         )
+        spec = image_spec(env, local=base_info is not None)
+        base_id = None if base_info is None else base_info.id
+        ensured = ensure_image(runtime, spec, rebuild=rebuild, base_id=base_id, log=log)
+        done = ensured.completed
         results.append(
             BuildResult(
                 env.id,
                 env.image,
-                base,
-                done.ok,
-                done.duration,
-                False,
-                "" if done.ok else done.tail(800),
+                spec.base_image,
+                ensured.ok,
+                0.0 if done is None else done.duration,
+                not ensured.built,
+                "" if done is None or done.ok else done.tail(800),
+                ensured.reason,
+                ensured.check.fingerprint,
             )
         )
     return BuildReport(tuple(results))

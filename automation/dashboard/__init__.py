@@ -43,7 +43,7 @@ def load(root: str | Path, *, now: datetime, config_path: Path | None = None) ->
     The queue is the exception: an invalid queue raises DataError (as for every other task).
     """
     layout = RegistryLayout.at(root)
-    inputs = load_inputs(layout)
+    inputs = load_inputs(layout, with_records=True)
     _, analysis = analyse(inputs)
 
     def rel(path: Path) -> str:
