@@ -96,6 +96,7 @@ class Config:
     pypi_top_timeout: float = 3.0
     pypi_population: int = PYPI_POPULATION
     source: str | None = None  # the config file read, if any
+    registry_root: str | None = None  # the registry this run works on (load_config's root)
 
     def endpoint(self, name: str) -> str:
         """The configured base URL of endpoint ``name`` (no trailing slash)."""
@@ -232,4 +233,5 @@ def load_config(
         pypi_top_timeout=float(popularity.get("pypi_top_timeout", defaults.pypi_top_timeout)),
         pypi_population=int(popularity.get("pypi_population", defaults.pypi_population)),
         source=source,
+        registry_root=str(root) if root is not None else None,
     )

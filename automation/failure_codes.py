@@ -163,6 +163,8 @@ install_failed | bad_recipe | no | failed+backoff | - | containers/installer.py 
     malformed for the installer
 install_failed | missing_executable | no | failed+backoff | - | containers/installer.py | a
     declared executable was not installed
+install_failed | layout_mismatch | no | failed+backoff | - | containers/installer.py | the
+    archive keeps the binary under one more top-level directory than strip_dirs removes
 install_failed | unresolved_placeholder | no | failed+backoff | - | containers/installer.py | a
     URL template needs a version source the installer lacks
 install_failed | no_version | no | failed+backoff | - | containers/installer.py | no version

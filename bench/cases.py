@@ -82,15 +82,22 @@ def queue_jsonschema_only(root: str) -> dict[str, Any]:
 
 
 def gaps_ours(root: str, cache: str) -> dict[str, Any]:
+    """``invoke gaps`` cold (nothing cached), warm (unchanged registry: the result cache), and
+    with the failure index warm but the result cache bypassed (what a changed queue costs)."""
     os.environ["AUTOMATION_CACHE_DIR"] = cache
     from automation.gaps import gap_report
 
     cold_s, report = timed(lambda: gap_report(root, top=10))
     warm_s, warm = timed(lambda: gap_report(root, top=10))
+    recompute_s, _ = timed(lambda: gap_report(root, top=10, use_cache=False))
     top = report.to_json()
-    return {"cold_s": cold_s, "warm_s": warm_s,
-            "top": [str(x)[:80] for x in (top.get("blockers") or top.get("gaps") or [])[:3]],
-            "same": report.to_json() == warm.to_json()}  # fmt: skip
+    same = {k: v for k, v in top.items() if k not in ("index", "result_cache")} == {
+        k: v for k, v in warm.to_json().items() if k not in ("index", "result_cache")
+    }
+    return {"cold_s": cold_s, "warm_s": warm_s, "recompute_s": recompute_s,
+            "warm_hit": warm.to_json().get("result_cache", {}).get("hit"),
+            "top": [str(x)[:80] for x in (top.get("blockers") or [])[:3]],
+            "same": same}  # fmt: skip
 
 
 def gaps_index_only(root: str, cache: str) -> dict[str, Any]:
@@ -142,6 +149,56 @@ def gaps_bare_sql(root: str) -> dict[str, Any]:
     warm_s, _ = timed(lambda: conn.execute(query).fetchall())
     return {"cold_s": load_s + cold_query_s, "warm_s": warm_s, "records": records,
             "top": top[:3]}  # fmt: skip
+
+
+def gaps_bare_same_rows(root: str) -> dict[str, Any]:
+    """The issue's comparison read literally: the same rows (one per failure record, the fields
+    the kit's index keeps) parsed and inserted without checks into an on-disk SQLite table, then
+    a GROUP BY per package; warm is the GROUP BY again."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        conn = sqlite3.connect(str(Path(tmp) / "bare.sqlite"))
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(
+            "CREATE TABLE r (file TEXT, line INT, package_id TEXT, name TEXT, environment TEXT,"
+            " category TEXT, subcategory TEXT, exit_code INT, timestamp TEXT, blocked_by TEXT)"
+        )
+
+        def load() -> int:
+            records = 0
+            for path in sorted((Path(root) / "data" / "failures").glob("*.jsonl")):
+                rows = []
+                for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                    if not line.strip():
+                        continue
+                    doc = json.loads(line)
+                    if "failures" in doc:
+                        env = doc["environment"]
+                        for item in doc["failures"]:
+                            deps = item.get("blocked_by")
+                            rows.append((path.name, lineno, item["package_id"], item.get("name"),
+                                         env, item["category"], item.get("subcategory"),
+                                         item.get("exit_code"), item["timestamp"],
+                                         "\n".join(deps) if deps else None))  # fmt: skip
+                    else:
+                        deps = doc.get("blocked_by")
+                        rows.append((path.name, lineno, None, doc["recipe"], doc["platform"],
+                                     doc["category"], None, doc["exit_code"], doc["timestamp"],
+                                     "\n".join(deps) if deps else None))  # fmt: skip
+                records += len(rows)
+                with conn:
+                    conn.executemany("INSERT INTO r VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            return records
+
+        query = ("SELECT package_id, name, COUNT(*), MAX(timestamp) FROM r "
+                 "GROUP BY package_id, name")  # fmt: skip
+        load_s, records = timed(load)
+        cold_query_s, groups = timed(lambda: len(conn.execute(query).fetchall()))
+        warm_s, _ = timed(lambda: conn.execute(query).fetchall())
+        conn.close()
+    return {"cold_s": load_s + cold_query_s, "warm_s": warm_s, "records": records,
+            "groups": groups}  # fmt: skip
 
 
 # ---- npm seeding ------------------------------------------------------------------------------
@@ -200,57 +257,133 @@ def npm_bare_gz(tarball: str) -> dict[str, Any]:
 # ---- live generation --------------------------------------------------------------------------
 
 
-def live_ours(ecosystem: str, identifiers: list[str], threads: int) -> dict[str, Any]:
+def live_ours(
+    ecosystem: str, identifiers: list[str], threads: int, config_file: str | None = None
+) -> dict[str, Any]:
+    """The kit's adapter (fetch + build) over ``identifiers``; logs every request it sends.
+
+    ``config_file`` is an ``automation.toml`` (the kit's own configuration: how the benchmark
+    lifts the rate limits); None means the defaults. The log keeps, per request, the package it
+    served, the URL and the headers the kit chose (Accept, Range...), so that the bare fetch
+    replays exactly the same requests.
+    """
+    import threading
+
     import requests
 
     from automation.adapters import adapters
     from automation.config import load_config
     from automation.http import HttpClient
 
-    log: list[tuple[str, str | None]] = []
+    log: list[tuple[str, str, dict[str, str]]] = []
+    current = threading.local()
 
     class Logging(requests.Session):
         def request(self, method: str, url: str, *a: Any, **kw: Any) -> Any:  # type: ignore[override]
-            log.append((url, (kw.get("headers") or {}).get("Range")))
+            sent = {k: v for k, v in (kw.get("headers") or {}).items() if k != "Authorization"}
+            log.append((getattr(current, "package", ""), url, sent))
             return super().request(method, url, *a, **kw)
 
     adapter = adapters()[ecosystem]
-    config = load_config()
+    config = load_config(path=Path(config_file) if config_file else None)
     outcomes: dict[str, int] = {}
-    with HttpClient(config, session=Logging()) as http:
 
-        def one(identifier: str) -> str:
-            try:
-                value = adapter.fetch(http, identifier)
-                built = adapter.build(identifier.lower().replace("/", "-").lstrip("@"), value)
-                return type(built).__name__
-            except Exception as exc:  # counted; the benchmark goes on
-                return type(exc).__name__
+    def one(http: HttpClient, identifier: str) -> str:
+        current.package = identifier
+        try:
+            value = adapter.fetch(http, identifier)
+            built = adapter.build(identifier.lower().replace("/", "-").lstrip("@"), value)
+            return type(built).__name__
+        except Exception as exc:  # counted; the benchmark goes on
+            return type(exc).__name__
 
-        seconds, results = timed(lambda: list(ThreadPoolExecutor(threads).map(one, identifiers)))
+    def run_all() -> tuple[list[str], float]:
+        # Client set-up (session, CA bundle) is inside the timed window, as in live_bare.
+        with HttpClient(config, session=Logging()) as http:
+            with ThreadPoolExecutor(threads) as pool:
+                done = list(pool.map(lambda identifier: one(http, identifier), identifiers))
+            return done, http.rate_limit_wait
+
+    cpu = time.process_time()
+    seconds, (results, waited) = timed(run_all)
+    cpu = time.process_time() - cpu
     for result in results:
         outcomes[result] = outcomes.get(result, 0) + 1
-    return {"seconds": seconds, "packages": len(identifiers),
+    return {"seconds": seconds, "cpu_s": cpu, "packages": len(identifiers),
             "per_s": len(identifiers) / seconds, "requests": len(log), "outcomes": outcomes,
+            "rate_limits": {k: v for k, v in config.rate_limits.items() if k in ("pypi",
+                            "pypifiles", "npm")}, "rate_limit_wait_s": waited,
             "log": log}  # fmt: skip
 
 
-def live_bare(log: list[tuple[str, str | None]], threads: int) -> dict[str, Any]:
+def live_bare(
+    log: list[tuple[str, str, dict[str, str]]], threads: int, chained: bool
+) -> dict[str, Any]:
+    """Replay the kit's requests with plain ``requests``: one session, ``threads`` workers.
+
+    ``chained=False``: every URL at once (a floor the kit cannot reach for PyPI, whose wheel reads
+    depend on the JSON). ``chained=True``: each package's URLs in order on one worker, as any
+    client must. The CA bundle is parsed once per run (as the kit does) and, as for the kit, the
+    session set-up is timed.
+    """
+    import ssl
+    import urllib.request
+
     import requests
+    from requests.adapters import HTTPAdapter
 
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_maxsize=threads + 2)
-    session.mount("https://", adapter)
     ca = "/etc/ssl/certs/ca-certificates.crt"
-    session.verify = ca if Path(ca).is_file() else True
 
-    def one(entry: tuple[str, str | None]) -> int:
-        url, byte_range = entry
-        headers = {"Range": byte_range} if byte_range else {}
-        return len(session.get(url, headers=headers, timeout=60).content)
+    class Preloaded(HTTPAdapter):
+        def init_poolmanager(self, *a: Any, **kw: Any) -> None:
+            super().init_poolmanager(*a, ssl_context=context, **kw)
 
-    seconds, sizes = timed(lambda: list(ThreadPoolExecutor(threads).map(one, log)))
-    return {"seconds": seconds, "requests": len(log), "bytes": sum(sizes)}
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            conn.cert_reqs = "CERT_REQUIRED"  # and no CA path: the context holds the bundle
+
+    def session_for_run() -> requests.Session:
+        session = requests.Session()
+        session.mount("https://", Preloaded(pool_maxsize=threads + 2))
+        # No per-request environment scan (which would also hand urllib3 the CA bundle's path
+        # again, re-read on every connection); proxies are read once.
+        session.trust_env = False
+        session.proxies = urllib.request.getproxies()
+        return session
+
+    context: ssl.SSLContext | None = None
+    session: requests.Session | None = None
+
+    def fetch(url: str, headers: dict[str, str]) -> int:
+        assert session is not None
+        response = session.get(url, headers=headers, timeout=60)
+        response.raise_for_status()
+        return len(response.content)
+
+    jobs: list[list[tuple[str, dict[str, str]]]] = []
+    if chained:
+        by_package: dict[str, list[tuple[str, dict[str, str]]]] = {}
+        for package, url, headers in log:
+            by_package.setdefault(package, []).append((url, headers))
+        jobs = list(by_package.values())
+    else:
+        jobs = [[(url, headers)] for _package, url, headers in log]
+
+    def one(job: list[tuple[str, dict[str, str]]]) -> int:
+        return sum(fetch(url, headers) for url, headers in job)
+
+    def run_all() -> list[int]:
+        nonlocal context, session
+        # Set-up inside the timed window, as in live_ours.
+        context = ssl.create_default_context(cafile=ca if Path(ca).is_file() else None)
+        session = session_for_run()
+        with ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(one, jobs))
+
+    cpu = time.process_time()
+    seconds, sizes = timed(run_all)
+    cpu = time.process_time() - cpu
+    return {"seconds": seconds, "cpu_s": cpu, "requests": len(log), "bytes": sum(sizes),
+            "chained": chained}  # fmt: skip
 
 
 # ---- containers -------------------------------------------------------------------------------

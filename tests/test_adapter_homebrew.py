@@ -578,3 +578,21 @@ def test_lookup_accepts_only_bottled_enabled_formulae(
     with pytest.raises(source.TapNameError):
         adapter.lookup(http, "hashicorp/tap/terraform")
     assert len(upstream.log) == 4
+
+
+def test_the_registry_checked_is_the_runs_root_not_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`invoke generate --root R` from another directory checks dependencies against R."""
+    from automation.adapters.homebrew import registry_root_for
+    from automation.config import load_config
+
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with HttpClient(load_config(registry, env={}), env={}) as client:
+        assert registry_root_for(client) == registry
+    with HttpClient(load_config(None, env={}), env={}) as client:
+        assert registry_root_for(client) == elsewhere

@@ -106,17 +106,21 @@ def test_trusted_certificate_uses_one_preloaded_context(
 def test_hostname_is_still_checked(
     server: int, certificate: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with client(monkeypatch, str(certificate / "cert.pem")) as http:
-        with pytest.raises(NetworkError, match="(?i)hostname|IP address mismatch"):
-            http.get_json(None, f"https://127.0.0.1:{server}/x", retry=False)
+    with (
+        client(monkeypatch, str(certificate / "cert.pem")) as http,
+        pytest.raises(NetworkError, match=r"(?i)hostname|IP address mismatch"),
+    ):
+        http.get_json(None, f"https://127.0.0.1:{server}/x", retry=False)
 
 
 def test_untrusted_certificate_is_refused(server: int, monkeypatch: pytest.MonkeyPatch) -> None:
     if not Path(SYSTEM_BUNDLE).is_file():
         pytest.skip("no system CA bundle")
-    with client(monkeypatch, SYSTEM_BUNDLE) as http:
-        with pytest.raises(NetworkError, match="(?i)certificate"):
-            http.get_json(None, f"https://localhost:{server}/x", retry=False)
+    with (
+        client(monkeypatch, SYSTEM_BUNDLE) as http,
+        pytest.raises(NetworkError, match=r"(?i)certificate"),
+    ):
+        http.get_json(None, f"https://localhost:{server}/x", retry=False)
 
 
 def test_another_bundle_than_the_clients_keeps_requests_behaviour(
@@ -132,6 +136,8 @@ def test_another_bundle_than_the_clients_keeps_requests_behaviour(
 
 
 def test_missing_bundle_still_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
-    with client(monkeypatch, "/nonexistent/ca.pem") as http:
-        with pytest.raises(OSError, match="CA certificate bundle"):
-            http.get_json(None, "https://localhost:9/x", retry=False)
+    with (
+        client(monkeypatch, "/nonexistent/ca.pem") as http,
+        pytest.raises(OSError, match="CA certificate bundle"),
+    ):
+        http.get_json(None, "https://localhost:9/x", retry=False)

@@ -441,3 +441,27 @@ def test_real_npm_install_of_cowsay(tmp_path: Path) -> None:
     assert installed["status"] == "pass", installed
     verified = installer.verify(recipe, ctx)
     assert verified["status"] == "pass" and verified["version"] == installed["version"]
+
+
+def test_a_wrapped_archive_without_strip_dirs_names_the_fix(tmp_path: Path) -> None:
+    """The builder guesses strip_dirs from asset names; a wrong guess says what would work."""
+    import hashlib
+
+    archive = make_tar(
+        tmp_path / "t.tar.gz", [file_member("t-1.0-x86_64/t", b"#!/bin/sh\necho t\n", 0o755)]
+    )
+    step = {
+        "action": "download_archive",
+        "url": archive.as_uri(),
+        "checksum": hashlib.sha256(archive.read_bytes()).hexdigest(),
+        "binaries": ["t"],
+    }
+    recipe = {"metadata": {"name": "t"}, "steps": [step]}
+    record = installer.install(recipe, Context("t", DEBIAN, str(tmp_path / "p")))
+    assert (record["status"], record["subcategory"]) == ("fail", "layout_mismatch"), record
+    assert "strip_dirs = 1" in record["message"] and "t-1.0-x86_64/" in record["message"]
+    # A binary that is nowhere stays a missing executable.
+    step["binaries"] = ["other"]
+    shutil.rmtree(tmp_path / "p")
+    record = installer.install(recipe, Context("t", DEBIAN, str(tmp_path / "p")))
+    assert record["subcategory"] == "missing_executable"

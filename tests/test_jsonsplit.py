@@ -129,9 +129,10 @@ def test_without_msgspec_everything_goes_through_json_loads(
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=5), children, max_size=3),
-    max_leaves=12,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=8,
 )
 VERSION = st.sampled_from(["1.0.0", "2.0.0", "x"])
 MANIFEST = st.fixed_dictionaries(
@@ -148,7 +149,9 @@ PACKUMENTS = st.fixed_dictionaries(
     optional={
         "name": st.sampled_from(["x", "@s/y", "Bad Name", 7]),
         "dist-tags": st.one_of(st.fixed_dictionaries({"latest": VERSION}), JSON_VALUES),
-        "versions": st.one_of(st.dictionaries(VERSION, st.one_of(MANIFEST, JSON_VALUES)), JSON_VALUES),
+        "versions": st.one_of(
+            st.dictionaries(VERSION, st.one_of(MANIFEST, JSON_VALUES)), JSON_VALUES
+        ),
         "time": st.one_of(st.dictionaries(st.sampled_from(["created", "1.0.0"]), JSON_VALUES)),
         "readme": JSON_VALUES,
         "description": JSON_VALUES,
@@ -182,13 +185,17 @@ PROJECTS = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=300, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(PACKUMENTS, st.booleans())
 def test_any_packument_parses_the_same(document: dict[str, Any], ascii_only: bool) -> None:
     same_npm(json.dumps(document, ensure_ascii=ascii_only).encode())
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=300, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(PROJECTS, st.booleans())
 def test_any_project_document_parses_the_same(document: dict[str, Any], ascii_only: bool) -> None:
     same_pypi(json.dumps(document, ensure_ascii=ascii_only).encode())

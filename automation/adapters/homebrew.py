@@ -7,8 +7,9 @@ What it found is a ``HomebrewFacts`` (or a ``HomebrewRefusal``); ``build`` is pu
 
 The registry the dependencies are checked against is a ``RegistryView``. The shared adapter
 signature ``fetch(http, identifier)`` carries no registry, so ``ADAPTER.fetch`` finds it from the
-run's configuration (the directory of ``automation.toml`` when one was read, else the working
-directory, which is the front doors' ``--root`` default); ``make_fetch`` takes any other source.
+run's configuration (``load_config(root)`` records the registry root; else the directory of
+``automation.toml`` when one was read, else the working directory); ``make_fetch`` takes any
+other source.
 """
 
 from __future__ import annotations
@@ -98,7 +99,10 @@ def cached_registry_view(layout: RegistryLayout) -> RegistryView:
 
 
 def registry_root_for(http: HttpClient) -> Path:
-    """The registry a run works on: where its ``automation.toml`` is, else the working dir."""
+    """The registry a run works on: the root its configuration was loaded for, else where its
+    ``automation.toml`` is, else the working directory."""
+    if http.config.registry_root:
+        return Path(http.config.registry_root)
     source = http.config.source
     if source and Path(source).name == CONFIG_FILE_NAME:
         return Path(source).parent

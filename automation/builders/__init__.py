@@ -105,6 +105,61 @@ def verify_executable_for(identifier: str, executables: Sequence[str]) -> str:
     return executables[0]
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _toml_value(value: object) -> str | None:
+    """tomlkit's rendering of a string or a list of strings; None for anything else."""
+    if isinstance(value, str):
+        return tomlkit.item(value).as_string()
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return "[" + ", ".join(tomlkit.item(v).as_string() for v in value) + "]"
+    return None
+
+
+def _render_common(
+    name: str,
+    description: str,
+    homepage: str,
+    steps: Sequence[dict[str, object]],
+    verify_command: str | None,
+    verify_pattern: str,
+    dependencies: Sequence[str],
+) -> str | None:
+    """The bytes ``tomlkit.dumps`` gives for the common recipe shape, about 3x faster.
+
+    Recipes are rendered for every package of a live run while other threads wait for the GIL,
+    and building a tomlkit document dominates the cost. Values are still escaped by tomlkit
+    (``tomlkit.item``); only the layout is written here. Any other shape (no step, a key that
+    needs quoting, a value that is not a string or list of strings) returns None and takes the
+    document path. Tests hold both paths to the same bytes.
+    """
+    if not steps or not all(steps):
+        return None
+    pairs: list[tuple[str, object]] = [
+        ("name", name),
+        ("description", description),
+        ("homepage", homepage),
+    ]
+    if dependencies:
+        pairs.append(("dependencies", list(dependencies)))
+    tables: list[tuple[str, list[tuple[str, object]]]] = [("[metadata]", pairs)]
+    tables += [("[[steps]]", list(step.items())) for step in steps]
+    if verify_command is not None:
+        tables.append(("[verify]", [("command", verify_command), ("pattern", verify_pattern)]))
+    lines: list[str] = []
+    for header, items in tables:
+        if lines:
+            lines.append("")
+        lines.append(header)
+        for key, value in items:
+            rendered = _toml_value(value)
+            if rendered is None or not _BARE_KEY.fullmatch(key):
+                return None
+            lines.append(f"{key} = {rendered}")
+    return "\n".join(lines) + "\n"
+
+
 def render_recipe(
     *,
     name: str,
@@ -118,6 +173,12 @@ def render_recipe(
 ) -> str:
     """Render a recipe through tomlkit: every value is escaped by the TOML library."""
     check_recipe_name(name)
+    if not extra_metadata:
+        fast = _render_common(
+            name, description, homepage, steps, verify_command, verify_pattern, dependencies
+        )
+        if fast is not None:
+            return fast
     doc = tomlkit.document()
     metadata = tomlkit.table()
     metadata.add("name", name)

@@ -828,7 +828,25 @@ def _link_from_tree(tree: str, step: dict[str, Any], ctx: Context) -> None:
         path = os.path.realpath(os.path.join(tree, src))
         if not _within(path, os.path.realpath(tree)):
             raise UnsafeArchive(f"binary {src!r} resolves outside the installed tree")
+        if not os.path.isfile(path):
+            _explain_layout(tree, src, int(step.get("strip_dirs") or 0))
         ctx.link(path, dest)
+
+
+def _explain_layout(tree: str, src: str, strip_dirs: int) -> None:
+    """A declared binary is not where the recipe says: when the archive holds it one directory
+    deeper (a single top-level folder the recipe did not strip), say which ``strip_dirs`` would
+    work instead of a bare "missing executable" (the builder guesses layouts from asset names)."""
+    entries = [e for e in os.listdir(tree) if not e.startswith(".")] if os.path.isdir(tree) else []
+    if len(entries) == 1 and os.path.isdir(os.path.join(tree, entries[0])):
+        inner = os.path.join(tree, entries[0], src)
+        if os.path.isfile(inner) and _within(os.path.realpath(inner), os.path.realpath(tree)):
+            raise StepFailure(
+                INSTALL_FAILED,
+                "layout_mismatch",
+                f"{src} is inside the archive's single top-level directory {entries[0]}/: "
+                f"the recipe needs strip_dirs = {strip_dirs + 1} (it has {strip_dirs})",
+            )
 
 
 def _github_release(repo: str, ctx: Context) -> tuple[str, str]:

@@ -8,6 +8,7 @@ executables (seeding). Both shapes parse with the same function.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from automation.errors import UnsafeNameError
 from automation.http import BadResponse, HttpClient
+from automation.jsonsplit import split_object
 
 ABBREVIATED = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8"
 # npm rules: URL-safe name (legacy ones may have capitals), optional @scope/, <= 214 characters.
@@ -164,10 +166,36 @@ def parse_packument(document: Any, *, url: str = "") -> NpmPackage:
     )
 
 
+# The top-level members parse_packument reads; decode_packument decodes no others.
+PACKUMENT_KEYS = ("name", "dist-tags", "versions", "time", "description", "homepage", "repository")
+
+
+def decode_packument(body: bytes) -> Any:
+    """``json.loads(body)`` as far as ``parse_packument`` can tell, in a fraction of the time.
+
+    Only the members ``parse_packument`` reads are decoded, and of ``versions`` only the
+    ``latest`` manifest: every other version maps to None (the count stays). A body the fast
+    path cannot vouch for is decoded whole by ``json.loads``, errors included.
+    """
+    keys = tuple(key for key in PACKUMENT_KEYS if key != "versions")
+    members = split_object(body, keys, nested="versions")
+    if members is None:
+        return json.loads(body)
+    document: dict[str, Any] = {key: json.loads(bytes(raw)) for key, raw in members.raw.items()}
+    if members.nested is not None:
+        tags = document.get("dist-tags")
+        latest = tags.get("latest") if isinstance(tags, dict) else None
+        document["versions"] = {
+            key: json.loads(bytes(raw)) if key == latest else None
+            for key, raw in members.nested.items()
+        }
+    return document
+
+
 def fetch_npm_package(http: HttpClient, name: str, *, abbreviated: bool = False) -> NpmPackage:
     """Fetch and parse package ``name``. ``abbreviated=True`` asks for the smaller install
     document: enough for ``bin``/``dist``, not for description/homepage/time."""
     path = package_path(name)
     headers = {"Accept": ABBREVIATED} if abbreviated else None
-    document = http.get_json("npm", path, headers=headers)
+    document = http.get_json("npm", path, headers=headers, decode=decode_packument)
     return parse_packument(document, url=http.url("npm", path))
