@@ -28,7 +28,6 @@ import multiprocessing
 import os
 import sqlite3
 import stat
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -46,6 +45,7 @@ from automation.failures import (
     scan_failure_text,
 )
 from automation.layout import RegistryLayout
+from automation.parallel import can_fork
 from automation.queue import Queue, QueueEntry
 from automation.report import Problem
 from automation.timefmt import parse_timestamp
@@ -302,14 +302,7 @@ def _scans(jobs: list[tuple[Path, str]], work: Callable[[str, str], T]) -> Itera
     """``work(path, rel)`` for each job, in order; in worker processes when there is enough."""
     total = sum(path.stat().st_size for path, _ in jobs) if len(jobs) >= PARALLEL_MIN_FILES else 0
     workers = min(os.cpu_count() or 1, 8)
-    # fork, and only from a single-threaded process: workers start in milliseconds and import
-    # nothing (spawn would re-run the caller's __main__); with threads, forking is unsafe.
-    if (
-        workers < 2
-        or total < PARALLEL_MIN_BYTES
-        or threading.active_count() > 1
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    if not can_fork() or total < PARALLEL_MIN_BYTES:  # see automation.parallel
         for path, rel in jobs:
             yield work(str(path), rel)
         return
@@ -508,19 +501,28 @@ def indexed_current_blockers(
     unresolved: dict[str, int] = defaultdict(int)
     stale: dict[str, int] = defaultdict(int)
     considered = bad_timestamps = 0
-    seen: set[int] = set()
-    for package_id, name, record_eco, count, bad, subject_id in conn.execute(
-        # package_id, name and ecosystem are equal within a subject (they are what it hashes)
-        "SELECT r.package_id, r.name, r.ecosystem, COUNT(*), SUM(r.ts_key = ''), r.subject_id"
-        f" FROM records r WHERE 1{where} GROUP BY r.subject_id, r.package_id, r.name, r.ecosystem",
+    for (
+        subject_id,
+        package_id,
+        package_id_max,
+        name,
+        name_max,
+        record_eco,
+        count,
+        bad,
+    ) in conn.execute(
+        # A subject's fields are what its id hashes: equal in every row of a group, unless
+        # two subjects collided (then MIN and MAX differ and the cache must be rebuilt).
+        "SELECT r.subject_id, MIN(r.package_id), MAX(r.package_id), MIN(r.name),"
+        " MAX(r.name), MIN(r.ecosystem), COUNT(*), SUM(r.ts_key = '') FROM records r"
+        f" WHERE 1{where} GROUP BY r.subject_id",
         params,
     ):
-        if subject_id in seen:  # pragma: no cover - two subjects hashed alike
+        if package_id != package_id_max or name != name_max:  # pragma: no cover
             raise DataError(
                 f"failure index: subject id collision at {package_id or name}; delete the cache "
                 "database (AUTOMATION_CACHE_DIR or .cache/automation) to rebuild it"
             )
-        seen.add(subject_id)
         entry, how = lookup.resolve(package_id, name)
         if wanted_eco is not None and (record_eco or (entry.ecosystem if entry else None)) != (
             wanted_eco

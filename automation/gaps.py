@@ -34,6 +34,7 @@ from automation.failure_index import (
     open_index,
 )
 from automation.layout import RegistryLayout
+from automation.parallel import Background
 from automation.queue import Queue, load_queue
 from automation.recipes import read_recipe_identity
 from automation.report import Problem
@@ -170,6 +171,9 @@ def load_inputs(
 
     ``ecosystem`` keeps only entries of that ecosystem, ``environment`` only records from it.
     """
+    # Recipe identities are independent of the rest: read them on the other core meanwhile.
+    many = layout.recipes_dir.is_dir() and sum(1 for _ in os.scandir(layout.recipes_dir)) > 8
+    recipes_job = Background(read_recipe_identities, layout, worth_it=many)
     queue = load_queue(layout.queue)
     with open_index(layout, path=index_path) as (conn, stats):
         current = indexed_current_blockers(
@@ -177,7 +181,7 @@ def load_inputs(
         )
         records = tuple(indexed_records(conn)) if with_records else ()
         problems = tuple(indexed_problems(conn))
-    recipes = read_recipe_identities(layout)
+    recipes = recipes_job.result()
     popularity = read_popularity(layout)
     return Inputs(
         layout=layout,

@@ -19,6 +19,17 @@ from typing import Any
 
 
 def peak_rss_mib() -> float:
+    """This process's peak resident memory since it started its program.
+
+    Linux's ``VmHWM`` (reset by exec); ``ru_maxrss`` is not: a spawned child would report at
+    least its parent's size at fork time.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
