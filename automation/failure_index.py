@@ -28,9 +28,10 @@ import multiprocessing
 import os
 import sqlite3
 import stat
+import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -298,17 +299,79 @@ def _scan_file(path: str, rel: str) -> _FileScan:
     )  # fmt: skip
 
 
-def _scans(jobs: list[tuple[Path, str]], work: Callable[[str, str], T]) -> Iterator[T]:
-    """``work(path, rel)`` for each job, in order; in worker processes when there is enough."""
-    total = sum(path.stat().st_size for path, _ in jobs) if len(jobs) >= PARALLEL_MIN_FILES else 0
-    workers = min(os.cpu_count() or 1, 8)
-    if not can_fork() or total < PARALLEL_MIN_BYTES:  # see automation.parallel
-        for path, rel in jobs:
-            yield work(str(path), rel)
-        return
+def _build_shard(jobs: list[tuple[str, str]], shard: str) -> None:
+    """Index ``jobs`` into a fresh database at ``shard`` (runs in a worker process: each worker
+    writes its own file, so parsing *and* inserting use every core; the refresh then copies the
+    shards in with one SQL statement per table)."""
+    conn = sqlite3.connect(shard)
+    try:
+        conn.execute("PRAGMA journal_mode = OFF")  # a scratch file: deleted if anything fails
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.executescript(_SCHEMA)
+        with conn:
+            next_id = 1
+            for path, rel in jobs:
+                next_id = _insert_scan(conn, _scan_file(path, rel), next_id)
+    finally:
+        conn.close()
+
+
+def _split(jobs: list[tuple[Path, str]], parts: int) -> list[list[tuple[str, str]]]:
+    """``jobs`` in ``parts`` groups of about equal bytes (largest first onto the lightest)."""
+    groups: list[list[tuple[str, str]]] = [[] for _ in range(parts)]
+    weights = [0] * parts
+    for size, path, rel in sorted(((p.stat().st_size, p, r) for p, r in jobs), reverse=True):
+        lightest = weights.index(min(weights))
+        groups[lightest].append((str(path), rel))
+        weights[lightest] += size
+    return [g for g in groups if g]
+
+
+def _parallel_worth_it(jobs: list[tuple[Path, str]]) -> bool:
+    if len(jobs) < PARALLEL_MIN_FILES or not can_fork():  # see automation.parallel
+        return False
+    return sum(path.stat().st_size for path, _ in jobs) >= PARALLEL_MIN_BYTES
+
+
+def _attach_shards(conn: sqlite3.Connection, jobs: list[tuple[Path, str]], tmp: str) -> int:
+    """Build shards of ``jobs`` in worker processes and attach them as shard0, shard1, ..."""
+    groups = _split(jobs, min(os.cpu_count() or 1, 8))
+    shards = [os.path.join(tmp, f"shard{i}.sqlite") for i in range(len(groups))]
     context = multiprocessing.get_context("fork")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        yield from pool.map(work, [str(p) for p, _ in jobs], [rel for _, rel in jobs], chunksize=8)
+    with concurrent.futures.ProcessPoolExecutor(len(groups), mp_context=context) as pool:
+        for done in [
+            pool.submit(_build_shard, g, shard) for g, shard in zip(groups, shards, strict=True)
+        ]:
+            done.result()  # re-raises a worker's error
+    for i, shard in enumerate(shards):
+        conn.execute(f"ATTACH DATABASE ? AS shard{i}", (shard,))
+    return len(shards)
+
+
+def _copy_shard(conn: sqlite3.Connection, name: str) -> None:
+    """Append an attached shard's files, records and problems, renumbering their ids."""
+    file_offset = conn.execute("SELECT COALESCE(MAX(id), 0) FROM files").fetchone()[0]
+    record_offset = conn.execute("SELECT COALESCE(MAX(id), 0) FROM records").fetchone()[0]
+    columns = (
+        "subject_id, shape, package_id, name, ecosystem, line, seq, environment, category,"
+        " raw_category, subcategory, exit_code, timestamp, ts_key, blocked_by"
+    )
+    conn.execute(
+        "INSERT INTO files(id, file, size, mtime_ns, sha256, lines, problems, first_id, last_id)"
+        " SELECT id + :f, file, size, mtime_ns, sha256, lines, problems, first_id + :r,"
+        f" last_id + :r FROM {name}.files",
+        {"f": file_offset, "r": record_offset},
+    )
+    conn.execute(
+        f"INSERT INTO records(id, file_id, {columns}) SELECT id + :r, file_id + :f, {columns}"
+        f" FROM {name}.records ORDER BY id",
+        {"f": file_offset, "r": record_offset},
+    )
+    conn.execute(
+        "INSERT INTO problems(file_id, place, message) SELECT file_id + :f, place, message"
+        f" FROM {name}.problems ORDER BY rowid",
+        {"f": file_offset},
+    )
 
 
 def _insert_scan(conn: sqlite3.Connection, scan: _FileScan, next_id: int) -> int:
@@ -349,10 +412,11 @@ class _Plan:
     to_read: list[tuple[Path, str]] = field(default_factory=list)
     stale_ids: list[int] = field(default_factory=list)  # rows to drop (changed or removed files)
     removed: int = 0
+    touched: list[tuple[int, int]] = field(default_factory=list)  # (mtime_ns, id): same bytes
 
 
 def _plan(conn: sqlite3.Connection, layout: RegistryLayout, table: str) -> _Plan:
-    """Compare ``table`` (files or summary_files) with the files on disk; update touched mtimes.
+    """Compare ``table`` with the files on disk (reads only: the refresh applies the plan).
 
     Size and mtime equal: unchanged, not opened. Size equal and the hash too: only the stat is
     updated. Anything else is read again; files gone from disk are dropped.
@@ -374,9 +438,7 @@ def _plan(conn: sqlite3.Connection, layout: RegistryLayout, table: str) -> _Plan
                 plan.unchanged += 1
                 continue
             if size == st.st_size and sha == _file_sha256(path):
-                conn.execute(
-                    f"UPDATE {table} SET mtime_ns = ? WHERE id = ?", (st.st_mtime_ns, file_id)
-                )
+                plan.touched.append((st.st_mtime_ns, file_id))
                 plan.unchanged += 1
                 continue
             plan.stale_ids.append(file_id)
@@ -389,18 +451,36 @@ def _plan(conn: sqlite3.Connection, layout: RegistryLayout, table: str) -> _Plan
 
 
 def refresh(conn: sqlite3.Connection, layout: RegistryLayout) -> tuple[int, int, int, int]:
-    """Bring the record index in line with the files: (files, read, unchanged, removed)."""
-    with conn:  # one transaction: readers never see half a refresh
-        plan = _plan(conn, layout, "files")
-        for file_id in plan.stale_ids:
-            first, last = conn.execute(
-                "SELECT first_id, last_id FROM files WHERE id = ?", (file_id,)
-            ).fetchone()
-            _delete_file(conn, file_id, first, last)
-        if plan.to_read:
-            next_id = (conn.execute("SELECT MAX(id) FROM records").fetchone()[0] or 0) + 1
-            for scan in _scans(plan.to_read, _scan_file):
-                next_id = _insert_scan(conn, scan, next_id)
+    """Bring the record index in line with the files: (files, read, unchanged, removed).
+
+    Many changed files (a cold build) are indexed into shard databases by worker processes,
+    attached, and copied in; a few are read in-process. Either way the changes land in one
+    transaction, so readers never see half a refresh and a killed refresh changes nothing.
+    """
+    plan = _plan(conn, layout, "files")
+    with contextlib.ExitStack() as scratch:
+        shards = 0
+        if _parallel_worth_it(plan.to_read):
+            tmp = scratch.enter_context(tempfile.TemporaryDirectory(prefix="failure-index-"))
+            shards = _attach_shards(conn, plan.to_read, tmp)
+        try:
+            with conn:
+                conn.executemany("UPDATE files SET mtime_ns = ? WHERE id = ?", plan.touched)
+                for file_id in plan.stale_ids:
+                    first, last = conn.execute(
+                        "SELECT first_id, last_id FROM files WHERE id = ?", (file_id,)
+                    ).fetchone()
+                    _delete_file(conn, file_id, first, last)
+                if shards:
+                    for i in range(shards):
+                        _copy_shard(conn, f"shard{i}")
+                elif plan.to_read:
+                    next_id = (conn.execute("SELECT MAX(id) FROM records").fetchone()[0] or 0) + 1
+                    for path, rel in plan.to_read:
+                        next_id = _insert_scan(conn, _scan_file(str(path), rel), next_id)
+        finally:
+            for i in range(shards):
+                conn.execute(f"DETACH DATABASE shard{i}")
     return plan.present, len(plan.to_read), plan.unchanged, plan.removed
 
 

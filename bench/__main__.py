@@ -164,7 +164,8 @@ def main() -> int:
         "- the kit's cold run also validates every line against the failure-line schema (a "
         "fast structural check, jsonschema only to explain rejects), loads and checks the "
         "100,000-entry queue, reads 10,000 recipes' identities, and builds a persistent index "
-        "(worker processes parse while the main process inserts); the bare runs do none of it"
+        "(worker processes parse and insert into shard databases, copied in by one "
+        "transaction); the bare runs do none of it"
     )
     for name, value in (("gaps", gaps), ("index", index), ("bare", bare_sql),
                         ("bare_rows", bare_rows)):  # fmt: skip

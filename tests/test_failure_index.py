@@ -194,3 +194,27 @@ def test_parallel_build_equals_the_in_process_build(
     parallel, _, stats = load_failure_records(layout, index_path=tmp_path / "parallel.sqlite")
     assert forked == ["fork"] and stats.files_read > 2
     assert parallel == serial and len(parallel) == 20000
+
+
+def test_changes_after_a_parallel_build_apply_incrementally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from automation import failure_index
+    from bench import synth
+
+    root = tmp_path / "reg"
+    synth.write_queue(root / "data" / "queues" / "priority-queue.json", 300)
+    synth.write_failures(root / "data" / "failures", 20000, 300)
+    layout = RegistryLayout.at(root)
+    monkeypatch.setattr(failure_index, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(failure_index, "PARALLEL_MIN_BYTES", 1)
+    db = tmp_path / "i.sqlite"
+    load_failure_records(layout, index_path=db)
+    files = sorted(layout.failures_dir.glob("*.jsonl"))
+    files[0].unlink()
+    files[1].write_text(files[1].read_text() + envelope("homebrew:late", ["libz"]))
+    records, _, stats = load_failure_records(layout, index_path=db)
+    assert (stats.files_read, stats.files_removed) == (1, 1)
+    fresh, _, _ = load_failure_records(layout, index_path=tmp_path / "fresh.sqlite")
+    assert records == fresh
+    assert any(r.name == "late" and r.blocked_by == ("libz",) for r in records)
