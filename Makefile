@@ -70,7 +70,7 @@ BUDGET   ?= 20
 SEED_LIMIT ?= 50
 DOCKER   ?= docker
 
-.PHONY: build-images ci-batch-stamp generate validate-batch merge-batch seed drift bench \
+.PHONY: build-images ci-batch-stamp ci-fetch-batch-branches generate validate-batch merge-batch seed drift bench \
         drift-failed install-workflow-lint
 
 ## Validation images with Docker on hosted runners: the same Dockerfiles as setup-containers, the
@@ -86,6 +86,11 @@ build-images:
 ## One batch-id stamp per workflow run (every shard of a batch must name the same batch id).
 ci-batch-stamp:
 	@echo "stamp=$$(date -u +%Y-%m-%d-%H%M%S)-r$${GITHUB_RUN_ID:-local}" >> "$${GITHUB_OUTPUT:-/dev/stdout}"
+
+## Open batch pull requests (branches batch/<id>) reserve their entries: fetch them so that
+## generate, with AUTOMATION_RESERVE_FROM_REFS=refs/remotes/origin/batch/, skips those entries.
+ci-fetch-batch-branches:
+	git fetch --no-tags --depth=1 origin '+refs/heads/batch/*:refs/remotes/origin/batch/*'
 
 ## Exit 4 (some items failed and were recorded) is a normal outcome of a batch step.
 generate: venv

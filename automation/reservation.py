@@ -42,7 +42,13 @@ naming the file (exit 3): that batch's entries cannot be known to be free. Fix t
 abandon the batch (abandon does not need to read its selection).
 
 Reservations live in the checkout's ``data/staging/`` (which is not committed): they keep apart
-the batches of one registry checkout, not those of separate checkouts.
+the batches of one registry checkout. Across checkouts — hosted CI, where every hourly run starts
+from ``main`` and each merged batch waits as a pull request on branch ``batch/<id>`` — the
+manifest on such a branch is the reservation: with ``AUTOMATION_RESERVE_FROM_REFS`` set to a ref
+prefix (``refs/remotes/origin/batch/``; ``make ci-fetch-batch-branches`` fetches them), every
+manifest found on those refs and not yet in this checkout holds the entries it changed
+(:func:`branch_reservations`) until its pull request is merged (the manifest is then on ``main``)
+or closed (the branch is deleted), and expires after the same 24 hours.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ import contextlib
 import json
 import os
 import re
+import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -63,10 +70,11 @@ from automation.breaker import SELECTABLE_STATUSES
 from automation.errors import DataError, ExitCode, LockedError, UnsafeNameError, UsageError
 from automation.layout import RegistryLayout
 from automation.names import check_recipe_name
-from automation.timefmt import format_timestamp
+from automation.timefmt import format_timestamp, parse_timestamp
 from automation.timefmt import now as utc_now
 
 RESERVATION_TTL = timedelta(hours=24)
+BRANCH_REFS_ENV = "AUTOMATION_RESERVE_FROM_REFS"
 ABANDONED_DIR = ".abandoned"  # not a valid batch id, so never mistaken for a batch
 ABANDON_MARKER = "abandoned.json"
 OPEN_STATUS = "in_progress"  # manifest status of a merge that has not finished
@@ -209,12 +217,60 @@ def _check_not_abandoned(layout: RegistryLayout, batch_id: str) -> None:
         )
 
 
+def _git(root: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False,
+            timeout=120,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DataError(f"git {' '.join(args[:2])}: {exc}") from None
+    if done.returncode != 0:
+        raise DataError(f"git {' '.join(args)}: {done.stderr.strip()[:300]}")
+    return done.stdout
+
+
+def branch_reservations(layout: RegistryLayout, ref_prefix: str) -> list[SelectionRecord]:
+    """Batches merged on other branches (``ref_prefix``, e.g. ``refs/remotes/origin/batch/``)
+    whose manifest is not in this checkout yet: each holds the entries its merge changed.
+
+    A manifest that cannot be read stops generate with a data error naming the ref and file, as
+    an unreadable local selection does.
+    """
+    if not ref_prefix.startswith("refs/") or ".." in ref_prefix:
+        raise UsageError(f"{BRANCH_REFS_ENV} must be a ref prefix like refs/remotes/origin/batch/")
+    records: list[SelectionRecord] = []
+    refs = _git(layout.root, "for-each-ref", "--format=%(refname)", ref_prefix).split()
+    manifests_dir = str(layout.batches_dir.relative_to(layout.root))
+    for ref in sorted(refs):
+        listing = _git(layout.root, "ls-tree", "--name-only", f"{ref}", f"{manifests_dir}/")
+        for path in sorted(listing.split()):
+            batch_id = Path(path).stem
+            try:
+                check_recipe_name(batch_id)
+            except UnsafeNameError:
+                continue
+            if not path.endswith(".json") or layout.batch_manifest(batch_id).exists():
+                continue  # merged into this checkout already: the queue says what happened
+            where = f"{ref}:{path}"
+            try:
+                manifest = json.loads(_git(layout.root, "show", where))
+                entries = tuple(str(change["name"]) for change in manifest["queue_changes"])
+                ecosystems = manifest.get("ecosystems") or [""]
+                selected_at = parse_timestamp(manifest["created_at"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise DataError(f"unreadable batch manifest: {exc}", path=where) from None
+            records.append(SelectionRecord(batch_id, str(ecosystems[0]), selected_at, entries))
+    return records
+
+
 def scan_reservations(
     layout: RegistryLayout,
     now: datetime,
     *,
     own_batch: str | None = None,
     ttl: timedelta = RESERVATION_TTL,
+    branch_refs: str | None = None,
 ) -> Reservations:
     """Every other batch's reservation: open ones, and expired ones (to warn about).
 
@@ -224,11 +280,15 @@ def scan_reservations(
     """
     if own_batch is not None:
         _check_not_abandoned(layout, own_batch)
-    base = layout.root / "data" / "staging"
-    if not base.is_dir():
-        return Reservations(ttl=ttl)
     open_: list[SelectionRecord] = []
     expired: list[SelectionRecord] = []
+    refs = branch_refs if branch_refs is not None else os.environ.get(BRANCH_REFS_ENV)
+    for pending in branch_reservations(layout, refs) if refs else ():
+        if pending.batch_id != own_batch:
+            (expired if now - pending.selected_at > ttl else open_).append(pending)
+    base = layout.root / "data" / "staging"
+    if not base.is_dir():
+        return Reservations(tuple(open_), tuple(expired), ttl)
     for folder in sorted(base.iterdir(), key=lambda p: p.name):
         try:
             batch_id = check_recipe_name(folder.name)
@@ -241,9 +301,9 @@ def scan_reservations(
             continue  # never selected (killed first), or abandoned
         if manifest_status(layout, batch_id) in CLOSED_STATUSES:
             continue
-        record = staging.selection_record()
-        assert record is not None
-        (expired if now - record.selected_at > ttl else open_).append(record)
+        selection = staging.selection_record()
+        assert selection is not None
+        (expired if now - selection.selected_at > ttl else open_).append(selection)
     return Reservations(tuple(open_), tuple(expired), ttl)
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from automation.atomic import atomic_write_text, registry_lock
 from automation.batch import Staging
-from automation.errors import LockedError, UsageError
+from automation.errors import DataError, LockedError, UsageError
 from automation.generate import GenerateReport
 from automation.layout import RegistryLayout
 from automation.merge import merge_batch
@@ -391,3 +391,82 @@ def test_an_unreadable_reservation_stops_generate_until_fixed_or_abandoned(tmp_p
     assert abandon_batch(layout, A).released == []
     _generate(tmp_path, B, 6)
     assert set(_selected(tmp_path, B)) == set(SIX)
+
+
+# --- across checkouts: a batch waiting as a pull request on branch batch/<id> -----------------
+
+
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True,
+                          check=True, env={**os.environ, "GIT_AUTHOR_NAME": "t",
+                          "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                          "GIT_COMMITTER_EMAIL": "t@t"})  # fmt: skip
+    return done.stdout
+
+
+def _checkout(origin: Path, where: Path) -> Path:
+    """What a CI job does: clone main, then fetch the open batch branches."""
+    _git(origin.parent, "clone", "-q", str(origin), str(where))
+    _git(where, "fetch", "-q", "origin", "+refs/heads/batch/*:refs/remotes/origin/batch/*")
+    return where
+
+
+def test_a_batch_waiting_as_a_pull_request_reserves_its_entries_in_other_checkouts(
+    tmp_path: Path,
+) -> None:
+    origin = tmp_path / "origin"
+    fakes.make_registry(origin, SIX, impossible=False)
+    _git(origin, "init", "-q", "-b", "main")
+    _git(origin, "add", "-A")
+    _git(origin, "commit", "-qm", "registry")
+    # Hour 1: generate, validate and merge batch A; its pull request branch holds the result.
+    first = _checkout(origin, tmp_path / "run1")
+    fakes.run_stage(first, A, batch_size=3)
+    a = _selected(first, A)
+    _git(first, "checkout", "-qb", f"batch/{A}")
+    landed = ("recipes", "data/queues", "data/batches", "data/failures", "data/metrics")
+    _git(first, "add", *[p for p in landed if (first / p).exists()])  # the workflow's add-paths
+    _git(first, "commit", "-qm", f"batch {A}")
+    _git(first, "push", "-q", "origin", f"batch/{A}")
+    # Hour 2 starts from main, where A's entries are still pending.
+    second = _checkout(origin, tmp_path / "run2")
+    assert all(_status(second)[n] == "pending" for n in a)
+    refs = "refs/remotes/origin/batch/"
+    held = scan_reservations(RegistryLayout.at(second), now(), branch_refs=refs)
+    assert held.holders() == {n.lower(): A for n in a}
+    os.environ["AUTOMATION_RESERVE_FROM_REFS"] = refs
+    try:
+        report = _generate(second, B, 6)
+    finally:
+        del os.environ["AUTOMATION_RESERVE_FROM_REFS"]
+    assert not set(_selected(second, B)) & set(a)
+    assert {s.name for s in report.reserved_skips} == set(a)
+    # Without the branches a checkout of main would take A's entries again (the old defect).
+    third = _checkout(origin, tmp_path / "run3")
+    _generate(third, B, 6)
+    assert set(a) <= set(_selected(third, B))
+    # Once the pull request is merged, main's queue says what happened: nothing is held.
+    _git(origin, "merge", "-q", "--ff-only", f"batch/{A}")
+    fourth = _checkout(origin, tmp_path / "run4")
+    assert scan_reservations(RegistryLayout.at(fourth), now(), branch_refs=refs).holders() == {}
+    assert all(_status(fourth)[n] == "success" for n in a)
+
+
+def test_an_unreadable_manifest_on_a_batch_branch_stops_generate(tmp_path: Path) -> None:
+    origin = tmp_path / "origin"
+    fakes.make_registry(origin, SIX, impossible=False)
+    _git(origin, "init", "-q", "-b", "main")
+    _git(origin, "add", "-A")
+    _git(origin, "commit", "-qm", "registry")
+    _git(origin, "checkout", "-qb", f"batch/{A}")
+    (origin / "data" / "batches").mkdir(parents=True, exist_ok=True)
+    (origin / "data" / "batches" / f"{A}.json").write_text("{not json")
+    _git(origin, "add", "-A")
+    _git(origin, "commit", "-qm", "broken")
+    _git(origin, "checkout", "-q", "main")
+    work = _checkout(origin, tmp_path / "run")
+    with pytest.raises(DataError) as caught:
+        scan_reservations(RegistryLayout.at(work), now(), branch_refs="refs/remotes/origin/batch/")
+    assert f"batch/{A}:data/batches/{A}.json" in str(caught.value.path)
+    with pytest.raises(UsageError):
+        scan_reservations(RegistryLayout.at(work), now(), branch_refs="../../etc")
