@@ -37,6 +37,8 @@ PUBLIC_ENDPOINTS: Mapping[str, str] = MappingProxyType(
         "homebrew": "https://formulae.brew.sh",
         "ghcr": "https://ghcr.io",
         "github": "https://api.github.com",
+        # Release asset downloads (browser_download_url), read for archive listings.
+        "githubdownload": "https://github.com",
     }
 )
 
@@ -70,6 +72,7 @@ DEFAULT_RATE_LIMITS: Mapping[str, float] = MappingProxyType(
         "homebrew": 5.0,
         "ghcr": 5.0,
         "github": 1.0,
+        "githubdownload": 5.0,
     }
 )
 

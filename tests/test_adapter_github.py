@@ -4,9 +4,12 @@ determinism, hostile data, and the curated seeding list."""
 from __future__ import annotations
 
 import copy
+import io
 import json
 import random
+import tarfile
 import tomllib
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import MappingProxyType
@@ -336,3 +339,155 @@ def test_cargo_dist_release_strips_the_archive_directory() -> None:
     plain = build_github("tool", _facts([{"name": n} for n in archives]))
     assert isinstance(plain, BuiltRecipe)
     assert [s["strip_dirs"] for s in valid(plain)["steps"]] == [0]
+
+
+# ------------------------------------------------------------ archive listings
+
+
+@pytest.fixture
+def http_dl(upstream: FakeUpstream) -> Iterator[HttpClient]:
+    """API and release downloads both on the local server."""
+    endpoints = dict(PUBLIC_ENDPOINTS, github=upstream.base, githubdownload=upstream.base)
+    fast = Config(
+        endpoints=MappingProxyType(endpoints),
+        rate_limits=MappingProxyType({"github": 1000.0, "githubdownload": 1000.0}),
+        retries=0,
+        read_timeout=5,
+    )
+    with HttpClient(fast, env={}) as client:
+        yield client
+
+
+def _tar_gz(files: list[tuple[str, bytes]], dirs: tuple[str, ...] = ()) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        for name in dirs:
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE
+            archive.addfile(info)
+        for name, data in files:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _zip(files: list[tuple[str, bytes]]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files:
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def _release_with(
+    upstream: FakeUpstream, archives: dict[str, bytes], extra: tuple[str, ...] = ()
+) -> None:
+    assets = [{"name": n, "size": len(d)} for n, d in archives.items()]
+    assets += [{"name": n, "size": 1} for n in extra]
+    serve(upstream, "o/tool", [{"tag_name": "v1.0.0", "assets": assets}], latest=True)
+    for name, data in archives.items():
+        upstream.blob(f"/o/tool/releases/download/v1.0.0/{name}", data)
+
+
+def _steps(http: HttpClient) -> list[dict[str, Any]]:
+    built = generate(http, "o/tool", "tool")
+    assert isinstance(built, BuiltRecipe)
+    steps: list[dict[str, Any]] = valid(built)["steps"]
+    return steps
+
+
+def test_listing_finds_a_wrapping_directory_the_name_hides(
+    upstream: FakeUpstream, http_dl: HttpClient
+) -> None:
+    """GoReleaser-style names read as flat (0); this archive wraps its files, so 1."""
+    wrapped = _tar_gz(
+        [("tool-1.0.0/tool", b"ELF"), ("tool-1.0.0/LICENSE", b"MIT")], ("tool-1.0.0",)
+    )
+    names = [
+        f"tool_1.0.0_{os}_{arch}.tar.gz"
+        for os in ("linux", "darwin")
+        for arch in ("amd64", "arm64")
+    ]
+    _release_with(upstream, dict.fromkeys(names, wrapped))
+    steps = _steps(http_dl)
+    assert [(s["strip_dirs"], s["binaries"]) for s in steps] == [(1, ["tool"])]
+    downloads = upstream.requests_to("/releases/download/")
+    assert sorted(path.rsplit("/", 1)[-1] for _, path, _ in downloads) == sorted(names)
+    assert all(rng is not None and rng.startswith("bytes=") for _, _, rng in downloads)
+    plain = build_github("tool", adapter._fetch_release(http_dl, "o/tool"))
+    assert isinstance(plain, BuiltRecipe)
+    assert [s["strip_dirs"] for s in valid(plain)["steps"]] == [0]  # the naming rule alone
+
+
+def test_flat_zip_and_versioned_flat_tarball_get_zero(
+    upstream: FakeUpstream, http_dl: HttpClient
+) -> None:
+    flat_zip = _zip([("tool", b"ELF"), ("README.md", b"#")])
+    flat_tar = _tar_gz([("tool", b"ELF"), ("README.md", b"#")])
+    # a hyphenated <name>-<version>-<target> tarball reads as wrapped (1); this one is flat
+    _release_with(
+        upstream,
+        {
+            "tool-1.0.0-x86_64-unknown-linux-gnu.tar.gz": flat_tar,
+            "tool-1.0.0-aarch64-unknown-linux-gnu.tar.gz": flat_tar,
+            "tool-1.0.0-x86_64-apple-darwin.zip": flat_zip,
+            "tool-1.0.0-aarch64-apple-darwin.zip": flat_zip,
+        },
+    )
+    steps = _steps(http_dl)
+    assert [(s["archive_format"], s["strip_dirs"], s["binaries"]) for s in steps] == [
+        ("tar.gz", 0, ["tool"]),
+        ("zip", 0, ["tool"]),
+    ]
+
+
+def test_binary_under_bin_keeps_its_path(upstream: FakeUpstream, http_dl: HttpClient) -> None:
+    archive = _tar_gz(
+        [("tool-1.0.0/bin/tool", b"ELF"), ("tool-1.0.0/share/man/tool.1", b"man")],
+        ("tool-1.0.0", "tool-1.0.0/bin"),
+    )
+    _release_with(upstream, {f"tool-1.0.0-linux-{a}.tar.gz": archive for a in ("amd64", "arm64")})
+    steps = _steps(http_dl)
+    assert [(s["strip_dirs"], s["binaries"]) for s in steps] == [(1, ["bin/tool"])]
+
+
+def test_unlistable_archive_falls_back_to_the_naming_rule(
+    upstream: FakeUpstream, http_dl: HttpClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from automation import archive_listing
+
+    monkeypatch.setattr(archive_listing, "MAX_UNCOMPRESSED", 64 * 1024)
+    big = _tar_gz([("tool-1.0.0/tool", random.Random(0).randbytes(200 * 1024))], ("tool-1.0.0",))
+    _release_with(upstream, {"tool_1.0.0_linux_amd64.tar.gz": big}, ("checksums.txt",))
+    upstream.json("/o/tool/releases/download/v1.0.0/checksums.txt", {}, status=599)
+    steps = _steps(http_dl)
+    assert [(s["strip_dirs"], s["binaries"]) for s in steps] == [(0, ["tool"])]  # flat-name
+    assert upstream.requests_to("checksums") == []  # only chosen archives are read
+
+
+def test_failed_download_falls_back(upstream: FakeUpstream, http_dl: HttpClient) -> None:
+    serve(
+        upstream,
+        "o/tool",
+        [{"tag_name": "v1.0.0", "assets": [{"name": "tool-1.0.0-linux-amd64.tar.gz"}]}],
+        latest=True,
+    )
+    upstream.json("/o/tool/releases/download/v1.0.0/tool-1.0.0-linux-amd64.tar.gz", {}, status=404)
+    assert [s["strip_dirs"] for s in _steps(http_dl)] == [1]  # versioned-name
+
+
+def test_no_downloads_when_only_the_api_is_redirected(
+    upstream: FakeUpstream, http: HttpClient
+) -> None:
+    """A stand-in (or GitHub Enterprise) API with public downloads would mix hosts: no reads."""
+    assert not adapter.downloads_enabled(http.config)
+    assert adapter.downloads_enabled(Config())
+    _release_with(upstream, {"tool_1.0.0_linux_amd64.tar.gz": _tar_gz([("a/tool", b"x")])})
+    assert [s["strip_dirs"] for s in _steps(http)] == [0]
+    assert upstream.requests_to("/releases/download/") == []
+
+
+def test_download_url_quotes_tag_and_name() -> None:
+    url = adapter.download_url(Config(), "o/tool", "tool/v1+2", "tool 1.tar.gz")
+    assert url == "https://github.com/o/tool/releases/download/tool%2Fv1%2B2/tool%201.tar.gz"

@@ -12,6 +12,13 @@ repository does name the tool, the reference registry keeps that name even when 
 (``BurntSushi/ripgrep`` is ``ripgrep`` with binary ``rg``, ``ClementTsang/bottom`` is ``bottom``
 with ``btm``). A repository listed twice is named by its first entry, as it is ranked; one not
 listed is named after the repository (``automation.names.recipe_name_for``).
+
+Archive layout (:func:`fetch`): each archive the picker chose (one per platform, deduplicated) is
+listed with a few small ranged reads of its release download (``automation.archive_listing``),
+so ``strip_dirs`` and the binary's path come from the real layout. An archive that cannot be
+listed (format, caps, HTTP failure) is left out and the naming rules decide for it. Listings are
+read from the ``githubdownload`` endpoint; when only the API endpoint is redirected (GitHub
+Enterprise, a test stand-in) downloads would go to the public host, so none are read.
 """
 
 from __future__ import annotations
@@ -20,11 +27,14 @@ import functools
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from automation import schemas
 from automation.adapters import EcosystemAdapter, Lookup
+from automation.archive_listing import TAR_FORMATS, read_listing
 from automation.builders import BuildFailure
-from automation.builders.github import GithubFacts, build_github, plan_release
+from automation.builders.github import GithubFacts, GithubPlan, build_github, plan_release
+from automation.config import Config
 from automation.errors import DataError
 from automation.http import HttpClient
 from automation.layout import REPOSITORY_ROOT, RegistryLayout
@@ -78,13 +88,59 @@ def recipe_name(identifier: str) -> str:
     return check_recipe_name(curated) if curated is not None else recipe_name_for(repo)
 
 
-def fetch(http: HttpClient, identifier: str) -> GithubFacts:
+def _fetch_release(http: HttpClient, identifier: str) -> GithubFacts:
     project = fetch_github_project(http, identifier)
     return GithubFacts(project, _curated_executables().get(project.repo.lower(), ()))
 
 
+def fetch(http: HttpClient, identifier: str) -> GithubFacts:
+    """Repository, newest stable release and the listings of the chosen archives."""
+    facts = _fetch_release(http, identifier)
+    if not downloads_enabled(http.config):
+        return facts
+    plan = plan_release(facts)
+    if isinstance(plan, BuildFailure):
+        return facts
+    listings = archive_listings(http, facts, plan)
+    return GithubFacts(facts.project, facts.executables, listings) if listings else facts
+
+
+def downloads_enabled(config: Config) -> bool:
+    """False when the API is redirected but downloads are not (they would bypass the redirect)."""
+    return config.is_overridden("githubdownload") or not config.is_overridden("github")
+
+
+def download_url(config: Config, repo: str, tag: str, asset: str) -> str:
+    """The asset's ``browser_download_url`` on the configured ``githubdownload`` endpoint."""
+    path = f"/{repo}/releases/download/{quote(tag, safe='')}/{quote(asset, safe='')}"
+    return config.url("githubdownload", path)
+
+
+def archive_listings(
+    http: HttpClient, facts: GithubFacts, plan: GithubPlan
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(asset name, members) for each chosen archive that could be listed, by name."""
+    release = facts.project.release
+    if release is None:
+        return ()
+    sizes = {asset.name: asset.size for asset in release.assets}
+    chosen = {
+        info.name: info.archive_format
+        for info in plan.picks.chosen.values()
+        if info.archive_format == "zip" or info.archive_format in TAR_FORMATS
+    }
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for name in sorted(chosen):
+        url = download_url(http.config, facts.project.repo, release.tag, name)
+        listed = read_listing(http, url, sizes.get(name), archive_format=chosen[name])
+        if listed.members is not None:
+            out.append((name, listed.members))
+    return tuple(out)
+
+
 def lookup(http: HttpClient, identifier: str) -> Lookup:
-    facts = fetch(http, identifier)
+    # Seeding needs names only: no archive listings.
+    facts = _fetch_release(http, identifier)
     plan = plan_release(facts)
     if isinstance(plan, BuildFailure):
         return Lookup(identifier, (), plan.version)
