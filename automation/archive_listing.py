@@ -33,9 +33,9 @@ from automation.assets import classify
 from automation.http import BadResponse, HttpClient, HttpError, RangeResult
 from automation.sources.pypi import (
     TAIL_BYTES,
-    _find_eocd,
-    _parse_eocd64,
+    locate_central_directory,
     parse_central_directory,
+    zip_regions,
 )
 
 FIRST_WINDOW = 256 * 1024
@@ -147,22 +147,16 @@ def _zip_members(reader: _Reader) -> list[str]:
     total = len(tail)
     if first.partial and first.total_size is not None:
         total = max(first.total_size, len(tail))
-    tail_start = total - len(tail)
 
-    def region(offset: int, length: int) -> bytes:
-        if offset < 0 or length < 0 or offset + length > total:
-            raise BadResponse("zip points outside the file", url=url)
-        if offset >= tail_start:
-            return tail[offset - tail_start : offset - tail_start + length]
+    def read(offset: int, length: int) -> bytes:
         # Before the tail window: one more read of exactly the directory (it may be larger).
         got = reader.get(offset, offset + length - 1, length)
         if not got.partial or len(got.body) != length:
             raise BadResponse(f"asked {length} bytes, got {len(got.body)}", url=url)
         return got.body
 
-    count, cd_size, cd_offset, _ = _find_eocd(tail, url)
-    if count == -1:
-        count, cd_size, cd_offset = _parse_eocd64(region(cd_offset, 56), url)
+    region = zip_regions(read, tail, total, url)
+    count, cd_size, cd_offset = locate_central_directory(region, tail, url)
     if cd_size > MAX_ZIP_DIRECTORY or count > MAX_MEMBERS:
         raise _GiveUp(f"central directory of {cd_size} bytes / {count} entries exceeds the cap")
     if count == 0:

@@ -502,14 +502,11 @@ def inflate_member(entry: ZipEntry, local: bytes, url: str, limit: int) -> bytes
     return data
 
 
-def scripts_from_zip(
-    read: Callable[[int, int], bytes], tail: bytes, total: int, project: str, url: str
-) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """(console scripts, data scripts, ignored) of a zip given its ``tail`` and a reader.
-
-    ``read(offset, length)`` returns bytes of the file; it is only called for regions outside
-    ``tail``. The same code serves ranged reads and a fully downloaded wheel.
-    """
+def zip_regions(
+    read: Callable[[int, int], bytes], tail: bytes, total: int, url: str
+) -> Callable[[int, int], bytes]:
+    """``region(offset, length)`` of a zip of ``total`` bytes whose last bytes are ``tail``:
+    served from ``tail`` when inside it, else by ``read``; offsets outside the file refused."""
     tail_start = total - len(tail)
 
     def region(offset: int, length: int) -> bytes:
@@ -519,9 +516,29 @@ def scripts_from_zip(
             return tail[offset - tail_start : offset - tail_start + length]
         return read(offset, length)
 
+    return region
+
+
+def locate_central_directory(
+    region: Callable[[int, int], bytes], tail: bytes, url: str
+) -> tuple[int, int, int]:
+    """(entries, size, offset) of a zip's central directory (zip64 aware)."""
     count, cd_size, cd_offset, _ = _find_eocd(tail, url)
     if count == -1:
         count, cd_size, cd_offset = _parse_eocd64(region(cd_offset, 56), url)
+    return count, cd_size, cd_offset
+
+
+def scripts_from_zip(
+    read: Callable[[int, int], bytes], tail: bytes, total: int, project: str, url: str
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(console scripts, data scripts, ignored) of a zip given its ``tail`` and a reader.
+
+    ``read(offset, length)`` returns bytes of the file; it is only called for regions outside
+    ``tail``. The same code serves ranged reads and a fully downloaded wheel.
+    """
+    region = zip_regions(read, tail, total, url)
+    count, cd_size, cd_offset = locate_central_directory(region, tail, url)
     if cd_size > MAX_CENTRAL_DIRECTORY:
         raise BadResponse(f"central directory of {cd_size} bytes is implausible", url=url)
     records = _central_records(region(cd_offset, cd_size), count, url)
