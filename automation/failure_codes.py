@@ -414,7 +414,8 @@ class Emitted:
 _KNOWN_CATEGORIES = frozenset((*CATEGORIES, *RAW_CATEGORIES))
 
 
-def _constants(tree: ast.Module) -> dict[str, str]:
+def string_constants(tree: ast.Module) -> dict[str, str]:
+    """Module-level ``NAME = "text"`` assignments of a parsed module."""
     out: dict[str, str] = {}
     for node in tree.body:
         if (
@@ -540,7 +541,7 @@ def scan_source(package: Path, *, skip: tuple[str, ...] = ("failure_codes.py",))
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         trees.append((path.relative_to(package.parent).as_posix(), tree))
-        constants.update(_constants(tree))
+        constants.update(string_constants(tree))
     params = _subcategory_params(trees)
     found: list[Emitted] = []
 

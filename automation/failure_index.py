@@ -34,7 +34,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from automation import blockers as bl
 from automation.ecosystems import normalise_ecosystem
@@ -54,7 +54,6 @@ from automation.timefmt import parse_timestamp
 SCHEMA_VERSION = 4  # 4: narrow records keyed by a hashed subject (who), sortable timestamps
 INDEX_NAME = "failures.sqlite"
 CACHE_ENV = "AUTOMATION_CACHE_DIR"
-T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE files (
@@ -286,9 +285,7 @@ def _scan_file(path: str, rel: str) -> _FileScan:
         sid = ids.get(subject)
         if sid is None:
             sid = ids[subject] = subject_id(subject)
-        ts_key = memo.get(f[11])
-        if ts_key is None:
-            ts_key = sort_key(f[11], memo)
+        ts_key = sort_key(f[11], memo)
         rows.append(
             (sid, f[0], f[2], f[1], f[3], lineno, seq, f[4], f[5], None if f[6] == f[5] else f[6],
              f[7], f[10], f[11], ts_key, "\n".join(f[8]) if f[8] else None)

@@ -11,25 +11,12 @@ from pathlib import Path
 from automation import disambiguate
 from automation.disambiguate import Probe, decide, record_decision
 from automation.disambiguations import SELECTION_REASONS, read_audit_file
+from automation.failure_codes import string_constants
 from automation.layout import REPOSITORY_ROOT, SCHEMAS_DIR, RegistryLayout
 
 # Constructors whose fourth positional argument (or ``selection_reason=``) is the reason:
 # disambiguate.Decision, disambiguations.Decision and disambiguations.AuditRecord.
 _WRITERS = {"Decision": 3, "AuditRecord": 3}
-
-
-def _string_constants(tree: ast.Module) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for node in tree.body:
-        if (
-            isinstance(node, ast.Assign)
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
-        ):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    out[target.id] = node.value.value
-    return out
 
 
 def _reason_literals(expression: ast.expr, constants: dict[str, str]) -> set[str]:
@@ -50,7 +37,7 @@ def written_reasons() -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for path in sorted((REPOSITORY_ROOT / "automation").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        constants = _string_constants(tree)
+        constants = string_constants(tree)
         reasons: set[str] = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from automation.errors import UnsafeNameError
 from automation.http import BadResponse, HttpClient
-from automation.sources.homebrew import FORMULA_NAME, TapNameError, is_tap_name
+from automation.sources.homebrew import check_core_name
 
 ANALYTICS_PATH = "/api/analytics/cask-install/30d.json"
 NO_CHECK = frozenset({"no_check", ":no_check"})
@@ -75,13 +74,12 @@ UNSUPPORTED_SUFFIXES = {
 
 def check_cask_token(token: str) -> str:
     """``token`` if it is a plain cask token; TapNameError for ``user/tap/x``."""
-    if not isinstance(token, str):
-        raise UnsafeNameError(f"invalid cask token {token!r}")
-    if is_tap_name(token):
-        raise TapNameError(f"{token!r} is a tap cask; only homebrew/cask is supported")
-    if not FORMULA_NAME.fullmatch(token) or ".." in token:
-        raise UnsafeNameError(f"invalid cask token {token!r}")
-    return token
+    return check_core_name(
+        token,
+        what="cask token",
+        tap="cask; only homebrew/cask is supported",
+        invalid="cask token",
+    )
 
 
 def cask_path(token: str) -> str:

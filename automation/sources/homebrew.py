@@ -50,15 +50,26 @@ def is_tap_name(name: str) -> bool:
     return "/" in name
 
 
+def check_core_name(name: object, *, what: str, tap: str, invalid: str) -> str:
+    """``name`` if it is a plain name of Homebrew's own tap; TapNameError for ``user/tap/x``
+    (``tap`` says which tap is supported); else UnsafeNameError (``invalid`` names the kind)."""
+    if not isinstance(name, str):
+        raise UnsafeNameError(f"invalid {what} {name!r}")
+    if is_tap_name(name):
+        raise TapNameError(f"{name!r} is a tap {tap}")
+    if not FORMULA_NAME.fullmatch(name) or ".." in name:
+        raise UnsafeNameError(f"invalid {invalid} {name!r}")
+    return name
+
+
 def check_formula_name(name: str) -> str:
     """``name`` if it is a core formula; TapNameError for ``user/tap/x``; else UnsafeNameError."""
-    if not isinstance(name, str):
-        raise UnsafeNameError(f"invalid formula name {name!r}")
-    if is_tap_name(name):
-        raise TapNameError(f"{name!r} is a tap formula; only homebrew/core formulae are supported")
-    if not FORMULA_NAME.fullmatch(name) or ".." in name:
-        raise UnsafeNameError(f"invalid Homebrew formula name {name!r}")
-    return name
+    return check_core_name(
+        name,
+        what="formula name",
+        tap="formula; only homebrew/core formulae are supported",
+        invalid="Homebrew formula name",
+    )
 
 
 def formula_path(name: str) -> str:
