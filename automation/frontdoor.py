@@ -10,8 +10,8 @@ from typing import TextIO
 
 from invoke.exceptions import Exit
 
-from automation.errors import AutomationError, ExitCode
-from automation.report import Report, render
+from automation.core.errors import AutomationError, ExitCode
+from automation.core.report import Report, render
 
 
 def _emit(text: str, *, stream: TextIO | None = None) -> None:

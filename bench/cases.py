@@ -53,7 +53,7 @@ def child(fn_name: str, args: tuple[Any, ...], queue: Any) -> None:
 
 
 def queue_ours(root: str) -> dict[str, Any]:
-    from automation.queue import read_queue, save_queue
+    from automation.registry.queue import read_queue, save_queue
 
     source = Path(root) / "data" / "queues" / "priority-queue.json"
     target = Path(tempfile.mkdtemp()) / "queue.json"
@@ -81,7 +81,7 @@ def queue_bare(root: str) -> dict[str, Any]:
 
 def queue_jsonschema_only(root: str) -> dict[str, Any]:
     """How much of our load is jsonschema (for the record)."""
-    from automation import schemas
+    from automation.core import schemas
 
     document = json.loads((Path(root) / "data" / "queues" / "priority-queue.json").read_text())
     schemas.validator("queue")
@@ -96,7 +96,7 @@ def gaps_ours(root: str, cache: str) -> dict[str, Any]:
     """``invoke gaps`` cold (nothing cached), warm (unchanged registry: the result cache), and
     with the failure index warm but the result cache bypassed (what a changed queue costs)."""
     os.environ["AUTOMATION_CACHE_DIR"] = cache
-    from automation.gaps import gap_report
+    from automation.learn.gaps import gap_report
 
     cold_s, report = timed(lambda: gap_report(root, top=10))
     warm_s, warm = timed(lambda: gap_report(root, top=10))
@@ -114,8 +114,8 @@ def gaps_ours(root: str, cache: str) -> dict[str, Any]:
 def gaps_index_only(root: str, cache: str) -> dict[str, Any]:
     """The failure index alone (refresh), cold then warm."""
     os.environ["AUTOMATION_CACHE_DIR"] = cache
-    from automation.failure_index import open_index
-    from automation.layout import RegistryLayout
+    from automation.core.layout import RegistryLayout
+    from automation.learn.failure_index import open_index
 
     layout = RegistryLayout.at(root)
 
@@ -216,10 +216,10 @@ def gaps_bare_same_rows(root: str) -> dict[str, Any]:
 
 
 def npm_ours(workdir: str) -> dict[str, Any]:
-    from automation.config import load_config
-    from automation.http import HttpClient
-    from automation.layout import RegistryLayout
-    from automation.popularity import load_npm_popularity
+    from automation.core.config import load_config
+    from automation.core.http import HttpClient
+    from automation.core.layout import RegistryLayout
+    from automation.ecosystems.popularity import load_npm_popularity
 
     layout = RegistryLayout.at(workdir)
     with HttpClient(load_config(layout.root)) as http:
@@ -282,9 +282,9 @@ def live_ours(
 
     import requests
 
-    from automation.adapters import adapters
-    from automation.config import load_config
-    from automation.http import HttpClient
+    from automation.core.config import load_config
+    from automation.core.http import HttpClient
+    from automation.ecosystems import adapters
 
     log: list[tuple[str, str, dict[str, str]]] = []
     current = threading.local()

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_upstream import FakeUpstream
 
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+from tests.support.fake_upstream import FakeUpstream
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _find_shared() -> Path | None:

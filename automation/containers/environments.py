@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from automation.errors import DataError, UsageError
-from automation.layout import REPOSITORY_ROOT
-from automation.schemas import check
+from automation.core.errors import DataError, UsageError
+from automation.core.layout import REPOSITORY_ROOT
+from automation.core.schemas import check
 
 ENVIRONMENTS_FILE = REPOSITORY_ROOT / "data" / "environments.json"
 CONTAINERS_DIR = REPOSITORY_ROOT / "containers"

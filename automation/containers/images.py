@@ -42,7 +42,7 @@ from automation.containers.runtime import (
     PodmanRuntime,
     detect_runtime,
 )
-from automation.errors import AutomationError, DataError, ExitCode, UsageError
+from automation.core.errors import AutomationError, DataError, ExitCode, UsageError
 
 FINGERPRINT_LABEL = "org.registry-automation.fingerprint"
 # Part of every fingerprint: changing what is hashed (or how) must bump it, so old labels stop

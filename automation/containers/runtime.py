@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from automation.errors import AutomationError, ExitCode
+from automation.core.errors import AutomationError, ExitCode
 
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # Mounted beside, not over, the image's own store: the image stays as built and the tools that

@@ -1,12 +1,14 @@
 """Validate recipes by installing and running them in one container per environment.
 
 One result line per (recipe, environment) is appended to
-``data/results/<batch_id>/<environment>.jsonl`` through ``automation.results`` (schema-checked,
+``data/results/<batch_id>/<environment>.jsonl`` through ``automation.registry.results``
+(schema-checked,
 canonical categories). Only transient network failures are retried (3 attempts, 2 s then 4 s
 apart, as the reference pipeline does); everything else is classified once, with the tool's own
 output kept in the message. Environments run side by side, ``jobs`` at a time.
 
-The installer's own categories map onto the canonical six (``automation.failures.CATEGORIES``):
+The installer's own categories map onto the canonical six
+(``automation.registry.failures.CATEGORIES``):
 
 ====================== ========================================================================
 installer              result line (status / category / subcategory)
@@ -65,12 +67,12 @@ from automation.containers.runtime import (
     detect_runtime,
     new_container_name,
 )
-from automation.errors import AutomationError, DataError, ExitCode, StoppedError, UsageError
-from automation.failures import cap_message
-from automation.layout import RegistryLayout
-from automation.names import check_recipe_name
-from automation.results import ResultLine, read_results_file, write_result_lines
-from automation.timefmt import format_filename_stamp, format_timestamp, now
+from automation.core.errors import AutomationError, DataError, ExitCode, StoppedError, UsageError
+from automation.core.layout import RegistryLayout
+from automation.core.names import check_recipe_name
+from automation.core.timefmt import format_filename_stamp, format_timestamp, now
+from automation.registry.failures import cap_message
+from automation.registry.results import ResultLine, read_results_file, write_result_lines
 
 INSTALLER_SOURCE = Path(installer.__file__)
 SMOKE_RECIPES_DIR = CONTAINERS_DIR / "smoke"
@@ -753,7 +755,7 @@ def run_validation(
     runtime: ContainerRuntime | None = None,
 ) -> ValidationReport:
     """The front doors' one call: pick engine, environments and recipes, build, validate."""
-    from automation.control import check_allowed_now
+    from automation.registry.control import check_allowed_now
 
     layout = RegistryLayout.at(root)
     check_allowed_now(layout, None)  # emergency stop: exit 5 before engines and images
@@ -807,8 +809,10 @@ def validate_batch_in_environments(
     ``data/results/<batch>/<environment>.jsonl`` are skipped, so an interrupted run resumes.
     ``guard(ecosystem)`` is asked before each recipe (emergency stop, circuit breaker).
     """
-    from automation.batch import Staging  # the pipeline's staging area, owned by automation.batch
     from automation.ecosystems import split_source
+    from automation.registry.staging import (
+        Staging,  # the pipeline's staging area, owned by automation.registry.staging
+    )
 
     staging = Staging(layout, batch_id)
     if not staging.exists():

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from container_spec import SPEC_ENVS, Running, start
 
 from automation.containers.runtime import ContainerRuntime, EngineError, detect_runtime
+from tests.containers.container_spec import SPEC_ENVS, Running, start
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from container_spec import Running
 
 from automation.containers.runtime import CA_ENV_VARS, CONTAINER_CA_PATH
+from tests.containers.container_spec import Running
 
 pytestmark = pytest.mark.containers
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from automation.batch import Staging
 from automation.containers.environments import select_environments
 from automation.containers.runtime import ContainerRuntime
 from automation.containers.validate import (
@@ -22,12 +21,13 @@ from automation.containers.validate import (
     load_recipe,
     validate_one,
 )
-from automation.layout import RegistryLayout
-from automation.merge import merge_batch
-from automation.pipeline import run_generate, run_validate
-from automation.queue import QueueEntry, load_queue, save_queue
-from automation.results import read_results_file
-from automation.validate_local import LocalValidator, apply_verify, version_pattern
+from automation.core.layout import RegistryLayout
+from automation.registry.queue import QueueEntry, load_queue, save_queue
+from automation.registry.results import read_results_file
+from automation.registry.staging import Staging
+from automation.stages.merge import merge_batch
+from automation.stages.pipeline import run_generate, run_validate
+from automation.stages.validate_local import LocalValidator, apply_verify, version_pattern
 
 pytestmark = [pytest.mark.containers, pytest.mark.network, pytest.mark.slow]
 

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from container_spec import SPEC_ENVS, Running, start
 
 from automation.containers import installer
 from automation.containers.runtime import ContainerRuntime
 from automation.containers.validate import INSTALLER_SOURCE, PAYLOAD_DIR, PREFIX, SMOKE_RECIPES_DIR
+from tests.containers.container_spec import SPEC_ENVS, Running, start
 
 pytestmark = [pytest.mark.containers, pytest.mark.network, pytest.mark.slow]
 RECIPES = sorted(SMOKE_RECIPES_DIR.glob("*.toml"))

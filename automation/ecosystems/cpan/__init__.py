@@ -1,0 +1,5 @@
+"""CPAN: the latest MetaCPAN release and the scripts it installs -> ``cpan_install``.
+
+Everything this kit knows of the ecosystem lives in this package: ``client`` (the registry's
+URLs and parsers), ``builder`` where the recipe shape is its own, ``adapter`` (fetch + build).
+"""

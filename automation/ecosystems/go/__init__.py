@@ -1,0 +1,5 @@
+"""Go: resolve the module path on the proxy, find its main packages -> ``go_install``.
+
+Everything this kit knows of the ecosystem lives in this package: ``client`` (the registry's
+URLs and parsers), ``builder`` where the recipe shape is its own, ``adapter`` (fetch + build).
+"""

@@ -1,0 +1,5 @@
+"""Homebrew: formula JSON + bottle inspection on ghcr.io -> ``homebrew`` + ``install_binaries``.
+
+Everything this kit knows of the ecosystem lives in this package: ``client`` (the registry's
+URLs and parsers), ``builder`` where the recipe shape is its own, ``adapter`` (fetch + build).
+"""

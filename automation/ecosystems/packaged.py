@@ -1,0 +1,84 @@
+"""Builders for ecosystems whose package manager installs the tool: npm and PyPI (more to come).
+
+Each emits one install step ``{<id key>, executables}`` and a ``[verify]`` that runs the executable
+matching the package name. The verify pattern is left for validation to fill in from what the tool
+really prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from automation.core.errors import UnsafeNameError
+from automation.core.names import check_recipe_name
+from automation.ecosystems.recipe import (
+    BuildFailure,
+    BuiltRecipe,
+    UpstreamPackage,
+    choose_homepage,
+    clean_description,
+    render_recipe,
+    safe_executables,
+    verify_executable_for,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PackagedSpec:
+    action: str  # e.g. "pipx_install"
+    id_key: str  # the action's parameter naming the package: "package", "crate", "gem", ...
+    dependencies: tuple[str, ...] = ()
+
+
+SPECS = {
+    "pypi": PackagedSpec("pipx_install", "package"),
+    "npm": PackagedSpec("npm_install", "package"),
+}
+
+
+def build_packaged(name: str, package: UpstreamPackage) -> BuiltRecipe | BuildFailure:
+    """Build the recipe for ``package`` under registry name ``name`` (pure, deterministic)."""
+    spec = SPECS.get(package.ecosystem)
+    if spec is None:
+        return BuildFailure(
+            "generation_failed", "unsupported_ecosystem", f"no builder for {package.ecosystem!r}"
+        )
+    try:
+        check_recipe_name(name)
+    except UnsafeNameError as exc:
+        return BuildFailure("generation_failed", "unsafe_name", str(exc))
+    executables, rejected = safe_executables(package.executables)
+    if not executables:
+        detail = f" (rejected unsafe names: {', '.join(rejected)})" if rejected else ""
+        return BuildFailure(
+            "generation_failed",
+            "no_executables",
+            f"{package.ecosystem}:{package.identifier} {package.version} declares no "
+            f"command-line executables{detail}",
+        )
+    verify_exe = verify_executable_for(package.identifier, executables)
+    text = render_recipe(
+        name=name,
+        description=clean_description(
+            package.description, f"{package.identifier} command-line tool"
+        ),
+        homepage=choose_homepage(package.homepage_candidates, package.fallback_homepage),
+        dependencies=spec.dependencies,
+        steps=[
+            {
+                "action": spec.action,
+                spec.id_key: package.identifier,
+                "executables": list(executables),
+            }
+        ],
+        verify_command=f"{verify_exe} --version",
+    )
+    return BuiltRecipe(
+        name=name,
+        source=f"{package.ecosystem}:{package.identifier}",
+        text=text,
+        executables=executables,
+        verify_executable=verify_exe,
+        version=package.version,
+        first_release=package.first_release,
+    )

@@ -1,0 +1,630 @@
+"""PyPI: project metadata from the JSON API and executables from the newest wheel.
+
+Executables come from the wheel itself: ``*.dist-info/entry_points.txt`` ``[console_scripts]``
+and files under ``*.data/scripts/`` (how maturin wheels such as ruff ship their binary). The wheel
+is read with HTTP Range requests (end-of-central-directory record, central directory, then the one
+local entry); a server that ignores Range gets a capped full download whose sha256 is checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import struct
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
+
+from automation.core.errors import UnsafeNameError
+from automation.core.http import BadResponse, HttpClient
+from automation.core.jsonsplit import split_object
+
+# PEP 508 project names.
+PROJECT_NAME = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]{0,198}[A-Za-z0-9])$")
+# Script names we accept from an untrusted wheel: a plain file name, no separators or spaces.
+SCRIPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+WHEEL_NAME = re.compile(
+    r"^(?P<dist>[^-]+)-(?P<ver>[^-]+)(-(?P<build>\d[^-]*))?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$"
+)
+TAIL_BYTES = 64 * 1024
+MAX_CENTRAL_DIRECTORY = 16 * 1024 * 1024
+MAX_ENTRY_POINTS_BYTES = 1024 * 1024
+MAX_SCRIPTS = 200
+HOMEPAGE_KEYS = ("homepage", "home", "repository", "source", "sourcecode", "github", "code")
+
+
+def check_project_name(name: str) -> str:
+    """Return ``name`` if it is a valid PyPI project name, else raise UnsafeNameError."""
+    if not isinstance(name, str) or not PROJECT_NAME.fullmatch(name):
+        raise UnsafeNameError(f"invalid PyPI project name {name!r}")
+    return name
+
+
+def normalise_project_name(name: str) -> str:
+    """PEP 503 normalisation: ``Foo_Bar.baz`` -> ``foo-bar-baz``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def project_path(name: str) -> str:
+    """Path of the JSON API document on the ``pypi`` endpoint."""
+    return f"/pypi/{quote(check_project_name(name), safe='')}/json"
+
+
+@dataclass(frozen=True, slots=True)
+class WheelFile:
+    filename: str
+    url: str  # absolute, resolved against the document URL
+    size: int | None
+    sha256: str | None
+    upload_time: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectInfo:
+    """What the JSON document says (no wheel contents)."""
+
+    name: str
+    version: str
+    summary: str
+    homepage: str | None
+    upload_time: str | None
+    release_count: int
+    has_project_urls: bool
+    wheel: WheelFile | None
+
+
+@dataclass(frozen=True, slots=True)
+class WheelScripts:
+    console_scripts: tuple[str, ...]
+    data_scripts: tuple[str, ...]
+    method: str  # "range" | "full"
+    ignored: tuple[str, ...] = ()  # entries skipped as unsafe
+
+
+@dataclass(frozen=True, slots=True)
+class PypiProject:
+    """A PyPI project as the kit uses it. ``executables`` = console scripts ∪ data scripts."""
+
+    name: str
+    version: str
+    summary: str
+    homepage: str | None
+    console_scripts: tuple[str, ...]
+    data_scripts: tuple[str, ...]
+    upload_time: str | None
+    release_count: int
+    has_project_urls: bool
+    wheel: WheelFile | None
+    wheel_read: str | None  # "range" | "full" | None (no wheel)
+
+    @property
+    def executables(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.console_scripts) | set(self.data_scripts)))
+
+    @property
+    def is_cli(self) -> bool:
+        return bool(self.executables)
+
+
+# ---------------------------------------------------------------- pure parsers of the JSON
+
+
+def https_url(value: object) -> str | None:
+    """``value`` if it is an https URL with a host (http homepages fail recipe validation)."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in value):
+        return None
+    return value
+
+
+def _label_key(label: str) -> str:
+    # PEP 753 label normalisation: lowercase, drop punctuation and whitespace.
+    return re.sub(r"[^a-z0-9]", "", label.lower())
+
+
+def select_homepage(info: Mapping[str, Any]) -> str | None:
+    """``info.home_page`` when https, else the first https ``project_urls`` Homepage/Repository/…"""
+    home = https_url(info.get("home_page"))
+    if home:
+        return home
+    urls = info.get("project_urls") or {}
+    if not isinstance(urls, dict):
+        return None
+    by_key = {_label_key(str(k)): v for k, v in urls.items()}
+    for key in HOMEPAGE_KEYS:
+        candidate = https_url(by_key.get(key))
+        if candidate:
+            return candidate
+    return None
+
+
+def _wheel_rank(filename: str) -> tuple[int, str]:
+    match = WHEEL_NAME.match(filename)
+    if not match:
+        return (9, filename)
+    py, abi, plat = match["py"], match["abi"], match["plat"]
+    if plat == "any" and abi == "none" and "py3" in py.split("."):
+        return (0, filename)  # py3-none-any (also py2.py3-none-any)
+    if plat == "any":
+        return (1, filename)  # any other pure wheel
+    # Executables do not depend on the platform; pick the most common one deterministically.
+    if "manylinux" in plat and "x86_64" in plat:
+        return (2, filename)
+    return (3, filename)
+
+
+def _wheel_files(files: object, base_url: str) -> list[WheelFile]:
+    out: list[WheelFile] = []
+    if not isinstance(files, list):
+        return out
+    for item in files:
+        if not isinstance(item, dict) or item.get("packagetype") != "bdist_wheel":
+            continue
+        if item.get("yanked"):
+            continue
+        filename, url = item.get("filename"), item.get("url")
+        if not isinstance(filename, str) or not isinstance(url, str):
+            continue
+        if not filename.endswith(".whl") or "/" in filename or "\\" in filename:
+            continue
+        digests = item.get("digests") if isinstance(item.get("digests"), dict) else {}
+        sha = digests.get("sha256") if isinstance(digests, dict) else None
+        size = item.get("size")
+        out.append(
+            WheelFile(
+                filename=filename,
+                url=urljoin(base_url, url),
+                size=size if isinstance(size, int) and size >= 0 else None,
+                sha256=sha if isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha) else None,
+                upload_time=item.get("upload_time_iso_8601") or item.get("upload_time"),
+            )
+        )
+    return out
+
+
+def select_wheel(files: Sequence[WheelFile]) -> WheelFile | None:
+    """Prefer ``py3-none-any``, else any pure wheel, else any wheel (manylinux x86_64 first)."""
+    if not files:
+        return None
+    return min(files, key=lambda w: _wheel_rank(w.filename))
+
+
+def parse_project_json(document: Any, *, base_url: str) -> ProjectInfo:
+    """Parse ``/pypi/<name>/json``. ``base_url`` resolves relative file URLs (mirrors use them).
+
+    The newest wheel is taken from ``urls`` (files of ``info.version``); when that release has no
+    wheel, from the most recently uploaded release in ``releases`` that has one. The files of
+    ``releases`` are read in that case only (``decode_project_json`` relies on it).
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("info"), dict):
+        raise BadResponse("PyPI document has no info object", url=base_url)
+    info = document["info"]
+    name, version = info.get("name"), info.get("version")
+    if not isinstance(name, str) or not isinstance(version, str):
+        raise BadResponse("PyPI document lacks info.name/info.version", url=base_url)
+    check_project_name(name)
+    releases = document.get("releases") if isinstance(document.get("releases"), dict) else {}
+    assert isinstance(releases, dict)
+    wheels = _wheel_files(document.get("urls"), base_url)
+    if not wheels:
+        newest: tuple[str, list[WheelFile]] | None = None
+        for files in releases.values():
+            candidates = _wheel_files(files, base_url)
+            if not candidates:
+                continue
+            stamp = max(w.upload_time or "" for w in candidates)
+            if newest is None or stamp > newest[0]:
+                newest = (stamp, candidates)
+        wheels = newest[1] if newest else []
+    wheel = select_wheel(wheels)
+    upload_times: list[str] = [
+        f["upload_time_iso_8601"]
+        for f in (document.get("urls") or [])
+        if isinstance(f, dict) and isinstance(f.get("upload_time_iso_8601"), str)
+    ]
+    summary = info.get("summary")
+    project_urls = info.get("project_urls")
+    return ProjectInfo(
+        name=name,
+        version=version,
+        summary=summary.strip() if isinstance(summary, str) else "",
+        homepage=select_homepage(info),
+        upload_time=wheel.upload_time if wheel else (min(upload_times) if upload_times else None),
+        release_count=len(releases),
+        has_project_urls=isinstance(project_urls, dict) and any(project_urls.values()),
+        wheel=wheel,
+    )
+
+
+def decode_project_json(body: bytes) -> Any:
+    """``json.loads(body)`` as far as ``parse_project_json`` can tell, in a fraction of the time.
+
+    Only ``info``, ``urls`` and ``releases`` are decoded, and the files of each release only
+    when ``urls`` (the current release's files) holds no wheel: the one case in which
+    ``parse_project_json`` reads them. Otherwise every release maps to None (the count stays).
+    A body the fast path cannot vouch for is decoded whole by ``json.loads``, errors included.
+    """
+    members = split_object(body, ("info", "urls"), nested="releases")
+    if members is None:
+        return json.loads(body)
+    document: dict[str, Any] = {key: json.loads(bytes(raw)) for key, raw in members.raw.items()}
+    if members.nested is not None:
+        if _wheel_files(document.get("urls"), ""):
+            document["releases"] = dict.fromkeys(members.nested)
+        else:
+            document["releases"] = {k: json.loads(bytes(v)) for k, v in members.nested.items()}
+    return document
+
+
+# ---------------------------------------------------------------- entry_points.txt
+
+
+def parse_entry_points(text: str) -> dict[str, dict[str, str]]:
+    """Parse ``entry_points.txt`` (INI as the entry-points spec defines it).
+
+    Sections ``[group]``; ``name = object reference`` split at the first ``=``; names keep
+    their case; ``#``/``;`` comment lines; indented lines continue the previous value; later
+    duplicates win.
+    Lines that fit none of these are ignored rather than trusted.
+    """
+    groups: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    last_key: str | None = None
+    for raw in text.splitlines():
+        if not raw.strip() or raw.lstrip().startswith(("#", ";")):
+            continue
+        if raw[0] in " \t" and current is not None and last_key is not None:
+            current[last_key] = (current[last_key] + " " + raw.strip()).strip()
+            continue
+        line = raw.strip()
+        if line.startswith("[") and line.endswith("]"):
+            current = groups.setdefault(line[1:-1].strip(), {})
+            last_key = None
+            continue
+        if current is None or "=" not in line:
+            last_key = None
+            continue
+        key, value = line.split("=", 1)
+        key = key.strip()
+        if not key:
+            last_key = None
+            continue
+        current[key] = value.strip()
+        last_key = key
+    return groups
+
+
+def console_scripts_from(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(safe console script names sorted, ignored names) from ``entry_points.txt``."""
+    scripts = parse_entry_points(text).get("console_scripts", {})
+    good = sorted(k for k in scripts if SCRIPT_NAME.fullmatch(k) and scripts[k])
+    bad = sorted(k for k in scripts if k not in good)
+    return tuple(good[:MAX_SCRIPTS]), tuple(bad)
+
+
+# ---------------------------------------------------------------- zip reading
+
+EOCD = b"PK\x05\x06"
+EOCD64_LOCATOR = b"PK\x06\x07"
+EOCD64 = b"PK\x06\x06"
+CENTRAL = b"PK\x01\x02"
+LOCAL = b"PK\x03\x04"
+
+
+@dataclass(frozen=True, slots=True)
+class ZipEntry:
+    name: str
+    method: int
+    flags: int
+    crc: int
+    compressed_size: int
+    size: int
+    header_offset: int
+
+
+def _find_eocd(tail: bytes, url: str) -> tuple[int, int, int, int]:
+    """(entries, cd_size, cd_offset, eocd position in ``tail``) from the file's last bytes."""
+    pos = tail.rfind(EOCD)
+    while pos >= 0:
+        if pos + 22 <= len(tail):
+            (_, _, _, _, entries, cd_size, cd_offset, comment_len) = struct.unpack(
+                "<4sHHHHIIH", tail[pos : pos + 22]
+            )
+            if pos + 22 + comment_len == len(tail):
+                break
+        pos = tail.rfind(EOCD, 0, pos)
+    if pos < 0:
+        raise BadResponse("not a zip file: no end-of-central-directory record", url=url)
+    if 0xFFFFFFFF in (cd_size, cd_offset) or entries == 0xFFFF:
+        loc = pos - 20
+        if loc < 0 or tail[loc : loc + 4] != EOCD64_LOCATOR:
+            raise BadResponse("zip64 record not found in the tail", url=url)
+        (eocd64_offset,) = struct.unpack("<Q", tail[loc + 8 : loc + 16])
+        return -1, 0, eocd64_offset, pos
+    return entries, cd_size, cd_offset, pos
+
+
+def _parse_eocd64(record: bytes, url: str) -> tuple[int, int, int]:
+    if len(record) < 56 or record[:4] != EOCD64:
+        raise BadResponse("bad zip64 end-of-central-directory record", url=url)
+    entries, cd_size, cd_offset = struct.unpack("<QQQ", record[32:56])
+    return entries, cd_size, cd_offset
+
+
+def _zip64_extra(extra: bytes, size: int, csize: int, offset: int) -> tuple[int, int, int]:
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, length = struct.unpack("<HH", extra[pos : pos + 4])
+        data = extra[pos + 4 : pos + 4 + length]
+        if tag == 1:
+            values = [struct.unpack("<Q", data[i : i + 8])[0] for i in range(0, len(data) - 7, 8)]
+            it = iter(values)
+            if size == 0xFFFFFFFF:
+                size = next(it, size)
+            if csize == 0xFFFFFFFF:
+                csize = next(it, csize)
+            if offset == 0xFFFFFFFF:
+                offset = next(it, offset)
+        pos += 4 + length
+    return size, csize, offset
+
+
+_CENTRAL_HEADER = struct.Struct("<4sHHHHHHIIIHHHHHII")
+_ZIP64 = 0xFFFFFFFF
+# A path segment that is empty, "." or "..": such member names are unsafe.
+_BAD_SEGMENT = re.compile(r"(?:^|/)\.{0,2}(?:/|\Z)")
+
+
+# ZipEntry's fields in order: built for every file of a wheel, so a plain tuple until needed.
+_Record = tuple[str, int, int, int, int, int, int]
+
+
+def _central_records(data: bytes, count: int | None, url: str) -> list[_Record]:
+    records: list[_Record] = []
+    pos = 0
+    end = len(data)
+    unpack = _CENTRAL_HEADER.unpack_from
+    # Hot loop (a wheel may list tens of thousands of files): no slicing but the name.
+    while pos + 46 <= end and data.startswith(CENTRAL, pos):
+        (
+            _sig, _made, _need, flags, method, _time, _date, crc, csize, size,
+            name_len, extra_len, comment_len, _disk, _iattr, _eattr, offset,
+        ) = unpack(data, pos)  # fmt: skip
+        name_start = pos + 46
+        raw_name = data[name_start : name_start + name_len]
+        if size == _ZIP64 or csize == _ZIP64 or offset == _ZIP64:
+            extra_start = name_start + name_len
+            extra = data[extra_start : extra_start + extra_len]
+            size, csize, offset = _zip64_extra(extra, size, csize, offset)
+        if raw_name.isascii():
+            name = raw_name.decode("ascii")  # what both UTF-8 and cp437 give for ASCII
+        else:
+            try:
+                name = raw_name.decode("utf-8" if flags & 0x800 else "cp437")
+            except UnicodeDecodeError:
+                name = ""
+        records.append((name, method, flags, crc, csize, size, offset))
+        pos = name_start + name_len + extra_len + comment_len
+        if count is not None and len(records) >= count:
+            break
+    if count is not None and count >= 0 and len(records) != count:
+        raise BadResponse(f"central directory lists {len(records)} of {count} entries", url=url)
+    return records
+
+
+def parse_central_directory(data: bytes, count: int | None, url: str) -> list[ZipEntry]:
+    """Entries of a central directory (names decoded; no validation of the names here)."""
+    return [ZipEntry(*record) for record in _central_records(data, count, url)]
+
+
+def _safe_member(name: str) -> bool:
+    if not name or name.startswith(("/", "\\")) or "\\" in name or "\x00" in name:
+        return False
+    # Every segment printable ("/" is) and none of them "", "." or "..".
+    return name.isprintable() and _BAD_SEGMENT.search(name) is None
+
+
+def locate_members(
+    entries: Sequence[ZipEntry], project: str
+) -> tuple[ZipEntry | None, tuple[str, ...], tuple[str, ...]]:
+    """(entry_points.txt entry, data script names, ignored names) among the wheel's entries.
+
+    Only top-level ``<dist>.dist-info/entry_points.txt`` and ``<dist>.data/scripts/<file>`` count;
+    with several dist-info directories, the one named after the project wins.
+    """
+    index, data_scripts, ignored = _locate([entry.name for entry in entries], project)
+    return (None if index is None else entries[index]), data_scripts, ignored
+
+
+def _locate(
+    names: Sequence[str], project: str
+) -> tuple[int | None, tuple[str, ...], tuple[str, ...]]:
+    """``locate_members`` on member names: the chosen entry_points.txt is an index."""
+    ignored: list[str] = []
+    entry_points: dict[str, int] = {}
+    data_scripts: set[str] = set()
+    for index, name in enumerate(names):
+        if not _safe_member(name):
+            ignored.append(repr(name)[:100])
+            continue
+        if not (name.endswith("/entry_points.txt") or ".data/scripts/" in name):
+            continue  # neither shape below can match: skip the split (most entries)
+        parts = name.split("/")
+        if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "entry_points.txt":
+            entry_points[parts[0][: -len(".dist-info")]] = index
+        elif len(parts) == 3 and parts[0].endswith(".data") and parts[1] == "scripts":
+            if SCRIPT_NAME.fullmatch(parts[2]):
+                data_scripts.add(parts[2])
+            else:
+                ignored.append(name[:100])
+    chosen: int | None = None
+    if len(entry_points) == 1:
+        chosen = next(iter(entry_points.values()))
+    else:
+        wanted = normalise_project_name(project)
+        for dist, index in entry_points.items():
+            if normalise_project_name(dist.split("-", 1)[0]) == wanted:
+                chosen = index
+    return chosen, tuple(sorted(data_scripts)), tuple(ignored)
+
+
+def inflate_member(entry: ZipEntry, local: bytes, url: str, limit: int) -> bytes:
+    """Data of ``entry`` from bytes starting at its local header; checks the CRC."""
+    if len(local) < 30 or local[:4] != LOCAL:
+        raise BadResponse(f"bad local header for {entry.name}", url=url)
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    start = 30 + name_len + extra_len
+    raw = local[start : start + entry.compressed_size]
+    if len(raw) < entry.compressed_size:
+        raise BadResponse(f"truncated data for {entry.name}", url=url)
+    if entry.flags & 0x1:
+        raise BadResponse(f"{entry.name} is encrypted", url=url)
+    if entry.method == 0:
+        data = raw
+    elif entry.method == 8:
+        inflater = zlib.decompressobj(-15)
+        try:
+            data = inflater.decompress(raw, limit + 1)
+        except zlib.error as exc:
+            raise BadResponse(f"cannot inflate {entry.name}: {exc}", url=url) from None
+    else:
+        raise BadResponse(f"{entry.name} uses unsupported compression {entry.method}", url=url)
+    if len(data) > limit:
+        raise BadResponse(f"{entry.name} is larger than {limit} bytes", url=url)
+    if zlib.crc32(data) != entry.crc:
+        raise BadResponse(f"CRC mismatch for {entry.name}", url=url)
+    return data
+
+
+def zip_regions(
+    read: Callable[[int, int], bytes], tail: bytes, total: int, url: str
+) -> Callable[[int, int], bytes]:
+    """``region(offset, length)`` of a zip of ``total`` bytes whose last bytes are ``tail``:
+    served from ``tail`` when inside it, else by ``read``; offsets outside the file refused."""
+    tail_start = total - len(tail)
+
+    def region(offset: int, length: int) -> bytes:
+        if offset < 0 or length < 0 or offset + length > total:
+            raise BadResponse("zip points outside the file", url=url)
+        if offset >= tail_start:
+            return tail[offset - tail_start : offset - tail_start + length]
+        return read(offset, length)
+
+    return region
+
+
+def locate_central_directory(
+    region: Callable[[int, int], bytes], tail: bytes, url: str
+) -> tuple[int, int, int]:
+    """(entries, size, offset) of a zip's central directory (zip64 aware)."""
+    count, cd_size, cd_offset, _ = _find_eocd(tail, url)
+    if count == -1:
+        count, cd_size, cd_offset = _parse_eocd64(region(cd_offset, 56), url)
+    return count, cd_size, cd_offset
+
+
+def scripts_from_zip(
+    read: Callable[[int, int], bytes], tail: bytes, total: int, project: str, url: str
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(console scripts, data scripts, ignored) of a zip given its ``tail`` and a reader.
+
+    ``read(offset, length)`` returns bytes of the file; it is only called for regions outside
+    ``tail``. The same code serves ranged reads and a fully downloaded wheel.
+    """
+    region = zip_regions(read, tail, total, url)
+    count, cd_size, cd_offset = locate_central_directory(region, tail, url)
+    if cd_size > MAX_CENTRAL_DIRECTORY:
+        raise BadResponse(f"central directory of {cd_size} bytes is implausible", url=url)
+    records = _central_records(region(cd_offset, cd_size), count, url)
+    index, data_scripts, ignored = _locate([record[0] for record in records], project)
+    entry = None if index is None else ZipEntry(*records[index])
+    if entry is None:
+        return (), data_scripts, ignored
+    if entry.compressed_size > MAX_ENTRY_POINTS_BYTES:
+        raise BadResponse("entry_points.txt is implausibly large", url=url)
+    # One read covers the local header; its extra field may differ from the central one.
+    guess = 30 + len(entry.name.encode("utf-8")) + 256 + entry.compressed_size
+    local = region(entry.header_offset, min(guess, total - entry.header_offset))
+    if len(local) >= 30:
+        name_len, extra_len = struct.unpack("<HH", local[26:30])
+        needed = 30 + name_len + extra_len + entry.compressed_size
+        if needed > len(local):
+            local = region(entry.header_offset, needed)
+    text = inflate_member(entry, local, url, MAX_ENTRY_POINTS_BYTES).decode("utf-8", "replace")
+    console, bad = console_scripts_from(text)
+    return console, data_scripts, ignored + bad
+
+
+def read_wheel_scripts(http: HttpClient, wheel: WheelFile, project: str) -> WheelScripts:
+    """Executables of ``wheel`` via Range requests, or a checked full download as a fallback."""
+    url = http.config.rewrite_public_url(wheel.url)
+    endpoint = http.config.endpoint_for_url(url)
+    cap = http.config.max_wheel_bytes
+    first = http.get_range(endpoint, url, None, TAIL_BYTES, max_bytes=cap)
+    if first.partial and first.total_size is not None and first.total_size > len(first.body):
+        total = first.total_size
+
+        def read(offset: int, length: int) -> bytes:
+            if length == 0:
+                return b""
+            got = http.get_range(endpoint, url, offset, offset + length - 1, max_bytes=length)
+            if not got.partial:
+                raise BadResponse("server stopped honouring Range", url=url)
+            if len(got.body) != length:
+                raise BadResponse(f"asked {length} bytes, got {len(got.body)}", url=url)
+            return got.body
+
+        console, data, ignored = scripts_from_zip(read, first.body, total, project, url)
+        return WheelScripts(console, data, "range", ignored)
+    # The whole file arrived (Range ignored, or the file is smaller than the tail window).
+    body = first.body
+    if wheel.size is not None and len(body) != wheel.size:
+        raise BadResponse(f"wheel is {len(body)} bytes, PyPI says {wheel.size}", url=url)
+    method = "range" if first.partial else "full"
+    if wheel.sha256 is not None and hashlib.sha256(body).hexdigest() != wheel.sha256:
+        raise BadResponse("wheel sha256 does not match PyPI's digest", url=url)
+
+    def whole(offset: int, length: int) -> bytes:
+        return body[offset : offset + length]
+
+    console, data, ignored = scripts_from_zip(whole, body, len(body), project, url)
+    return WheelScripts(console, data, method, ignored)
+
+
+# ---------------------------------------------------------------- fetch
+
+
+def fetch_project_info(http: HttpClient, name: str) -> ProjectInfo:
+    """GET and parse the JSON document only (one request)."""
+    path = project_path(name)
+    document = http.get_json("pypi", path, decode=decode_project_json)
+    return parse_project_json(document, base_url=http.url("pypi", path))
+
+
+def fetch_pypi_project(http: HttpClient, name: str) -> PypiProject:
+    """Metadata and executables of PyPI project ``name`` (1 JSON request + 2–3 ranged reads)."""
+    info = fetch_project_info(http, name)
+    scripts = (
+        read_wheel_scripts(http, info.wheel, info.name)
+        if info.wheel
+        else WheelScripts((), (), "none")
+    )
+    return PypiProject(
+        name=info.name,
+        version=info.version,
+        summary=info.summary,
+        homepage=info.homepage,
+        console_scripts=scripts.console_scripts,
+        data_scripts=scripts.data_scripts,
+        upload_time=info.upload_time,
+        release_count=info.release_count,
+        has_project_urls=info.has_project_urls,
+        wheel=info.wheel,
+        wheel_read=scripts.method if info.wheel else None,
+    )

@@ -1,0 +1,1 @@
+"""Operating a registry: check-data, drift, queue maintenance."""

@@ -1,0 +1,640 @@
+"""Stable failure codes: canonical category x specific subcategory, and what each one causes.
+
+One table (:data:`CODES`) says, for every subcategory this kit emits, what it means, who emits it,
+whether it is transient (worth retrying at once) and which queue transition it causes.
+``docs/FAILURE-CODES.md`` is generated from it (:func:`render_markdown`) and a test checks that
+the document is current and that every subcategory literal in the package's source is listed
+(:func:`scan_source`).
+
+Some emitters write a raw category that is not one of the canonical six (the container installer
+writes ``timeout``, ``missing_runtime``, ``unsupported_platform``; the container runner writes
+``container_error``); :func:`canonical` maps a raw pair to the canonical one.
+
+``unclassified`` and ``unexpected_<exception>`` exist only as fallbacks: seeing them in a failure
+record means a classifier missed a case and should get a specific code.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from automation.registry.failures import CATEGORIES
+
+# Queue transitions a failure causes (merge applies them to the entry).
+FAILED_BACKOFF = "failed+backoff"  # status failed, failure_count + 1, next_retry_at = backoff
+BLOCKED = "blocked"  # waits for the recipes in blocked_by; requeued when they land
+EXCLUDED = "excluded"  # no rerun can succeed: never selected again
+REQUIRES_MANUAL = "requires_manual"  # a human decides
+NO_TRANSITION = "none"  # a note on a passing or skipped line, not a failure
+TRANSITIONS = (FAILED_BACKOFF, BLOCKED, EXCLUDED, REQUIRES_MANUAL, NO_TRANSITION)
+QUEUE_STATUS = {
+    FAILED_BACKOFF: "failed",
+    BLOCKED: "blocked",
+    EXCLUDED: "excluded",
+    REQUIRES_MANUAL: "requires_manual",
+}
+# Raw categories written by the container installer/runner, and their canonical reading.
+RAW_CATEGORIES = ("timeout", "missing_runtime", "unsupported_platform", "container_error")
+FALLBACKS = ("unclassified", "unexpected_<exception>")
+
+# category | subcategory | transient | transition | raw category | emitters | meaning
+# ("-" = none; emitters are paths under automation/, comma-separated; a trailing "!" on the
+# subcategory marks a fallback)
+_TABLE = """
+recipe_not_found | not_found | no | excluded | - | stages/generate.py | registry answered 404 for
+    the identifier
+recipe_not_found | package_not_found | no | excluded | - | stages/validate_local.py,
+    containers/validate.py | the package manager cannot find the package (pip/npm 404)
+recipe_not_found | no_release | no | failed+backoff | - | ecosystems/github/builder.py | the
+    repository has no published stable release (yet)
+recipe_not_found | formula_disabled | no | excluded | - | ops/maintenance.py | the formula is
+    disabled upstream
+recipe_not_found | unsupported_ecosystem | no | excluded | - | ops/maintenance.py | no deterministic
+    builder for the source prefix
+recipe_not_found | tap_name | no | excluded | - | ops/maintenance.py | tap-qualified Homebrew
+    formula (user/tap/name)
+recipe_not_found | no_source_prefix | no | requires_manual | - | ops/maintenance.py | the source has
+    no <ecosystem>: prefix
+recipe_not_found | manual_source | no | requires_manual | - | ops/maintenance.py | a manual: source:
+    a human writes the recipe
+network_error | rate_limited | yes | failed+backoff | - | stages/generate.py | HTTP 429 after
+    retries
+network_error | connection_error | yes | failed+backoff | - | stages/generate.py,
+    containers/installer.py, containers/validate.py | connection refused, reset or broken
+network_error | upstream_unavailable | yes | failed+backoff | - | stages/generate.py | registry 5xx
+    after retries
+network_error | timeout | yes | failed+backoff | - | stages/generate.py, containers/installer.py | a
+    request timed out
+network_error | dns_error | yes | failed+backoff | - | containers/installer.py | name resolution
+    failed
+network_error | tls_error | no | failed+backoff | - | containers/installer.py | certificate
+    verification failed (a CA-bundle problem: not retried at once)
+network_error | transient_network | yes | failed+backoff | - | stages/validate_local.py | pip/npm
+    output shows a network failure
+network_error | http_<status> | yes | failed+backoff | - | containers/installer.py | a download
+    answered 408, 429 or 5xx
+generation_failed | no_executables | no | excluded | - | ecosystems/packaged.py,
+    ecosystems/toolchain.py, ecosystems/rubygems/adapter.py, ecosystems/cpan/adapter.py,
+    ecosystems/go/client.py | the release declares no command-line executables
+generation_failed | library_only | no | excluded | - | ecosystems/cratesio/adapter.py,
+    ops/maintenance.py | a library: no executables where a tool is expected
+generation_failed | unsafe_name | no | excluded | - | stages/generate.py, ecosystems/packaged.py,
+    ecosystems/toolchain.py, ecosystems/homebrew/builder.py | a recipe, executable or install-target
+    name is unsafe
+generation_failed | unsupported_ecosystem | no | excluded | - | ecosystems/packaged.py,
+    ecosystems/toolchain.py | no builder for the source's ecosystem
+generation_failed | tap_name | no | excluded | - | stages/merge.py | Homebrew tap formula: not
+    buildable
+generation_failed | no_bottles | no | excluded | - | ecosystems/homebrew/builder.py,
+    ops/maintenance.py | Homebrew formula without bottles
+generation_failed | disabled | no | excluded | - | stages/merge.py | formula or cask disabled
+    upstream
+generation_failed | no_binaries | no | excluded | - | ecosystems/homebrew/builder.py | the bottle
+    installs no executables
+generation_failed | unsafe_bottle | no | excluded | - | ecosystems/homebrew/ghcr.py | the bottle
+    exceeds member or size limits
+generation_failed | bad_bottle | no | failed+backoff | - | ecosystems/homebrew/ghcr.py | the bottle
+    is not a readable tarball
+generation_failed | all_yanked | no | failed+backoff | - | ecosystems/cratesio/adapter.py | every
+    published crate version is yanked
+generation_failed | no_bin_metadata | no | failed+backoff | - | ecosystems/cratesio/adapter.py | the
+    registry does not say which binaries a crate ships (never guessed)
+generation_failed | no_package | no | excluded | - | ecosystems/go/client.py | the Go module has no
+    package at the requested path
+generation_failed | not_main_package | no | excluded | - | ecosystems/go/client.py | the Go package
+    is not a main package
+generation_failed | llm_only_source | no | requires_manual | - | ops/maintenance.py | the source
+    needs the LLM builder (github:)
+generation_failed | too_many_assets | no | requires_manual | - | ecosystems/github/builder.py | the
+    release lists more assets than can be read: a human picks
+generation_failed | asset_not_found | no | failed+backoff | - | ecosystems/github/builder.py | the
+    release has no asset for any supported platform
+generation_failed | bad_response | no | failed+backoff | - | stages/generate.py | a registry
+    response is not in the expected shape
+generation_failed | builder_error | no | failed+backoff | - | stages/generate.py | the builder
+    raised (a bug in this kit)
+generation_failed | unexpected_<exception>! | no | failed+backoff | - | stages/generate.py |
+    fallback: an adapter exception no classifier knows
+missing_dep | missing_dependency | no | blocked | - | ecosystems/homebrew/builder.py | dependencies
+    have no recipe yet (blocked_by lists them)
+missing_dep | missing_runtime | no | failed+backoff | - | containers/validate.py | the environment
+    lacks a runtime the installer needs
+missing_dep | <runtime> | no | failed+backoff | missing_runtime | containers/installer.py,
+    containers/validate.py | raw installer code: the missing runtime's name (python3, zstd, npm,
+    ...)
+install_failed | timeout | no | failed+backoff | - | stages/validate_local.py,
+    containers/validate.py | the install exceeded its time limit
+install_failed | install | no | failed+backoff | timeout | containers/installer.py | raw installer
+    code: install timed out
+install_failed | container_exec | yes | failed+backoff | timeout | containers/validate.py | raw: the
+    container gave no answer within the timeout
+install_failed | engine | yes | failed+backoff | container_error | containers/validate.py | raw: the
+    container engine failed (start, copy); the line is skipped
+install_failed | no_result | no | failed+backoff | container_error | containers/validate.py | raw:
+    the installer printed no result line; the line is skipped
+install_failed | runtime_version | no | failed+backoff | - | stages/validate_local.py | needs
+    another Python or Node version
+install_failed | build_failed | no | failed+backoff | - | stages/validate_local.py | building from
+    source failed (wheel, node-gyp)
+install_failed | package_manager_error | no | failed+backoff | - | stages/validate_local.py | pip or
+    npm failed for another reason
+install_failed | exit_<code> | no | failed+backoff | - | containers/installer.py | an install
+    command exited non-zero
+install_failed | http_<status> | no | failed+backoff | - | containers/installer.py | a download
+    answered 4xx
+install_failed | bad_response | no | failed+backoff | - | containers/installer.py | download
+    metadata is not JSON
+install_failed | checksum_mismatch | no | failed+backoff | - | containers/installer.py | a
+    downloaded file fails its sha256
+install_failed | checksum_missing | no | failed+backoff | - | containers/installer.py, ops/drift.py
+    | no sha256 published for the asset
+install_failed | checksum_drift | no | failed+backoff | - | ops/drift.py | the artifact no longer
+    matches its recorded sha256
+install_failed | artifact_missing | no | failed+backoff | - | ops/drift.py | the recorded artifact
+    URL is gone (404)
+install_failed | unsafe_archive | no | failed+backoff | - | containers/installer.py | an archive
+    member escapes the tree or is a device
+install_failed | unknown_archive | no | failed+backoff | - | containers/installer.py | the download
+    is not a known archive format
+install_failed | bad_archive | no | failed+backoff | - | containers/installer.py | the archive
+    cannot be read
+install_failed | bad_recipe | no | failed+backoff | - | containers/installer.py | the recipe is
+    malformed for the installer
+install_failed | missing_executable | no | failed+backoff | - | containers/installer.py | a declared
+    executable was not installed
+install_failed | layout_mismatch | no | failed+backoff | - | containers/installer.py | the archive
+    keeps the binary under one more top-level directory than strip_dirs removes
+install_failed | unresolved_placeholder | no | failed+backoff | - | containers/installer.py | a URL
+    template needs a version source the installer lacks
+install_failed | no_version | no | failed+backoff | - | containers/installer.py | no version could
+    be resolved
+install_failed | no_bottle | no | failed+backoff | - | containers/installer.py | no bottle for this
+    platform tag
+install_failed | unknown_action | no | failed+backoff | - | containers/installer.py | a step action
+    the installer does not support
+install_failed | unclassified! | no | failed+backoff | - | stages/merge.py, containers/validate.py |
+    fallback: a failing line without a subcategory
+verify_failed | missing_executable | no | failed+backoff | - | stages/validate_local.py,
+    containers/installer.py | a declared executable is missing or not executable
+verify_failed | nonzero_exit | no | failed+backoff | - | stages/validate_local.py | every verify
+    candidate exited non-zero
+verify_failed | timeout | no | failed+backoff | - | stages/validate_local.py, containers/validate.py
+    | the verify command timed out
+verify_failed | verify | no | failed+backoff | timeout | containers/installer.py | raw installer
+    code: verify timed out
+verify_failed | exit_code | no | failed+backoff | - | containers/installer.py | verify exited with
+    an unexpected status
+verify_failed | pattern_mismatch | no | failed+backoff | - | containers/installer.py | verify output
+    does not match the pattern
+verify_failed | unclassified! | no | failed+backoff | - | containers/validate.py | fallback: a
+    verify failure without a subcategory
+"""
+# Subcategories on passing or skipped lines: notes, never failures (no queue transition).
+_NOTES = """
+- | version_not_printed | no | none | - | validate_local.py | pass: verify exits 0 but does not
+    print the version
+- | no_verify | no | none | - | containers/installer.py | pass: the recipe has no [verify] command
+- | unsupported_action | no | none | install_failed | validate_local.py | skipped: local
+    validation cannot run this action
+- | unsupported_platform | no | none | - | containers/validate.py | skipped: the platform is
+    not supported by the recipe
+- | container_error | no | none | - | containers/validate.py | skipped: the container could not
+    run the check
+- | homebrew | no | none | unsupported_platform | containers/installer.py | skipped: macOS
+    bottles are not validated in containers
+- | constraints | no | none | unsupported_platform | containers/installer.py | skipped: the
+    recipe's constraints exclude this platform
+- | no_matching_step | no | none | unsupported_platform | containers/installer.py | skipped: no
+    step applies to this platform
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FailureCode:
+    """One row of the table.
+
+    ``subcategory`` is a literal, or a pattern ending in one ``<placeholder>``
+    (``http_<status>``). ``raw_category`` is what the emitter writes when that differs from the
+    canonical ``category``. ``transition`` applies when the failure carries no ``blocked_by``.
+    """
+
+    category: str
+    subcategory: str
+    meaning: str
+    emitters: tuple[str, ...]
+    transient: bool
+    transition: str
+    raw_category: str | None = None
+    fallback: bool = False
+
+    @property
+    def is_pattern(self) -> bool:
+        return "<" in self.subcategory
+
+    def matches(self, subcategory: str) -> bool:
+        if not self.is_pattern:
+            return subcategory == self.subcategory
+        prefix = self.subcategory.split("<", 1)[0]
+        return subcategory.startswith(prefix) and len(subcategory) > len(prefix)
+
+
+def _parse(text: str) -> tuple[FailureCode, ...]:
+    rows = []
+    joined: list[str] = []
+    for line in text.strip().splitlines():
+        if line.startswith(" ") and joined:
+            joined[-1] += " " + line.strip()  # a continuation of a long row
+        else:
+            joined.append(line)
+    for line in joined:
+        category, sub, transient, transition, raw, emitters, meaning = (
+            cell.strip() for cell in line.split("|", 6)
+        )
+        if transition not in TRANSITIONS or transient not in ("yes", "no"):
+            raise ValueError(f"bad failure-code row: {line}")
+        rows.append(
+            FailureCode(
+                category="" if category == "-" else category,
+                subcategory=sub.rstrip("!"),
+                meaning=meaning,
+                emitters=tuple(f"automation/{e.strip()}" for e in emitters.split(",")),
+                transient=transient == "yes",
+                transition=transition,
+                raw_category=None if raw == "-" else raw,
+                fallback=sub.endswith("!"),
+            )
+        )
+    return tuple(rows)
+
+
+CODES = _parse(_TABLE)
+NOTES = _parse(_NOTES)
+
+
+def lookup(category: str, subcategory: str) -> FailureCode | None:
+    """The row for a (canonical or raw) category and a subcategory; literals before patterns."""
+    rows = [
+        c
+        for c in (*CODES, *NOTES)
+        if category in (c.category, c.raw_category) and c.matches(subcategory)
+    ]
+    rows.sort(key=lambda c: c.is_pattern)
+    return rows[0] if rows else None
+
+
+def canonical(category: str, subcategory: str) -> tuple[str, str]:
+    """The canonical (category, subcategory) for a raw pair; unknown pairs stay as they are."""
+    row = lookup(category, subcategory)
+    if row is not None and row.category:
+        return row.category, subcategory
+    return category, subcategory
+
+
+def is_specific(category: str, subcategory: str | None) -> bool:
+    """True for a listed code that is not a fallback."""
+    if not subcategory:
+        return False
+    row = lookup(category, subcategory)
+    return row is not None and not row.fallback
+
+
+def is_transient(category: str, subcategory: str | None) -> bool:
+    """Worth retrying at once (network trouble); unknown codes are not."""
+    row = lookup(category, subcategory or "")
+    if row is not None:
+        return row.transient
+    return category == "network_error"
+
+
+_EXCLUDING = frozenset(c.subcategory for c in CODES if c.transition == EXCLUDED)
+
+
+def queue_transition(category: str, subcategory: str | None, blocked_by: tuple[str, ...]) -> str:
+    """The transition a generation failure causes (one of :data:`TRANSITIONS`).
+
+    Waiting on dependencies wins; otherwise the row decides. An unlisted pair whose subcategory
+    is excluding under another category (an adapter reporting ``not_found`` as
+    ``generation_failed``) is still excluded, as merge always did; everything else is retried
+    with backoff.
+    """
+    if blocked_by:
+        return BLOCKED
+    sub = subcategory or ""
+    row = lookup(category, sub)
+    if row is not None and row.transition in (EXCLUDED, REQUIRES_MANUAL):
+        return row.transition
+    if (row is None or row.is_pattern) and sub in _EXCLUDING:
+        return EXCLUDED
+    return FAILED_BACKOFF
+
+
+def queue_status(transition: str) -> str:
+    """The queue status a transition sets."""
+    return QUEUE_STATUS[transition]
+
+
+# --- documentation ---------------------------------------------------------------------------
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown() -> str:
+    """``docs/FAILURE-CODES.md``: the table, generated (never edited by hand)."""
+    lines = [
+        "# Failure codes",
+        "",
+        "<!-- Generated from automation/registry/failure_codes.py by render_markdown(); "
+        "tests/unit/registry/test_failure_codes.py fails when it is stale. -->",
+        "",
+        "Every failure record carries one of the canonical six categories and a specific",
+        "subcategory from this table. *Transient* codes are retried at once by the emitter",
+        "(validation attempts, HTTP retries); the *queue transition* is what merge does to the",
+        "queue entry when the failure carries no `blocked_by` (with `blocked_by` it is always",
+        "`blocked`). `failed+backoff` sets status `failed`, increments `failure_count` and sets",
+        "`next_retry_at`; for validation failures it applies when every platform fails, while a",
+        "failure on some platforms only becomes a platform constraint on the merged recipe.",
+        "",
+        "`unclassified` and `unexpected_<exception>` are fallbacks only: a record with one",
+        "means a classifier missed a case.",
+        "",
+        "| category | subcategory | meaning | emitted by | transient | queue transition |",
+        "|---|---|---|---|---|---|",
+    ]
+    for code in CODES:
+        raw = f" (written as `{code.raw_category}`)" if code.raw_category else ""
+        fallback = " **fallback**" if code.fallback else ""
+        lines.append(
+            f"| `{code.category}`{raw} | `{code.subcategory}`{fallback} | {_cell(code.meaning)} "
+            f"| {', '.join(code.emitters)} | {'yes' if code.transient else 'no'} "
+            f"| {code.transition} |"
+        )
+    lines += [
+        "",
+        "## Notes on passing and skipped lines",
+        "",
+        "These subcategories explain a `pass` or `skipped` result; they are not failures.",
+        "",
+        "| written category | subcategory | meaning | emitted by |",
+        "|---|---|---|---|",
+    ]
+    for code in NOTES:
+        lines.append(
+            f"| {f'`{code.raw_category}`' if code.raw_category else '(none)'} "
+            f"| `{code.subcategory}` | {_cell(code.meaning)} | {', '.join(code.emitters)} |"
+        )
+    lines += [
+        "",
+        "## Raw categories",
+        "",
+        "The container installer and runner write `timeout`, `missing_runtime`,",
+        "`unsupported_platform` and `container_error`; `canonical(category, subcategory)` maps",
+        "them to the canonical category shown above.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --- source scan -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    """A subcategory found in the source. ``subcategory`` is a literal or ``prefix<*>``;
+    ``category`` is None when the emitting site does not name it."""
+
+    path: str
+    line: int
+    category: str | None
+    subcategory: str
+
+
+_KNOWN_CATEGORIES = frozenset((*CATEGORIES, *RAW_CATEGORIES))
+
+
+def string_constants(tree: ast.Module) -> dict[str, str]:
+    """Module-level ``NAME = "text"`` assignments of a parsed module."""
+    out: dict[str, str] = {}
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    out[target.id] = node.value.value
+    return out
+
+
+def _resolve(node: ast.expr, constants: dict[str, str]) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        return constants.get(node.id)
+    if isinstance(node, ast.Attribute):
+        return constants.get(node.attr)
+    return None
+
+
+def _subcategories(node: ast.expr, constants: dict[str, str]) -> Iterator[str]:
+    """Literal subcategories an expression can produce (patterns for f-strings)."""
+    if isinstance(node, ast.IfExp):
+        yield from _subcategories(node.body, constants)
+        yield from _subcategories(node.orelse, constants)
+    elif isinstance(node, ast.BoolOp):
+        for value in node.values:
+            yield from _subcategories(value, constants)
+    elif isinstance(node, ast.JoinedStr):
+        head = node.values[0] if node.values else None
+        if isinstance(head, ast.Constant) and isinstance(head.value, str):
+            yield f"{head.value}<*>"
+        else:
+            yield "<*>"
+    elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+        yield node.value
+    elif isinstance(node, ast.Name | ast.Attribute) and _resolve(node, constants) is not None:
+        yield str(_resolve(node, constants))
+    elif isinstance(node, ast.Call):
+        yield "<*>"  # computed (a runtime's name): only a pattern row can cover it
+
+
+def _pairs(elements: list[ast.expr], constants: dict[str, str]) -> Iterator[tuple[str, ast.expr]]:
+    for first, second in itertools.pairwise(elements):
+        category = _resolve(first, constants)
+        if category in _KNOWN_CATEGORIES:
+            yield category, second
+
+
+def _subcategory_params(trees: list[tuple[str, ast.Module]]) -> dict[str, dict[int, str]]:
+    """Callables taking a ``subcategory`` (or ``problem``) parameter: name -> {index: kind}.
+
+    Covers functions, classes with such an ``__init__`` and dataclass-style annotated fields.
+    """
+    out: dict[str, dict[int, str]] = {}
+    for _, tree in trees:
+        for node in ast.walk(tree):
+            params: list[str] = []
+            if not isinstance(node, ast.FunctionDef | ast.ClassDef):
+                continue
+            if isinstance(node, ast.FunctionDef):
+                params = [a.arg for a in node.args.args if a.arg not in ("self", "cls")]
+            elif isinstance(node, ast.ClassDef):
+                init = next(
+                    (
+                        b
+                        for b in node.body
+                        if isinstance(b, ast.FunctionDef) and b.name == "__init__"
+                    ),
+                    None,
+                )
+                if init is not None:
+                    params = [a.arg for a in init.args.args if a.arg != "self"]
+                else:
+                    params = [
+                        b.target.id
+                        for b in node.body
+                        if isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)
+                    ]
+            kinds = {i: p for i, p in enumerate(params) if p in ("subcategory", "problem")}
+            if kinds:
+                out.setdefault(node.name, {}).update(kinds)
+    return out
+
+
+def _problem_subcategories(node: ast.expr, constants: dict[str, str]) -> Iterator[str]:
+    """``(subcategory, message)`` problem tuples; the subcategory may be a module constant."""
+    if isinstance(node, ast.Tuple) and node.elts:
+        value = _resolve(node.elts[0], constants)
+        if value is not None:
+            yield value
+    elif isinstance(node, ast.IfExp):
+        yield from _problem_subcategories(node.body, constants)
+        yield from _problem_subcategories(node.orelse, constants)
+
+
+def _callee(node: ast.Call) -> str | None:
+    if isinstance(node.func, ast.Name):
+        return node.func.id
+    if isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    return None
+
+
+def scan_source(package: Path, *, skip: tuple[str, ...] = ("failure_codes.py",)) -> list[Emitted]:
+    """Every subcategory the package's source can emit, found in its syntax tree.
+
+    Recognised: a category (literal or module constant) followed by the subcategory in a call's
+    arguments or a tuple (``BuildFailure(...)``, ``StepFailure(...)``, classifier tables and
+    returns, result tuples); the argument in a ``subcategory`` (or ``problem`` tuple) position
+    of any callable that declares one, and ``subcategory=`` / ``problem=`` keywords; assignments
+    to ``subcategory`` / ``problem``; keys of ``*_PROBLEMS`` tables; the ``*_SIGNATURES``
+    classifier tables; merge's former excluded set. Values bound at run time are skipped;
+    f-strings become prefix patterns (``http_<*>``).
+    """
+    constants: dict[str, str] = {}
+    trees: list[tuple[str, ast.Module]] = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name in skip:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        trees.append((path.relative_to(package.parent).as_posix(), tree))
+        constants.update(string_constants(tree))
+    params = _subcategory_params(trees)
+    found: list[Emitted] = []
+
+    def add(rel: str, line: int, category: str | None, values: Iterable[str]) -> None:
+        for value in values:
+            if value != "<*>" and value not in _KNOWN_CATEGORIES:
+                found.append(Emitted(rel, line, category, value))
+
+    for rel, tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call | ast.Tuple):
+                elements = list(node.args if isinstance(node, ast.Call) else node.elts)
+                for category, sub in _pairs(elements, constants):
+                    values = list(_subcategories(sub, constants))
+                    add(rel, sub.lineno, category, values)
+                    if "<*>" in values:  # computed: only a pattern row of the category covers it
+                        found.append(Emitted(rel, sub.lineno, category, "<*>"))
+            if isinstance(node, ast.Call):
+                keywords = {k.arg: k.value for k in node.keywords if k.arg}
+                category_node = keywords.get("category")
+                named = _resolve(category_node, constants) if category_node else None
+                if "subcategory" in keywords:
+                    add(
+                        rel,
+                        node.lineno,
+                        named,
+                        _subcategories(keywords["subcategory"], constants),
+                    )
+                if "problem" in keywords:
+                    add(
+                        rel,
+                        node.lineno,
+                        None,
+                        _problem_subcategories(keywords["problem"], constants),
+                    )
+                for index, kind in params.get(_callee(node) or "", {}).items():
+                    if index < len(node.args):
+                        arg = node.args[index]
+                        produced = (
+                            _subcategories(arg, constants)
+                            if kind == "subcategory"
+                            else _problem_subcategories(arg, constants)
+                        )
+                        add(rel, arg.lineno, None, produced)
+            if isinstance(node, ast.Assign):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+                if "subcategory" in names:
+                    add(rel, node.lineno, None, _subcategories(node.value, constants))
+                if "problem" in names:
+                    add(rel, node.lineno, None, _problem_subcategories(node.value, constants))
+                if any(n.endswith("_PROBLEMS") for n in names) and isinstance(node.value, ast.Dict):
+                    keys = [_resolve(k, constants) for k in node.value.keys if k is not None]
+                    add(rel, node.lineno, None, iter([k for k in keys if k]))
+                if any(n.endswith("_SIGNATURES") for n in names) and isinstance(
+                    node.value, ast.Tuple
+                ):
+                    for item in node.value.elts:
+                        if isinstance(item, ast.Tuple) and item.elts:
+                            value = _resolve(item.elts[0], constants)
+                            if value:
+                                found.append(Emitted(rel, item.lineno, "network_error", value))
+                if "STRUCTURAL" in names and isinstance(node.value, ast.Call):
+                    for arg in node.value.args:
+                        if isinstance(arg, ast.Set):
+                            add(
+                                rel,
+                                arg.lineno,
+                                None,
+                                iter([v for v in (_resolve(e, constants) for e in arg.elts) if v]),
+                            )
+    return found
+
+
+def unlisted(found: list[Emitted]) -> list[Emitted]:
+    """Scan results the table does not cover."""
+    missing = []
+    for item in found:
+        if item.subcategory == "<*>":
+            # A computed value: the category needs a pattern row (unknown categories pass).
+            rows = [c for c in CODES if item.category in (c.category, c.raw_category)]
+            if rows and not any(c.is_pattern for c in rows):
+                missing.append(item)
+            continue
+        sub = item.subcategory.replace("<*>", "x")
+        if item.category is None:
+            covered = any(c.matches(sub) for c in (*CODES, *NOTES))
+        else:
+            covered = lookup(item.category, sub) is not None or (
+                item.category in ("pass", "skipped", "fail")
+            )
+        if not covered:
+            missing.append(item)
+    return missing

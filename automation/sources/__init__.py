@@ -1,1 +1,0 @@
-"""One adapter per upstream registry: URL builders, pure parsers of real responses, a fetch."""

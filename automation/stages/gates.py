@@ -1,0 +1,272 @@
+"""Auto-merge gates: which new recipes may merge without a human (pure).
+
+A candidate goes to human review when its recipe runs arbitrary commands (``run_command``
+anywhere), its name looks like a typosquat of an existing recipe or of a higher-ranked queue
+entry from another source, its package is younger than ``min_age_days`` or, when the download
+count is known, less popular than ``min_downloads``. Unlike the reference (§3.9), a recipe under
+review is not deleted and does not hold back the rest of the batch: the report says which
+recipes merge and which wait.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from automation.core.errors import ExitCode
+from automation.core.timefmt import format_timestamp
+
+_RUN_COMMAND_TEXT = re.compile(r"""\baction\s*=\s*["']run_command["']""")
+_SEPARATORS = re.compile(r"[-_.]")
+
+
+@dataclass(frozen=True, slots=True)
+class GateConfig:
+    """Gate thresholds (configurable per registry)."""
+
+    min_age_days: int = 90
+    min_downloads: int = 1000
+    short_name_distance: int = 1
+    long_name_distance: int = 2
+    long_name_length: int = 8  # names at least this long use long_name_distance
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A new or changed recipe proposed for merge."""
+
+    name: str
+    source: str  # "<ecosystem>:<identifier>"
+    recipe: Mapping[str, Any]  # parsed recipe (a tomlkit document is a Mapping)
+    recipe_text: str | None = None  # the TOML as written, scanned too
+    first_release: datetime | None = None
+    downloads: int | None = None
+    is_new: bool = True  # False for an update of a recipe already in the registry
+
+
+@dataclass(frozen=True, slots=True)
+class RankedName:
+    """A queue entry's name and source; the sequence order is the queue's rank order."""
+
+    name: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class GateContext:
+    """What the gates compare a candidate with."""
+
+    now: datetime
+    existing_recipes: frozenset[str] = frozenset()
+    queue: Sequence[RankedName] = ()  # in rank order, best first
+    config: GateConfig = field(default_factory=GateConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecision:
+    auto_merge: bool
+    reasons: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"auto_merge": self.auto_merge, "reasons": list(self.reasons)}
+
+
+def damerau_levenshtein(a: str, b: str) -> int:
+    """Edit distance with adjacent transpositions (unrestricted Damerau-Levenshtein)."""
+    if a == b:
+        return 0
+    infinity = len(a) + len(b)
+    last_row: dict[str, int] = {}
+    # (len(a)+2) x (len(b)+2) table with a sentinel border, as in Lowrance-Wagner.
+    table = [[infinity] * (len(b) + 2) for _ in range(len(a) + 2)]
+    for i in range(len(a) + 1):
+        table[i + 1][0] = infinity
+        table[i + 1][1] = i
+    for j in range(len(b) + 1):
+        table[0][j + 1] = infinity
+        table[1][j + 1] = j
+    for i in range(1, len(a) + 1):
+        last_match_col = 0
+        for j in range(1, len(b) + 1):
+            i1 = last_row.get(b[j - 1], 0)
+            j1 = last_match_col
+            cost = 1
+            if a[i - 1] == b[j - 1]:
+                cost = 0
+                last_match_col = j
+            table[i + 1][j + 1] = min(
+                table[i][j] + cost,
+                table[i + 1][j] + 1,
+                table[i][j + 1] + 1,
+                table[i1][j1] + (i - i1 - 1) + 1 + (j - j1 - 1),
+            )
+        last_row[a[i - 1]] = i
+    return table[len(a) + 1][len(b) + 1]
+
+
+def confusable_form(name: str) -> str:
+    """``name`` with look-alike differences folded away (separators, 0/o, 1/l, rn/m)."""
+    folded = _SEPARATORS.sub("", name.lower())
+    return folded.replace("0", "o").replace("1", "l").replace("rn", "m")
+
+
+def _distance_limit(name: str, other: str, config: GateConfig) -> int:
+    # The longer of the two decides: a short squat of a long name is as misleading.
+    if max(len(name), len(other)) >= config.long_name_length:
+        return config.long_name_distance
+    return config.short_name_distance
+
+
+def lookalike_reason(name: str, other: str, config: GateConfig) -> str | None:
+    """Why ``name`` could pass for ``other`` (None if it could not)."""
+    if name.lower() == other.lower():
+        return None
+    a, b = name.lower(), other.lower()
+    limit = _distance_limit(a, b, config)
+    if abs(len(a) - len(b)) <= limit:
+        distance = damerau_levenshtein(a, b)
+        if distance <= limit:
+            return f"edit distance {distance}"
+    if confusable_form(a) == confusable_form(b):
+        return "confusable spelling"
+    return None
+
+
+def find_run_command(recipe: Mapping[str, Any], text: str | None = None) -> bool:
+    """Whether the recipe has a ``run_command`` action anywhere (any table, any depth)."""
+    if text is not None and _RUN_COMMAND_TEXT.search(text):
+        return True
+
+    def walk(value: Any) -> bool:
+        if isinstance(value, Mapping):
+            if value.get("action") == "run_command":
+                return True
+            return any(walk(v) for v in value.values())
+        if isinstance(value, list | tuple):
+            return any(walk(v) for v in value)
+        return False
+
+    return walk(recipe)
+
+
+def _typosquat_reasons(candidate: Candidate, context: GateContext) -> list[str]:
+    reasons: list[str] = []
+    name = candidate.name
+    for other in sorted(context.existing_recipes):
+        why = lookalike_reason(name, other, context.config)
+        if why:
+            reasons.append(f"possible typosquat of existing recipe {other!r} ({why})")
+    own_rank = next(
+        (i for i, r in enumerate(context.queue) if r.name.lower() == name.lower()),
+        len(context.queue),
+    )
+    for ranked in context.queue[:own_rank]:
+        if ranked.source == candidate.source or ranked.name.lower() in context.existing_recipes:
+            continue
+        why = lookalike_reason(name, ranked.name, context.config)
+        if why:
+            reasons.append(
+                f"possible typosquat of higher-ranked queue entry {ranked.name!r} "
+                f"({ranked.source}; {why})"
+            )
+    return reasons
+
+
+def evaluate_gates(candidate: Candidate, context: GateContext) -> GateDecision:
+    """Decide whether ``candidate`` may merge automatically; every reason for review is listed."""
+    config = context.config
+    reasons: list[str] = []
+    if find_run_command(candidate.recipe, candidate.recipe_text):
+        reasons.append("recipe uses a run_command action (arbitrary shell): human review")
+    if candidate.is_new:
+        reasons += _typosquat_reasons(candidate, context)
+    if candidate.first_release is not None:
+        age = context.now - candidate.first_release
+        if age < timedelta(days=config.min_age_days):
+            reasons.append(
+                f"first released {max(age.days, 0)} days ago "
+                f"(younger than {config.min_age_days} days)"
+            )
+    if candidate.downloads is not None and candidate.downloads < config.min_downloads:
+        reasons.append(f"{candidate.downloads} downloads (fewer than {config.min_downloads})")
+    return GateDecision(auto_merge=not reasons, reasons=tuple(reasons))
+
+
+# --- merge report --------------------------------------------------------------------------------
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a markdown table cell (names and reasons come from registries)."""
+    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "'")
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True, slots=True)
+class MergeReport:
+    """Gate outcomes of one batch: a PR body (markdown, ``to_text``) and JSON."""
+
+    batch_id: str
+    items: tuple[tuple[Candidate, GateDecision], ...]
+
+    @property
+    def auto_merge(self) -> bool:
+        """The batch PR may auto-merge only when every recipe passed the gates."""
+        return bool(self.items) and all(d.auto_merge for _, d in self.items)
+
+    @property
+    def held(self) -> tuple[str, ...]:
+        return tuple(c.name for c, d in self.items if not d.auto_merge)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "auto_merge": self.auto_merge,
+            "recipes": [
+                {
+                    "name": c.name,
+                    "source": c.source,
+                    "new": c.is_new,
+                    "downloads": c.downloads,
+                    "first_release": format_timestamp(c.first_release) if c.first_release else None,
+                    **d.to_json(),
+                }
+                for c, d in self.items
+            ],
+        }
+
+    def to_text(self) -> str:
+        ok = [(c, d) for c, d in self.items if d.auto_merge]
+        review = [(c, d) for c, d in self.items if not d.auto_merge]
+        verdict = "auto-merge" if self.auto_merge else "human review required"
+        lines = [
+            f"## Batch {_cell(self.batch_id)}: {verdict}",
+            "",
+            f"{len(ok)} recipe(s) pass every gate, {len(review)} need review.",
+            "",
+        ]
+        if review:
+            lines += ["### Needs review", "", "| recipe | source | reasons |", "|---|---|---|"]
+            for c, d in review:
+                reasons = "<br>".join(_cell(r) for r in d.reasons)
+                lines.append(f"| `{_cell(c.name)}` | `{_cell(c.source)}` | {reasons} |")
+            lines.append("")
+        if ok:
+            lines += ["### Passed all gates", "", "| recipe | source |", "|---|---|"]
+            lines += [f"| `{_cell(c.name)}` | `{_cell(c.source)}` |" for c, _ in ok]
+            lines.append("")
+        return "\n".join(lines).rstrip("\n") + "\n"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK
+
+
+def merge_report(
+    batch_id: str, candidates: Iterable[Candidate], context: GateContext
+) -> MergeReport:
+    """Evaluate every candidate and collect the report."""
+    return MergeReport(batch_id, tuple((c, evaluate_gates(c, context)) for c in candidates))

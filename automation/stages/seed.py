@@ -1,0 +1,618 @@
+"""Seeding: add the most popular PyPI/npm command-line tools to the priority queue.
+
+Candidates come in popularity order (``automation.ecosystems.popularity``). A candidate is accepted
+when
+its newest release ships executables (PyPI: wheel console scripts or ``.data/scripts``; npm:
+``bin`` of the latest version) and its recipe name is safe, new to the queue (case-insensitive)
+and has no recipe yet.
+
+``limit`` is the seeding window, as in tsuku's seeder where ``-limit`` bounds the candidates
+taken from the source before existing names are dropped: the run stops once ``limit`` candidates
+are accounted for, counting both names accepted now and names already queued or with a recipe.
+A rerun over the same ranking therefore adds nothing. Look-ups are bounded by ``max_lookups``.
+
+The recipe name comes from the identifier (``automation.core.names.recipe_name_for``), except for
+GitHub, whose repository names often are not the tool's (``cli/cli`` is ``gh``): there the curated
+list names it (``automation.ecosystems.github.adapter.recipe_name``).
+
+Priority: 1 when the recipe name is in ``data/tier1.json``; 2 when the rank-based percentile
+within the ecosystem is at least 99 (the top 1 %); else 3. The raw numbers go to
+``data/queues/popularity.json`` because the queue's eight keys are fixed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from automation.core import schemas
+from automation.core.atomic import append_jsonl, atomic_write_json, registry_lock
+from automation.core.errors import AutomationError, DataError, ExitCode, UnsafeNameError, UsageError
+from automation.core.http import HttpClient, HttpError
+from automation.core.layout import REPOSITORY_ROOT, RegistryLayout
+from automation.core.names import recipe_name_for
+from automation.core.timefmt import format_timestamp
+from automation.ecosystems import Lookup, adapter_for, seed_sources
+from automation.ecosystems.github import adapter as github_adapter
+from automation.ecosystems.popularity import (
+    PopularityList,
+    Ranked,
+)
+from automation.registry.disambiguations import audit_dir, audit_filename, read_audit_file
+from automation.registry.queue import QueueEntry, load_queue, save_queue
+from automation.stages.disambiguate import Probe, decide, probe_from_popularity, record_decision
+
+TIER1_FILE = REPOSITORY_ROOT / "data" / "tier1.json"
+TIER2_PERCENTILE = 99.0
+SEEDING_RUNS_FILE = "seeding-runs.jsonl"
+# Skip reasons, in report order.
+REASONS = ("has_recipe", "in_queue", "duplicate", "not_cli", "unsafe_name", "fetch_error")
+TRANSIENT = frozenset({"network_error", "upstream_error", "rate_limited"})
+
+
+def popularity_path(layout: RegistryLayout) -> Path:
+    return layout.root / "data" / "queues" / "popularity.json"
+
+
+def load_tier1(path: Path = TIER1_FILE) -> frozenset[str]:
+    """Names in ``data/tier1.json`` (schema-checked)."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    problems = schemas.check(document, "tier1", path=str(path))
+    if problems:
+        raise DataError(problems[0].message, path=str(path), where=problems[0].where)
+    return frozenset(entry["name"] for entry in document["entries"])
+
+
+def tier_for(name: str, percentile: float, tier1: frozenset[str]) -> int:
+    """1 = in the tier-1 list, 2 = top 1 % of its ecosystem, 3 = the rest."""
+    if name in tier1:
+        return 1
+    if percentile >= TIER2_PERCENTILE:
+        return 2
+    return 3
+
+
+@dataclass(frozen=True, slots=True)
+class SeedItem:
+    """The outcome for one examined candidate."""
+
+    identifier: str
+    name: str | None
+    rank: int
+    outcome: str  # "accepted" or one of REASONS
+    detail: str = ""
+    priority: int | None = None
+    executables: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "identifier": self.identifier,
+            "name": self.name,
+            "rank": self.rank,
+            "outcome": self.outcome,
+        }
+        if self.detail:
+            out["detail"] = self.detail
+        if self.priority is not None:
+            out["priority"] = self.priority
+        if self.executables:
+            out["executables"] = list(self.executables)
+        return out
+
+
+@dataclass
+class SeedReport:
+    source: str
+    limit: int
+    run_at: str
+    popularity_source: str = ""
+    popularity_as_of: str | None = None
+    population: int = 0
+    items: list[SeedItem] = field(default_factory=list)
+    fetch_errors: Counter[str] = field(default_factory=Counter)
+    duration: float = 0.0
+    requests: int = 0
+    stopped: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> list[SeedItem]:
+        return [i for i in self.items if i.outcome == "accepted"]
+
+    @property
+    def examined(self) -> int:
+        return len(self.items)
+
+    @property
+    def skipped(self) -> Counter[str]:
+        return Counter(i.outcome for i in self.items if i.outcome != "accepted")
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.stopped:
+            return ExitCode.STOPPED
+        if any(category in TRANSIENT for category in self.fetch_errors):
+            return ExitCode.PARTIAL
+        return ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        skipped = self.skipped
+        return {
+            "source": self.source,
+            "limit": self.limit,
+            "run_at": self.run_at,
+            "examined": self.examined,
+            "accepted": [i.to_json() for i in self.accepted],
+            "skipped": {reason: skipped[reason] for reason in REASONS if skipped[reason]},
+            "fetch_errors": dict(sorted(self.fetch_errors.items())),
+            "skipped_items": [i.to_json() for i in self.items if i.outcome != "accepted"],
+            "duration_seconds": round(self.duration, 3),
+            "requests": self.requests,
+            "popularity": {
+                "source": self.popularity_source,
+                "as_of": self.popularity_as_of,
+                "population": self.population,
+            },
+            "stopped": self.stopped,
+            "notes": list(self.notes),
+            "exit_code": int(self.exit_code),
+        }
+
+    def to_text(self) -> str:
+        skipped = self.skipped
+        lines = [
+            f"seed {self.source}: {len(self.accepted)} added, {self.examined} examined "
+            f"(limit {self.limit}) in {self.duration:.1f}s, {self.requests} requests",
+            f"popularity: {self.popularity_source} (as of {self.popularity_as_of}, "
+            f"{self.population} ranked)",
+        ]
+        for item in self.accepted:
+            exes = ", ".join(item.executables)
+            lines.append(
+                f"  + {item.name:<24} {self.source}:{item.identifier} priority {item.priority}"
+                f" [{exes}]"
+            )
+        if skipped:
+            lines.append(
+                "skipped: " + ", ".join(f"{r} {skipped[r]}" for r in REASONS if skipped[r])
+            )
+        if self.fetch_errors:
+            lines.append(
+                "fetch errors: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(self.fetch_errors.items()))
+            )
+        if self.stopped:
+            lines.append(f"STOPPED: {self.stopped}")
+        lines.extend(f"note: {note}" for note in self.notes)
+        return "\n".join(lines)
+
+
+def recipe_namer(source: str) -> Callable[[str], str]:
+    """How seeding ``source`` names a candidate identifier (see the module doc)."""
+    if source == "github":
+        return github_adapter.recipe_name
+    return recipe_name_for
+
+
+def _stop_checker(layout: RegistryLayout, ecosystem: str) -> Callable[[], None]:
+    """``automation.registry.control.check_allowed_now`` when that module exists, else a no-op."""
+    try:
+        control = importlib.import_module("automation.registry.control")
+    except ImportError:
+        return lambda: None
+    check: Callable[[RegistryLayout, str], None] | None = getattr(
+        control, "check_allowed_now", None
+    )
+    if check is None:
+        return lambda: None
+    return lambda: check(layout, ecosystem)
+
+
+def _progress(enabled: bool, limit: int) -> tuple[AbstractContextManager[Any], Callable[..., None]]:
+    if not enabled:
+        return nullcontext(), lambda **_: None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = progress.add_task("seeding", total=limit, status="")
+
+    def update(**kw: Any) -> None:
+        progress.update(task, **kw)
+
+    return progress, update
+
+
+def _read_popularity_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"invalid JSON: {exc}", path=str(path)) from None
+    problems = schemas.check(document, "popularity", path=str(path))
+    if problems:
+        raise DataError(problems[0].message, path=str(path), where=problems[0].where)
+    entries: dict[str, Any] = document["entries"]
+    return entries
+
+
+def seed(
+    layout: RegistryLayout,
+    source: str,
+    limit: int,
+    http: HttpClient,
+    now: datetime,
+    *,
+    popularity: PopularityList | None = None,
+    tier1: frozenset[str] | None = None,
+    max_lookups: int | None = None,
+    progress: bool | None = None,
+) -> SeedReport:
+    """Seed up to ``limit`` new ``source`` entries into ``layout``'s queue (see module doc)."""
+    sources = seed_sources()
+    if source not in sources:
+        raise UsageError(f"--source must be one of {', '.join(sources)}, got {source!r}")
+    if limit < 0:
+        raise UsageError("--limit must be >= 0")
+    max_lookups = max_lookups if max_lookups is not None else max(200, limit * 40)
+    started = time.monotonic()
+    requests_before = http.requests_made
+    report = SeedReport(source=source, limit=limit, run_at=format_timestamp(now))
+    tier1 = load_tier1() if tier1 is None else tier1
+    check_stop = _stop_checker(layout, source)
+    try:
+        check_stop()
+    except AutomationError as exc:
+        report.stopped = str(exc)
+        return report
+    with registry_lock(layout.lock_file):
+        queue = load_queue(layout.queue)
+        popularity_doc = _read_popularity_file(popularity_path(layout))
+        if popularity is None:
+            loader = adapter_for(source).popularity
+            assert loader is not None  # seed_sources() only lists adapters that have one
+            popularity = loader(http, layout, max(20_000, max_lookups * 3))
+        report.popularity_source = popularity.source
+        report.popularity_as_of = popularity.as_of
+        report.population = popularity.population
+        report.notes.extend(popularity.notes)
+        # Names another ecosystem seeded are looked up again and decided, not skipped.
+        contested = _contested(layout, queue.by_name(), popularity_doc, source)
+        show = progress if progress is not None else sys.stderr.isatty()
+        display, update = _progress(show and limit > 0, limit)
+        with display:
+            new_entries = _examine(
+                layout,
+                {k: e for k, e in queue.by_name().items() if k not in contested},
+                popularity,
+                http,
+                report,
+                tier1,
+                max_lookups,
+                check_stop,
+                update,
+            )
+        new_entries, changed = _disambiguate(
+            layout, contested, popularity_doc, popularity, report, new_entries, now
+        )
+        if new_entries or changed:
+            kept = (changed.get(e.name.lower(), e) for e in queue.entries)
+            updated = queue.with_entries((*kept, *new_entries))
+            save_queue(layout.queue, updated, previous=queue)
+            _write_popularity(layout, popularity_doc, popularity, report, now)
+            _append_seeding_run(layout, report, len(new_entries))
+    report.duration = time.monotonic() - started
+    report.requests = http.requests_made - requests_before
+    return report
+
+
+def _contested(
+    layout: RegistryLayout,
+    queued: dict[str, QueueEntry],
+    popularity_doc: dict[str, Any],
+    source: str,
+) -> dict[str, QueueEntry]:
+    """Queued names seeded from another ecosystem: ``source`` may compete for them.
+
+    Only entries whose popularity (``data/queues/popularity.json``) was recorded by seeding are
+    contested; curated and already built entries are never re-decided here, nor are names whose
+    audit already probed ``source`` (so a rerun changes nothing).
+    """
+    out = {}
+    for key, entry in queued.items():
+        known = popularity_doc.get(entry.name)
+        if (
+            known is None
+            or known.get("ecosystem") == source
+            or entry.source != f"{known.get('ecosystem')}:{known.get('identifier')}"
+            or entry.confidence != "auto"
+            or entry.status == "success"
+        ):
+            continue
+        audit_path = audit_dir(layout) / audit_filename(entry.name)[0]
+        audit = read_audit_file(audit_path).record if audit_path.is_file() else None
+        if audit and any(p.source.startswith(f"{source}:") for p in audit.probe_results):
+            continue
+        out[key] = entry
+    return out
+
+
+def _disambiguate(
+    layout: RegistryLayout,
+    contested: dict[str, QueueEntry],
+    popularity_doc: dict[str, Any],
+    popularity: PopularityList,
+    report: SeedReport,
+    new_entries: list[QueueEntry],
+    now: datetime,
+) -> tuple[list[QueueEntry], dict[str, QueueEntry]]:
+    """Decide each accepted name that another ecosystem already queued; write its audit.
+
+    Returns the entries still to append and the replaced queue entries (by lowercased name). A
+    clear win for the new source replaces the queued one; a clear win for the queued source
+    keeps it; a close call keeps the queued source and marks the entry ``requires_manual``.
+    """
+    if not contested:
+        return new_entries, {}
+    by_id = {r.identifier: r for r in popularity.entries}
+    stamp = format_timestamp(now)
+    changed: dict[str, QueueEntry] = {}
+    remaining = list(new_entries)
+    for index, item in enumerate(report.items):
+        existing = contested.get((item.name or "").lower())
+        if item.outcome != "accepted" or existing is None:
+            continue
+        ranked = by_id[item.identifier]
+        old = probe_from_popularity(
+            popularity_doc[existing.name],
+            has_executables=True,  # seeding accepted it for its executables
+            disqualified="excluded" if existing.status == "excluded" else None,
+        )
+        new = Probe(
+            report.source,
+            item.identifier,
+            ranked.percentile,
+            ranked.downloads,
+            popularity.period,
+            has_executables=True,
+        )
+        decision = decide(existing.name, [old, new])
+        record_decision(layout, decision, [old, new], previous_source=existing.source, when=now)
+        remaining = [e for e in remaining if e.name != item.name]
+        key = existing.name.lower()
+        if decision.selected == new.source:
+            assert item.priority is not None
+            changed[key] = existing.with_changes(
+                source=new.source,
+                priority=item.priority,
+                status="pending",
+                disambiguated_at=stamp,
+                failure_count=0,
+                next_retry_at=None,
+            )
+            detail = f"replaces {existing.source} ({decision.selection_reason})"
+            report.items[index] = replace(item, detail=detail)
+        else:
+            status = "requires_manual" if decision.requires_manual else existing.status
+            changed[key] = existing.with_changes(status=status, disambiguated_at=stamp)
+            detail = f"{decision.selection_reason}: kept {existing.source}; {decision.detail}"
+            report.items[index] = replace(item, outcome="in_queue", detail=detail)
+        report.notes.append(f"disambiguated {existing.name}: {report.items[index].detail}")
+    return remaining, changed
+
+
+def _examine(
+    layout: RegistryLayout,
+    queued: dict[str, QueueEntry],
+    popularity: PopularityList,
+    http: HttpClient,
+    report: SeedReport,
+    tier1: frozenset[str],
+    max_lookups: int,
+    check_stop: Callable[[], None],
+    update: Callable[..., None],
+) -> list[QueueEntry]:
+    source = report.source
+    lookup = adapter_for(source).lookup
+    assert lookup is not None
+    name_for = recipe_namer(source)
+    window = max(1, http.config.threads) * 2
+    new_entries: list[QueueEntry] = []
+    accepted_names: set[str] = set()
+    accounted = 0
+    lookups = 0
+    pending: deque[tuple[Ranked, str, Future[Lookup] | None, SeedItem | None]] = deque()
+    candidates: Iterator[Ranked] = iter(popularity.entries)
+    exhausted = False
+
+    def prefilter(ranked: Ranked) -> tuple[str, SeedItem | None]:
+        try:
+            name = name_for(ranked.identifier)
+        except UnsafeNameError as exc:
+            return "", SeedItem(ranked.identifier, None, ranked.rank, "unsafe_name", exc.detail)
+        if name in queued:
+            return name, SeedItem(ranked.identifier, name, ranked.rank, "in_queue")
+        if layout.recipe_path(name).exists():
+            return name, SeedItem(ranked.identifier, name, ranked.rank, "has_recipe")
+        return name, None
+
+    def counts(item: SeedItem | None) -> bool:
+        return item is not None and item.outcome in ("in_queue", "has_recipe")
+
+    with ThreadPoolExecutor(max_workers=max(1, http.config.threads)) as pool:
+        try:
+            while accounted < report.limit:
+                # Keep up to `window` look-ups in flight; skips resolve at once. Stop reading
+                # candidates once the queued skips already ahead would fill the window.
+                while not exhausted:
+                    in_flight = sum(1 for p in pending if p[2] is not None)
+                    known = accounted + sum(1 for p in pending if counts(p[3]))
+                    if in_flight >= window or known >= report.limit:
+                        break
+                    if lookups >= max_lookups:
+                        exhausted = True
+                        report.notes.append(f"look-up bound of {max_lookups} reached")
+                        break
+                    ranked = next(candidates, None)
+                    if ranked is None:
+                        exhausted = True
+                        break
+                    check_stop()
+                    name, skip = prefilter(ranked)
+                    if skip is None:
+                        lookups += 1
+                        future = pool.submit(lookup, http, ranked.identifier)
+                        pending.append((ranked, name, future, None))
+                    else:
+                        pending.append((ranked, name, None, skip))
+                if not pending:
+                    break
+                ranked, name, maybe_future, item = pending.popleft()
+                if item is None:
+                    assert maybe_future is not None
+                    item = _judge(ranked, name, maybe_future, report, tier1, accepted_names)
+                report.items.append(item)
+                if item.outcome in ("accepted", "in_queue", "has_recipe"):
+                    accounted += 1
+                if item.outcome == "accepted" and item.name:
+                    accepted_names.add(item.name)
+                    new_entries.append(_entry(source, item))
+                update(completed=len(new_entries), status=f"{report.examined} examined")
+        except AutomationError as exc:
+            if exc.exit_code != ExitCode.STOPPED:
+                raise
+            report.stopped = str(exc)
+        finally:
+            for _, _, leftover, _ in pending:
+                if leftover is not None:
+                    leftover.cancel()
+    return new_entries
+
+
+def _judge(
+    ranked: Ranked,
+    name: str,
+    future: Future[Lookup],
+    report: SeedReport,
+    tier1: frozenset[str],
+    accepted_names: set[str],
+) -> SeedItem:
+    try:
+        found = future.result()
+    except UnsafeNameError as exc:
+        return SeedItem(ranked.identifier, name, ranked.rank, "unsafe_name", exc.detail)
+    except HttpError as exc:
+        report.fetch_errors[exc.category] += 1
+        return SeedItem(
+            ranked.identifier, name, ranked.rank, "fetch_error", f"{exc.category}: {exc}"
+        )
+    except Exception as exc:  # one bad item never ends the batch
+        report.fetch_errors["internal_error"] += 1
+        detail = f"internal_error: {type(exc).__name__}: {exc}"
+        return SeedItem(ranked.identifier, name, ranked.rank, "fetch_error", detail[:500])
+    if not found.executables:
+        return SeedItem(ranked.identifier, name, ranked.rank, "not_cli", f"version {found.version}")
+    if name in accepted_names:
+        return SeedItem(ranked.identifier, name, ranked.rank, "duplicate", "name taken in this run")
+    priority = tier_for(name, ranked.percentile, tier1)
+    return SeedItem(
+        ranked.identifier, name, ranked.rank, "accepted", "", priority, found.executables
+    )
+
+
+def _entry(source: str, item: SeedItem) -> QueueEntry:
+    assert item.name is not None and item.priority is not None
+    return QueueEntry(
+        name=item.name,
+        source=f"{source}:{item.identifier}",
+        priority=item.priority,
+        status="pending",
+        confidence="auto",
+        disambiguated_at=None,
+        failure_count=0,
+        next_retry_at=None,
+    )
+
+
+def _write_popularity(
+    layout: RegistryLayout,
+    existing: dict[str, Any],
+    popularity: PopularityList,
+    report: SeedReport,
+    now: datetime,
+) -> None:
+    by_id = {r.identifier: r for r in popularity.entries}
+    entries = dict(existing)
+    for item in report.accepted:
+        ranked = by_id[item.identifier]
+        entries[item.name or ""] = {
+            "ecosystem": report.source,
+            "identifier": item.identifier,
+            "downloads": ranked.downloads,
+            "rank": ranked.rank,
+            "percentile": ranked.percentile,
+            "period": popularity.period,
+            "source": popularity.source,
+            "as_of": popularity.as_of,
+        }
+    document = {
+        "schema_version": 1,
+        "updated_at": format_timestamp(now),
+        "entries": dict(sorted(entries.items())),
+    }
+    path = popularity_path(layout)
+    problems = schemas.check(document, "popularity", path=str(path))
+    if problems:
+        raise DataError(f"refusing to write invalid popularity data: {problems[0]}", path=str(path))
+    atomic_write_json(path, document)
+
+
+def _append_seeding_run(layout: RegistryLayout, report: SeedReport, added: int) -> None:
+    """One ``seeding-runs.jsonl`` line in tsuku's shape (only runs that changed the queue)."""
+    errors = [f"{i.identifier}: {i.detail}" for i in report.items if i.outcome == "fetch_error"]
+    record = {
+        "run_at": report.run_at,
+        "sources_processed": [report.source],
+        "sources_failed": [],
+        "new_packages": added,
+        "stale_refreshed": 0,
+        "source_changes": [],
+        "curated_skipped": 0,
+        "curated_invalid": [],
+        "errors": errors[:100],
+    }
+    path = layout.metrics_dir / SEEDING_RUNS_FILE
+    if schemas.check(record, "seeding-run", path=str(path)):
+        return  # the metrics owner's schema moved on; the queue is what matters here
+    append_jsonl(path, [record])
+
+
+def seed_registry(
+    root: str | Path, source: str, limit: int, *, config_path: str | Path | None = None
+) -> SeedReport:
+    """Front-door entry: configuration from ``root`` (or ``config_path``), one client, one run."""
+    from automation.core.config import load_config
+    from automation.core.timefmt import now
+
+    layout = RegistryLayout.at(root)
+    config = load_config(layout.root, Path(config_path) if config_path else None)
+    with HttpClient(config) as http:
+        return seed(layout, source, limit, http, now())

@@ -1,0 +1,148 @@
+"""The validate stage: run each staged recipe of a batch in an environment, record one line each."""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from automation.core.atomic import atomic_write_text
+from automation.core.errors import ExitCode, StoppedError, UsageError
+from automation.core.hostplatform import host_platform
+from automation.core.layout import RegistryLayout
+from automation.core.timefmt import format_timestamp, now
+from automation.ecosystems import split_source
+from automation.registry.failures import cap_message
+from automation.registry.results import ResultLine, read_results_file, write_result_lines
+from automation.registry.staging import Staging
+from automation.stages.validate_local import LocalResult, LocalValidator, apply_verify
+
+
+@dataclass
+class ValidateReport:
+    batch_id: str
+    environment: str
+    platform: str
+    lines: list[ResultLine] = field(default_factory=list)
+    skipped_already_done: int = 0
+    install_seconds: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    stopped: str | None = None
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(line.status for line in self.lines)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.stopped:
+            return ExitCode.STOPPED
+        return ExitCode.PARTIAL if self.counts["fail"] else ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        per_recipe = self.seconds / len(self.lines) if self.lines else 0.0
+        return {
+            "batch_id": self.batch_id,
+            "environment": self.environment,
+            "platform": self.platform,
+            "passed": self.counts["pass"],
+            "failed": self.counts["fail"],
+            "skipped": self.counts["skipped"],
+            "skipped_already_done": self.skipped_already_done,
+            "seconds": round(self.seconds, 2),
+            "seconds_per_recipe": round(per_recipe, 2),
+            "install_seconds_total": round(sum(self.install_seconds), 2),
+            "stopped": self.stopped,
+            "results": [line.to_json() for line in self.lines],
+        }
+
+    def to_text(self) -> str:
+        out = [
+            f"validate {self.batch_id} in {self.environment} ({self.platform}): "
+            f"{self.counts['pass']} pass, {self.counts['fail']} fail, "
+            f"{self.counts['skipped']} skipped in {self.seconds:.1f}s"
+        ]
+        for line in self.lines:
+            code = f"{line.category}/{line.subcategory}" if line.status != "pass" else ""
+            out.append(f"  {line.status:7} {line.recipe:30} {code}")
+        if self.stopped:
+            out.append(f"stopped: {self.stopped}")
+        return "\n".join(out)
+
+
+def _line_from_local(
+    recipe: str, environment: str, platform: str, batch_id: str, result: LocalResult
+) -> ResultLine:
+    return ResultLine(
+        recipe=recipe,
+        environment=environment,
+        platform=platform,
+        status=result.status,
+        category=result.category or None,
+        subcategory=result.subcategory or None,
+        exit_code=result.exit_code,
+        attempts=result.attempts,
+        message=cap_message(result.message),
+        timestamp=format_timestamp(now()),
+        version=result.version,
+        duration_seconds=round(result.seconds, 3),
+        batch_id=batch_id,
+    )
+
+
+def validate_batch_locally(
+    layout: RegistryLayout,
+    batch_id: str,
+    *,
+    validator: LocalValidator | None = None,
+    guard: Callable[[str], None] = lambda _eco: None,
+    progress: Callable[[ResultLine], None] = lambda _line: None,
+) -> ValidateReport:
+    """Validate every generated recipe of a batch on this machine (environment ``local``).
+
+    Recipes that already have a result line for ``local`` in this batch are not run again, so an
+    interrupted validation resumes. A passing recipe's ``[verify]`` is rewritten with the command
+    and pattern that really worked.
+    """
+    staging = Staging(layout, batch_id)
+    if not staging.exists():
+        raise UsageError(f"no batch {batch_id!r}: {staging.log_path} does not exist")
+    environment, platform = "local", host_platform()
+    validator = validator or LocalValidator()
+    report = ValidateReport(batch_id, environment, platform)
+    started = time.monotonic()
+    results_path = layout.results_file(batch_id, environment)
+    done = (
+        {line.recipe for line in read_results_file(results_path).lines}
+        if results_path.exists()
+        else set()
+    )
+    for outcome in staging.generated():
+        if outcome.name in done:
+            report.skipped_already_done += 1
+            continue
+        try:
+            guard(split_source(outcome.source)[0])
+        except StoppedError as exc:  # stop before the next item, keep what is done
+            report.stopped = str(exc)
+            break
+        path = staging.recipe_path(outcome.name)
+        text = path.read_text(encoding="utf-8")
+        result = validator.validate(tomllib.loads(text))
+        report.install_seconds.append(result.install_seconds)
+        if result.status == "pass" and result.verify_command is not None:
+            atomic_write_text(
+                path,
+                apply_verify(
+                    text, result.verify_command, result.verify_pattern or "", path=str(path)
+                ),
+            )
+        line = _line_from_local(outcome.name, environment, platform, batch_id, result)
+        write_result_lines(results_path, [line])
+        report.lines.append(line)
+        progress(line)
+    report.seconds = time.monotonic() - started
+    return report

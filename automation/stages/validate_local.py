@@ -1,0 +1,390 @@
+"""Local validation: install a recipe into a throwaway prefix on this machine, run it, record.
+
+The ``local`` environment needs nothing but Python and Node.js: ``pipx_install`` goes into a fresh
+venv, ``npm_install`` into ``npm install --prefix``. The verify command runs with a timeout; the
+version pattern written into the recipe comes from what the tool really printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from automation.core.errors import DataError
+
+# Output fragments that mean the network, not the package, failed: only these are retried.
+TRANSIENT = re.compile(
+    r"ETIMEDOUT|ECONNRESET|EAI_AGAIN|ENOTFOUND|ECONNREFUSED|socket hang up|"
+    r"Temporary failure in name resolution|Connection reset|Read timed out|"
+    r"ConnectTimeoutError|NewConnectionError|RemoteDisconnected|HTTP error 5\d\d|"
+    r" 503 | 502 | 429 |Too Many Requests",
+    re.IGNORECASE,
+)
+VERSION_FLAGS = ("--version", "-V", "version", "-v")
+# Last resort for tools without a version flag: a clean exit on help is an exit-status check.
+HELP_FLAGS = ("--help", "-h")
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    exit_code: int
+    output: str
+    timed_out: bool = False
+
+
+Runner = Callable[[Sequence[str], Mapping[str, str], Path, float], Completed]
+
+
+def run_process(
+    argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float
+) -> Completed:
+    """The one place local validation starts processes (tests replace it)."""
+    try:
+        proc = subprocess.run(
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else ""
+        return Completed(124, out, timed_out=True)
+    except FileNotFoundError as exc:
+        return Completed(127, str(exc))
+    return Completed(proc.returncode, proc.stdout.decode("utf-8", "replace"))
+
+
+@dataclass(frozen=True, slots=True)
+class LocalResult:
+    """What validating one recipe on this machine found."""
+
+    status: str  # pass | fail | skipped
+    category: str
+    subcategory: str
+    exit_code: int
+    attempts: int
+    message: str
+    version: str | None
+    verify_command: str | None
+    verify_pattern: str | None
+    seconds: float
+    install_seconds: float
+
+
+def version_pattern(output: str, version: str) -> str | None:
+    """The ``[verify] pattern`` for ``output``: ``{version}``, ``v{version}``, or None if absent."""
+    if not version:
+        return None
+    for match in re.finditer(re.escape(version), output):
+        before = output[match.start() - 1] if match.start() else ""
+        after = output[match.end()] if match.end() < len(output) else ""
+        if after.isdigit() or (
+            after == "." and output[match.end() + 1 : match.end() + 2].isdigit()
+        ):
+            continue  # 1.2 inside 1.23 or 1.2.3 is not the version
+        if before.isdigit() or before == ".":
+            continue
+        return "v{version}" if before == "v" else "{version}"
+    return None
+
+
+def _install_env(
+    home: Path, bin_dir: Path, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    env = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_INPUT": "1",
+        "NO_UPDATE_NOTIFIER": "1",
+        "NPM_CONFIG_UPDATE_NOTIFIER": "false",
+        "NPM_CONFIG_FUND": "false",
+        "NPM_CONFIG_AUDIT": "false",
+        "CI": "true",
+    }
+    # Proxy and CA settings pass through (TLS-intercepting proxies are a real user setup).
+    for key in (
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "NO_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "no_proxy",
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "PIP_CERT",
+        "NODE_EXTRA_CA_CERTS",
+        "PIP_INDEX_URL",
+        "NPM_CONFIG_REGISTRY",
+    ):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    env.update(extra or {})
+    return env
+
+
+def _install_step(recipe: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for step in recipe.get("steps", []):
+        if step.get("action") in ("pipx_install", "npm_install"):
+            return step  # type: ignore[no-any-return]
+    return None
+
+
+def _classify_install(done: Completed) -> tuple[str, str]:
+    if done.timed_out:
+        return "install_failed", "timeout"
+    if TRANSIENT.search(done.output):
+        return "network_error", "transient_network"
+    if re.search(r"No matching distribution|404 Not Found|E404|not in this registry", done.output):
+        return "recipe_not_found", "package_not_found"
+    if re.search(
+        r"requires a different Python|Requires-Python|EBADENGINE|engine .* incompatible",
+        done.output,
+    ):
+        return "install_failed", "runtime_version"
+    if re.search(r"error: command '.*' failed|Failed building wheel|gyp ERR", done.output):
+        return "install_failed", "build_failed"
+    return "install_failed", "package_manager_error"
+
+
+class LocalValidator:
+    """Validates recipes on this machine; one instance per run (holds the pip/npm locations)."""
+
+    def __init__(
+        self,
+        *,
+        runner: Runner = run_process,
+        install_timeout: float = 600,
+        verify_timeout: float = 30,
+        attempts: int = 3,
+        backoff: float = 2.0,
+    ):
+        self.runner = runner
+        self.install_timeout = install_timeout
+        self.verify_timeout = verify_timeout
+        self.attempts = attempts
+        self.backoff = backoff
+
+    def _install(self, step: Mapping[str, Any], work: Path) -> tuple[Completed, Path, str | None]:
+        home = work / "home"
+        home.mkdir(exist_ok=True)
+        package = str(step["package"])
+        if step["action"] == "pipx_install":
+            venv = work / "venv"
+            bin_dir = venv / "bin"
+            env = _install_env(home, bin_dir)
+            made = self.runner(
+                [sys.executable, "-m", "venv", "--without-pip", str(venv)], env, work, 120
+            )
+            if made.exit_code:
+                return made, bin_dir, None
+            done = self.runner(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "--python",
+                    str(venv / "bin" / "python"),
+                    "install",
+                    "--quiet",
+                    "--no-input",
+                    package,
+                ],
+                env,
+                work,
+                self.install_timeout,
+            )
+            if done.exit_code:
+                return done, bin_dir, None
+            probe = self.runner(
+                [
+                    str(venv / "bin" / "python"),
+                    "-c",
+                    "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))",
+                    package,
+                ],
+                env,
+                work,
+                60,
+            )
+            return done, bin_dir, probe.output.strip() if probe.exit_code == 0 else None
+        prefix = work / "npm"
+        bin_dir = prefix / "node_modules" / ".bin"
+        env = _install_env(home, bin_dir)
+        npm = shutil.which("npm") or "npm"
+        done = self.runner(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(prefix),
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                f"{package}@latest",
+            ],
+            env,
+            work,
+            self.install_timeout,
+        )
+        version = None
+        manifest = prefix / "node_modules" / package / "package.json"
+        if done.exit_code == 0 and manifest.is_file():
+            try:
+                version = str(json.loads(manifest.read_text(encoding="utf-8")).get("version", ""))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                version = None
+        return done, bin_dir, version
+
+    def validate(self, recipe: Mapping[str, Any]) -> LocalResult:
+        """Install, check the executables, find a verify command and pattern. Never raises."""
+        started = time.monotonic()
+        step = _install_step(recipe)
+        if step is None:
+            actions = sorted({str(s.get("action")) for s in recipe.get("steps", [])})
+            return LocalResult(
+                "skipped",
+                "install_failed",
+                "unsupported_action",
+                0,
+                0,
+                f"local validation handles pipx_install and npm_install, not {actions}",
+                None,
+                None,
+                None,
+                0.0,
+                0.0,
+            )
+        attempt = 0
+        while True:
+            attempt += 1
+            with tempfile.TemporaryDirectory(prefix="automation-local-") as tmp:
+                work = Path(tmp)
+                install_started = time.monotonic()
+                done, bin_dir, version = self._install(step, work)
+                install_seconds = time.monotonic() - install_started
+                if done.exit_code:
+                    category, subcategory = _classify_install(done)
+                    if category == "network_error" and attempt < self.attempts:
+                        time.sleep(self.backoff * 2 ** (attempt - 1))
+                        continue
+                    return LocalResult(
+                        "fail",
+                        category,
+                        subcategory,
+                        done.exit_code,
+                        attempt,
+                        done.output,
+                        version,
+                        None,
+                        None,
+                        time.monotonic() - started,
+                        install_seconds,
+                    )
+                result = self._verify(recipe, step, work, bin_dir, version or "")
+                return LocalResult(
+                    result[0],
+                    result[1],
+                    result[2],
+                    result[3],
+                    attempt,
+                    result[4],
+                    version,
+                    result[5],
+                    result[6],
+                    time.monotonic() - started,
+                    install_seconds,
+                )
+
+    def _verify(
+        self,
+        recipe: Mapping[str, Any],
+        step: Mapping[str, Any],
+        work: Path,
+        bin_dir: Path,
+        version: str,
+    ) -> tuple[str, str, str, int, str, str | None, str | None]:
+        executables = [str(e) for e in step.get("executables", [])]
+        missing = [e for e in executables if not os.access(bin_dir / e, os.X_OK)]
+        if missing:
+            present = sorted(p.name for p in bin_dir.iterdir()) if bin_dir.is_dir() else []
+            return (
+                "fail",
+                "verify_failed",
+                "missing_executable",
+                1,
+                f"declared executables not installed: {missing}; installed: {present}",
+                None,
+                None,
+            )
+        declared = str(recipe.get("verify", {}).get("command", "")).strip()
+        words = shlex.split(declared) if declared else []
+        exe = words[0] if words and words[0] in executables else executables[0]
+        env = _install_env(work / "home", bin_dir)
+        candidates = ([words[1:]] if len(words) > 1 and words[0] == exe else []) + [
+            [flag] for flag in (*VERSION_FLAGS, *HELP_FLAGS)
+        ]
+        first_ok: tuple[list[str], Completed] | None = None
+        last: Completed | None = None
+        seen: set[tuple[str, ...]] = set()
+        for args in candidates:
+            if tuple(args) in seen:
+                continue
+            seen.add(tuple(args))
+            done = self.runner([str(bin_dir / exe), *args], env, work, self.verify_timeout)
+            last = done
+            if done.exit_code != 0:
+                continue
+            pattern = version_pattern(done.output, version)
+            command = shlex.join([exe, *args])
+            if pattern:
+                return ("pass", "", "", 0, done.output, command, pattern)
+            first_ok = first_ok or (args, done)
+        if first_ok is not None:
+            command = shlex.join([exe, *first_ok[0]])
+            return (
+                "pass",
+                "",
+                "version_not_printed",
+                0,
+                f"{command} exits 0 but does not print {version!r}: exit-status check only\n"
+                + first_ok[1].output,
+                command,
+                "",
+            )
+        assert last is not None
+        subcategory = "timeout" if last.timed_out else "nonzero_exit"
+        return ("fail", "verify_failed", subcategory, last.exit_code, last.output, None, None)
+
+
+def apply_verify(recipe_text: str, command: str, pattern: str, *, path: str) -> str:
+    """Set ``[verify] command``/``pattern`` in a recipe, keeping everything else as written."""
+    try:
+        doc = tomlkit.parse(recipe_text)
+    except Exception as exc:
+        raise DataError(f"cannot parse recipe: {exc}", path=path) from exc
+    verify = doc.get("verify")
+    if verify is None:
+        verify = tomlkit.table()
+        doc.add("verify", verify)
+    verify["command"] = command
+    verify["pattern"] = pattern
+    return tomlkit.dumps(doc)

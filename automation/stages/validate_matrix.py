@@ -1,0 +1,119 @@
+"""Validate one batch in several environments: this machine (``local``) and containers.
+
+``local`` runs first and alone: it is where a recipe's ``[verify]`` command and pattern are
+discovered from what the tool really prints, and written into the staged recipe. The container
+environments then check that same recipe, side by side (``jobs`` at a time), and each writes its
+own ``data/results/<batch>/<environment>.jsonl``. Merge derives constraints from all of them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from automation.core.errors import ExitCode, UsageError
+from automation.core.layout import RegistryLayout
+from automation.stages.validate import ValidateReport, validate_batch_locally
+
+if TYPE_CHECKING:
+    from automation.containers.validate import ValidationReport, ValidationResult
+
+LOCAL = "local"
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixReport:
+    """The local report (if ``local`` was asked for) and the containers' report."""
+
+    batch_id: str
+    local: ValidateReport | None
+    containers: ValidationReport | None
+    seconds: float
+
+    @property
+    def environment(self) -> str:
+        names = [LOCAL] if self.local is not None else []
+        if self.containers is not None:
+            names += list(self.containers.environments)
+        return ", ".join(names)
+
+    @property
+    def counts(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for part in (self.local, self.containers):
+            if part is not None:
+                total.update(part.counts)
+        return total
+
+    @property
+    def exit_code(self) -> ExitCode:
+        codes = [p.exit_code for p in (self.local, self.containers) if p is not None]
+        if ExitCode.STOPPED in codes:
+            return ExitCode.STOPPED
+        return ExitCode.PARTIAL if any(c != ExitCode.OK for c in codes) else ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "environments": self.environment.split(", ") if self.environment else [],
+            "seconds": round(self.seconds, 2),
+            "local": self.local.to_json() if self.local is not None else None,
+            "containers": self.containers.to_json() if self.containers is not None else None,
+        }
+
+    def to_text(self) -> str:
+        parts = [p.to_text() for p in (self.local, self.containers) if p is not None]
+        return "\n".join(parts)
+
+
+def split_environments(environments: Sequence[str]) -> tuple[bool, list[str]]:
+    """(whether ``local`` is asked for, the container environment ids in order)."""
+    ids = list(dict.fromkeys(environments or [LOCAL]))
+    return LOCAL in ids, [e for e in ids if e != LOCAL]
+
+
+def validate_matrix(
+    layout: RegistryLayout,
+    batch_id: str,
+    environments: Sequence[str],
+    *,
+    jobs: int = 2,
+    guard: Callable[[str], None] = lambda _eco: None,
+    progress: Callable[[str], None] = lambda _text: None,
+) -> MatrixReport:
+    """Validate ``batch_id`` in ``local`` (first, if named) and the container environments."""
+    run_local, container_ids = split_environments(environments)
+    if jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    started = time.monotonic()
+    local = None
+    if run_local:
+        local = validate_batch_locally(
+            layout,
+            batch_id,
+            guard=guard,
+            progress=lambda line: progress(
+                f"  validate local        {line.status:7} {line.recipe} "
+                f"{line.category or ''}/{line.subcategory or ''}"
+            ),
+        )
+        if local.stopped:
+            return MatrixReport(batch_id, local, None, time.monotonic() - started)
+    containers = None
+    if container_ids:
+        from automation.containers.validate import validate_batch_in_environments
+
+        def show(result: ValidationResult) -> None:
+            progress(
+                f"  validate {result.environment:<13} {result.status:7} {result.recipe} "
+                f"{result.category or ''}/{result.subcategory or ''} "
+                f"({result.timings.get('wall', 0):.1f}s)"
+            )
+
+        containers = validate_batch_in_environments(
+            layout, batch_id, container_ids, jobs=jobs, guard=guard, progress=show
+        )
+    return MatrixReport(batch_id, local, containers, time.monotonic() - started)

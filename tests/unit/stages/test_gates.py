@@ -1,0 +1,205 @@
+"""Auto-merge gates: run_command, typosquats, age and popularity; the merge report."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import tomlkit
+from hypothesis import given
+from hypothesis import strategies as st
+
+from automation.stages.gates import (
+    Candidate,
+    GateConfig,
+    GateContext,
+    RankedName,
+    confusable_form,
+    damerau_levenshtein,
+    evaluate_gates,
+    find_run_command,
+    lookalike_reason,
+    merge_report,
+)
+
+NOW = datetime(2026, 8, 15, tzinfo=UTC)
+PLAIN = {"metadata": {"name": "x"}, "steps": [{"action": "npm_install", "package": "x"}]}
+
+
+def candidate(name: str, source: str | None = None, **kw: object) -> Candidate:
+    return Candidate(
+        name=name,
+        source=source or f"npm:{name}",
+        recipe=kw.pop("recipe", PLAIN),  # type: ignore[arg-type]
+        first_release=kw.pop("first_release", NOW - timedelta(days=400)),  # type: ignore[arg-type]
+        downloads=kw.pop("downloads", 50_000),  # type: ignore[arg-type]
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+CONTEXT = GateContext(
+    now=NOW, existing_recipes=frozenset({"ripgrep", "kubectl", "jq", "terraform"})
+)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "distance"),
+    [
+        ("", "", 0),
+        ("abc", "abc", 0),
+        ("abc", "", 3),
+        ("kitten", "sitting", 3),
+        ("ripgrep", "ripgerp", 1),  # adjacent transposition counts 1
+        ("ca", "abc", 2),  # unrestricted DL (optimal string alignment would say 3)
+        ("jq", "qj", 1),
+        ("terraform", "terrafrom", 1),
+    ],
+)
+def test_damerau_levenshtein(a: str, b: str, distance: int) -> None:
+    assert damerau_levenshtein(a, b) == distance
+    assert damerau_levenshtein(b, a) == distance
+
+
+@given(st.text("abcd", max_size=6), st.text("abcd", max_size=6), st.text("abcd", max_size=6))
+def test_damerau_levenshtein_is_a_metric(a: str, b: str, c: str) -> None:
+    assert (damerau_levenshtein(a, b) == 0) == (a == b)
+    assert damerau_levenshtein(a, c) <= damerau_levenshtein(a, b) + damerau_levenshtein(b, c)
+
+
+def test_confusable_form() -> None:
+    assert confusable_form("Rip_Gr3p.x") == "ripgr3px"
+    assert confusable_form("c0rn") == confusable_form("com")
+    assert confusable_form("1s-d") == confusable_form("lsd")
+
+
+@pytest.mark.parametrize(
+    ("name", "other", "flagged"),
+    [
+        ("ripgerp", "ripgrep", True),  # transposition
+        ("ripgrepp", "ripgrep", True),
+        ("kubect1", "kubectl", True),  # 1 <-> l, and distance 1
+        ("terrafrm", "terraform", True),  # long name: distance 1
+        ("terafrm", "terraform", True),  # long name: distance 2
+        ("teraform-x", "terraform", False),  # distance 3
+        ("jqq", "jq", True),
+        ("yq", "jq", True),  # short names: distance 1 still counts
+        ("fzf", "jq", False),
+        ("rnake", "make", True),  # rn looks like m
+        ("my-tool", "my_tool", True),
+        ("my.tool2", "mytool2", True),
+        ("ripgrep", "ripgrep", False),  # the same name is no typosquat
+    ],
+)
+def test_lookalikes(name: str, other: str, flagged: bool) -> None:
+    assert (lookalike_reason(name, other, GateConfig()) is not None) == flagged
+
+
+def test_clean_candidate_auto_merges() -> None:
+    decision = evaluate_gates(candidate("bottom-tool"), CONTEXT)
+    assert decision.auto_merge and decision.reasons == ()
+
+
+def test_run_command_anywhere_needs_review() -> None:
+    nested = {
+        "metadata": {"name": "x"},
+        "steps": [
+            {"action": "npm_install"},
+            {"action": "download", "post": [{"action": "run_command", "command": "curl | sh"}]},
+        ],
+    }
+    assert find_run_command(nested)
+    assert not find_run_command(PLAIN)
+    toml = 'x = 1\n[[steps]]\naction   =  "run_command"\ncommand = "make"\n'
+    assert find_run_command({}, toml)
+    doc = tomlkit.parse(toml)
+    decision = evaluate_gates(candidate("safe-name", recipe=doc), CONTEXT)
+    assert not decision.auto_merge
+    assert "run_command" in decision.reasons[0]
+    # A run_command mentioned in a comment or value, not as an action, is not one.
+    assert not find_run_command({"steps": [{"action": "npm_install", "note": "run_command"}]})
+
+
+def test_typosquat_of_existing_recipe() -> None:
+    decision = evaluate_gates(candidate("ripgerp"), CONTEXT)
+    assert not decision.auto_merge
+    assert "'ripgrep'" in decision.reasons[0]
+    # Updating an existing recipe is not a new name.
+    assert evaluate_gates(candidate("jq", is_new=False), CONTEXT).auto_merge
+
+
+def test_typosquat_of_higher_ranked_queue_entry_from_another_source() -> None:
+    queue = (
+        RankedName("httpie", "homebrew:httpie"),
+        RankedName("httpi3", "npm:httpi3"),
+        RankedName("zzz-top", "homebrew:zzz-top"),
+        RankedName("zzz-tpo", "npm:zzz-tpo"),
+    )
+    context = GateContext(now=NOW, queue=queue)
+    squat = evaluate_gates(candidate("httpi3"), context)
+    assert not squat.auto_merge
+    assert "higher-ranked queue entry 'httpie'" in squat.reasons[0]
+    # A lower-ranked lookalike does not hold back the better-ranked entry.
+    assert evaluate_gates(candidate("httpie", "homebrew:httpie"), context).auto_merge
+    # The same source is the same package, not a squat.
+    context2 = GateContext(now=NOW, queue=(RankedName("abc-cli", "npm:abc"),))
+    assert evaluate_gates(candidate("abc_cli", "npm:abc"), context2).auto_merge
+
+
+def test_age_and_popularity_thresholds() -> None:
+    young = evaluate_gates(candidate("fresh-tool", first_release=NOW - timedelta(days=10)), CONTEXT)
+    assert not young.auto_merge and "10 days" in young.reasons[0]
+    unpopular = evaluate_gates(candidate("quiet-tool", downloads=999), CONTEXT)
+    assert not unpopular.auto_merge and "999 downloads" in unpopular.reasons[0]
+    unknown = evaluate_gates(candidate("mystery-tool", downloads=None, first_release=None), CONTEXT)
+    assert unknown.auto_merge  # popularity only counts when known
+    strict = GateContext(now=NOW, config=GateConfig(min_age_days=500, min_downloads=100_000))
+    decision = evaluate_gates(candidate("some-tool"), strict)
+    assert len(decision.reasons) == 2
+    relaxed = GateContext(now=NOW, config=GateConfig(min_age_days=0, min_downloads=0))
+    assert evaluate_gates(candidate("x-tool", downloads=0), relaxed).auto_merge
+
+
+def test_every_reason_is_listed() -> None:
+    recipe = {"steps": [{"action": "run_command"}]}
+    decision = evaluate_gates(
+        candidate("ripgerp", recipe=recipe, downloads=5, first_release=NOW), CONTEXT
+    )
+    assert len(decision.reasons) == 4
+
+
+def test_merge_report_markdown_and_json() -> None:
+    items = [
+        candidate("good-tool"),
+        candidate("ripgerp"),
+        candidate("pipe|tool`x", downloads=1),
+    ]
+    report = merge_report("2026-08-15-002", items, CONTEXT)
+    assert not report.auto_merge
+    assert report.held == ("ripgerp", "pipe|tool`x")
+    text = report.to_text()
+    assert text.startswith("## Batch 2026-08-15-002: human review required")
+    assert "| `good-tool` | `npm:good-tool` |" in text
+    assert "pipe\\|tool'x" in text  # table-breaking characters are escaped
+    data = json.loads(json.dumps(report.to_json()))
+    assert data["auto_merge"] is False
+    assert [r["auto_merge"] for r in data["recipes"]] == [True, False, False]
+    assert data["recipes"][0]["first_release"] == "2025-07-11T00:00:00Z"
+    clean = merge_report("b", [candidate("good-tool")], CONTEXT)
+    assert clean.auto_merge and "auto-merge" in clean.to_text()
+    assert not merge_report("empty", [], CONTEXT).auto_merge
+
+
+def test_reference_recipes_with_run_command(reference_dir: Path) -> None:
+    # The reference gate greps `action.*=.*"run_command"`; the parsed walk must agree on real
+    # recipes in both directions.
+    flagged = 0
+    for path in sorted((reference_dir / "recipes").glob("*/*.toml"))[:400]:
+        text = path.read_text(encoding="utf-8")
+        parsed = tomlkit.parse(text).unwrap()
+        if find_run_command(parsed):
+            flagged += 1
+            assert "run_command" in text
+        assert find_run_command(parsed) == find_run_command({}, text), path.name
+    assert flagged >= 1  # awscli

@@ -1,0 +1,231 @@
+"""Seeding into a scratch registry against a local stand-in for PyPI and npm."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from automation.core import schemas
+from automation.core.config import PUBLIC_ENDPOINTS, Config
+from automation.core.errors import ExitCode, LockedError
+from automation.core.http import HttpClient
+from automation.core.layout import RegistryLayout
+from automation.ecosystems.popularity import PopularityList, Ranked
+from automation.ecosystems.pypi import client as pypi
+from automation.registry.queue import QueueEntry, load_queue, save_queue
+from automation.stages.seed import load_tier1, popularity_path, seed, tier_for
+from tests.support.fake_upstream import FIXTURES, FakeUpstream, Reply, sparse_wheel
+
+NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeUpstream]:
+    server = FakeUpstream().start()
+    for name in ("httpie", "black", "ruff", "requests"):
+        document = json.loads((FIXTURES / "pypi" / f"{name}.json").read_text())
+        server.json(f"/pypi/{name}/json", document)
+        info = pypi.parse_project_json(document, base_url=f"{server.base}/pypi/{name}/json")
+        assert info.wheel is not None
+        path = info.wheel.url.replace("https://files.pythonhosted.org", "/files")
+        server.blob(path.replace(server.base, ""), sparse_wheel(info.wheel.filename))
+    for name in ("cowsay", "prettier", "lodash", "typescript"):
+        server.file(f"/{name}", FIXTURES / "npm" / f"{name}.json")
+    server.file("/@angular%2Fcli", FIXTURES / "npm" / "@angular__cli.json")
+    yield server
+    server.stop()
+    assert server.unexpected == []
+
+
+@pytest.fixture
+def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
+    endpoints = dict(PUBLIC_ENDPOINTS, pypi=upstream.base, npm=upstream.base)
+    endpoints["pypifiles"] = upstream.base + "/files"
+    config = Config(endpoints=MappingProxyType(endpoints), retries=1, backoff_factor=0.01)
+    with HttpClient(config, env={}) as client:
+        yield client
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> RegistryLayout:
+    (tmp_path / "recipes").mkdir()
+    return RegistryLayout.at(tmp_path)
+
+
+def ranking(
+    ecosystem: str, names: list[str], percentiles: list[float] | None = None
+) -> PopularityList:
+    percentiles = percentiles or [99.9 - i * 0.01 for i in range(len(names))]
+    entries = tuple(
+        Ranked(name, 1_000_000 - i, i + 1, pct)
+        for i, (name, pct) in enumerate(zip(names, percentiles, strict=True))
+    )
+    return PopularityList(ecosystem, "30 days", "test ranking", "2026-04-01", 1000, entries)
+
+
+def queue_names(layout: RegistryLayout) -> list[tuple[str, str, int]]:
+    return [(e.name, e.source, e.priority) for e in load_queue(layout.queue).entries]
+
+
+def test_pypi_seeding_keeps_clis_in_popularity_order(
+    layout: RegistryLayout, http: HttpClient
+) -> None:
+    ranked = ranking("pypi", ["requests", "httpie", "black", "ruff"])
+    report = seed(layout, "pypi", 3, http, NOW, popularity=ranked, progress=False)
+    assert report.exit_code == ExitCode.OK
+    assert queue_names(layout) == [
+        ("httpie", "pypi:httpie", 1),
+        ("black", "pypi:black", 1),
+        ("ruff", "pypi:ruff", 1),
+    ]
+    assert report.skipped == {"not_cli": 1}
+    assert [i.executables for i in report.accepted] == [
+        ("http", "httpie", "https"),
+        ("black", "blackd"),
+        ("ruff",),
+    ]
+    entry = load_queue(layout.queue).entries[0]
+    assert (entry.status, entry.confidence, entry.failure_count) == ("pending", "auto", 0)
+    assert entry.disambiguated_at is None and entry.next_retry_at is None
+    side = json.loads(popularity_path(layout).read_text())
+    assert schemas.check(side, "popularity", path="popularity.json") == []
+    assert side["entries"]["httpie"] == {
+        "ecosystem": "pypi",
+        "identifier": "httpie",
+        "downloads": 999_999,
+        "rank": 2,
+        "percentile": 99.89,
+        "period": "30 days",
+        "source": "test ranking",
+        "as_of": "2026-04-01",
+    }
+    runs = (layout.metrics_dir / "seeding-runs.jsonl").read_text().splitlines()
+    assert json.loads(runs[0])["new_packages"] == 3
+    assert report.requests >= 4 and report.to_json()["accepted"][0]["name"] == "httpie"
+
+
+def test_rerun_adds_nothing(layout: RegistryLayout, http: HttpClient) -> None:
+    ranked = ranking("pypi", ["requests", "httpie", "black", "ruff"])
+    seed(layout, "pypi", 2, http, NOW, popularity=ranked, progress=False)
+    before = layout.queue.read_bytes()
+    report = seed(layout, "pypi", 2, http, NOW, popularity=ranked, progress=False)
+    assert report.accepted == [] and report.skipped["in_queue"] == 2
+    assert layout.queue.read_bytes() == before  # not even updated_at moved
+
+
+def test_existing_recipe_and_case_insensitive_queue_dedupe(
+    layout: RegistryLayout, http: HttpClient
+) -> None:
+    recipe = layout.recipe_path("httpie")
+    recipe.parent.mkdir(parents=True)
+    recipe.write_text('[metadata]\nname = "httpie"\n')
+    existing = QueueEntry("Black", "homebrew:black", 3, "pending", "auto", None, 0, None)
+    from automation.registry.queue import empty_queue
+
+    save_queue(layout.queue, empty_queue().with_entries([existing]))
+    ranked = ranking("pypi", ["httpie", "black", "requests", "ruff"])
+    report = seed(layout, "pypi", 3, http, NOW, popularity=ranked, progress=False)
+    assert report.skipped == {"has_recipe": 1, "in_queue": 1, "not_cli": 1}
+    assert queue_names(layout) == [("Black", "homebrew:black", 3), ("ruff", "pypi:ruff", 1)]
+
+
+def test_unsafe_names_are_rejected_without_a_request(
+    layout: RegistryLayout, http: HttpClient, upstream: FakeUpstream
+) -> None:
+    ranked = ranking("npm", ["../evil", "..", "@x/..", "cowsay"])
+    report = seed(layout, "npm", 1, http, NOW, popularity=ranked, progress=False)
+    assert report.skipped == {"unsafe_name": 3}
+    assert queue_names(layout) == [("cowsay", "npm:cowsay", 2)]
+    assert all("evil" not in path for _, path, _ in upstream.log)
+
+
+def test_npm_seeding_and_tiers(layout: RegistryLayout, http: HttpClient) -> None:
+    ranked = ranking(
+        "npm",
+        ["lodash", "cowsay", "prettier", "@angular/cli", "typescript"],
+        [100.0, 99.5, 99.0, 50.0, 98.9],
+    )
+    report = seed(layout, "npm", 4, http, NOW, popularity=ranked, progress=False)
+    assert queue_names(layout) == [
+        ("cowsay", "npm:cowsay", 2),  # top 1 %
+        ("prettier", "npm:prettier", 1),  # tier-1 list
+        ("angular-cli", "npm:@angular/cli", 3),  # names.recipe_name_for
+        ("typescript", "npm:typescript", 1),
+    ]
+    assert report.skipped == {"not_cli": 1}
+
+
+def test_tier_rules() -> None:
+    tier1 = load_tier1()
+    assert {"ripgrep", "jq", "sqlite", "black", "prettier"} <= tier1
+    assert len([n for n in tier1]) >= 33
+    assert tier_for("ripgrep", 0.0, tier1) == 1
+    assert tier_for("unknown-tool", 99.0, tier1) == 2
+    assert tier_for("unknown-tool", 98.99, tier1) == 3
+
+
+def test_fetch_errors_are_recorded_and_the_run_goes_on(
+    layout: RegistryLayout, http: HttpClient, upstream: FakeUpstream
+) -> None:
+    upstream.json("/gone", {"error": "Not found"}, status=404)
+    upstream.sequence("/flaky", [Reply(503)])
+    ranked = ranking("npm", ["gone", "flaky", "cowsay"])
+    report = seed(layout, "npm", 1, http, NOW, popularity=ranked, progress=False)
+    assert report.fetch_errors == {"not_found": 1, "upstream_error": 1}
+    assert report.skipped == {"fetch_error": 2}
+    assert queue_names(layout) == [("cowsay", "npm:cowsay", 2)]
+    assert report.exit_code == ExitCode.PARTIAL  # a transient error: worth a rerun
+
+
+def test_emergency_stop(layout: RegistryLayout, http: HttpClient) -> None:
+    from automation.registry.control import Control, save_control
+
+    save_control(layout.control_file, Control(enabled=False, reason="incident"))
+    report = seed(layout, "npm", 1, http, NOW, popularity=ranking("npm", ["cowsay"]))
+    assert report.stopped and report.exit_code == ExitCode.STOPPED
+    assert not layout.queue.exists()
+
+
+def test_lookups_are_bounded(layout: RegistryLayout, http: HttpClient) -> None:
+    ranked = ranking("pypi", ["requests", "httpie"])
+    report = seed(layout, "pypi", 1, http, NOW, popularity=ranked, max_lookups=1, progress=False)
+    assert report.accepted == [] and any("bound" in note for note in report.notes)
+
+
+def test_a_held_lock_stops_a_second_writer(layout: RegistryLayout, http: HttpClient) -> None:
+    from automation.core.atomic import registry_lock
+
+    with registry_lock(layout.lock_file), pytest.raises(LockedError):
+        seed(layout, "npm", 1, http, NOW, popularity=ranking("npm", ["cowsay"]), progress=False)
+
+
+def test_pypi_ranking_falls_back_to_the_shipped_copy(
+    layout: RegistryLayout, upstream: FakeUpstream
+) -> None:
+    from automation.ecosystems.popularity import load_pypi_popularity
+
+    upstream.sequence("/top.json", [Reply(503)])
+    endpoints = MappingProxyType(dict(PUBLIC_ENDPOINTS, pypi=upstream.base))
+    config = Config(endpoints=endpoints, pypi_top_url=upstream.base + "/top.json")
+    with HttpClient(config, env={}) as client:
+        ranked = load_pypi_popularity(client)
+    assert len(upstream.requests_to("/top.json")) == 1  # one quick try, no retries
+    assert ranked.source.startswith("shipped copy") and "upstream_error" in ranked.notes[-1]
+    assert len(ranked.entries) == 15_000 and ranked.population == 788_142
+    assert ranked.entries[0].identifier == "boto3" and ranked.entries[0].percentile == 100.0
+
+
+def test_report_renders(layout: RegistryLayout, http: HttpClient) -> None:
+    report = seed(
+        layout, "npm", 1, http, NOW, popularity=ranking("npm", ["cowsay"]), progress=False
+    )
+    text = report.to_text()
+    assert "cowsay" in text and "1 added" in text
+    document: dict[str, Any] = report.to_json()
+    assert document["skipped"] == {} and document["exit_code"] == 0
