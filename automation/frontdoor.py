@@ -15,6 +15,7 @@ import json
 import math
 import os
 import re
+import sqlite3
 import sys
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
@@ -53,7 +54,7 @@ def run(produce: Callable[[], Report], *, as_json: bool) -> None:
 
     Expected failures never print a traceback: an :class:`AutomationError` exits with its own
     code, an ``OSError`` (read-only file system, full disk, permission denied...) with 3 and a
-    message naming the path and the operation, Ctrl-C with 130.
+    message naming the path and the operation (a failing SQLite cache too), Ctrl-C with 130.
     """
     try:
         report = produce()
@@ -61,6 +62,12 @@ def run(produce: Callable[[], Report], *, as_json: bool) -> None:
         raise _fail(str(exc), exc.exit_code, as_json=as_json) from None
     except OSError as exc:
         raise _fail(describe_os_error(exc), ExitCode.DATA_ERROR, as_json=as_json) from None
+    except sqlite3.OperationalError as exc:  # the failure index (a cache): full, read-only, I/O
+        name = getattr(exc, "sqlite_errorname", "")
+        message = f"the failure index cache could not be used: {exc}" + (
+            f" [{name}]" if name else ""
+        )
+        raise _fail(message, ExitCode.DATA_ERROR, as_json=as_json) from None
     except KeyboardInterrupt:
         _emit("interrupted", stream=sys.stderr)
         raise Exit(code=130) from None
@@ -105,8 +112,10 @@ def integer(
     text = _given(value)
     if text is None:
         return default
-    upper = f" to {maximum}" if maximum is not None else " or more"
-    form = f"a whole number from {minimum}{upper}"
+    if maximum is None:
+        form = f"a whole number, at least {minimum}"
+    else:
+        form = f"a whole number from {minimum} to {maximum}"
     if not _INTEGER.fullmatch(text):
         raise UsageError(f"{flag}: expected {form}, got {text!r}")
     number = int(text)
