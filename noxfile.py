@@ -19,8 +19,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
+    """ruff (every Python tree the project checks) and strict mypy."""
     session.install("-e", ".[dev]")
-    session.run("ruff", "check", "automation", "tests", "tasks.py", "noxfile.py")
+    session.run("ruff", "check", "automation", "tests", "tasks.py", "noxfile.py", "bench")
     session.run("mypy")
 
 

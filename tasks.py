@@ -1,6 +1,11 @@
 """Invoke tasks: the front door. Each task parses its flags, calls one core function, renders.
 
-Exit codes (every task): 0 success, 2 usage error, 3 data error, 4 partial failure,
+Invoke passes flags as the strings typed (no typed defaults here): each task's ``work`` parses
+them first through ``automation.frontdoor`` and ``run`` maps every failure to an exit code.
+
+Exit codes (every task): 0 success, 2 usage error (a bad or missing flag: the message names it and
+the form it expects), 3 data error or a registry that cannot be written (read-only, full disk,
+permission denied: the message names the path and what was being written), 4 partial failure,
 5 stopped (emergency stop, open breaker or registry locked), 6 checksum drift.
 """
 
@@ -8,10 +13,26 @@ from __future__ import annotations
 
 from invoke import task
 
+from automation import frontdoor as flag
+from automation.core.report import Report
 from automation.frontdoor import run
 
 ROOT_HELP = "registry checkout to operate on (default: this repository)"
 JSON_HELP = "print one JSON document on stdout instead of text"
+
+# Upper bounds catch typos (`--top 1e9`, a missing comma), not real use.
+MAX_LISTED = 10_000
+MAX_ENTRIES = 100_000
+MAX_JOBS = 64
+BATCH_TO_USE = "as printed by generate"
+
+
+def _ecosystem(flag_name: str, value: str | None, expected: str) -> str:
+    """A required ecosystem with a builder (``cargo`` and other aliases accepted)."""
+    from automation.ecosystems import adapters, normalise_ecosystem
+
+    text = flag.required(flag_name, value, expected=expected)
+    return flag.choice(flag_name, normalise_ecosystem(text), adapters()) or text
 
 
 @task(
@@ -23,14 +44,17 @@ JSON_HELP = "print one JSON document on stdout instead of text"
         "json": JSON_HELP,
     }
 )
-def gaps(c, top=10, ecosystem=None, environment=None, root=".", json=False):  # type: ignore[no-untyped-def]
+def gaps(c, top=None, ecosystem=None, environment=None, root=None, json=False):  # type: ignore[no-untyped-def]
     """Rank missing dependencies by the distinct, popularity-weighted packages they block."""
-    from automation.learn.gaps import gap_report
 
-    run(
-        lambda: gap_report(root, top=int(top), ecosystem=ecosystem, environment=environment),
-        as_json=json,
-    )
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        count = flag.integer("--top", top, default=10, minimum=1, maximum=MAX_LISTED)
+        from automation.learn.gaps import gap_report
+
+        return gap_report(registry, top=count, ecosystem=ecosystem, environment=environment)
+
+    run(work, as_json=json)
 
 
 @task(
@@ -41,11 +65,16 @@ def gaps(c, top=10, ecosystem=None, environment=None, root=".", json=False):  # 
         "json": JSON_HELP,
     }
 )
-def requeue(c, dep=None, dry_run=False, root=".", json=False):  # type: ignore[no-untyped-def]
+def requeue(c, dep=None, dry_run=False, root=None, json=False):  # type: ignore[no-untyped-def]
     """Move blocked entries whose blockers now have recipes back to pending."""
-    from automation.learn.requeue import requeue as requeue_entries
 
-    run(lambda: requeue_entries(root, dependency=dep, dry_run=dry_run), as_json=json)
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        from automation.learn.requeue import requeue as requeue_entries
+
+        return requeue_entries(registry, dependency=dep, dry_run=dry_run)
+
+    run(work, as_json=json)
 
 
 @task(
@@ -55,22 +84,33 @@ def requeue(c, dep=None, dry_run=False, root=".", json=False):  # type: ignore[n
         "json": JSON_HELP,
     }
 )
-def reorder(c, dry_run=False, root=".", json=False):  # type: ignore[no-untyped-def]
+def reorder(c, dry_run=False, root=None, json=False):  # type: ignore[no-untyped-def]
     """Order each priority tier by blocking impact, then popularity."""
-    from automation.learn.reorder import reorder as reorder_queue
 
-    run(lambda: reorder_queue(root, dry_run=dry_run), as_json=json)
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        from automation.learn.reorder import reorder as reorder_queue
+
+        return reorder_queue(registry, dry_run=dry_run)
+
+    run(work, as_json=json)
 
 
 @task(
     name="backfill-report",
     help={"top": "how many libraries to list (default 20)", "root": ROOT_HELP, "json": JSON_HELP},
 )
-def backfill_report(c, top=20, root=".", json=False):  # type: ignore[no-untyped-def]
+def backfill_report(c, top=None, root=None, json=False):  # type: ignore[no-untyped-def]
     """Which missing libraries would unblock the most packages, popularity-weighted."""
-    from automation.learn.backfill import backfill_report as build_report
 
-    run(lambda: build_report(root, top=int(top)), as_json=json)
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        count = flag.integer("--top", top, default=20, minimum=1, maximum=MAX_LISTED)
+        from automation.learn.backfill import backfill_report as build_report
+
+        return build_report(registry, top=count)
+
+    run(work, as_json=json)
 
 
 @task(
@@ -82,11 +122,24 @@ def backfill_report(c, top=20, root=".", json=False):  # type: ignore[no-untyped
         "json": JSON_HELP,
     }
 )
-def seed(c, source, limit=50, config=None, root=".", json=False):  # type: ignore[no-untyped-def]
+def seed(c, source=None, limit=None, config=None, root=None, json=False):  # type: ignore[no-untyped-def]
     """Queue the most popular PyPI/npm command-line tools that have no recipe or entry yet."""
-    from automation.stages.seed import seed_registry
 
-    run(lambda: seed_registry(root, source, int(limit), config_path=config), as_json=json)
+    def work() -> Report:
+        from automation.ecosystems import seed_sources
+
+        registry = flag.registry_root("--root", root)
+        expected = f"the ecosystem to seed from ({', '.join(seed_sources())})"
+        chosen = flag.choice(
+            "--source", flag.required("--source", source, expected=expected), seed_sources()
+        )
+        window = flag.integer("--limit", limit, default=50, minimum=0, maximum=MAX_ENTRIES)
+        config_path = flag.optional_file("--config", config)
+        from automation.stages.seed import seed_registry
+
+        return seed_registry(registry, chosen or "", window, config_path=config_path)
+
+    run(work, as_json=json)
 
 
 @task(
@@ -98,15 +151,17 @@ def seed(c, source, limit=50, config=None, root=".", json=False):  # type: ignor
         "json": JSON_HELP,
     }
 )
-def stop(c, reason="", ecosystem=None, by="", root=".", json=False):  # type: ignore[no-untyped-def]
+def stop(c, reason="", ecosystem=None, by="", root=None, json=False):  # type: ignore[no-untyped-def]
     """Emergency stop: every task refuses further items until `invoke resume`."""
-    from automation.core.layout import RegistryLayout
-    from automation.registry.control import emergency_stop
 
-    run(
-        lambda: emergency_stop(RegistryLayout.at(root), reason, ecosystem, by=by),
-        as_json=json,
-    )
+    def work() -> Report:
+        from automation.core.layout import RegistryLayout
+        from automation.registry.control import emergency_stop
+
+        layout = RegistryLayout.at(flag.registry_root("--root", root))
+        return emergency_stop(layout, reason, ecosystem, by=by)
+
+    run(work, as_json=json)
 
 
 @task(
@@ -116,12 +171,16 @@ def stop(c, reason="", ecosystem=None, by="", root=".", json=False):  # type: ig
         "json": JSON_HELP,
     }
 )
-def resume(c, ecosystem=None, root=".", json=False):  # type: ignore[no-untyped-def]
+def resume(c, ecosystem=None, root=None, json=False):  # type: ignore[no-untyped-def]
     """Lift an emergency stop (global, or one ecosystem)."""
-    from automation.core.layout import RegistryLayout
-    from automation.registry.control import resume as resume_control
 
-    run(lambda: resume_control(RegistryLayout.at(root), ecosystem), as_json=json)
+    def work() -> Report:
+        from automation.core.layout import RegistryLayout
+        from automation.registry.control import resume as resume_control
+
+        return resume_control(RegistryLayout.at(flag.registry_root("--root", root)), ecosystem)
+
+    run(work, as_json=json)
 
 
 @task(
@@ -133,25 +192,36 @@ def resume(c, ecosystem=None, root=".", json=False):  # type: ignore[no-untyped-
         "json": JSON_HELP,
     },
 )
-def constrain(c, recipe, results, root=".", json=False):  # type: ignore[no-untyped-def]
+def constrain(c, results, recipe=None, root=None, json=False):  # type: ignore[no-untyped-def]
     """Write the complete, minimal platform constraints for one recipe from validation results."""
-    from pathlib import Path
 
-    from automation.registry.constraints import constrain_recipe_file
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        recipe_path = flag.existing_file(
+            "--recipe", recipe, base=registry, expected="the recipe TOML file to constrain"
+        )
+        names = flag.required_list("--results", results, expected="a validation results JSONL file")
+        paths = [
+            flag.existing_file("--results", name, base=registry, expected="") for name in names
+        ]
+        from automation.registry.constraints import constrain_recipe_file
 
-    run(
-        lambda: constrain_recipe_file(Path(root) / recipe, [Path(root) / r for r in results]),
-        as_json=json,
-    )
+        return constrain_recipe_file(recipe_path, paths)
+
+    run(work, as_json=json)
 
 
 @task(name="check-data", help={"root": ROOT_HELP, "json": JSON_HELP})
-def check_data(c, root=".", json=False):  # type: ignore[no-untyped-def]
+def check_data(c, root=None, json=False):  # type: ignore[no-untyped-def]
     """Validate every data file and recipe under --root; list problems, account for every file."""
-    from automation.core.layout import RegistryLayout
-    from automation.ops.checkdata import check_data as check_registry_data
 
-    run(lambda: check_registry_data(RegistryLayout.at(root)), as_json=json)
+    def work() -> Report:
+        from automation.core.layout import RegistryLayout
+        from automation.ops.checkdata import check_data as check_registry_data
+
+        return check_registry_data(RegistryLayout.at(flag.registry_root("--root", root)))
+
+    run(work, as_json=json)
 
 
 @task(
@@ -169,65 +239,79 @@ def check_data(c, root=".", json=False):  # type: ignore[no-untyped-def]
     },
 )
 def validate_containers(  # type: ignore[no-untyped-def]
-    c, env, recipe, batch_id=None, engine=None, jobs=2, no_ca_bundle=False, root=".", json=False
+    c, env, recipe, batch_id=None, engine=None, jobs=None, no_ca_bundle=False, root=None, json=False
 ):
     """Install and verify recipes in one container per Linux environment."""
-    from automation.containers.validate import run_validation
 
-    run(
-        lambda: run_validation(
-            root=root,
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        results_id = flag.batch_id("--batch-id", batch_id)
+        chosen_engine = flag.choice("--engine", engine, ("podman", "docker"))
+        parallel = flag.integer("--jobs", jobs, default=2, minimum=1, maximum=MAX_JOBS)
+        from automation.containers.validate import run_validation
+
+        return run_validation(
+            root=registry,
             environment_ids=env,
             recipe_paths=recipe,
-            batch_id=batch_id,
-            engine=engine,
+            batch_id=results_id,
+            engine=chosen_engine,
             ca_bundle=not no_ca_bundle,
-            jobs=int(jobs),
-        ),
-        as_json=json,
-    )
+            jobs=parallel,
+        )
+
+    run(work, as_json=json)
 
 
 @task(
     help={
         "ecosystem": "pypi or npm",
         "batch_size": "entries per batch (default 10)",
-        "max_tier": "highest priority tier to take (default 3)",
+        "max_tier": "highest priority tier to take, 1-3 (default 3)",
         "shard": "K/N: this job's deterministic share of the batch (CI matrix; needs --batch-id)",
-        "batch_id": "resume this batch (its recorded selection) instead of starting a new one",
+        "batch_id": "resume this batch (its recorded selection) instead of starting a new one; "
+        "YYYY-MM-DD-<suffix>",
         "wait": "seconds to wait for a busy registry lock (default 60; 0: fail fast, exit 5)",
         "root": ROOT_HELP,
         "json": JSON_HELP,
     }
 )
-def generate(
+def generate(  # type: ignore[no-untyped-def]
     c,
-    ecosystem,
-    batch_size=10,
-    max_tier=3,
+    ecosystem=None,
+    batch_size=None,
+    max_tier=None,
     shard=None,
     batch_id=None,
     wait=None,
-    root=".",  # type: ignore[no-untyped-def]
+    root=None,
     json=False,
 ):
     """Build recipes for queued entries into data/staging/<batch_id>/ (failures recorded)."""
-    from automation.core.layout import RegistryLayout
-    from automation.stages.pipeline import run_generate
 
-    run(
-        lambda: run_generate(
-            RegistryLayout.at(root),
-            ecosystem,
-            batch_size=int(batch_size),
-            max_tier=int(max_tier),
-            shard=shard,
-            batch_id=batch_id,
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        chosen = _ecosystem("--ecosystem", ecosystem, "the ecosystem to build (e.g. pypi)")
+        size = flag.integer("--batch-size", batch_size, default=10, minimum=1, maximum=MAX_ENTRIES)
+        tier = flag.integer("--max-tier", max_tier, default=3, minimum=1, maximum=3)
+        share = flag.shard("--shard", shard)
+        batch = flag.batch_id("--batch-id", batch_id)
+        lock_wait = flag.wait_seconds("--wait", wait)
+        from automation.core.layout import RegistryLayout
+        from automation.stages.pipeline import run_generate
+
+        return run_generate(
+            RegistryLayout.at(registry),
+            chosen,
+            batch_size=size,
+            max_tier=tier,
+            shard=share,
+            batch_id=batch,
             verbose=not json,
-            lock_wait=None if wait is None else float(wait),
-        ),
-        as_json=json,
-    )
+            lock_wait=lock_wait,
+        )
+
+    run(work, as_json=json)
 
 
 @task(
@@ -240,12 +324,26 @@ def generate(
         "json": JSON_HELP,
     },
 )
-def create(c, from_, name=None, output=None, root=".", json=False):  # type: ignore[no-untyped-def]
+def create(c, from_=None, name=None, output=None, root=None, json=False):  # type: ignore[no-untyped-def]
     """Generate one recipe outside the queue, with the same builders."""
-    from automation.core.layout import RegistryLayout
-    from automation.stages.pipeline import run_create
 
-    run(lambda: run_create(RegistryLayout.at(root), from_, name=name, output=output), as_json=json)
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        source = flag.required(
+            "--from", from_, expected="<ecosystem>:<identifier>, e.g. pypi:httpie"
+        )
+        target = flag.output_file("--output", output)
+        from automation.core.layout import RegistryLayout
+        from automation.stages.pipeline import run_create
+
+        return run_create(
+            RegistryLayout.at(registry),
+            source,
+            name=name,
+            output=None if target is None else str(target),
+        )
+
+    run(work, as_json=json)
 
 
 @task(
@@ -259,15 +357,23 @@ def create(c, from_, name=None, output=None, root=".", json=False):  # type: ign
         "json": JSON_HELP,
     },
 )
-def validate(c, batch_id, env, jobs=2, root=".", json=False):  # type: ignore[no-untyped-def]
+def validate(c, env, batch_id=None, jobs=None, root=None, json=False):  # type: ignore[no-untyped-def]
     """Install and run each staged recipe; one result line per recipe and environment."""
-    from automation.core.layout import RegistryLayout
-    from automation.stages.pipeline import run_validate
 
-    run(
-        lambda: run_validate(RegistryLayout.at(root), batch_id, env or ["local"], jobs=int(jobs)),
-        as_json=json,
-    )
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        batch = flag.batch_id(
+            "--batch-id", batch_id, expected=f"the batch to validate, {BATCH_TO_USE}"
+        )
+        parallel = flag.integer("--jobs", jobs, default=2, minimum=1, maximum=MAX_JOBS)
+        from automation.core.layout import RegistryLayout
+        from automation.stages.pipeline import run_validate
+
+        return run_validate(
+            RegistryLayout.at(registry), batch or "", env or ["local"], jobs=parallel
+        )
+
+    run(work, as_json=json)
 
 
 @task(
@@ -280,20 +386,26 @@ def validate(c, batch_id, env, jobs=2, root=".", json=False):  # type: ignore[no
         "json": JSON_HELP,
     }
 )
-def merge(c, batch_id, wait=None, allow_missing_shards=False, root=".", json=False):  # type: ignore[no-untyped-def]
+def merge(c, batch_id=None, wait=None, allow_missing_shards=False, root=None, json=False):  # type: ignore[no-untyped-def]
     """Land passing recipes; queue, failures, metrics and the batch manifest record the rest."""
-    from automation.core.layout import RegistryLayout
-    from automation.stages.merge import merge_batch
 
-    run(
-        lambda: merge_batch(
-            RegistryLayout.at(root),
-            batch_id,
-            lock_wait=None if wait is None else float(wait),
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        batch = flag.batch_id(
+            "--batch-id", batch_id, expected=f"the batch to merge, {BATCH_TO_USE}"
+        )
+        lock_wait = flag.wait_seconds("--wait", wait)
+        from automation.core.layout import RegistryLayout
+        from automation.stages.merge import merge_batch
+
+        return merge_batch(
+            RegistryLayout.at(registry),
+            batch or "",
+            lock_wait=lock_wait,
             allow_missing_shards=allow_missing_shards,
-        ),
-        as_json=json,
-    )
+        )
+
+    run(work, as_json=json)
 
 
 @task(
@@ -307,21 +419,23 @@ def merge(c, batch_id, wait=None, allow_missing_shards=False, root=".", json=Fal
         "json": JSON_HELP,
     }
 )
-def abandon(c, batch_id, reason="", by="", wait=None, root=".", json=False):  # type: ignore[no-untyped-def]
+def abandon(c, batch_id=None, reason="", by="", wait=None, root=None, json=False):  # type: ignore[no-untyped-def]
     """Release a stale batch's reserved queue entries; it can no longer be merged or resumed."""
-    from automation.core.layout import RegistryLayout
-    from automation.registry.reservation import abandon_batch
 
-    run(
-        lambda: abandon_batch(
-            RegistryLayout.at(root),
-            batch_id,
-            reason=reason,
-            by=by,
-            lock_wait=None if wait is None else float(wait),
-        ),
-        as_json=json,
-    )
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        batch = flag.existing_batch(
+            "--batch-id", batch_id, expected="the staged, unmerged batch to give up"
+        )
+        lock_wait = flag.wait_seconds("--wait", wait)
+        from automation.core.layout import RegistryLayout
+        from automation.registry.reservation import abandon_batch
+
+        return abandon_batch(
+            RegistryLayout.at(registry), batch, reason=reason, by=by, lock_wait=lock_wait
+        )
+
+    run(work, as_json=json)
 
 
 @task(
@@ -332,12 +446,18 @@ def abandon(c, batch_id, reason="", by="", wait=None, root=".", json=False):  # 
         "json": JSON_HELP,
     }
 )
-def rollback(c, batch_id, force=False, root=".", json=False):  # type: ignore[no-untyped-def]
+def rollback(c, batch_id=None, force=False, root=None, json=False):  # type: ignore[no-untyped-def]
     """Restore every file a batch changed, byte for byte, from its manifest."""
-    from automation.core.layout import RegistryLayout
-    from automation.stages.rollback import rollback_batch
 
-    run(lambda: rollback_batch(RegistryLayout.at(root), batch_id, force=force), as_json=json)
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        batch = flag.existing_batch("--batch-id", batch_id, expected="the merged batch to undo")
+        from automation.core.layout import RegistryLayout
+        from automation.stages.rollback import rollback_batch
+
+        return rollback_batch(RegistryLayout.at(registry), batch, force=force)
+
+    run(work, as_json=json)
 
 
 @task(
@@ -353,22 +473,27 @@ def rollback(c, batch_id, force=False, root=".", json=False):  # type: ignore[no
         "json": JSON_HELP,
     },
 )
-def pipeline(c, ecosystem, env, limit=3, jobs=2, no_seed=False, root=".", json=False):  # type: ignore[no-untyped-def]
+def pipeline(c, env, ecosystem=None, limit=None, jobs=None, no_seed=False, root=None, json=False):  # type: ignore[no-untyped-def]
     """seed -> generate -> validate -> merge on one live batch, with a summary table."""
-    from automation.core.layout import RegistryLayout
-    from automation.stages.pipeline import run_pipeline
 
-    run(
-        lambda: run_pipeline(
-            RegistryLayout.at(root),
-            ecosystem,
-            limit=int(limit),
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        chosen = _ecosystem("--ecosystem", ecosystem, "the ecosystem to run (e.g. pypi)")
+        count = flag.integer("--limit", limit, default=3, minimum=1, maximum=MAX_LISTED)
+        parallel = flag.integer("--jobs", jobs, default=2, minimum=1, maximum=MAX_JOBS)
+        from automation.core.layout import RegistryLayout
+        from automation.stages.pipeline import run_pipeline
+
+        return run_pipeline(
+            RegistryLayout.at(registry),
+            chosen,
+            limit=count,
             environment=env or ["local"],
             seed=not no_seed,
-            jobs=int(jobs),
-        ),
-        as_json=json,
-    )
+            jobs=parallel,
+        )
+
+    run(work, as_json=json)
 
 
 @task(
@@ -379,11 +504,18 @@ def pipeline(c, ecosystem, env, limit=3, jobs=2, no_seed=False, root=".", json=F
         "json": JSON_HELP,
     }
 )
-def drift(c, budget=20, rate=1.0, root=".", json=False):  # type: ignore[no-untyped-def]
+def drift(c, budget=None, rate=None, root=None, json=False):  # type: ignore[no-untyped-def]
     """Re-download pinned artifacts and compare with data/checksums/ baselines (exit 6 on drift)."""
-    from automation.ops.drift import check_drift
 
-    run(lambda: check_drift(root, budget=int(budget), rate=float(rate)), as_json=json)
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        units = flag.integer("--budget", budget, default=20, minimum=1, maximum=MAX_ENTRIES)
+        per_second = flag.decimal("--rate", rate, minimum=0.0, maximum=1000.0, above_minimum=True)
+        from automation.ops.drift import check_drift
+
+        return check_drift(registry, budget=units, rate=1.0 if per_second is None else per_second)
+
+    run(work, as_json=json)
 
 
 @task(
@@ -395,11 +527,21 @@ def drift(c, budget=20, rate=1.0, root=".", json=False):  # type: ignore[no-unty
         "json": JSON_HELP,
     }
 )
-def dashboard(c, out, at=None, config=None, root=".", json=False):  # type: ignore[no-untyped-def]
+def dashboard(c, out=None, at=None, config=None, root=None, json=False):  # type: ignore[no-untyped-def]
     """Static dashboard: index.html (inline SVG charts, no scripts) and dashboard.json."""
-    from automation.learn.dashboard import build_dashboard
 
-    run(lambda: build_dashboard(root, out, at=at, config_path=config), as_json=json)
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        moment = flag.timestamp("--at", at)
+        config_path = flag.optional_file("--config", config)
+        target = flag.output_dir(
+            "--out", out, expected="the directory to write index.html and dashboard.json into"
+        )
+        from automation.learn.dashboard import build_dashboard
+
+        return build_dashboard(registry, target, at=moment, config_path=config_path)
+
+    run(work, as_json=json)
 
 
 @task(
@@ -428,29 +570,46 @@ def sli(  # type: ignore[no-untyped-def]
     max_empty_run_ratio=None,
     max_hours_since_merge=None,
     config=None,
-    root=".",
+    root=None,
     json=False,
 ):
     """Pipeline SLIs over a window; prints alerts and exits 4 when a threshold is crossed."""
-    from automation.learn.sli import sli_report
 
-    run(
-        lambda: sli_report(
-            root,
-            window=window,
-            at=at,
-            config_path=config,
-            overrides={
-                "min_runs": min_runs,
-                "min_generation_success": min_generation_success,
-                "min_validation_pass": min_validation_pass,
-                "min_merge_rate": min_merge_rate,
-                "max_empty_run_ratio": max_empty_run_ratio,
-                "max_hours_since_merge": max_hours_since_merge,
-            },
-        ),
-        as_json=json,
-    )
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        span = flag.window("--window", window)
+        moment = flag.timestamp("--at", at)
+        config_path = flag.optional_file("--config", config)
+        runs = None
+        if min_runs is not None:
+            runs = flag.integer("--min-runs", min_runs, default=1, minimum=0, maximum=MAX_ENTRIES)
+        rates = {
+            name: flag.decimal(f"--{name.replace('_', '-')}", value, minimum=0.0, maximum=1.0)
+            for name, value in (
+                ("min_generation_success", min_generation_success),
+                ("min_validation_pass", min_validation_pass),
+                ("min_merge_rate", min_merge_rate),
+                ("max_empty_run_ratio", max_empty_run_ratio),
+            )
+        }
+        hours = flag.decimal(
+            "--max-hours-since-merge",
+            max_hours_since_merge,
+            minimum=0.0,
+            maximum=1_000_000.0,
+            above_minimum=True,
+        )
+        from automation.learn.sli import sli_report
+
+        return sli_report(
+            registry,
+            window=span,
+            at=moment,
+            config_path=config_path,
+            overrides={"min_runs": runs, **rates, "max_hours_since_merge": hours},
+        )
+
+    run(work, as_json=json)
 
 
 @task(
@@ -463,17 +622,20 @@ def sli(  # type: ignore[no-untyped-def]
         "json": JSON_HELP,
     },
 )
-def exclude_impossible(c, dry_run=False, no_history=False, wait=None, root=".", json=False):  # type: ignore[no-untyped-def]
+def exclude_impossible(c, dry_run=False, no_history=False, wait=None, root=None, json=False):  # type: ignore[no-untyped-def]
     """Exclude queue entries no builder can ever build (reason kept as a failure record)."""
-    from automation.core.layout import RegistryLayout
-    from automation.ops.maintenance import exclude_impossible as exclude
 
-    run(
-        lambda: exclude(
-            RegistryLayout.at(root),
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        lock_wait = flag.wait_seconds("--wait", wait)
+        from automation.core.layout import RegistryLayout
+        from automation.ops.maintenance import exclude_impossible as exclude
+
+        return exclude(
+            RegistryLayout.at(registry),
             dry_run=dry_run,
             history=not no_history,
-            lock_wait=None if wait is None else float(wait),
-        ),
-        as_json=json,
-    )
+            lock_wait=lock_wait,
+        )
+
+    run(work, as_json=json)

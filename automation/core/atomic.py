@@ -1,4 +1,9 @@
-"""Crash-safe writes (temp file, fsync, rename) and the per-registry writer lock."""
+"""Crash-safe writes (temp file, fsync, rename) and the per-registry writer lock.
+
+A write that fails (read-only file system, full disk, permission denied) raises its OSError
+with the operation noted (``automation.core.errors.note_operation``: the front door names it)
+and leaves nothing behind: no temp file, no partial append.
+"""
 
 from __future__ import annotations
 
@@ -12,28 +17,32 @@ from typing import Any
 
 import filelock
 
-from automation.core.errors import LockedError
+from automation.core.errors import LockedError, note_operation
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so readers see the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        note_operation(exc, f"writing {path}")
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -60,9 +69,13 @@ def append_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
     """
     if not records:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = "".join(dumps_json(r, pretty=False) + "\n" for r in records).encode("utf-8")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError as exc:
+        note_operation(exc, f"appending to {path}")
+        raise
     try:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -74,10 +87,21 @@ def append_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
                 data = b"\n" + data  # a complete last line without its newline: keep it
             except ValueError:
                 os.ftruncate(fd, start + cut)  # a torn line: never acknowledged, drop it
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
+                size = start + cut
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError:
+            # A full disk can accept part of the records: take them back, so a failed append
+            # leaves the file as it was (best effort: the readers skip a torn tail anyway).
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
+    except OSError as exc:
+        note_operation(exc, f"appending to {path}")
+        raise
     finally:
         os.close(fd)
 
@@ -105,16 +129,19 @@ def registry_lock(lock_path: Path, *, timeout: float | None = None) -> Iterator[
     when it expires the run fails with LockedError (exit 5), changing nothing.
     """
     wait = default_lock_wait() if timeout is None else max(timeout, 0.0)
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(lock_path), timeout=wait)
     try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(lock_path), timeout=wait)
         lock.acquire()
-    except filelock.Timeout as exc:
+    except filelock.Timeout as exc:  # an OSError too (TimeoutError): caught first
         waited = f" after waiting {wait:g}s" if wait else ""
         raise LockedError(
             f"another run holds the registry lock {lock_path}{waited}; "
             "retry, or wait for it with --wait SECONDS"
         ) from exc
+    except OSError as exc:
+        note_operation(exc, f"taking the registry lock {lock_path}")
+        raise
     try:
         yield
     finally:

@@ -481,6 +481,17 @@ def refresh(conn: sqlite3.Connection, layout: RegistryLayout) -> tuple[int, int,
     return plan.present, len(plan.to_read), plan.unchanged, plan.removed
 
 
+def _open_refreshed(
+    target: Path | None, layout: RegistryLayout
+) -> tuple[sqlite3.Connection, tuple[int, int, int, int]]:
+    conn = _open(target)
+    try:
+        return conn, refresh(conn, layout)
+    except BaseException:
+        conn.close()
+        raise
+
+
 @contextlib.contextmanager
 def open_index(
     layout: RegistryLayout, *, path: Path | str | None = "default"
@@ -489,9 +500,16 @@ def open_index(
     started = time.perf_counter()
     location = default_index_path(layout) if path == "default" else path
     target = Path(location) if location is not None else None
-    conn = _open(target)
     try:
-        files, read, unchanged, removed = refresh(conn, layout)
+        conn, (files, read, unchanged, removed) = _open_refreshed(target, layout)
+    except sqlite3.OperationalError:
+        if target is None:
+            raise
+        # Only a cache: a full disk (or a database file that cannot be written) gets an
+        # in-memory index, as a read-only registry does.
+        target = None
+        conn, (files, read, unchanged, removed) = _open_refreshed(target, layout)
+    try:
         records = conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
         problems = conn.execute("SELECT COUNT(*) FROM problems").fetchone()[0]
         stats = IndexStats(

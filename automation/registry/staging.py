@@ -30,6 +30,22 @@ from automation.core.layout import RegistryLayout
 from automation.core.names import check_recipe_name
 from automation.core.timefmt import parse_timestamp
 
+# The metrics schema's batch-id form (``batch-runs-<batch_id>.jsonl`` records must match it, so a
+# batch named otherwise could be generated and validated but never merged): a date, then an
+# optional lowercase suffix. ``..`` is refused too: the id names folders.
+BATCH_ID = re.compile(r"\d{4}-\d{2}-\d{2}(?:-[a-z0-9][a-z0-9._-]*)?")
+BATCH_ID_MAX_LENGTH = 128
+BATCH_ID_FORM = "YYYY-MM-DD[-suffix], the suffix of a-z 0-9 . _ - (e.g. 2026-11-27-173501-pypi)"
+
+
+def is_batch_id(text: str) -> bool:
+    """Whether ``text`` is a batch id every stage accepts, merge's metrics record included."""
+    return (
+        len(text) <= BATCH_ID_MAX_LENGTH
+        and BATCH_ID.fullmatch(text) is not None
+        and ".." not in text
+    )
+
 
 def new_batch_id(ecosystem: str, when: datetime, shard: str | None = None) -> str:
     """``2026-11-27-173501-pypi`` (``-s1of4`` for a shard): sortable, path-safe, lowercase, and
