@@ -6,6 +6,8 @@ Exit codes (every task): 0 success, 2 usage error, 3 data error, 4 partial failu
 
 from __future__ import annotations
 
+import sys
+
 from invoke import task
 
 from automation.frontdoor import run
@@ -319,6 +321,7 @@ def abandon(c, batch_id, reason="", by="", wait=None, root=".", json=False):  # 
             reason=reason,
             by=by,
             lock_wait=None if wait is None else float(wait),
+            announce=_announce,
         ),
         as_json=json,
     )
@@ -326,18 +329,26 @@ def abandon(c, batch_id, reason="", by="", wait=None, root=".", json=False):  # 
 
 @task(
     help={
-        "batch_id": "the merged batch to undo",
+        "batch_id": "the merged batch, or the batch whose merge was interrupted, to undo",
         "force": "also overwrite files edited since the batch",
         "root": ROOT_HELP,
         "json": JSON_HELP,
     }
 )
 def rollback(c, batch_id, force=False, root=".", json=False):  # type: ignore[no-untyped-def]
-    """Restore every file a batch changed, byte for byte, from its manifest."""
+    """Restore every file a batch changed, byte for byte, from its manifest (says which first)."""
     from automation.core.layout import RegistryLayout
     from automation.stages.rollback import rollback_batch
 
-    run(lambda: rollback_batch(RegistryLayout.at(root), batch_id, force=force), as_json=json)
+    run(
+        lambda: rollback_batch(RegistryLayout.at(root), batch_id, force=force, announce=_announce),
+        as_json=json,
+    )
+
+
+def _announce(text: str) -> None:
+    """What a task is about to do, before it writes: on stderr, so ``--json`` stays one document."""
+    print(text, file=sys.stderr, flush=True)
 
 
 @task(

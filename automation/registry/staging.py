@@ -25,10 +25,25 @@ from pathlib import Path
 from typing import Any
 
 from automation.core.atomic import append_jsonl, atomic_write_json, atomic_write_text
-from automation.core.errors import DataError
+from automation.core.errors import DataError, UsageError
 from automation.core.layout import RegistryLayout
 from automation.core.names import check_recipe_name
 from automation.core.timefmt import parse_timestamp
+
+# The batch-id form of ``schemas/metrics.schema.json``: a batch whose id does not fit could never
+# write its metrics record, so the id is refused where a batch is named, before any write.
+BATCH_ID_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}(-[a-z0-9][a-z0-9._-]*)?$")
+BATCH_ID_MAX = 128
+
+
+def check_batch_id(batch_id: str) -> str:
+    """Return ``batch_id`` if it has the ``YYYY-MM-DD-<suffix>`` form; UsageError otherwise."""
+    if not BATCH_ID_PATTERN.match(batch_id) or len(batch_id) > BATCH_ID_MAX:
+        raise UsageError(
+            f"batch id {batch_id!r} does not match {BATCH_ID_PATTERN.pattern} "
+            f"(at most {BATCH_ID_MAX} characters), e.g. 2026-11-27-173501-pypi"
+        )
+    return batch_id
 
 
 def new_batch_id(ecosystem: str, when: datetime, shard: str | None = None) -> str:
