@@ -177,7 +177,10 @@ class Staging:
         return [f"s{k}of{n}" for k in range(1, n + 1) if k not in present]
 
     def _read_log(self, path: Path) -> list[GenerationOutcome]:
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"generation log is not UTF-8: {exc}", path=str(path)) from None
         lines = text.split("\n")
         # The last element is "" for a complete file; anything else is an unterminated line a
         # crash cut short: never acknowledged, so it is ignored (the next append removes it).
@@ -188,10 +191,13 @@ class Staging:
                 continue
             try:
                 out.append(GenerationOutcome.from_json(json.loads(line)))
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+                reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
                 raise DataError(
-                    f"unreadable generation log line: {exc}", path=str(path), where=f"line {lineno}"
-                ) from exc
+                    f"unreadable generation log line: {reason}",
+                    path=str(path),
+                    where=f"line {lineno}",
+                ) from None
         return out
 
     def selection(self) -> list[str] | None:

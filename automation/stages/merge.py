@@ -411,7 +411,11 @@ def _generated(
         return None
     out.votes[ecosystem].append(True)
     staged = staging.recipe_path(outcome.name)
-    doc = load_recipe_text(staged.read_text(encoding="utf-8"), path=str(staged))
+    try:
+        staged_text = staged.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read the staged recipe: {exc}", path=str(staged)) from None
+    doc = load_recipe_text(staged_text, path=str(staged))
     apply_constraints(doc, constraint)
     final_text = dump_recipe(doc)
     decision.constraints = constraint.fields.as_metadata()
@@ -491,22 +495,6 @@ def _failure_writes(
     return tuple(writes)
 
 
-# The failure index stores exit codes as SQLite integers: a record it cannot store would stop
-# every later reader of the failure history, so the plan refuses it first.
-_SQLITE_INTEGER = range(-(2**63), 2**63)
-
-
-def _check_storable(failures: Sequence[FailureRecord]) -> None:
-    for record in failures:
-        if record.exit_code is not None and record.exit_code not in _SQLITE_INTEGER:
-            raise DataError(
-                f"exit code {record.exit_code} of {record.name} is out of range "
-                "(a 64-bit integer): fix the validation result that reports it",
-                path=record.file,
-                where="exit_code",
-            )
-
-
 def _failure_records(writes: Sequence[FileWrite]) -> list[FailureRecord]:
     """The planned failure files as the failure index will read them."""
     records = []
@@ -515,7 +503,6 @@ def _failure_records(writes: Sequence[FileWrite]) -> list[FailureRecord]:
         if scan.problems:
             raise DataError(f"planned failure record unreadable: {scan.problems[0]}")
         records += [FailureRecord(write.path, line, *fields) for line, fields in scan.rows]
-    _check_storable(records)
     return records
 
 

@@ -21,7 +21,7 @@ from automation.core.atomic import registry_lock
 from automation.core.errors import ExitCode, UsageError
 from automation.core.layout import RegistryLayout
 from automation.registry import manifest as mf
-from automation.registry.queue import load_queue, save_queue
+from automation.registry.queue import Queue, load_queue, save_queue
 
 Announce = Callable[[str], None]
 
@@ -62,12 +62,14 @@ class RollbackReport:
         return "\n".join(lines)
 
 
-def _restore_queue_entries(
+def _queue_with_entries_restored(
     layout: RegistryLayout, manifest: mf.BatchManifest, report: RollbackReport
-) -> None:
-    """The queue was edited since a merged batch: put back only the entries the batch changed."""
+) -> tuple[Queue, Queue] | None:
+    """The queue was edited since a merged batch: the queue with only the entries the batch
+    changed put back, and the queue as read (None when there is nothing to put back). Reads
+    only, so a queue that fails its checks stops the rollback before its first write."""
     if not manifest.queue_changes or not layout.queue.exists():
-        return
+        return None
     queue = load_queue(layout.queue)
     before_by_name = {c.name.lower(): c.before for c in manifest.queue_changes}
     entries = []
@@ -80,7 +82,7 @@ def _restore_queue_entries(
         if restored is not None:
             entries.append(restored)
         report.queue_entries_restored.append(entry.name)  # None: added by the batch, dropped
-    save_queue(layout.queue, queue.with_entries(entries), previous=queue)
+    return queue.with_entries(entries), queue
 
 
 def _record_plan(
@@ -114,13 +116,16 @@ def rollback_batch(
         if manifest.status not in ("merged", "in_progress"):
             raise UsageError(f"batch {batch_id} is {manifest.status}; it cannot be rolled back")
         plan = mf.plan_restore(layout, manifest, force=force)
+        merged = manifest.status == "merged"
+        queue_rel = layout.queue.relative_to(layout.root).as_posix()
+        queue_entries = None
+        if merged and queue_rel in plan.paths("conflict"):
+            queue_entries = _queue_with_entries_restored(layout, manifest, report)
         if announce is not None:
             announce(plan.to_text())
         mf.apply_restore(layout, manifest, plan)
-        merged = manifest.status == "merged"
+        if queue_entries is not None:
+            save_queue(layout.queue, queue_entries[0], previous=queue_entries[1])
         _record_plan(layout, plan, report, merged=merged)
-        queue_rel = layout.queue.relative_to(layout.root).as_posix()
-        if merged and queue_rel in plan.paths("conflict"):
-            _restore_queue_entries(layout, manifest, report)
         mf.save_manifest(layout, manifest.with_status("rolled_back"))
     return report
