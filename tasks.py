@@ -11,6 +11,8 @@ permission denied: the message names the path and what was being written), 4 par
 
 from __future__ import annotations
 
+import sys
+
 from invoke import task
 
 from automation import frontdoor as flag
@@ -432,7 +434,12 @@ def abandon(c, batch_id=None, reason="", by="", wait=None, root=None, json=False
         from automation.registry.reservation import abandon_batch
 
         return abandon_batch(
-            RegistryLayout.at(registry), batch, reason=reason, by=by, lock_wait=lock_wait
+            RegistryLayout.at(registry),
+            batch,
+            reason=reason,
+            by=by,
+            lock_wait=lock_wait,
+            announce=_announce,
         )
 
     run(work, as_json=json)
@@ -440,24 +447,31 @@ def abandon(c, batch_id=None, reason="", by="", wait=None, root=None, json=False
 
 @task(
     help={
-        "batch_id": "the merged batch to undo",
+        "batch_id": "the merged batch, or the batch whose merge was interrupted, to undo",
         "force": "also overwrite files edited since the batch",
         "root": ROOT_HELP,
         "json": JSON_HELP,
     }
 )
 def rollback(c, batch_id=None, force=False, root=None, json=False):  # type: ignore[no-untyped-def]
-    """Restore every file a batch changed, byte for byte, from its manifest."""
+    """Restore every file a batch changed, byte for byte, from its manifest (says which first)."""
 
     def work() -> Report:
         registry = flag.registry_root("--root", root)
-        batch = flag.existing_batch("--batch-id", batch_id, expected="the merged batch to undo")
+        batch = flag.existing_batch(
+            "--batch-id", batch_id, expected="the merged (or interrupted) batch to undo"
+        )
         from automation.core.layout import RegistryLayout
         from automation.stages.rollback import rollback_batch
 
-        return rollback_batch(RegistryLayout.at(registry), batch, force=force)
+        return rollback_batch(RegistryLayout.at(registry), batch, force=force, announce=_announce)
 
     run(work, as_json=json)
+
+
+def _announce(text: str) -> None:
+    """What a task is about to do, before it writes: on stderr, so ``--json`` stays one document."""
+    print(text, file=sys.stderr, flush=True)
 
 
 @task(

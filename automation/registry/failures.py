@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -403,12 +403,15 @@ class NewFailure:
         return out
 
 
-def next_failure_path(layout: RegistryLayout, ecosystem: str, when: datetime) -> Path:
-    """``data/failures/<ecosystem>-<stamp>.jsonl``, suffixed when that name is taken."""
+def next_failure_path(
+    layout: RegistryLayout, ecosystem: str, when: datetime, *, taken: Collection[Path] = ()
+) -> Path:
+    """``data/failures/<ecosystem>-<stamp>.jsonl``, suffixed when that name is taken (on disk,
+    or in ``taken``: paths a plan will write)."""
     stem = f"{normalise_ecosystem(ecosystem)}-{format_filename_stamp(when)}"
     path = layout.failures_dir / f"{stem}.jsonl"
     suffix = 1
-    while path.exists():
+    while path.exists() or path in taken:
         suffix += 1
         path = layout.failures_dir / f"{stem}-{suffix}.jsonl"
     return path
@@ -426,6 +429,16 @@ def write_failures(
     """Write ``data/failures/<ecosystem>-<stamp>.jsonl`` (one envelope line); None if empty."""
     if not failures:
         return None
+    data = failure_file_bytes(ecosystem, environment, failures, when)
+    path = path or next_failure_path(layout, ecosystem, when)
+    atomic_write_bytes(path, data)
+    return path
+
+
+def failure_file_bytes(
+    ecosystem: str, environment: str, failures: Sequence[NewFailure], when: datetime
+) -> bytes:
+    """The bytes of one failure file (one envelope line), schema-checked; DataError if invalid."""
     ecosystem = normalise_ecosystem(ecosystem)
     envelope = {
         "schema_version": 1,
@@ -437,6 +450,4 @@ def write_failures(
     problems = schemas.check(envelope, "failure-line", path="(new failure record)")
     if problems:
         raise DataError(f"refusing to write an invalid failure record: {problems[0]}")
-    path = path or next_failure_path(layout, ecosystem, when)
-    atomic_write_bytes(path, (dumps_json(envelope, pretty=False) + "\n").encode("utf-8"))
-    return path
+    return (dumps_json(envelope, pretty=False) + "\n").encode("utf-8")

@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from automation.core import schemas
-from automation.core.atomic import atomic_write_json
+from automation.core.atomic import atomic_write_bytes, atomic_write_json
 from automation.core.errors import DataError, UnsafeNameError
 from automation.core.jsondata import loads, read_text
 from automation.core.layout import RegistryLayout
@@ -481,3 +481,124 @@ def save_manifest(layout: RegistryLayout, manifest: BatchManifest) -> BatchManif
         raise DataError(f"refusing to write an invalid manifest: {problems[0]}", path=rel)
     atomic_write_json(path, document)
     return stamped
+
+
+def check_manifest(layout: RegistryLayout, manifest: BatchManifest) -> None:
+    """Raise DataError if ``manifest`` would not pass its schema (what ``save_manifest`` writes)."""
+    path = layout.batch_manifest(manifest.batch_id)
+    rel = str(path.relative_to(layout.root))
+    problems = schemas.check(manifest.to_json(), "batch-manifest", path=rel)
+    if problems:
+        raise DataError(f"refusing to write an invalid manifest: {problems[0]}", path=rel)
+
+
+# --- putting files back ---------------------------------------------------------------------
+
+RestoreAction = Literal["restore", "remove", "conflict"]
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreStep:
+    """What undoing a batch does to one file it recorded."""
+
+    path: str
+    action: RestoreAction
+    why: str
+
+    def to_text(self) -> str:
+        verb = {"restore": "restore", "remove": "remove ", "conflict": "LEAVE  "}[self.action]
+        return f"  {verb} {self.path} ({self.why})"
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    """Every file a batch's undo touches (files already as they were before are not listed)."""
+
+    batch_id: str
+    steps: tuple[RestoreStep, ...]
+
+    def paths(self, action: RestoreAction) -> list[str]:
+        return [s.path for s in self.steps if s.action == action]
+
+    def to_text(self) -> str:
+        if not self.steps:
+            return f"batch {self.batch_id}: every recorded file is already as it was before"
+        lines = [f"batch {self.batch_id}: putting back what it wrote"]
+        return "\n".join(lines + [s.to_text() for s in self.steps])
+
+
+def _current_digest(absolute: Path) -> tuple[bool, str | None]:
+    try:
+        return True, _sha256(absolute.read_bytes())
+    except FileNotFoundError:
+        return False, None
+
+
+def _same_state(state: FileState | None, exists: bool, digest: str | None) -> bool:
+    if state is None:
+        return False
+    return state.exists == exists and (not exists or state.sha256 == digest)
+
+
+def _restore_step(layout: RegistryLayout, change: FileChange, force: bool) -> RestoreStep | None:
+    """Decide one file: None when it already holds its before-image.
+
+    A file is put back only when it holds exactly what the batch wrote (its recorded "after"):
+    anything else was changed by someone else since (an operator who repaired it, a later batch),
+    and writing the before-image over it would bring back stale bytes. ``force`` puts it back
+    anyway.
+    """
+    _, absolute = safe_rel_path(layout, change.path)
+    exists, digest = _current_digest(absolute)
+    if _same_state(change.before, exists, digest):
+        return None
+    action: RestoreAction = "restore" if change.before.exists else "remove"
+    if _same_state(change.after, exists, digest):
+        return RestoreStep(change.path, action, "as the batch wrote it")
+    if force:
+        return RestoreStep(change.path, action, "changed since the batch; forced")
+    why = (
+        "changed since the batch; left as it is"
+        if change.after is not None
+        else "changed, and the manifest does not record what the batch wrote; left as it is"
+    )
+    return RestoreStep(change.path, "conflict", why)
+
+
+def plan_restore(
+    layout: RegistryLayout, manifest: BatchManifest, *, force: bool = False
+) -> RestorePlan:
+    """Decide, without writing, how to put back every file ``manifest`` recorded."""
+    steps = (_restore_step(layout, change, force) for change in manifest.files)
+    return RestorePlan(manifest.batch_id, tuple(s for s in steps if s is not None))
+
+
+def apply_restore(layout: RegistryLayout, manifest: BatchManifest, plan: RestorePlan) -> None:
+    """Write the before-images (or delete files the batch created) that ``plan`` decided."""
+    for step in plan.steps:
+        change = manifest.file(step.path)
+        if change is None or step.action == "conflict":
+            continue
+        _, absolute = safe_rel_path(layout, step.path)
+        data = change.before_bytes()
+        if data is None:
+            absolute.unlink(missing_ok=True)
+        else:
+            atomic_write_bytes(absolute, data)
+
+
+def planned_change(
+    layout: RegistryLayout, rel_path: str, before: bytes | None, after: bytes | None
+) -> FileChange:
+    """A file a batch is about to write: its full before-image and the digest it will have.
+
+    ``None`` means absent. Recording the "after" before writing lets an undo tell the bytes this
+    batch wrote from a change somebody made since.
+    """
+    rel, _ = safe_rel_path(layout, rel_path)
+    return FileChange(
+        rel,
+        kind_of(rel),
+        FileState.absent() if before is None else FileState.of_bytes(before, keep_content=True),
+        FileState.absent() if after is None else FileState.of_bytes(after, keep_content=False),
+    )

@@ -233,11 +233,17 @@ def write_metrics_record(
 
     Raises DataError for a legacy record or one that does not validate.
     """
+    target = path or metrics_path_for(layout, record)
+    append_jsonl(target, [checked_metrics_document(record, target)])
+    return target
+
+
+def checked_metrics_document(record: MetricsRecord, target: Path) -> dict[str, Any]:
+    """The record as written to ``target``; DataError for a legacy or schema-invalid record."""
     if record.legacy:
         raise DataError(
             f"refusing to write a legacy single-ecosystem metrics record ({record.batch_id})"
         )
-    target = path or metrics_path_for(layout, record)
     document = record.to_json()
     problems = schemas.check(document, "metrics", path=str(target))
     problems += [
@@ -247,8 +253,7 @@ def write_metrics_record(
         raise DataError(
             f"refusing to write an invalid metrics record: {problems[0]}", path=str(target)
         )
-    append_jsonl(target, [document])
-    return target
+    return document
 
 
 # --- seeding runs ---------------------------------------------------------------------------

@@ -541,6 +541,12 @@ def _queue_text(queue: Queue, rel: str) -> str:
     return text
 
 
+def queue_file_bytes(queue: Queue, *, rel: str) -> bytes:
+    """The bytes ``save_queue`` writes for ``queue`` (as it is, not re-stamped); DataError if
+    it does not pass ``queue.schema.json``."""
+    return _queue_text(queue, rel).encode("utf-8")
+
+
 def save_queue(path: Path, queue: Queue, *, previous: Queue | None = None) -> Queue:
     """Write the queue atomically in the live shape; ``updated_at`` moves only on real change."""
     if previous is not None and previous.entries == queue.entries and path.exists():

@@ -790,6 +790,23 @@ def read_recipe_identity(path: str | Path) -> RecipeIdentityFields:
     )
 
 
+def recipe_identity_from_text(text: str, *, path: str) -> RecipeIdentityFields:
+    """``read_recipe_identity`` of a recipe not (yet) on disk; ``path`` names it in errors."""
+    try:
+        identity = _identity_from_plain(tomllib.loads(text))
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError):
+        identity = None
+    if identity is not None:
+        return identity
+    recipe = recipe_from_document(load_recipe_text(text, path=path), strict=False)
+    return RecipeIdentityFields(
+        name=recipe.name,
+        source=recipe_source(recipe),
+        satisfies=recipe.satisfies,
+        is_library=recipe.is_library,
+    )
+
+
 def recipe_identities(recipe: Recipe) -> frozenset[str]:
     """Names this recipe satisfies: its name, every ``satisfies`` value, its source identifier."""
     names = {recipe.name}

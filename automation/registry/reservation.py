@@ -11,13 +11,16 @@ A batch is **open** from the moment its ``selection.json`` exists until one of t
 * **merged**: ``data/batches/<batch>.json`` says ``merged``. The queue now records each entry's
   outcome; entries the merge left ``pending`` (not validated, for example) are selectable again.
   A manifest still ``in_progress`` (a merge killed half-way) keeps the batch open: the next
-  ``invoke merge`` of it finishes the merge.
+  ``invoke merge`` of it undoes and redoes the merge; ``invoke rollback`` undoes it (the batch is
+  then rolled back) and ``invoke abandon`` undoes it and abandons the batch.
 * **rolled back**: the manifest says ``rolled_back`` (rollback put the entries back as they were).
 * **abandoned**: ``invoke abandon --batch-id ID`` (:func:`abandon_batch`) moves the staging folder
   to ``data/staging/.abandoned/<batch>/``, so the batch can no longer be validated, merged or
-  resumed (``generate --batch-id ID`` refuses it), and its entries are free at once. It refuses a
+  resumed (``generate --batch-id ID`` refuses it), and its entries are free at once. A batch
+  whose merge was interrupted has what that merge wrote put back first. It refuses a
   merged batch (``rollback`` is the way back) and a batch whose generation is running. Like
-  rollback it is not held back by an emergency stop: it only releases, it writes no registry data.
+  rollback it is not held back by an emergency stop: it only releases (and undoes an interrupted
+  merge), it writes no new registry data.
 * **expired**: the selection is older than :data:`RESERVATION_TTL` (24 hours). A batch goes from
   generate to merge in about three hours (the CI jobs' time limits are 60 + 90 + 30 minutes), so a
   reservation that old belongs to a batch somebody forgot or a run that died. Its entries are
@@ -58,7 +61,7 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -71,6 +74,14 @@ from automation.core.names import check_recipe_name
 from automation.core.timefmt import format_timestamp, parse_timestamp
 from automation.core.timefmt import now as utc_now
 from automation.registry.breaker import SELECTABLE_STATUSES
+from automation.registry.manifest import (
+    BatchManifest,
+    RestorePlan,
+    apply_restore,
+    load_manifest,
+    plan_restore,
+    save_manifest,
+)
 from automation.registry.staging import SelectionRecord, Staging, staging_dir
 
 RESERVATION_TTL = timedelta(hours=24)
@@ -311,6 +322,7 @@ def scan_reservations(
 class AbandonReport:
     batch_id: str
     released: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)  # files an interrupted merge had written
     moved_to: str = ""
     abandoned_at: str = ""
     already_abandoned: bool = False
@@ -326,13 +338,17 @@ class AbandonReport:
             "abandoned_at": self.abandoned_at,
             "moved_to": self.moved_to,
             "released": self.released,
+            "restored": self.restored,
         }
 
     def to_text(self) -> str:
         if self.already_abandoned:
             return f"batch {self.batch_id} was already abandoned ({self.moved_to})"
+        undone = ""
+        if self.restored:
+            undone = f", {len(self.restored)} files an interrupted merge wrote put back"
         return (
-            f"abandoned batch {self.batch_id}: {len(self.released)} entries released, "
+            f"abandoned batch {self.batch_id}: {len(self.released)} entries released{undone}, "
             f"staging moved to {self.moved_to}"
         )
 
@@ -364,6 +380,26 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _planned_undo(
+    layout: RegistryLayout, batch_id: str, status: str | None
+) -> tuple[BatchManifest, RestorePlan] | None:
+    """How to put back what an interrupted merge of the batch wrote (files changed since by
+    somebody else stay as found); None when no merge of it is in progress. Reads only: an
+    unreadable manifest stops the abandon before its first write."""
+    if status != OPEN_STATUS:
+        return None
+    manifest = load_manifest(layout, batch_id)
+    return manifest, plan_restore(layout, manifest)
+
+
+def _undo(layout: RegistryLayout, undo: tuple[BatchManifest, RestorePlan]) -> list[str]:
+    """Apply a planned undo and mark the manifest ``rolled_back``; returns the files put back."""
+    manifest, plan = undo
+    apply_restore(layout, manifest, plan)
+    save_manifest(layout, manifest.with_status("rolled_back"))
+    return [step.path for step in plan.steps if step.action != "conflict"]
+
+
 def abandon_batch(
     layout: RegistryLayout,
     batch_id: str,
@@ -372,8 +408,12 @@ def abandon_batch(
     by: str = "",
     now: datetime | None = None,
     lock_wait: float | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> AbandonReport:
-    """Release a staged batch's reservation for good (idempotent; see the module docstring)."""
+    """Release a staged batch's reservation for good (idempotent; see the module docstring).
+
+    A batch whose merge was interrupted has what that merge wrote put back first (``announce``
+    receives the list before any write) and its manifest marked ``rolled_back``."""
     batch_id = check_recipe_name(batch_id)
     report = AbandonReport(batch_id)
     source = staging_dir(layout, batch_id)
@@ -395,23 +435,22 @@ def abandon_batch(
         if not source.is_dir():
             raise UsageError(f"no batch {batch_id!r}: {source} does not exist")
         status = manifest_status(layout, batch_id)
-        if status in CLOSED_STATUSES:
+        marker = source / ABANDON_MARKER
+        # rolled_back with the marker: a killed abandon of an interrupted merge; finish it.
+        if status in CLOSED_STATUSES and not (status == "rolled_back" and marker.exists()):
             raise UsageError(
                 f"batch {batch_id} is {status}: its reservation has already ended"
                 + (" (`invoke rollback` undoes a merged batch)" if status == "merged" else "")
             )
-        if status == OPEN_STATUS:
-            raise UsageError(
-                f"a merge of batch {batch_id} was interrupted; finish it with "
-                f"`invoke merge --batch-id {batch_id}` (then rollback if it must go)"
-            )
         with _generation_locks(layout, batch_id):
+            undo = _planned_undo(layout, batch_id, status)
+            if undo is not None and announce is not None:
+                announce(undo[1].to_text())
             try:
                 record = Staging(layout, batch_id).selection_record()
             except DataError:
                 record = None  # an unreadable selection is exactly what abandon is for
             report.released = list(record.entries) if record else []
-            marker = source / ABANDON_MARKER
             if marker.exists():  # a killed abandon wrote it: keep its time and reason
                 with contextlib.suppress(ValueError, AttributeError):
                     report.abandoned_at = str(json.loads(marker.read_text()).get("abandoned_at"))
@@ -427,6 +466,8 @@ def abandon_batch(
                         "released": report.released,
                     },
                 )
+            if undo is not None:
+                report.restored = _undo(layout, undo)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.rename(source, target)  # one step: the folder is staged or abandoned, not half
             _fsync_dir(target.parent)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.core.atomic import append_jsonl, atomic_write_json, atomic_write_text
-from automation.core.errors import DataError
+from automation.core.errors import DataError, UsageError
 from automation.core.layout import RegistryLayout
 from automation.core.names import check_recipe_name
 from automation.core.timefmt import parse_timestamp
@@ -45,6 +45,13 @@ def is_batch_id(text: str) -> bool:
         and BATCH_ID.fullmatch(text) is not None
         and ".." not in text
     )
+
+
+def check_batch_id(batch_id: str) -> str:
+    """Return ``batch_id`` if every stage accepts it (``is_batch_id``); UsageError otherwise."""
+    if not is_batch_id(batch_id):
+        raise UsageError(f"batch id {batch_id!r} does not match the form {BATCH_ID_FORM}")
+    return batch_id
 
 
 def new_batch_id(ecosystem: str, when: datetime, shard: str | None = None) -> str:
@@ -178,7 +185,10 @@ class Staging:
         return [f"s{k}of{n}" for k in range(1, n + 1) if k not in present]
 
     def _read_log(self, path: Path) -> list[GenerationOutcome]:
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"generation log is not UTF-8: {exc}", path=str(path)) from None
         lines = text.split("\n")
         # The last element is "" for a complete file; anything else is an unterminated line a
         # crash cut short: never acknowledged, so it is ignored (the next append removes it).
@@ -189,10 +199,13 @@ class Staging:
                 continue
             try:
                 out.append(GenerationOutcome.from_json(json.loads(line)))
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+                reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
                 raise DataError(
-                    f"unreadable generation log line: {exc}", path=str(path), where=f"line {lineno}"
-                ) from exc
+                    f"unreadable generation log line: {reason}",
+                    path=str(path),
+                    where=f"line {lineno}",
+                ) from None
         return out
 
     def selection(self) -> list[str] | None:

@@ -3,8 +3,17 @@
 Per generated recipe: its result lines give per-platform outcomes; constraints are derived from
 them; gates decide between auto-merge and human review. Per generation failure: a structured
 failure record and a queue transition (blocked, failed with backoff, or excluded when no rerun can
-ever succeed). Every file touched is snapshotted in the batch manifest first, so rollback restores
-it byte for byte, and a merge killed half-way is undone and redone by the next run.
+ever succeed).
+
+Merge is plan-then-apply. :func:`plan_merge` reads and checks every input (generation log,
+results, queue, control file, failure history) and builds every byte it will write — recipes,
+failure records, the queue, the metrics record and the batch manifest with each file's before-image
+and the digest it will have — without writing anything: a bad input stops the merge before the
+first byte (exit 2 or 3). :func:`apply_merge` only writes, in a crash-safe order: the manifest
+(``in_progress``) first, then the files, then the manifest as ``merged``. A merge killed half-way
+is undone by the next merge (each file holding what this batch wrote goes back to its
+before-image; a file changed since by somebody else is left as found) and redone; ``invoke
+rollback`` or ``invoke abandon`` of the batch undoes it instead.
 """
 
 from __future__ import annotations
@@ -12,17 +21,19 @@ from __future__ import annotations
 import time
 import tomllib
 from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from automation.core.atomic import atomic_write_bytes, atomic_write_text, registry_lock
+from automation.core.atomic import atomic_write_bytes, dumps_json, registry_lock
 from automation.core.errors import DataError, ExitCode, StoppedError, UsageError
 from automation.core.hostplatform import host_platform
 from automation.core.layout import RegistryLayout
 from automation.core.timefmt import format_timestamp, parse_timestamp
 from automation.core.timefmt import now as utc_now
+from automation.learn.blockers import IdentityIndex, PackageBlockers, RecipeIdentity
 from automation.learn.requeue import backoff
 from automation.ops.maintenance import (
     ENVIRONMENT as MAINTENANCE_ENVIRONMENT,
@@ -43,21 +54,33 @@ from automation.registry.constraints import (
 from automation.registry.control import (
     Control,
     check_allowed_now,
+    load_control,
     sweep_control_temp,
     update_control,
 )
 from automation.registry.failure_codes import queue_status, queue_transition
-from automation.registry.failures import NewFailure, next_failure_path, write_failures
+from automation.registry.failures import (
+    FailureRecord,
+    NewFailure,
+    failure_file_bytes,
+    next_failure_path,
+    scan_failure_text,
+)
 from automation.registry.metrics import (
     GenerationCounts,
     MetricsRecord,
     PlatformCounts,
-    write_metrics_record,
+    checked_metrics_document,
 )
-from automation.registry.queue import QueueEntry, load_queue, save_queue
-from automation.registry.recipes import dump_recipe, load_recipe_text
+from automation.registry.queue import Queue, QueueEntry, load_queue, queue_file_bytes
+from automation.registry.recipes import (
+    dump_recipe,
+    load_recipe_text,
+    read_recipe_identity,
+    recipe_identity_from_text,
+)
 from automation.registry.results import ResultLine, current_results
-from automation.registry.staging import GenerationOutcome, Staging
+from automation.registry.staging import GenerationOutcome, Staging, check_batch_id
 from automation.stages.gates import Candidate, GateConfig, GateContext, RankedName, evaluate_gates
 
 
@@ -94,6 +117,9 @@ class MergeReport:
     requeued: list[str] = field(default_factory=list)
     impossible: list[str] = field(default_factory=list)  # "name: status/subcategory"
     seconds: float = 0.0
+    # Files an interrupted run of this merge had recorded that somebody changed since: left as
+    # found (never overwritten with a stale before-image) and planned over as they are now.
+    kept_as_found: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> Counter[str]:
@@ -105,7 +131,7 @@ class MergeReport:
         return ExitCode.PARTIAL if bad else ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "batch_id": self.batch_id,
             "already_merged": self.already_merged,
             "resumed_partial": self.resumed_partial,
@@ -115,6 +141,9 @@ class MergeReport:
             "seconds": round(self.seconds, 3),
             "decisions": [d.to_json() for d in self.decisions],
         }
+        if self.kept_as_found:  # only after a resumed merge found changed files
+            out["kept_as_found"] = self.kept_as_found
+        return out
 
     def to_text(self) -> str:
         """Markdown, usable as a pull-request body."""
@@ -132,6 +161,9 @@ class MergeReport:
                 lines.append(f"| {d.name} | {d.source} | {d.action} | {why} |")
         if self.requeued:
             lines += ["", "Re-queued now that their blockers landed: " + ", ".join(self.requeued)]
+        if self.kept_as_found:
+            lines += ["", "Changed since the interrupted merge, kept as found: "]
+            lines[-1] += ", ".join(self.kept_as_found)
         return "\n".join(lines)
 
 
@@ -146,25 +178,6 @@ def _failed(entry: QueueEntry, when: datetime) -> QueueEntry:
     return entry.with_changes(
         status="failed", failure_count=count, next_retry_at=format_timestamp(when + backoff(count))
     )
-
-
-class _Writer:
-    """Writes files while keeping the manifest's before-images complete (saved first)."""
-
-    def __init__(self, layout: RegistryLayout, manifest: mf.BatchManifest):
-        self.layout = layout
-        self.manifest = manifest
-
-    def rel(self, path: Path) -> str:
-        return path.resolve().relative_to(self.layout.root).as_posix()
-
-    def before(self, path: Path) -> None:
-        updated = mf.record_file_before(self.manifest, self.layout, self.rel(path))
-        if updated is not self.manifest:
-            self.manifest = mf.save_manifest(self.layout, updated)
-
-    def after(self, path: Path) -> None:
-        self.manifest = mf.record_file_after(self.manifest, self.layout, self.rel(path))
 
 
 VOTED_KEY = "voted_batches"  # breaker extra: batches whose votes landed (idempotent rerun)
@@ -182,46 +195,83 @@ def _mark_voted(control: Control, ecosystem: str, batch_id: str) -> Control:
     return control.with_breaker(ecosystem, replace(state, extra=extra))
 
 
-def _check_stop(layout: RegistryLayout, ecosystem: str | None, writer: _Writer) -> None:
-    """Emergency stop before each item: put back what this run wrote, then stop (exit 5)."""
-    try:
-        check_allowed_now(layout, ecosystem)
-    except StoppedError:
-        _undo_partial(layout, writer.manifest)
-        raise
+# --- the plan ---------------------------------------------------------------------------------
 
 
-def _undo_partial(layout: RegistryLayout, manifest: mf.BatchManifest) -> None:
-    """Restore every file a killed merge may have touched (its before-images were saved first)."""
-    for change in manifest.files:
-        _, absolute = mf.safe_rel_path(layout, change.path)
-        data = change.before_bytes()
-        if data is None:
-            absolute.unlink(missing_ok=True)
-        else:
-            atomic_write_bytes(absolute, data)
+@dataclass(frozen=True, slots=True)
+class FileWrite:
+    """One file the merge writes: its root-relative path and its whole new content.
 
-
-def merge_batch(
-    layout: RegistryLayout,
-    batch_id: str,
-    *,
-    now: datetime | None = None,
-    gate_config: GateConfig | None = None,
-    breaker_config: BreakerConfig | None = None,
-    requeue: bool = True,
-    lock_wait: float | None = None,
-    allow_missing_shards: bool = False,
-) -> MergeReport:
-    """Merge one batch (idempotent: a merged batch is not merged twice).
-
-    A sharded batch merges once every shard's generation log is in place (their union, in
-    selection order, so arrival order does not matter). ``lock_wait``: seconds to wait for the
-    registry lock (default: fail fast, or ``AUTOMATION_LOCK_WAIT``).
+    Appended files (the metrics record) are new per batch, so their content is the whole line.
     """
-    started = time.monotonic()
-    when = now or utc_now()
-    report = MergeReport(batch_id)
+
+    path: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ItemStep:
+    """One generation outcome, in apply order: an emergency stop of its ecosystem halts the
+    apply there; ``recipe`` is the recipe it lands, if any."""
+
+    name: str
+    ecosystem: str
+    recipe: FileWrite | None = None
+
+
+@dataclass(frozen=True)
+class MergePlan:
+    """Everything one merge will write, decided and checked before the first write.
+
+    ``manifest`` is None when there is nothing to apply (the batch is already merged); otherwise
+    it is the ``in_progress`` manifest holding every file's before-image and planned digest.
+    """
+
+    batch_id: str
+    report: MergeReport
+    when: datetime
+    breaker_config: BreakerConfig
+    manifest: mf.BatchManifest | None = None
+    items: tuple[ItemStep, ...] = ()
+    records: tuple[FileWrite, ...] = ()  # failure files, then the queue
+    votes: tuple[tuple[str, tuple[bool, ...]], ...] = ()  # per ecosystem, in outcome order
+    metrics: FileWrite | None = None
+
+    @property
+    def writes(self) -> tuple[FileWrite, ...]:
+        """Every file write, in apply order."""
+        recipes = tuple(item.recipe for item in self.items if item.recipe is not None)
+        return recipes + self.records + ((self.metrics,) if self.metrics else ())
+
+
+@dataclass
+class _Decisions:
+    """What the per-outcome loop decided (private scratch of :func:`plan_merge`)."""
+
+    decisions: list[RecipeDecision] = field(default_factory=list)
+    new_entries: dict[str, QueueEntry] = field(default_factory=dict)
+    failures: dict[tuple[str, str], list[NewFailure]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    votes: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
+    items: list[ItemStep] = field(default_factory=list)
+    merged_texts: dict[str, str] = field(default_factory=dict)  # recipe name -> final text
+
+
+def _rel(layout: RegistryLayout, path: Path) -> str:
+    return path.resolve().relative_to(layout.root.resolve()).as_posix()
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _checked_staging(layout: RegistryLayout, batch_id: str, allow_missing_shards: bool) -> Staging:
+    """The batch's staging, refusing (exit 2) a malformed id, an unknown batch, missing shards."""
+    check_batch_id(batch_id)
     staging = Staging(layout, batch_id)
     if not staging.exists():
         raise UsageError(f"no batch {batch_id!r}: {staging.dir} has no generation log")
@@ -231,228 +281,361 @@ def merge_batch(
             f"batch {batch_id}: shard(s) {', '.join(missing)} have not reported; merge once "
             "every shard's staging is in place"
         )
-    check_allowed_now(layout, None)
-    with registry_lock(layout.lock_file, timeout=lock_wait):
-        # Only lock holders write these directories: a temp file there is a killed writer's.
-        sweep_temp_files(merge_owned_dirs(layout))
-        sweep_control_temp(layout)
-        manifest_path = layout.batch_manifest(batch_id)
-        if manifest_path.exists():
-            previous = mf.load_manifest(layout, batch_id)
-            if previous.status in ("merged", "rolled_back"):
-                report.already_merged = previous.status == "merged"
-                if previous.status == "rolled_back":
-                    raise UsageError(f"batch {batch_id} was rolled back; generate a new batch")
-                return report
-            _undo_partial(layout, previous)  # a crash left it in progress: start clean
-            report.resumed_partial = True
-        outcomes = staging.outcomes()
-        writer = _Writer(
-            layout, mf.new_manifest(batch_id, sorted({o.source.split(":", 1)[0] for o in outcomes}))
+    return staging
+
+
+def _manifest_status(layout: RegistryLayout, batch_id: str) -> str | None:
+    if not layout.batch_manifest(batch_id).exists():
+        return None
+    return mf.load_manifest(layout, batch_id).status
+
+
+def _refuse_closed_or_interrupted(batch_id: str, status: str | None, undone: bool) -> None:
+    if status == "rolled_back":
+        raise UsageError(f"batch {batch_id} was rolled back; generate a new batch")
+    if status == "in_progress" and not undone:
+        raise UsageError(
+            f"a merge of batch {batch_id} was interrupted: `invoke merge --batch-id {batch_id}` "
+            f"undoes and redoes it, `invoke rollback --batch-id {batch_id}` undoes it"
         )
-        writer.manifest = mf.save_manifest(layout, writer.manifest)
-        # The control file is not part of the batch: breaker votes are observations, and a
-        # rollback must never undo an emergency stop set meanwhile.
-        writer.before(layout.queue)
-        queue = load_queue(layout.queue)
-        results = current_results(layout, batch_id)
-        by_recipe: dict[str, list[ResultLine]] = defaultdict(list)
-        for (recipe, _env), line in sorted(results.items()):
-            by_recipe[recipe].append(line)
-        existing = frozenset(p.stem for p in layout.recipe_files())
-        context = GateContext(
-            now=when,
-            existing_recipes=existing,
-            queue=[RankedName(e.name, e.source) for e in queue.entries],
-            config=gate_config or GateConfig(),
-        )
-        entries = {e.name.lower(): e for e in queue.entries}
-        new_entries: dict[str, QueueEntry] = {}
-        failures: dict[tuple[str, str], list[NewFailure]] = defaultdict(list)
-        votes: dict[str, list[bool]] = defaultdict(list)
-        merged: list[str] = []
-        generation_env = host_platform()
-        for outcome in outcomes:
-            ecosystem = outcome.source.split(":", 1)[0]
-            _check_stop(layout, ecosystem, writer)
-            entry = entries.get(outcome.name.lower())
-            decision = RecipeDecision(outcome.name, outcome.source, "")
-            if outcome.status == "failed":
-                decision.action = _status_for_generation_failure(outcome)
-                decision.category, decision.subcategory = outcome.category, outcome.subcategory
-                failures[(ecosystem, generation_env)].append(
-                    NewFailure(
-                        name=outcome.name,
-                        package_id=outcome.source,
-                        category=outcome.category,
-                        subcategory=outcome.subcategory,
-                        message=outcome.message,
-                        blocked_by=outcome.blocked_by,
-                        batch_id=batch_id,
-                    )
-                )
-                if outcome.category == "network_error" or decision.action == "failed":
-                    votes[ecosystem].append(False)
-                if entry is not None:
-                    new_entries[entry.name.lower()] = (
-                        _failed(entry, when)
-                        if decision.action == "failed"
-                        else entry.with_changes(status=decision.action)
-                    )
-                report.decisions.append(decision)
-                continue
-            lines = by_recipe.get(outcome.name, [])
-            decision.platforms = {ln.environment: ln.status for ln in lines}
-            if not lines or all(ln.status == "skipped" for ln in lines):
-                decision.action = "not_validated"
-                decision.reasons.append("no validation result for this batch: run validate first")
-                report.decisions.append(decision)
-                continue
-            outcomes_by_platform, distro_failures = combine_environment_outcomes(
-                (ln.environment, ln.platform, ln.status) for ln in lines
-            )
-            constraint = derive_constraints(outcomes_by_platform)
-            decision.reasons += list(distro_failures)
-            failing = [ln for ln in lines if ln.status == "fail"]
-            for line in failing:
-                failures[(ecosystem, line.platform)].append(
-                    NewFailure(
-                        name=outcome.name,
-                        package_id=outcome.source,
-                        category=line.category or "install_failed",
-                        subcategory=line.subcategory or "unclassified",
-                        message=line.message,
-                        exit_code=line.exit_code,
-                        batch_id=batch_id,
-                    )
-                )
-            if constraint.excluded:
-                first = failing[0] if failing else None
-                decision.action = "failed"
-                decision.category = first.category or "" if first else ""
-                decision.subcategory = first.subcategory or "" if first else ""
-                decision.reasons += list(constraint.reasons)
-                votes[ecosystem].append(False)
-                if entry is not None:
-                    new_entries[entry.name.lower()] = _failed(entry, when)
-                report.decisions.append(decision)
-                continue
-            votes[ecosystem].append(True)
-            staged_text = staging.recipe_path(outcome.name).read_text(encoding="utf-8")
-            doc = load_recipe_text(staged_text, path=str(staging.recipe_path(outcome.name)))
-            apply_constraints(doc, constraint)
-            final_text = dump_recipe(doc)
-            decision.constraints = constraint.fields.as_metadata()
-            decision.reasons += list(constraint.reasons)
-            gate = evaluate_gates(
-                Candidate(
-                    name=outcome.name,
-                    source=outcome.source,
-                    recipe=tomllib.loads(final_text),
-                    recipe_text=final_text,
-                    first_release=parse_timestamp(outcome.first_release)
-                    if outcome.first_release
-                    else None,
-                    downloads=outcome.downloads,
-                    is_new=outcome.name not in existing,
-                ),
-                context,
-            )
-            if not gate.auto_merge:
-                decision.action = "held"
-                decision.reasons = list(gate.reasons) + decision.reasons
-                if entry is not None:
-                    new_entries[entry.name.lower()] = entry.with_changes(status="requires_manual")
-                report.decisions.append(decision)
-                continue
-            target = layout.recipe_path(outcome.name)
-            writer.before(target)
-            atomic_write_text(target, final_text)
-            writer.after(target)
-            decision.action = "merged"
-            merged.append(outcome.name)
-            if entry is not None:
-                new_entries[entry.name.lower()] = entry.with_changes(
-                    status="success", failure_count=0, next_retry_at=None
-                )
-            report.decisions.append(decision)
-
-        # Entries no rerun can ever build leave the selectable statuses, reason recorded.
-        impossible = plan_exclusions(
-            [e for e in queue.entries if e.name.lower() not in new_entries]
-        )
-        for item in impossible:
-            new_entries[item.entry.name.lower()] = item.updated
-            report.impossible.append(
-                f"{item.entry.name}: {item.reason.status}/{item.reason.subcategory}"
-            )
-        for eco, items in failure_groups(impossible, batch_id).items():
-            failures[(eco, MAINTENANCE_ENVIRONMENT)].extend(items)
-        # Failure records, one envelope per (ecosystem, environment).
-        for (ecosystem, environment), items in sorted(failures.items()):
-            path = next_failure_path(layout, ecosystem, when)
-            writer.before(path)  # "absent before": rollback removes it
-            write_failures(layout, ecosystem, environment, items, when, path=path)
-            writer.after(path)
-        # Queue transitions.
-        updated_queue = queue.with_entries(
-            new_entries.get(e.name.lower(), e) for e in queue.entries
-        )
-        for e in queue.entries:
-            if e.name.lower() in new_entries:
-                writer.manifest = mf.record_queue_change(
-                    writer.manifest, e, new_entries[e.name.lower()]
-                )
-        save_queue(layout.queue, updated_queue, previous=queue)
-        # Circuit breakers: one vote per item whose outcome says something about the ecosystem.
-        config = breaker_config or BreakerConfig()
-
-        def vote(control: Any) -> Any:
-            for eco, results_of_eco in sorted(votes.items()):
-                if _voted(control, eco, batch_id):
-                    continue  # landed before this run was killed: never count a vote twice
-                for success in results_of_eco:
-                    control = record_outcome(control, eco, success, when, config)
-                control = _mark_voted(control, eco, batch_id)
-            return control
-
-        if votes:
-            update_control(layout, vote)
-        # Metrics count real outcomes: generation, validation per environment, merge.
-        metrics_path = layout.metrics_dir / f"batch-runs-{batch_id}.jsonl"
-        writer.before(metrics_path)
-        _write_metrics(
-            layout,
-            metrics_path,
-            batch_id,
-            outcomes,
-            results,
-            report,
-            when,
-            time.monotonic() - started,
-        )
-        writer.after(metrics_path)
-        if requeue and merged:
-            from automation.learn.requeue import requeue_for_merged
-
-            requeued = requeue_for_merged(layout, merged, lock=False, now=when)
-            report.requeued = sorted(c.name for c in requeued.plan.changes)
-        writer.after(layout.queue)
-        writer.manifest = mf.save_manifest(layout, writer.manifest.with_status("merged"))
-    report.seconds = time.monotonic() - started
-    return report
 
 
-def _write_metrics(
-    layout: RegistryLayout,
-    path: Path,
+def _generation_failure(
+    outcome: GenerationOutcome,
+    entry: QueueEntry | None,
+    ecosystem: str,
     batch_id: str,
-    outcomes: list[GenerationOutcome],
-    results: dict[tuple[str, str], ResultLine],
+    when: datetime,
+    out: _Decisions,
+) -> None:
+    decision = RecipeDecision(outcome.name, outcome.source, _status_for_generation_failure(outcome))
+    decision.category, decision.subcategory = outcome.category, outcome.subcategory
+    out.failures[(ecosystem, host_platform())].append(
+        NewFailure(
+            name=outcome.name,
+            package_id=outcome.source,
+            category=outcome.category,
+            subcategory=outcome.subcategory,
+            message=outcome.message,
+            blocked_by=outcome.blocked_by,
+            batch_id=batch_id,
+        )
+    )
+    if outcome.category == "network_error" or decision.action == "failed":
+        out.votes[ecosystem].append(False)
+    if entry is not None:
+        out.new_entries[entry.name.lower()] = (
+            _failed(entry, when)
+            if decision.action == "failed"
+            else entry.with_changes(status=decision.action)
+        )
+    out.decisions.append(decision)
+
+
+def _validation_failures(
+    outcome: GenerationOutcome, lines: list[ResultLine], ecosystem: str, batch_id: str
+) -> list[tuple[str, NewFailure]]:
+    """One failure record per failing result line, keyed by its platform."""
+    return [
+        (
+            line.platform,
+            NewFailure(
+                name=outcome.name,
+                package_id=outcome.source,
+                category=line.category or "install_failed",
+                subcategory=line.subcategory or "unclassified",
+                message=line.message,
+                exit_code=line.exit_code,
+                batch_id=batch_id,
+            ),
+        )
+        for line in lines
+        if line.status == "fail"
+    ]
+
+
+def _gate(
+    outcome: GenerationOutcome, final_text: str, context: GateContext
+) -> tuple[bool, list[str]]:
+    gate = evaluate_gates(
+        Candidate(
+            name=outcome.name,
+            source=outcome.source,
+            recipe=tomllib.loads(final_text),
+            recipe_text=final_text,
+            first_release=parse_timestamp(outcome.first_release) if outcome.first_release else None,
+            downloads=outcome.downloads,
+            is_new=outcome.name not in context.existing_recipes,
+        ),
+        context,
+    )
+    return gate.auto_merge, list(gate.reasons)
+
+
+def _generated(
+    layout: RegistryLayout,
+    staging: Staging,
+    outcome: GenerationOutcome,
+    entry: QueueEntry | None,
+    lines: list[ResultLine],
+    context: GateContext,
+    batch_id: str,
+    out: _Decisions,
+) -> FileWrite | None:
+    """Decide a generated recipe (not validated, failed, held or merged); its write if merged."""
+    ecosystem = outcome.source.split(":", 1)[0]
+    decision = RecipeDecision(outcome.name, outcome.source, "")
+    out.decisions.append(decision)
+    decision.platforms = {ln.environment: ln.status for ln in lines}
+    if not lines or all(ln.status == "skipped" for ln in lines):
+        decision.action = "not_validated"
+        decision.reasons.append("no validation result for this batch: run validate first")
+        return None
+    outcomes_by_platform, distro_failures = combine_environment_outcomes(
+        (ln.environment, ln.platform, ln.status) for ln in lines
+    )
+    constraint = derive_constraints(outcomes_by_platform)
+    decision.reasons += list(distro_failures)
+    failing = _validation_failures(outcome, lines, ecosystem, batch_id)
+    for platform, failure in failing:
+        out.failures[(ecosystem, platform)].append(failure)
+    if constraint.excluded:
+        first = failing[0][1] if failing else None
+        decision.action = "failed"
+        decision.category = first.category if first else ""
+        decision.subcategory = first.subcategory if first else ""
+        decision.reasons += list(constraint.reasons)
+        out.votes[ecosystem].append(False)
+        if entry is not None:
+            out.new_entries[entry.name.lower()] = _failed(entry, context.now)
+        return None
+    out.votes[ecosystem].append(True)
+    staged = staging.recipe_path(outcome.name)
+    try:
+        staged_text = staged.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read the staged recipe: {exc}", path=str(staged)) from None
+    doc = load_recipe_text(staged_text, path=str(staged))
+    apply_constraints(doc, constraint)
+    final_text = dump_recipe(doc)
+    decision.constraints = constraint.fields.as_metadata()
+    decision.reasons += list(constraint.reasons)
+    auto_merge, gate_reasons = _gate(outcome, final_text, context)
+    if not auto_merge:
+        decision.action = "held"
+        decision.reasons = gate_reasons + decision.reasons
+        if entry is not None:
+            out.new_entries[entry.name.lower()] = entry.with_changes(status="requires_manual")
+        return None
+    decision.action = "merged"
+    out.merged_texts[outcome.name] = final_text
+    if entry is not None:
+        out.new_entries[entry.name.lower()] = entry.with_changes(
+            status="success", failure_count=0, next_retry_at=None
+        )
+    target = layout.recipe_path(outcome.name)
+    return FileWrite(_rel(layout, target), final_text.encode("utf-8"))
+
+
+def _decide_outcomes(
+    layout: RegistryLayout,
+    staging: Staging,
+    outcomes: Sequence[GenerationOutcome],
+    results: Mapping[tuple[str, str], ResultLine],
+    queue: Queue,
+    context: GateContext,
+    batch_id: str,
+) -> _Decisions:
+    """Decide every logged outcome, in log order (pure: reads staged recipes only)."""
+    by_recipe: dict[str, list[ResultLine]] = defaultdict(list)
+    for (recipe_name, _env), line in sorted(results.items()):
+        by_recipe[recipe_name].append(line)
+    entries = {e.name.lower(): e for e in queue.entries}
+    out = _Decisions()
+    for outcome in outcomes:
+        ecosystem = outcome.source.split(":", 1)[0]
+        entry = entries.get(outcome.name.lower())
+        recipe: FileWrite | None = None
+        if outcome.status == "failed":
+            _generation_failure(outcome, entry, ecosystem, batch_id, context.now, out)
+        else:
+            lines = by_recipe.get(outcome.name, [])
+            recipe = _generated(layout, staging, outcome, entry, lines, context, batch_id, out)
+        out.items.append(ItemStep(outcome.name, ecosystem, recipe))
+    return out
+
+
+def _exclude_impossible(
+    queue: Queue, batch_id: str, decided: _Decisions, report: MergeReport
+) -> None:
+    """Entries no rerun can ever build leave the selectable statuses, reason recorded."""
+    impossible = plan_exclusions(
+        [e for e in queue.entries if e.name.lower() not in decided.new_entries]
+    )
+    for item in impossible:
+        decided.new_entries[item.entry.name.lower()] = item.updated
+        report.impossible.append(
+            f"{item.entry.name}: {item.reason.status}/{item.reason.subcategory}"
+        )
+    for eco, items in failure_groups(impossible, batch_id).items():
+        decided.failures[(eco, MAINTENANCE_ENVIRONMENT)].extend(items)
+
+
+def _failure_writes(
+    layout: RegistryLayout, failures: Mapping[tuple[str, str], list[NewFailure]], when: datetime
+) -> tuple[FileWrite, ...]:
+    """One schema-checked failure file per (ecosystem, environment), each under a free name."""
+    taken: list[Path] = []
+    writes = []
+    for (ecosystem, environment), items in sorted(failures.items()):
+        path = next_failure_path(layout, ecosystem, when, taken=taken)
+        taken.append(path)
+        data = failure_file_bytes(ecosystem, environment, items, when)
+        writes.append(FileWrite(_rel(layout, path), data))
+    return tuple(writes)
+
+
+def _failure_records(writes: Sequence[FileWrite]) -> list[FailureRecord]:
+    """The planned failure files as the failure index will read them."""
+    records = []
+    for write in writes:
+        scan = scan_failure_text(write.data.decode("utf-8"), rel=write.path)
+        if scan.problems:
+            raise DataError(f"planned failure record unreadable: {scan.problems[0]}")
+        records += [FailureRecord(write.path, line, *fields) for line, fields in scan.rows]
+    return records
+
+
+# --- requeue after the merge, decided in the plan ---------------------------------------------
+
+
+def _decided_later(a: PackageBlockers, b: PackageBlockers) -> bool:
+    """Whether ``a``'s deciding record comes after ``b``'s (``blockers.current_blockers``'
+    order: timestamp, then file, then line)."""
+
+    def key(blockers: PackageBlockers) -> tuple[datetime, str, int]:
+        file, _, line = blockers.evidence.rpartition(":")
+        try:
+            when = parse_timestamp(blockers.timestamp)
+        except ValueError:
+            when = datetime.min.replace(tzinfo=UTC)
+        return (when, file, int(line) if line.isdigit() else 0)
+
+    return key(a) > key(b)
+
+
+def _blockers_after(
+    layout: RegistryLayout, queue: Queue, new_records: Sequence[FailureRecord]
+) -> dict[str, PackageBlockers]:
+    """Each entry's current blockers once this batch's failure records are written: the history
+    on disk (through the failure index), with a newer record of this batch deciding instead."""
+    from automation.learn.blockers import current_blockers
+    from automation.learn.failure_index import indexed_current_blockers, open_index
+
+    with open_index(layout) as (conn, _stats):
+        combined = dict(indexed_current_blockers(conn, queue).by_entry)
+    for name, fresh in current_blockers(new_records, queue).by_entry.items():
+        known = combined.get(name)
+        if known is None or _decided_later(fresh, known):
+            combined[name] = fresh
+    return combined
+
+
+def _identities_after(
+    layout: RegistryLayout, recipe_writes: Sequence[FileWrite]
+) -> list[RecipeIdentity]:
+    """Recipe identities once this batch's recipes are written (those replace files on disk)."""
+    planned = {write.path: write for write in recipe_writes}
+    found = []
+    for path in layout.recipe_files():
+        if _rel(layout, path) in planned:
+            continue
+        try:
+            found.append(read_recipe_identity(path))
+        except DataError:
+            continue  # unreadable: satisfies nothing (as ``read_recipe_identities`` does)
+    for write in planned.values():
+        found.append(recipe_identity_from_text(write.data.decode("utf-8"), path=write.path))
+    return [
+        RecipeIdentity.build(
+            f.name,
+            source=f.source,
+            satisfies=f.satisfies,
+            kind="library" if f.is_library else "tool",
+        )
+        for f in found
+    ]
+
+
+def _requeue_after(
+    layout: RegistryLayout,
+    queue: Queue,
+    recipe_writes: Sequence[FileWrite],
+    new_records: Sequence[FailureRecord],
+    merged: Sequence[str],
+    when: datetime,
+) -> tuple[Queue, list[str]]:
+    """``requeue_for_merged`` as it would decide right after this batch's writes."""
+    from automation.learn.gaps import read_dep_mapping
+    from automation.learn.requeue import plan_requeue
+
+    identities = IdentityIndex(
+        tuple(_identities_after(layout, recipe_writes)), read_dep_mapping(layout)
+    )
+    planned = plan_requeue(
+        queue,
+        _blockers_after(layout, queue, new_records),
+        identities,
+        now=when,
+        merged=sorted({m.lower() for m in merged}),
+    )
+    return planned.queue, sorted(c.name for c in planned.changes)
+
+
+# --- the remaining records ----------------------------------------------------------------------
+
+
+def _queue_write(
+    layout: RegistryLayout, before: Queue, before_bytes: bytes | None, after: Queue
+) -> FileWrite | None:
+    """The queue file, re-stamped, when its entries change (or it does not exist yet)."""
+    if before.entries == after.entries and before_bytes is not None:
+        return None
+    rel = _rel(layout, layout.queue)
+    stamped = replace(after, updated_at=format_timestamp(utc_now()))
+    return FileWrite(rel, queue_file_bytes(stamped, rel=rel))
+
+
+def _voter(
+    votes: tuple[tuple[str, tuple[bool, ...]], ...],
+    batch_id: str,
+    when: datetime,
+    config: BreakerConfig,
+) -> Callable[[Control], Control]:
+    """The control-file change: one breaker vote per outcome, once per batch."""
+
+    def vote(control: Control) -> Control:
+        for eco, results_of_eco in votes:
+            if _voted(control, eco, batch_id):
+                continue  # landed before this run was killed: never count a vote twice
+            for success in results_of_eco:
+                control = record_outcome(control, eco, success, when, config)
+            control = _mark_voted(control, eco, batch_id)
+        return control
+
+    return vote
+
+
+def _metrics_write(
+    layout: RegistryLayout,
+    batch_id: str,
+    outcomes: Sequence[GenerationOutcome],
+    results: Mapping[tuple[str, str], ResultLine],
     report: MergeReport,
     when: datetime,
     seconds: float,
-) -> Path:
+) -> FileWrite:
+    """The batch's SLI record (schema-checked), a new ``batch-runs-<batch>.jsonl``."""
     per_env: dict[str, Counter[str]] = defaultdict(Counter)
     for line in results.values():
         per_env[line.platform][line.status] += 1
@@ -480,6 +663,225 @@ def _write_metrics(
             blocked=sum(1 for o in outcomes if o.blocked_by),
         ),
     )
+    path = layout.metrics_dir / f"batch-runs-{batch_id}.jsonl"
     if path.exists():
         raise DataError("metrics for this batch already exist", path=str(path))
-    return write_metrics_record(layout, record, path=path)
+    document = checked_metrics_document(record, path)
+    return FileWrite(_rel(layout, path), (dumps_json(document, pretty=False) + "\n").encode())
+
+
+def _planned_manifest(
+    layout: RegistryLayout,
+    batch_id: str,
+    ecosystems: list[str],
+    queue_file: tuple[bytes | None, FileWrite | None],
+    writes: Sequence[FileWrite],
+    queue_changes: Sequence[tuple[QueueEntry, QueueEntry]],
+) -> mf.BatchManifest:
+    """The ``in_progress`` manifest: each file's before-image (read now) and planned digest.
+
+    The queue comes first, recorded even when unchanged (rollback restores its entries)."""
+    queue_before, queue_write = queue_file
+    queue_rel = _rel(layout, layout.queue)
+    changes = [
+        mf.planned_change(
+            layout, queue_rel, queue_before, queue_write.data if queue_write else queue_before
+        )
+    ]
+    for write in writes:
+        if write.path != queue_rel:
+            before = _read_bytes(layout.root / write.path)
+            changes.append(mf.planned_change(layout, write.path, before, write.data))
+    manifest = replace(mf.new_manifest(batch_id, ecosystems), files=tuple(changes))
+    for entry_before, entry_after in queue_changes:
+        manifest = mf.record_queue_change(manifest, entry_before, entry_after)
+    mf.check_manifest(layout, manifest)
+    return manifest
+
+
+# --- plan, apply, merge -----------------------------------------------------------------------
+
+
+def plan_merge(
+    layout: RegistryLayout,
+    batch_id: str,
+    *,
+    now: datetime | None = None,
+    gate_config: GateConfig | None = None,
+    breaker_config: BreakerConfig | None = None,
+    requeue: bool = True,
+    allow_missing_shards: bool = False,
+    interrupted_undone: bool = False,
+    started: float | None = None,
+) -> MergePlan:
+    """Decide everything a merge of ``batch_id`` writes, without writing (reads only).
+
+    Every input is read and checked and every record built and schema-checked here, so a bad
+    input raises UsageError (exit 2) or DataError (exit 3) before the first byte is written.
+    ``interrupted_undone``: the caller has undone an interrupted merge of this batch (otherwise
+    its ``in_progress`` manifest is refused). ``started`` (``time.monotonic()``) times the
+    metrics record from there.
+    """
+    started = time.monotonic() if started is None else started
+    when = now or utc_now()
+    config = breaker_config or BreakerConfig()
+    staging = _checked_staging(layout, batch_id, allow_missing_shards)
+    report = MergeReport(batch_id)
+    status = _manifest_status(layout, batch_id)
+    _refuse_closed_or_interrupted(batch_id, status, interrupted_undone)
+    if status == "merged":
+        report.already_merged = True
+        return MergePlan(batch_id, report, when, config)
+    outcomes = staging.outcomes()
+    queue = load_queue(layout.queue)
+    queue_before = _read_bytes(layout.queue)  # under the registry lock: the bytes just checked
+    results = current_results(layout, batch_id)
+    context = GateContext(
+        now=when,
+        existing_recipes=frozenset(p.stem for p in layout.recipe_files()),
+        queue=[RankedName(e.name, e.source) for e in queue.entries],
+        config=gate_config or GateConfig(),
+    )
+    decided = _decide_outcomes(layout, staging, outcomes, results, queue, context, batch_id)
+    report.decisions = decided.decisions
+    _exclude_impossible(queue, batch_id, decided, report)
+    failure_writes = _failure_writes(layout, decided.failures, when)
+    failure_records = _failure_records(failure_writes)
+    transitioned = queue.with_entries(
+        decided.new_entries.get(e.name.lower(), e) for e in queue.entries
+    )
+    queue_changes = [
+        (e, decided.new_entries[e.name.lower()])
+        for e in queue.entries
+        if e.name.lower() in decided.new_entries
+    ]
+    recipe_writes = [item.recipe for item in decided.items if item.recipe is not None]
+    final_queue = transitioned
+    if requeue and decided.merged_texts:
+        final_queue, report.requeued = _requeue_after(
+            layout, transitioned, recipe_writes, failure_records, list(decided.merged_texts), when
+        )
+    queue_write = _queue_write(layout, queue, queue_before, final_queue)
+    votes = tuple((eco, tuple(v)) for eco, v in sorted(decided.votes.items()))
+    if votes:  # an unreadable control file stops the merge here, not after the writes
+        _voter(votes, batch_id, when, config)(load_control(layout.control_file))
+    metrics = _metrics_write(
+        layout, batch_id, outcomes, results, report, when, time.monotonic() - started
+    )
+    records = (*failure_writes, *((queue_write,) if queue_write else ()))
+    manifest = _planned_manifest(
+        layout,
+        batch_id,
+        sorted({o.source.split(":", 1)[0] for o in outcomes}),
+        (queue_before, queue_write),
+        [*recipe_writes, *records, metrics],
+        queue_changes,
+    )
+    return MergePlan(
+        batch_id,
+        report,
+        when,
+        config,
+        manifest=manifest,
+        items=tuple(decided.items),
+        records=records,
+        votes=votes,
+        metrics=metrics,
+    )
+
+
+def _write_file(layout: RegistryLayout, write: FileWrite) -> None:
+    _, absolute = mf.safe_rel_path(layout, write.path)
+    atomic_write_bytes(absolute, write.data)
+
+
+def _undo_applied(layout: RegistryLayout, manifest: mf.BatchManifest) -> list[str]:
+    """Put back every file holding what this batch wrote; returns the files left as found
+    because somebody changed them since (never overwritten with a stale before-image)."""
+    plan = mf.plan_restore(layout, manifest)
+    mf.apply_restore(layout, manifest, plan)
+    return plan.paths("conflict")
+
+
+def _stop_if_asked(layout: RegistryLayout, ecosystem: str, manifest: mf.BatchManifest) -> None:
+    """Emergency stop before each item: put back what this run wrote, then stop (exit 5)."""
+    try:
+        check_allowed_now(layout, ecosystem)
+    except StoppedError:
+        _undo_applied(layout, manifest)
+        raise
+
+
+def apply_merge(layout: RegistryLayout, plan: MergePlan) -> MergeReport:
+    """Write what ``plan`` decided, crash-safe: the ``in_progress`` manifest (before-images and
+    planned digests) first, then recipes, failure records, the queue, breaker votes, metrics,
+    and last the manifest as ``merged``. Call under the registry lock."""
+    if plan.manifest is None:
+        return plan.report
+    manifest = mf.save_manifest(layout, plan.manifest)
+    for item in plan.items:
+        _stop_if_asked(layout, item.ecosystem, manifest)
+        if item.recipe is not None:
+            _write_file(layout, item.recipe)
+    for write in plan.records:
+        _write_file(layout, write)
+    # The control file is not part of the batch: breaker votes are observations, and a
+    # rollback must never undo an emergency stop set meanwhile.
+    if plan.votes:
+        update_control(layout, _voter(plan.votes, plan.batch_id, plan.when, plan.breaker_config))
+    if plan.metrics is not None:
+        _write_file(layout, plan.metrics)
+    mf.save_manifest(layout, manifest.with_status("merged"))
+    return plan.report
+
+
+def _undo_interrupted(layout: RegistryLayout, batch_id: str) -> list[str] | None:
+    """Undo a merge of this batch that was killed mid-apply; None when there was none."""
+    if _manifest_status(layout, batch_id) != "in_progress":
+        return None
+    return _undo_applied(layout, mf.load_manifest(layout, batch_id))
+
+
+def merge_batch(
+    layout: RegistryLayout,
+    batch_id: str,
+    *,
+    now: datetime | None = None,
+    gate_config: GateConfig | None = None,
+    breaker_config: BreakerConfig | None = None,
+    requeue: bool = True,
+    lock_wait: float | None = None,
+    allow_missing_shards: bool = False,
+) -> MergeReport:
+    """Merge one batch (idempotent: a merged batch is not merged twice): lock, plan, apply.
+
+    A sharded batch merges once every shard's generation log is in place (their union, in
+    selection order, so arrival order does not matter). ``lock_wait``: seconds to wait for the
+    registry lock (default: fail fast, or ``AUTOMATION_LOCK_WAIT``). A merge of this batch that
+    was interrupted is undone first and redone.
+    """
+    started = time.monotonic()
+    _checked_staging(layout, batch_id, allow_missing_shards)
+    check_allowed_now(layout, None)
+    with registry_lock(layout.lock_file, timeout=lock_wait):
+        # Only lock holders write these directories: a temp file there is a killed writer's.
+        sweep_temp_files(merge_owned_dirs(layout))
+        sweep_control_temp(layout)
+        kept = _undo_interrupted(layout, batch_id)
+        plan = plan_merge(
+            layout,
+            batch_id,
+            now=now,
+            gate_config=gate_config,
+            breaker_config=breaker_config,
+            requeue=requeue,
+            allow_missing_shards=allow_missing_shards,
+            interrupted_undone=kept is not None,
+            started=started,
+        )
+        report = apply_merge(layout, plan)
+    if kept is not None:
+        report.resumed_partial = True
+        report.kept_as_found = kept
+    report.seconds = time.monotonic() - started
+    return report

@@ -1,22 +1,29 @@
-"""Rollback: restore every file a merged batch changed, from its manifest, byte for byte.
+"""Rollback: restore every file a batch changed, from its manifest, byte for byte.
 
-A file nobody touched since the batch (its digest equals the manifest's "after") is restored
-exactly. A file edited since then is not overwritten blindly: for the queue, only the entries the
-batch changed are put back (other writers' changes survive); any other file is reported as a
-conflict and left alone unless ``force`` is given.
+A merged batch: a file nobody touched since the batch (its digest equals the manifest's "after")
+is restored exactly. A file edited since then is not overwritten blindly: for the queue, only the
+entries the batch changed are put back (other writers' changes survive); any other file is
+reported as a conflict and left alone unless ``force`` is given.
+
+A batch whose merge was interrupted (``in_progress``): the files holding what the merge wrote are
+put back; files it had not reached yet are already as they were; a file somebody changed since
+(an operator's repair) is left as found unless ``force``. The batch is then ``rolled_back``: its
+entries are free for the next generate. What will be restored is announced before the first write.
 """
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from automation.core.atomic import atomic_write_bytes, registry_lock
+from automation.core.atomic import registry_lock
 from automation.core.errors import ExitCode, UsageError
 from automation.core.layout import RegistryLayout
 from automation.registry import manifest as mf
-from automation.registry.queue import load_queue, save_queue
+from automation.registry.queue import Queue, load_queue, save_queue
+
+Announce = Callable[[str], None]
 
 
 @dataclass
@@ -55,62 +62,70 @@ class RollbackReport:
         return "\n".join(lines)
 
 
-def _digest(data: bytes | None) -> str | None:
-    return None if data is None else hashlib.sha256(data).hexdigest()
+def _queue_with_entries_restored(
+    layout: RegistryLayout, manifest: mf.BatchManifest, report: RollbackReport
+) -> tuple[Queue, Queue] | None:
+    """The queue was edited since a merged batch: the queue with only the entries the batch
+    changed put back, and the queue as read (None when there is nothing to put back). Reads
+    only, so a queue that fails its checks stops the rollback before its first write."""
+    if not manifest.queue_changes or not layout.queue.exists():
+        return None
+    queue = load_queue(layout.queue)
+    before_by_name = {c.name.lower(): c.before for c in manifest.queue_changes}
+    entries = []
+    for entry in queue.entries:
+        key = entry.name.lower()
+        if key not in before_by_name:
+            entries.append(entry)
+            continue
+        restored = before_by_name[key]
+        if restored is not None:
+            entries.append(restored)
+        report.queue_entries_restored.append(entry.name)  # None: added by the batch, dropped
+    return queue.with_entries(entries), queue
 
 
-def rollback_batch(layout: RegistryLayout, batch_id: str, *, force: bool = False) -> RollbackReport:
-    """Undo a merged batch (idempotent: a second rollback changes nothing)."""
+def _record_plan(
+    layout: RegistryLayout, plan: mf.RestorePlan, report: RollbackReport, *, merged: bool
+) -> None:
+    queue_rel = layout.queue.relative_to(layout.root).as_posix()
+    for step in plan.steps:
+        if step.action == "restore":
+            report.restored.append(step.path)
+        elif step.action == "remove":
+            report.deleted.append(step.path)
+        elif not (merged and step.path == queue_rel):  # a merged batch's queue: entry by entry
+            report.conflicts.append(f"{step.path}: {step.why}")
+
+
+def rollback_batch(
+    layout: RegistryLayout,
+    batch_id: str,
+    *,
+    force: bool = False,
+    announce: Announce | None = None,
+) -> RollbackReport:
+    """Undo a merged batch, or the partial apply of an interrupted one (idempotent: a second
+    rollback changes nothing). ``announce`` receives what will be restored before any write."""
     report = RollbackReport(batch_id)
     with registry_lock(layout.lock_file):
         manifest = mf.load_manifest(layout, batch_id)
         if manifest.status == "rolled_back":
             report.already_rolled_back = True
             return report
-        if manifest.status != "merged":
-            raise UsageError(
-                f"batch {batch_id} is {manifest.status}; only a merged batch rolls back"
-                " (an interrupted merge is undone by running merge again)"
-            )
+        if manifest.status not in ("merged", "in_progress"):
+            raise UsageError(f"batch {batch_id} is {manifest.status}; it cannot be rolled back")
+        plan = mf.plan_restore(layout, manifest, force=force)
+        merged = manifest.status == "merged"
         queue_rel = layout.queue.relative_to(layout.root).as_posix()
-        for change in manifest.files:
-            _, path = mf.safe_rel_path(layout, change.path)
-            current = path.read_bytes() if path.exists() else None
-            after = change.after.sha256 if change.after and change.after.exists else None
-            untouched = _digest(current) == after
-            before = change.before_bytes()
-            if not untouched and not force:
-                if change.path == queue_rel:
-                    continue  # handled entry by entry below
-                report.conflicts.append(f"{change.path}: changed since the batch; left as it is")
-                continue
-            if before is None:
-                if current is not None:
-                    path.unlink()
-                    report.deleted.append(change.path)
-            elif current != before:
-                atomic_write_bytes(path, before)
-                report.restored.append(change.path)
-        queue_change = manifest.file(queue_rel)
-        if queue_change is not None and queue_rel not in report.restored and manifest.queue_changes:
-            queue = load_queue(layout.queue)
-            if (
-                queue_change.after
-                and _digest(layout.queue.read_bytes()) != queue_change.after.sha256
-            ):
-                before_by_name = {c.name.lower(): c.before for c in manifest.queue_changes}
-                entries = []
-                for entry in queue.entries:
-                    key = entry.name.lower()
-                    if key in before_by_name and before_by_name[key] is not None:
-                        restored = before_by_name[key]
-                        assert restored is not None
-                        entries.append(restored)
-                        report.queue_entries_restored.append(entry.name)
-                    elif key in before_by_name:
-                        report.queue_entries_restored.append(entry.name)  # added by the batch
-                    else:
-                        entries.append(entry)
-                save_queue(layout.queue, queue.with_entries(entries), previous=queue)
+        queue_entries = None
+        if merged and queue_rel in plan.paths("conflict"):
+            queue_entries = _queue_with_entries_restored(layout, manifest, report)
+        if announce is not None:
+            announce(plan.to_text())
+        mf.apply_restore(layout, manifest, plan)
+        if queue_entries is not None:
+            save_queue(layout.queue, queue_entries[0], previous=queue_entries[1])
+        _record_plan(layout, plan, report, merged=merged)
         mf.save_manifest(layout, manifest.with_status("rolled_back"))
     return report

@@ -174,38 +174,17 @@ def test_merge_killed_midway_converges(
     shutil.copytree(registry.root, twin.root, ignore=shutil.ignore_patterns(".automation.lock"))
     merge_batch(twin, BATCH, requeue=False)
 
-    real_write = merge_module.atomic_write_text
+    real_write = merge_module._write_file
     writes = {"n": 0}
 
-    def crashing_write(path: Path, text: str) -> None:
+    def crashing_write(layout: RegistryLayout, write: merge_module.FileWrite) -> None:
+        # The apply writes recipes, failure records, the queue, metrics: die at the n-th.
         writes["n"] += 1
         if writes["n"] == crash_after:
             raise KeyboardInterrupt("killed")
-        real_write(path, text)
+        real_write(layout, write)
 
-    real_failures = merge_module.write_failures
-
-    def crashing_failures(*args: object, **kwargs: object) -> Path | None:
-        writes["n"] += 1
-        if writes["n"] == crash_after:
-            raise KeyboardInterrupt("killed")
-        return real_failures(*args, **kwargs)  # type: ignore[arg-type]
-
-    def crashing(real: object) -> object:
-        def wrapper(*args: object, **kwargs: object) -> object:
-            writes["n"] += 1
-            if writes["n"] == crash_after:
-                raise KeyboardInterrupt("killed")
-            return real(*args, **kwargs)  # type: ignore[operator]
-
-        return wrapper
-
-    monkeypatch.setattr(merge_module, "atomic_write_text", crashing_write)
-    monkeypatch.setattr(merge_module, "write_failures", crashing_failures)
-    monkeypatch.setattr(merge_module, "save_queue", crashing(merge_module.save_queue))
-    monkeypatch.setattr(
-        merge_module, "write_metrics_record", crashing(merge_module.write_metrics_record)
-    )
+    monkeypatch.setattr(merge_module, "_write_file", crashing_write)
     with pytest.raises(KeyboardInterrupt):
         merge_batch(registry, BATCH, requeue=False)
     monkeypatch.undo()
