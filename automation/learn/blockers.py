@@ -38,9 +38,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from automation.core.ecosystem_facts import normalise_ecosystem, split_source
 from automation.core.errors import DataError
 from automation.core.timefmt import parse_timestamp
-from automation.ecosystems import normalise_ecosystem, split_source
 from automation.registry.failures import FailureRecord
 from automation.registry.queue import Queue, QueueEntry
 

@@ -3,3 +3,19 @@
 Everything this kit knows of the ecosystem lives in this package: ``client`` (the registry's
 URLs and parsers), ``builder`` where the recipe shape is its own, ``adapter`` (fetch + build).
 """
+
+from __future__ import annotations
+
+from automation.core.ecosystem_facts import EcosystemFacts, Endpoint, RecipeAction
+
+FACTS = EcosystemFacts(
+    name="cpan",
+    aliases=("perl", "metacpan"),
+    endpoints=(Endpoint("metacpan", "https://fastapi.metacpan.org", 2.0),),
+    endpoint="metacpan",
+    install_action="cpan_install",
+    id_key="distribution",
+    dependencies=("perl",),
+    recipe_actions=(RecipeAction("cpan_install", "distribution"),),
+    language=True,
+)
