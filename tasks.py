@@ -75,7 +75,7 @@ def backfill_report(c, top=20, root=".", json=False):  # type: ignore[no-untyped
 
 @task(
     help={
-        "source": "pypi or npm",
+        "source": "a seedable ecosystem (its adapter has popularity data), e.g. pypi or npm",
         "limit": "seeding window: top candidates to account for (default 50)",
         "config": "automation.toml to use instead of <root>/automation.toml",
         "root": ROOT_HELP,
@@ -83,7 +83,7 @@ def backfill_report(c, top=20, root=".", json=False):  # type: ignore[no-untyped
     }
 )
 def seed(c, source, limit=50, config=None, root=".", json=False):  # type: ignore[no-untyped-def]
-    """Queue the most popular PyPI/npm command-line tools that have no recipe or entry yet."""
+    """Queue an ecosystem's most popular command-line tools that have no recipe or entry yet."""
     from automation.stages.seed import seed_registry
 
     run(lambda: seed_registry(root, source, int(limit), config_path=config), as_json=json)
@@ -190,7 +190,7 @@ def validate_containers(  # type: ignore[no-untyped-def]
 
 @task(
     help={
-        "ecosystem": "pypi or npm",
+        "ecosystem": "an ecosystem with a builder (automation/ecosystems/<name>/), e.g. pypi",
         "batch_size": "entries per batch (default 10)",
         "max_tier": "highest priority tier to take (default 3)",
         "shard": "K/N: this job's deterministic share of the batch (CI matrix; needs --batch-id)",
@@ -343,7 +343,7 @@ def rollback(c, batch_id, force=False, root=".", json=False):  # type: ignore[no
 @task(
     iterable=["env"],
     help={
-        "ecosystem": "pypi or npm",
+        "ecosystem": "an ecosystem with a builder (automation/ecosystems/<name>/), e.g. pypi",
         "limit": "candidates to seed and entries to generate (default 3)",
         "env": "validation environments: local (default), container ids or all-local; "
         "repeatable. With containers, local runs first too (it discovers the verify pattern)",

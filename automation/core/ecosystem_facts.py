@@ -89,6 +89,7 @@ class EcosystemFacts:
     """Everything shared code needs to know about one ecosystem (no I/O, no heavy imports)."""
 
     name: str  # the normalised queue prefix: "pypi", "crates.io", "homebrew", ...
+    display_name: str = ""  # how reports name it ("Homebrew"); defaults to ``name``
     aliases: tuple[str, ...] = ()  # other prefixes read as this one (tsuku's ``--from`` words)
     endpoints: tuple[Endpoint, ...] = ()  # the upstream endpoints this package declares
     endpoint: str | None = None  # the endpoint serving the package metadata (maybe another's)
@@ -107,6 +108,12 @@ class EcosystemFacts:
     settings: tuple[Setting, ...] = ()  # ecosystem-specific configuration values
     failure_codes: str = ""  # rows of the failure-code table only this ecosystem emits
     queue_files: tuple[str, ...] = ()  # legacy per-ecosystem queue files under data/queues/
+    runtimes: tuple[str, ...] = ()  # language runtime names its packages need ("python", ...)
+
+    @property
+    def label(self) -> str:
+        """``display_name``, else ``name``."""
+        return self.display_name or self.name
 
     def refusal(self, identifier: str, entry_name: str = "") -> Refusal | None:
         """The refusal for ``identifier`` (queue entry ``entry_name``), or None."""

@@ -403,7 +403,7 @@ def abandon_batch(
         if status == OPEN_STATUS:
             raise UsageError(
                 f"a merge of batch {batch_id} was interrupted; finish it with "
-                f"`invoke merge --batch-id {batch_id}` (then rollback if it must go)"
+                f"`invoke merge --batch-id {batch_id}` (then rollback if it must be undone)"
             )
         with _generation_locks(layout, batch_id):
             try:

@@ -8,6 +8,19 @@ from __future__ import annotations
 
 from automation.core.ecosystem_facts import EcosystemFacts, Endpoint, RecipeAction
 
+# Rows of the failure-code table (automation/registry/failure_codes.py's format) only this
+# ecosystem emits; a row whose meaning is "-" adds an emitter to a shared code.
+FAILURE_CODES = """
+recipe_not_found | no_release | no | failed+backoff | - | ecosystems/github/builder.py | the
+    repository has no published stable release (yet)
+generation_failed | llm_only_source | no | requires_manual | - | ops/maintenance.py | the source
+    needs the LLM builder (github:)
+generation_failed | too_many_assets | no | requires_manual | - | ecosystems/github/builder.py | the
+    release lists more assets than can be read: a human picks
+generation_failed | asset_not_found | no | failed+backoff | - | ecosystems/github/builder.py | the
+    release has no asset for any supported platform
+"""
+
 FACTS = EcosystemFacts(
     name="github",
     endpoints=(
@@ -26,4 +39,5 @@ FACTS = EcosystemFacts(
     ),
     version_source_key="github_repo",
     llm_only_upstream=True,  # tsuku's builder needs an LLM (exit 9 in its pipeline)
+    failure_codes=FAILURE_CODES,
 )

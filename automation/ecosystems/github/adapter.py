@@ -14,9 +14,9 @@ with ``btm``). A repository listed twice is named by its first entry, as it is r
 listed is named after the repository (``automation.core.names.recipe_name_for``).
 
 Archive layout (:func:`fetch`): each archive the picker chose (one per platform, deduplicated) is
-listed with a few small ranged reads of its release download (``automation.core.archives``),
-so ``strip_dirs`` and the binary's path come from the real layout. An archive that cannot be
-listed (format, caps, HTTP failure) is left out and the naming rules decide for it. Listings are
+listed with a few small ranged reads of its release download (``archives`` in this package), so
+``strip_dirs`` and the binary's path come from the real layout. An archive that cannot be listed
+(format, caps, HTTP failure) is left out and the naming rules decide for it. Listings are
 read from the ``githubdownload`` endpoint; when only the API endpoint is redirected (GitHub
 Enterprise, a test stand-in) downloads would go to the public host, so none are read.
 """
@@ -32,7 +32,6 @@ from typing import Any
 from urllib.parse import quote
 
 from automation.core import schemas
-from automation.core.archives import TAR_FORMATS, read_listing
 from automation.core.config import Config
 from automation.core.errors import DataError
 from automation.core.http import HttpClient
@@ -45,6 +44,7 @@ from automation.ecosystems import (
     ReleaseVersion,
     Unresolvable,
 )
+from automation.ecosystems.github.archives import TAR_FORMATS, read_listing
 from automation.ecosystems.github.builder import GithubFacts, GithubPlan, build_github, plan_release
 from automation.ecosystems.github.client import check_repo, fetch_github_project
 from automation.ecosystems.popularity import PopularityList, Ranked, percentile_for_rank

@@ -25,8 +25,33 @@ def tap_refusal(identifier: str, entry_name: str = "") -> Refusal | None:
     )
 
 
+# Rows of the failure-code table (automation/registry/failure_codes.py's format) only this
+# ecosystem emits; a row whose meaning is "-" adds an emitter to a shared code.
+FAILURE_CODES = """
+generation_failed | unsafe_name | no | excluded | - | ecosystems/homebrew/builder.py | -
+recipe_not_found | tap_name | no | excluded | - | ops/maintenance.py | tap-qualified Homebrew
+    formula (user/tap/name)
+generation_failed | tap_name | no | excluded | - | stages/merge.py | Homebrew tap formula: not
+    buildable
+generation_failed | no_bottles | no | excluded | - | ecosystems/homebrew/builder.py,
+    ops/maintenance.py | Homebrew formula without bottles
+generation_failed | disabled | no | excluded | - | stages/merge.py | formula or cask disabled
+    upstream
+generation_failed | no_binaries | no | excluded | - | ecosystems/homebrew/builder.py | the bottle
+    installs no executables
+generation_failed | unsafe_bottle | no | excluded | - | ecosystems/homebrew/ghcr.py | the bottle
+    exceeds member or size limits
+generation_failed | bad_bottle | no | failed+backoff | - | ecosystems/homebrew/ghcr.py | the bottle
+    is not a readable tarball
+missing_dep | missing_dependency | no | blocked | - | ecosystems/homebrew/builder.py | dependencies
+    have no recipe yet (blocked_by lists them)
+- | homebrew | no | none | unsupported_platform | containers/installer.py | skipped: macOS
+    bottles are not validated in containers
+"""
+
 FACTS = EcosystemFacts(
     name="homebrew",
+    display_name="Homebrew",
     endpoints=(
         Endpoint("homebrew", "https://formulae.brew.sh", 5.0),
         Endpoint("ghcr", "https://ghcr.io", 5.0),
@@ -38,4 +63,5 @@ FACTS = EcosystemFacts(
     default_dependency=True,  # failure data lists unprefixed formula names per platform
     refuses=tap_refusal,
     queue_files=("priority-queue-homebrew.json",),
+    failure_codes=FAILURE_CODES,
 )

@@ -17,4 +17,5 @@ FACTS = EcosystemFacts(
     id_key="package",
     recipe_actions=(RecipeAction("npm_install", "package"),),
     language=True,
+    runtimes=("node",),
 )

@@ -20,6 +20,7 @@ FACTS = EcosystemFacts(
     id_key="package",
     recipe_actions=(RecipeAction("pipx_install", "package"),),
     language=True,
+    runtimes=("python",),
     settings=(
         Setting("pypi", "max_wheel_bytes", 50 * 1024 * 1024),
         Setting(

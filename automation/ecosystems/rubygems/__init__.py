@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from automation.core.ecosystem_facts import EcosystemFacts, Endpoint, RecipeAction
 
+# Rows of the failure-code table (automation/registry/failure_codes.py's format) only this
+# ecosystem emits; a row whose meaning is "-" adds an emitter to a shared code.
+FAILURE_CODES = """
+generation_failed | no_executables | no | excluded | - | ecosystems/rubygems/adapter.py | -
+"""
+
 FACTS = EcosystemFacts(
     name="rubygems",
     aliases=("gem", "gems", "rubygems.org"),
@@ -18,4 +24,6 @@ FACTS = EcosystemFacts(
     id_key="gem",
     recipe_actions=(RecipeAction("gem_install", "gem"),),
     language=True,
+    runtimes=("ruby",),
+    failure_codes=FAILURE_CODES,
 )

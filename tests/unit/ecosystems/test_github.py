@@ -455,7 +455,7 @@ def test_binary_under_bin_keeps_its_path(upstream: FakeUpstream, http_dl: HttpCl
 def test_unlistable_archive_falls_back_to_the_naming_rule(
     upstream: FakeUpstream, http_dl: HttpClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from automation.core import archives as archive_listing
+    from automation.ecosystems.github import archives as archive_listing
 
     monkeypatch.setattr(archive_listing, "MAX_UNCOMPRESSED", 64 * 1024)
     big = _tar_gz([("tool-1.0.0/tool", random.Random(0).randbytes(200 * 1024))], ("tool-1.0.0",))
