@@ -117,7 +117,7 @@ def backfill_report(c, top=None, root=None, json=False):  # type: ignore[no-unty
 
 @task(
     help={
-        "source": "pypi or npm",
+        "source": "a seedable ecosystem (its adapter has popularity data), e.g. pypi or npm",
         "limit": "seeding window: top candidates to account for (default 50)",
         "config": "automation.toml to use instead of <root>/automation.toml",
         "root": ROOT_HELP,
@@ -125,7 +125,7 @@ def backfill_report(c, top=None, root=None, json=False):  # type: ignore[no-unty
     }
 )
 def seed(c, source=None, limit=None, config=None, root=None, json=False):  # type: ignore[no-untyped-def]
-    """Queue the most popular PyPI/npm command-line tools that have no recipe or entry yet."""
+    """Queue an ecosystem's most popular command-line tools that have no recipe or entry yet."""
 
     def work() -> Report:
         from automation.ecosystems import seed_sources
@@ -267,7 +267,7 @@ def validate_containers(  # type: ignore[no-untyped-def]
 
 @task(
     help={
-        "ecosystem": "pypi or npm",
+        "ecosystem": "an ecosystem with a builder (automation/ecosystems/<name>/), e.g. pypi",
         "batch_size": "entries per batch (default 10)",
         "max_tier": "highest priority tier to take, 1-3 (default 3)",
         "shard": "K/N: this job's deterministic share of the batch (CI matrix; needs --batch-id)",
@@ -477,7 +477,7 @@ def _announce(text: str) -> None:
 @task(
     iterable=["env"],
     help={
-        "ecosystem": "pypi or npm",
+        "ecosystem": "an ecosystem with a builder (automation/ecosystems/<name>/), e.g. pypi",
         "limit": "candidates to seed and entries to generate (default 3)",
         "env": "validation environments: local (default), container ids or all-local; "
         "repeatable. With containers, local runs first too (it discovers the verify pattern)",

@@ -188,7 +188,7 @@ def existing_batch(flag: str, value: str | None, *, expected: str) -> str:
     text = required(flag, value, expected=expected)
     if not RECIPE_NAME.fullmatch(text) or ".." in text:
         raise UsageError(
-            f"{flag}: expected a batch id such as 2026-11-27-173501-pypi, got {text!r}"
+            f"{flag}: expected a batch id such as 2026-11-27-173501-<ecosystem>, got {text!r}"
         )
     return text
 

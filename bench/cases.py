@@ -219,7 +219,7 @@ def npm_ours(workdir: str) -> dict[str, Any]:
     from automation.core.config import load_config
     from automation.core.http import HttpClient
     from automation.core.layout import RegistryLayout
-    from automation.ecosystems.popularity import load_npm_popularity
+    from automation.ecosystems.npm.popularity import load_npm_popularity
 
     layout = RegistryLayout.at(workdir)
     with HttpClient(load_config(layout.root)) as http:

@@ -1,4 +1,8 @@
-"""Run configuration: upstream endpoints, rate limits and HTTP settings.
+"""Run configuration: upstream endpoints, rate limits, HTTP and ecosystem settings.
+
+The endpoints (public base URL, rate limit) and the ecosystem-specific settings are declared by
+the ecosystems (``automation.core.ecosystem_facts``); this module only merges them with the file
+and the environment.
 
 Precedence, lowest first: built-in defaults, the config file (``automation.toml`` at the registry
 root or ``--config PATH``, checked against ``schemas/config.schema.json``), then environment
@@ -12,81 +16,46 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
 from automation.core import schemas
+from automation.core.ecosystem_facts import declared_endpoints, declared_settings
 from automation.core.errors import DataError, UsageError
 
 CONFIG_FILE_NAME = "automation.toml"
 ENV_PREFIX = "AUTOMATION_ENDPOINT_"
 
-# Endpoint name -> public base URL. Names are the env-var suffixes, lowercased.
-PUBLIC_ENDPOINTS: Mapping[str, str] = MappingProxyType(
-    {
-        "pypi": "https://pypi.org",
-        "pypifiles": "https://files.pythonhosted.org",
-        "npm": "https://registry.npmjs.org",
-        "cratesio": "https://crates.io",
-        "rubygems": "https://rubygems.org",
-        "goproxy": "https://proxy.golang.org",
-        "metacpan": "https://fastapi.metacpan.org",
-        "homebrew": "https://formulae.brew.sh",
-        "ghcr": "https://ghcr.io",
-        "github": "https://api.github.com",
-        # Release asset downloads (browser_download_url), read for archive listings.
-        "githubdownload": "https://github.com",
-    }
-)
 
-# Queue ecosystem (automation.ecosystems) -> endpoint that serves its metadata.
-ENDPOINT_FOR_ECOSYSTEM: Mapping[str, str] = MappingProxyType(
-    {
-        "pypi": "pypi",
-        "npm": "npm",
-        "crates.io": "cratesio",
-        "rubygems": "rubygems",
-        "go": "goproxy",
-        "cpan": "metacpan",
-        "homebrew": "homebrew",
-        "cask": "homebrew",
-        "github": "github",
-    }
-)
+def public_endpoints() -> Mapping[str, str]:
+    """Endpoint name -> public base URL, as the ecosystems declare them (names are the env-var
+    suffixes, lowercased)."""
+    return MappingProxyType({e.name: e.base_url for e in declared_endpoints()})
 
-# Requests per second per endpoint. Registries publish few hard numbers; these stay well under
-# what each tolerates (RubyGems documents 10 req/s for the API but throttles bulk gem downloads
-# hard; GitHub's unauthenticated core limit is 60/hour, so 1/s needs a token to last).
-DEFAULT_RATE_LIMITS: Mapping[str, float] = MappingProxyType(
-    {
-        "pypi": 20.0,
-        "pypifiles": 20.0,
-        "npm": 20.0,
-        "cratesio": 1.0,
-        "rubygems": 0.2,
-        "goproxy": 10.0,
-        "metacpan": 2.0,
-        "homebrew": 5.0,
-        "ghcr": 5.0,
-        "github": 1.0,
-        "githubdownload": 5.0,
-    }
-)
 
-PYPI_TOP_URL = "https://hugovk.github.io/top-pypi-packages/top-pypi-packages-30-days.min.json"
-# PyPI serves about 700,000 projects (2025); the top-15,000 list is ranked against this population.
-PYPI_POPULATION = 700_000
+def default_rate_limits() -> Mapping[str, float]:
+    """Requests per second per endpoint, as the ecosystems declare them. Registries publish few
+    hard numbers; the declared rates stay well under what each tolerates."""
+    return MappingProxyType({e.name: e.rate_limit for e in declared_endpoints()})
+
+
+def default_settings() -> Mapping[str, Mapping[str, Any]]:
+    """``[section] key = default`` of every ecosystem-specific setting."""
+    sections: dict[str, dict[str, Any]] = {}
+    for setting in declared_settings():
+        sections.setdefault(setting.section, {})[setting.key] = setting.default
+    return MappingProxyType({k: MappingProxyType(v) for k, v in sections.items()})
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
     """Immutable run configuration (build with ``load_config``)."""
 
-    endpoints: Mapping[str, str] = field(default_factory=lambda: PUBLIC_ENDPOINTS)
-    rate_limits: Mapping[str, float] = field(default_factory=lambda: DEFAULT_RATE_LIMITS)
+    endpoints: Mapping[str, str] = field(default_factory=public_endpoints)
+    rate_limits: Mapping[str, float] = field(default_factory=default_rate_limits)
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     threads: int = 8
@@ -94,10 +63,8 @@ class Config:
     backoff_factor: float = 0.5
     max_retry_after: float = 60.0
     max_document_bytes: int = 128 * 1024 * 1024
-    max_wheel_bytes: int = 50 * 1024 * 1024
-    pypi_top_url: str = PYPI_TOP_URL
-    pypi_top_timeout: float = 3.0
-    pypi_population: int = PYPI_POPULATION
+    # ecosystem-specific values: section -> key -> value (defaults declared by the ecosystems)
+    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=default_settings)
     source: str | None = None  # the config file read, if any
     registry_root: str | None = None  # the registry this run works on (load_config's root)
 
@@ -114,15 +81,30 @@ class Config:
             raise ValueError(f"path must start with '/': {path!r}")
         return self.endpoint(endpoint) + path
 
+    def setting(self, section: str, key: str) -> Any:
+        """The value of ecosystem setting ``[section] key`` (configured, else declared default)."""
+        value = self.settings.get(section, {}).get(key)
+        if value is None:
+            value = default_settings().get(section, {}).get(key)
+        if value is None:
+            raise UsageError(f"unknown setting [{section}] {key}")
+        return value
+
+    def with_settings(self, section: str, **values: Any) -> Config:
+        """A copy with ``[section]`` values replaced (the rest kept)."""
+        settings = {k: dict(v) for k, v in self.settings.items()}
+        settings.setdefault(section, {}).update(values)
+        return replace(self, settings=MappingProxyType(settings))
+
     def is_overridden(self, endpoint: str) -> bool:
-        return self.endpoint(endpoint) != PUBLIC_ENDPOINTS.get(endpoint)
+        return self.endpoint(endpoint) != public_endpoints().get(endpoint)
 
     def rewrite_public_url(self, url: str) -> str:
         """Point an absolute upstream URL (e.g. a wheel URL from PyPI's JSON) at its mirror.
 
         Only URLs on a known public host whose endpoint is overridden are rewritten.
         """
-        for name, public in PUBLIC_ENDPOINTS.items():
+        for name, public in public_endpoints().items():
             if (url == public or url.startswith(public + "/")) and self.is_overridden(name):
                 return self.endpoint(name) + url[len(public) :]
         return url
@@ -137,7 +119,7 @@ class Config:
         return best[1] if best else None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "endpoints": dict(self.endpoints),
             "rate_limits": dict(self.rate_limits),
             "http": {
@@ -149,14 +131,10 @@ class Config:
                 "max_retry_after": self.max_retry_after,
                 "max_document_bytes": self.max_document_bytes,
             },
-            "pypi": {"max_wheel_bytes": self.max_wheel_bytes},
-            "popularity": {
-                "pypi_top_url": self.pypi_top_url,
-                "pypi_top_timeout": self.pypi_top_timeout,
-                "pypi_population": self.pypi_population,
-            },
-            "source": self.source,
         }
+        document.update({section: dict(values) for section, values in self.settings.items()})
+        document["source"] = self.source
+        return document
 
 
 def check_base_url(value: str, *, where: str) -> str:
@@ -206,18 +184,23 @@ def load_config(
     elif root is not None and (root / CONFIG_FILE_NAME).is_file():
         document, source = _read_file(root / CONFIG_FILE_NAME), str(root / CONFIG_FILE_NAME)
 
-    endpoints = dict(PUBLIC_ENDPOINTS)
+    public = public_endpoints()
+    endpoints = dict(public)
     for name, value in document.get("endpoints", {}).items():
         endpoints[name] = check_base_url(value, where=f"endpoints.{name}")
-    for name in PUBLIC_ENDPOINTS:
+    for name in public:
         value = env.get(ENV_PREFIX + name.upper())
         if value:
             endpoints[name] = check_base_url(value, where=ENV_PREFIX + name.upper())
 
-    rate_limits = dict(DEFAULT_RATE_LIMITS)
+    rate_limits = dict(default_rate_limits())
     rate_limits.update({k: float(v) for k, v in document.get("rate_limits", {}).items()})
     http = document.get("http", {})
-    popularity = document.get("popularity", {})
+    settings: dict[str, dict[str, Any]] = {}
+    for declared in declared_settings():
+        value = document.get(declared.section, {}).get(declared.key, declared.default)
+        # the declared default's type is the setting's type (TOML may write 3 for 3.0)
+        settings.setdefault(declared.section, {})[declared.key] = type(declared.default)(value)
     defaults = Config()
     return Config(
         endpoints=MappingProxyType(endpoints),
@@ -229,12 +212,7 @@ def load_config(
         backoff_factor=float(http.get("backoff_factor", defaults.backoff_factor)),
         max_retry_after=float(http.get("max_retry_after", defaults.max_retry_after)),
         max_document_bytes=int(http.get("max_document_bytes", defaults.max_document_bytes)),
-        max_wheel_bytes=int(
-            document.get("pypi", {}).get("max_wheel_bytes", defaults.max_wheel_bytes)
-        ),
-        pypi_top_url=str(popularity.get("pypi_top_url", defaults.pypi_top_url)),
-        pypi_top_timeout=float(popularity.get("pypi_top_timeout", defaults.pypi_top_timeout)),
-        pypi_population=int(popularity.get("pypi_population", defaults.pypi_population)),
+        settings=MappingProxyType({k: MappingProxyType(v) for k, v in settings.items()}),
         source=source,
         registry_root=str(root) if root is not None else None,
     )

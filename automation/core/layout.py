@@ -27,8 +27,11 @@ class RegistryLayout:
         return self.root / "data" / "queues" / "priority-queue.json"
 
     @property
-    def legacy_queue(self) -> Path:
-        return self.root / "data" / "queues" / "priority-queue-homebrew.json"
+    def legacy_queues(self) -> tuple[Path, ...]:
+        """The legacy ``packages[]`` queues the ecosystems declare (read only)."""
+        from automation.core.ecosystem_facts import legacy_queue_files
+
+        return tuple(self.root / "data" / "queues" / name for name in legacy_queue_files())
 
     @property
     def failures_dir(self) -> Path:

@@ -1,7 +1,9 @@
 """Ecosystems: one package each (``automation/ecosystems/<name>/``), discovered by name.
 
-Each package's ``adapter`` module defines ``ADAPTER = EcosystemAdapter(...)``; adding an ecosystem
-means adding one package and touching nothing shared. ``fetch`` does
+Each package declares its facts in ``__init__.py`` (``FACTS``, see
+``automation.core.ecosystem_facts``) and its ``adapter`` module defines
+``ADAPTER = EcosystemAdapter(...)``; adding an ecosystem means adding one package and touching
+nothing shared. ``fetch`` does
 the I/O (through the injected ``HttpClient``) and returns an ecosystem-specific value; ``build``
 is pure and turns that value into a recipe or a ``BuildFailure``.
 """
@@ -10,12 +12,18 @@ from __future__ import annotations
 
 import functools
 import importlib
-import pkgutil
-from collections.abc import Callable
+import importlib.util
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from automation.core.errors import DataError, UsageError
+from automation.core.ecosystem_facts import (
+    ecosystem_packages,
+    make_source,
+    normalise_ecosystem,
+    split_source,
+)
+from automation.core.errors import UsageError
 
 if TYPE_CHECKING:  # the adapters' types; importing them here would make every reader of a
     # source prefix (queue, failures, ...) import every ecosystem's builder
@@ -34,6 +42,35 @@ class Lookup:
     version: str
 
 
+class Unresolvable(Exception):
+    """A recipe's pinned version cannot be resolved upstream (drift skips the artifact)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseVersion:
+    """The newest upstream release a recipe's [version] table points at."""
+
+    version: str
+    tag: str
+    assets: Mapping[str, str]  # release asset name -> download URL (when the release lists them)
+
+
+@dataclass(frozen=True, slots=True)
+class DriftLookup:
+    """What the drift check asks an ecosystem.
+
+    ``resolve(http, version_table, repo)`` is the newest release, or None when the [version]
+    table is not this ecosystem's (raises ``Unresolvable``). Release-asset steps (``asset_actions``,
+    with ``repo`` and ``asset_pattern`` parameters) download from ``download_base(repo, tag)``;
+    ``asset_label`` names them in reports.
+    """
+
+    resolve: Callable[[HttpClient, Mapping[str, Any], str | None], ReleaseVersion | None]
+    asset_actions: tuple[str, ...] = ()
+    asset_label: str = ""
+    download_base: Callable[[str, str], str] | None = None
+
+
 # (http, registry, how many top entries are needed) -> ranked popularity within the ecosystem
 PopularityLoader = Callable[["HttpClient", "RegistryLayout", int], "PopularityList"]
 
@@ -48,20 +85,26 @@ class EcosystemAdapter:
     description: str = ""
     popularity: PopularityLoader | None = None
     lookup: Callable[[HttpClient, str], Lookup] | None = None
+    # how seeding names a candidate identifier (default: ``recipe_name_for``)
+    recipe_name: Callable[[str], str] | None = None
+    drift: DriftLookup | None = None  # how the drift check resolves this ecosystem's versions
 
 
 @functools.cache
-def adapters() -> dict[str, EcosystemAdapter]:
-    """Every adapter module's ``ADAPTER``, keyed by ecosystem."""
+def _adapters_of(packages: tuple[str, ...]) -> dict[str, EcosystemAdapter]:
     found: dict[str, EcosystemAdapter] = {}
-    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if not module_info.ispkg:
-            continue
-        module = importlib.import_module(f"{__name__}.{module_info.name}.adapter")
-        adapter = getattr(module, "ADAPTER", None)
+    for package in packages:
+        if importlib.util.find_spec(f"{package}.adapter") is None:
+            continue  # a package of facts only (no builder)
+        adapter = getattr(importlib.import_module(f"{package}.adapter"), "ADAPTER", None)
         if isinstance(adapter, EcosystemAdapter):
             found[adapter.ecosystem] = adapter
     return found
+
+
+def adapters() -> dict[str, EcosystemAdapter]:
+    """Every ecosystem package's ``adapter.ADAPTER``, keyed by ecosystem."""
+    return _adapters_of(ecosystem_packages())
 
 
 def adapter_for(ecosystem: str) -> EcosystemAdapter:
@@ -91,67 +134,19 @@ def build_any(ecosystem: str, name: str, fetched: Any) -> BuiltRecipe | BuildFai
     return adapter_for(ecosystem).build(name, fetched)
 
 
-# ---- source prefixes -------------------------------------------------------------------------
-
-# Prefix aliases seen in the reference data and in tsuku's `--from` parsing.
-_ALIASES = {
-    "cargo": "crates.io",
-    "crates": "crates.io",
-    "crates_io": "crates.io",
-    "cratesio": "crates.io",
-    "gem": "rubygems",
-    "gems": "rubygems",
-    "rubygems.org": "rubygems",
-    "pip": "pypi",
-    "python": "pypi",
-    "pypi.org": "pypi",
-    "node": "npm",
-    "nodejs": "npm",
-    "npmjs": "npm",
-    "golang": "go",
-    "goproxy": "go",
-    "perl": "cpan",
-    "metacpan": "cpan",
-}
-
-KNOWN = (
-    "homebrew",
-    "cask",
-    "crates.io",
-    "npm",
-    "pypi",
-    "rubygems",
-    "go",
-    "cpan",
-    "github",
-    "nix",
-    "manual",
-)
-
-# Ecosystems a deterministic builder of this kit handles.
-BUILDABLE = ("homebrew", "cask", "crates.io", "npm", "pypi", "rubygems", "go", "cpan", "github")
-
-
-def normalise_ecosystem(prefix: str) -> str:
-    """``cargo`` -> ``crates.io`` etc.; unknown prefixes are returned lowercased."""
-    key = prefix.strip().lower()
-    return _ALIASES.get(key, key)
-
-
-def split_source(source: str) -> tuple[str, str]:
-    """``"github:sharkdp/bat"`` -> ``("github", "sharkdp/bat")`` with the prefix normalised.
-
-    Raises DataError for a source without ``:`` or with an unsafe prefix.
-    """
-    if ":" not in source:
-        raise DataError(f"source {source!r} has no '<ecosystem>:' prefix")
-    prefix, identifier = source.split(":", 1)
-    if not prefix or "/" in prefix or "\\" in prefix or ".." in prefix:
-        raise DataError(f"source {source!r} has an invalid ecosystem prefix")
-    if not identifier:
-        raise DataError(f"source {source!r} has an empty identifier")
-    return normalise_ecosystem(prefix), identifier
-
-
-def make_source(ecosystem: str, identifier: str) -> str:
-    return f"{normalise_ecosystem(ecosystem)}:{identifier}"
+__all__ = [
+    "DriftLookup",
+    "EcosystemAdapter",
+    "Lookup",
+    "PopularityLoader",
+    "ReleaseVersion",
+    "Unresolvable",
+    "adapter_for",
+    "adapters",
+    "build_any",
+    "fetcher_for",
+    "make_source",
+    "normalise_ecosystem",
+    "seed_sources",
+    "split_source",
+]

@@ -1,5 +1,6 @@
-"""Builders for ecosystems whose package manager installs the tool: npm and PyPI (more to come).
+"""Builder for ecosystems whose package manager installs the tool from its own registry.
 
+The ecosystem's facts (``FACTS.install_action``, ``id_key``, ``dependencies``) give the step shape.
 Each emits one install step ``{<id key>, executables}`` and a ``[verify]`` that runs the executable
 matching the package name. The verify pattern is left for validation to fill in from what the tool
 really prints.
@@ -7,8 +8,7 @@ really prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from automation.core.ecosystem_facts import facts_for
 from automation.core.errors import UnsafeNameError
 from automation.core.names import check_recipe_name
 from automation.ecosystems.recipe import (
@@ -23,23 +23,10 @@ from automation.ecosystems.recipe import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class PackagedSpec:
-    action: str  # e.g. "pipx_install"
-    id_key: str  # the action's parameter naming the package: "package", "crate", "gem", ...
-    dependencies: tuple[str, ...] = ()
-
-
-SPECS = {
-    "pypi": PackagedSpec("pipx_install", "package"),
-    "npm": PackagedSpec("npm_install", "package"),
-}
-
-
 def build_packaged(name: str, package: UpstreamPackage) -> BuiltRecipe | BuildFailure:
     """Build the recipe for ``package`` under registry name ``name`` (pure, deterministic)."""
-    spec = SPECS.get(package.ecosystem)
-    if spec is None:
+    spec = facts_for(package.ecosystem)
+    if spec is None or spec.install_action is None or spec.id_key is None:
         return BuildFailure(
             "generation_failed", "unsupported_ecosystem", f"no builder for {package.ecosystem!r}"
         )
@@ -66,7 +53,7 @@ def build_packaged(name: str, package: UpstreamPackage) -> BuiltRecipe | BuildFa
         dependencies=spec.dependencies,
         steps=[
             {
-                "action": spec.action,
+                "action": spec.install_action,
                 spec.id_key: package.identifier,
                 "executables": list(executables),
             }

@@ -1,6 +1,8 @@
-"""Builders for ecosystems installed by a language toolchain: crates.io, RubyGems, Go and CPAN.
+"""Builder for ecosystems installed by a language toolchain (``cargo_install``-like steps).
 
-Each emits one install step ``{<id key>: <install target>, executables}`` plus a ``[verify]``.
+Each emits one install step ``{<id key>: <install target>, executables}`` plus a ``[verify]``; the
+ecosystem's facts (``FACTS.install_action``, ``id_key``, ``dependencies``, ``subcommand_prefix``)
+give its shape.
 The adapter (``automation.ecosystems.<eco>``) has already read the registry; when the registry's
 own data rules a recipe out (a library crate, a gem without executables, ...) it says so in
 ``ToolchainPackage.problem`` and the builder turns that into a ``BuildFailure`` with a specific
@@ -12,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from automation.core.ecosystem_facts import facts_for
 from automation.core.errors import UnsafeNameError
 from automation.core.names import check_recipe_name
 from automation.ecosystems.recipe import (
@@ -23,21 +26,6 @@ from automation.ecosystems.recipe import (
     safe_executables,
     verify_executable_for,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ToolchainSpec:
-    action: str  # e.g. "cargo_install"
-    id_key: str  # the action's parameter naming what to install: "crate", "gem", ...
-    dependencies: tuple[str, ...] = ()  # recipe-level [metadata] dependencies
-
-
-SPECS = {
-    "crates.io": ToolchainSpec("cargo_install", "crate"),
-    "rubygems": ToolchainSpec("gem_install", "gem"),
-    "go": ToolchainSpec("go_install", "module", ("go",)),
-    "cpan": ToolchainSpec("cpan_install", "distribution", ("perl",)),
-}
 
 # What may go into the install step: registry identifiers and Go package paths/patterns. The
 # adapters apply each registry's own (stricter) rules first; this is the last line of defence.
@@ -62,16 +50,19 @@ class ToolchainPackage:
 
 
 def verify_command_for(ecosystem: str, executable: str) -> str:
-    """``<exe> --version``; a cargo subcommand ``cargo-x`` is run as ``cargo x --version``."""
-    if ecosystem == "crates.io" and executable.startswith("cargo-") and len(executable) > 6:
-        return f"cargo {executable[len('cargo-') :]} --version"
+    """``<exe> --version``; a subcommand executable ``<tool>-x`` of an ecosystem that declares
+    ``subcommand_prefix = "<tool>-"`` is run as ``<tool> x --version``."""
+    facts = facts_for(ecosystem)
+    prefix = facts.subcommand_prefix if facts is not None else None
+    if prefix and executable.startswith(prefix) and len(executable) > len(prefix):
+        return f"{prefix.rstrip('-')} {executable[len(prefix) :]} --version"
     return f"{executable} --version"
 
 
 def build_toolchain(name: str, package: ToolchainPackage) -> BuiltRecipe | BuildFailure:
     """Build the recipe for ``package`` under registry name ``name`` (pure, deterministic)."""
-    spec = SPECS.get(package.ecosystem)
-    if spec is None:
+    spec = facts_for(package.ecosystem)
+    if spec is None or spec.install_action is None or spec.id_key is None:
         return BuildFailure(
             "generation_failed", "unsupported_ecosystem", f"no builder for {package.ecosystem!r}"
         )
@@ -113,7 +104,7 @@ def build_toolchain(name: str, package: ToolchainPackage) -> BuiltRecipe | Build
         dependencies=spec.dependencies,
         steps=[
             {
-                "action": spec.action,
+                "action": spec.install_action,
                 spec.id_key: package.install_target,
                 "executables": list(executables),
             }

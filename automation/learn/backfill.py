@@ -15,20 +15,39 @@ Existing ``type = "library"`` recipes that already satisfy a recorded blocker ar
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from automation.core.ecosystem_facts import all_facts
 from automation.core.errors import ExitCode, UsageError
 from automation.core.layout import RegistryLayout
 from automation.learn import blockers as bl
 from automation.learn.gaps import analyse, load_inputs
 
-_RUNTIME = re.compile(
-    r"^(python|node|openjdk|java|ghc|deno|go|rust|ruby|perl|php|lua|luajit|erlang|elixir|"
-    r"dotnet|julia|ocaml|r|swift|zig)(@[0-9.]+)?$"
+# Runtimes of languages without an ecosystem package here; the ecosystems declare their own.
+_OTHER_RUNTIMES = (
+    "openjdk|java|ghc|deno|php|lua|luajit|erlang|elixir|dotnet|julia|ocaml|r|swift|zig"
 )
+
+
+@functools.cache
+def _runtime_pattern(declared: tuple[str, ...]) -> re.Pattern[str]:
+    names = "|".join([*(re.escape(n) for n in declared), _OTHER_RUNTIMES])
+    return re.compile(rf"^({names})(@[0-9.]+)?$")
+
+
+def _is_runtime(name: str) -> bool:
+    return bool(_runtime_pattern(tuple(r for f in all_facts() for r in f.runtimes)).match(name))
+
+
+def _dependency_label() -> str:
+    """How evidence names the ecosystem missing dependency names come from."""
+    return next((f.label for f in all_facts() if f.default_dependency), "upstream")
+
+
 _LIB_SUFFIX = re.compile(r"(-c|_c|-cpp|\+\+)$")
 _VERSIONED = re.compile(r"^[a-z0-9+._-]+@[0-9.]+$")
 
@@ -36,7 +55,7 @@ _VERSIONED = re.compile(r"^[a-z0-9+._-]+@[0-9.]+$")
 def classify(name: str, identities: bl.IdentityIndex) -> tuple[str, str]:
     """(kind, evidence) for a missing dependency name."""
     lowered = name.lower()
-    if _RUNTIME.match(lowered):
+    if _is_runtime(lowered):
         return "runtime", "language runtime name"
     mapped = identities.mapped(lowered)
     if mapped:
@@ -44,11 +63,11 @@ def classify(name: str, identities: bl.IdentityIndex) -> tuple[str, str]:
             if recipe.name == mapped and recipe.kind == "library":
                 return "library", f"dep-mapping -> library recipe {mapped}"
     if lowered.startswith("lib"):
-        return "library", "Homebrew name lib*"
+        return "library", f"{_dependency_label()} name lib*"
     if _LIB_SUFFIX.search(lowered):
         return "library", "binding-style suffix"
     if _VERSIONED.match(lowered):
-        return "library", "versioned Homebrew formula"
+        return "library", f"versioned {_dependency_label()} formula"
     return "unclassified", ""
 
 

@@ -38,19 +38,28 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from automation.core.ecosystem_facts import all_facts, normalise_ecosystem, split_source
 from automation.core.errors import DataError
 from automation.core.timefmt import parse_timestamp
-from automation.ecosystems import normalise_ecosystem, split_source
 from automation.registry.failures import FailureRecord
 from automation.registry.queue import Queue, QueueEntry
 
+
 # Registries of language packages: a same-named package there is a different thing from a system
 # library or tool of the same name.
-LANGUAGE_ECOSYSTEMS = frozenset({"npm", "pypi", "rubygems", "crates.io", "go", "cpan"})
+def language_ecosystems() -> frozenset[str]:
+    """Ecosystems declared as language package registries."""
+    return frozenset(f.name for f in all_facts() if f.language)
+
+
+def default_dependency_ecosystem() -> str:
+    """The ecosystem of unprefixed per-platform dependency names (the reference default)."""
+    return next((f.name for f in all_facts() if f.default_dependency), "")
+
+
 # Entries in these states still want a recipe, so a dependency can block them.
 ACTIVE_STATUSES = frozenset({"pending", "failed", "blocked", "requires_manual"})
 TOP_BLOCKED = 5
-DEFAULT_DEP_ECOSYSTEM = "homebrew"  # per-platform lines of unknown packages (reference default)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -69,7 +78,8 @@ def _related(a: str | None, b: str | None) -> bool:
     """Same ecosystem, or neither is a language-package registry (None = no known source)."""
     if a == b:
         return True
-    return a not in LANGUAGE_ECOSYSTEMS and b not in LANGUAGE_ECOSYSTEMS
+    languages = language_ecosystems()
+    return a not in languages and b not in languages
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +294,7 @@ class PackageBlockers:
         timestamp: str,
     ) -> PackageBlockers:
         """The blockers an entry's deciding record lists, in the record's ecosystem."""
-        dep_eco = record_ecosystem or entry.ecosystem or DEFAULT_DEP_ECOSYSTEM
+        dep_eco = record_ecosystem or entry.ecosystem or default_dependency_ecosystem()
         deps = tuple(sorted({dependency(dep_eco, d.strip()) for d in blocked_by if d}))
         return cls(entry.name.lower(), deps, evidence, timestamp)
 
@@ -527,11 +537,11 @@ def _closure(start: str, edges: Mapping[str, set[str]]) -> set[str]:
     seen: set[str] = set()
     stack = sorted(edges.get(start, ()))
     while stack:
-        node = stack.pop()
-        if node in seen or node == start:
+        vertex = stack.pop()
+        if vertex in seen or vertex == start:
             continue
-        seen.add(node)
-        stack.extend(edges.get(node, ()))
+        seen.add(vertex)
+        stack.extend(edges.get(vertex, ()))
     return seen
 
 

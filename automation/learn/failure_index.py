@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from automation.core.ecosystem_facts import normalise_ecosystem
 from automation.core.errors import DataError
 from automation.core.layout import RegistryLayout
 from automation.core.parallel import can_fork
 from automation.core.report import Problem
 from automation.core.timefmt import parse_timestamp
-from automation.ecosystems import normalise_ecosystem
 from automation.learn import blockers as bl
 from automation.registry.failures import (
     FailureLines,

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from automation.core import schemas
+from automation.core.ecosystem_facts import legacy_queue_files
 from automation.core.errors import DataError, ExitCode, UsageError
 from automation.core.jsondata import loads, read_text
 from automation.core.layout import RegistryLayout
@@ -207,8 +208,8 @@ def _rel(layout: RegistryLayout, path: Path) -> str:
 
 
 def _check_queue(report: CheckDataReport, layout: RegistryLayout, paths: list[Path]) -> None:
+    from automation.core.ecosystem_facts import refusal_for, split_source
     from automation.core.timefmt import parse_timestamp
-    from automation.ecosystems import split_source
     from automation.registry.queue import read_queue
 
     summary = report.kind("queue")
@@ -244,15 +245,13 @@ def _check_queue(report: CheckDataReport, layout: RegistryLayout, paths: list[Pa
                             "warning",
                         )
                     )
-            if ecosystem == "homebrew" and "/" in identifier and entry.status == "pending":
-                summary.counts["tap_pending"] += 1
+            refusal = refusal_for(ecosystem, identifier) if entry.status == "pending" else None
+            if refusal is not None:
+                summary.counts[refusal.counter] += 1
+                warning = refusal.pending_warning or f"pending, but {refusal.message}"
                 problems.append(
                     Problem(
-                        rel,
-                        f"entries[{index}].source",
-                        f"{entry.name!r}: tap-qualified formula {identifier!r} is pending, but "
-                        "the Homebrew builder cannot build tap formulas",
-                        "warning",
+                        rel, f"entries[{index}].source", f"{entry.name!r}: {warning}", "warning"
                     )
                 )
         report.add("queue", problems)
@@ -656,7 +655,7 @@ def classify(parts: tuple[str, ...], schema_names: frozenset[str]) -> tuple[str,
     if depth == 3 and sub == "queues":
         if name == "priority-queue.json":
             return "queue", ""
-        if name == "priority-queue-homebrew.json":
+        if name in legacy_queue_files():
             return "legacy_queue", ""
         if name == "batch-results.json":
             return "batch_summary", ""

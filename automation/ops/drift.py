@@ -37,11 +37,13 @@ from urllib.parse import quote, urlsplit
 from automation.core import schemas
 from automation.core.atomic import atomic_write_json, registry_lock
 from automation.core.config import Config, load_config
+from automation.core.ecosystem_facts import all_facts, make_source
 from automation.core.errors import DataError, ExitCode, StoppedError, UsageError
 from automation.core.http import HttpClient, HttpError, NotFound, TokenBucket
 from automation.core.layout import RegistryLayout
 from automation.core.names import check_recipe_name
 from automation.core.timefmt import format_timestamp, now
+from automation.ecosystems import DriftLookup, ReleaseVersion, Unresolvable, adapters
 from automation.registry.control import check_allowed_now
 from automation.registry.failures import NewFailure, write_failures
 from automation.registry.recipes import Recipe, Step, load_recipe_model, recipe_source
@@ -65,7 +67,6 @@ PLATFORMS: tuple[tuple[str, str, str | None], ...] = (
     ("darwin", "arm64", None),
 )
 URL_ACTIONS = ("download", "download_file", "download_archive")
-GITHUB_ACTIONS = ("github_archive", "github_file")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
@@ -91,11 +92,12 @@ class Unit:
     step: int
     platform: str  # label of the first platform resolving to this template
     platforms: tuple[str, ...]
-    kind: str  # "url" or "github_asset"
+    kind: str  # "url" or "release_asset"
     template: str  # URL (or asset name) with {os}/{arch} already substituted
     checksum: str | None  # literal sha256 from the recipe
     checksum_template: str | None  # checksum_url or checksum_asset, {os}/{arch} substituted
-    repo: str | None = None  # github_asset only
+    repo: str | None = None  # release_asset only
+    ecosystem: str | None = None  # release_asset only: whose release lists the asset
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -131,10 +133,21 @@ def _literal_checksum(value: Any) -> str | None:
     return text if SHA256.fullmatch(text) else None
 
 
+def _asset_actions() -> Mapping[str, tuple[str, DriftLookup]]:
+    """Release-asset step action -> (ecosystem, its drift look-up), from the adapters."""
+    return {
+        action: (name, adapter.drift)
+        for name, adapter in adapters().items()
+        if adapter.drift is not None
+        for action in adapter.drift.asset_actions
+    }
+
+
 def recipe_units(recipe: Recipe) -> tuple[list[Unit], list[NotPinned]]:
     """The artifact units ``recipe`` pins, and the artifact steps it does not pin (pure)."""
     units: list[Unit] = []
     skipped: list[NotPinned] = []
+    asset_actions = _asset_actions()
     for index, step in enumerate(recipe.steps):
         checksum = _literal_checksum(step.params.get("checksum"))
         if step.action in URL_ACTIONS:
@@ -145,20 +158,22 @@ def recipe_units(recipe: Recipe) -> tuple[list[Unit], list[NotPinned]]:
             if step.action != "download_archive" and not (checksum or checksum_template):
                 skipped.append(NotPinned(recipe.name, index, "download without a checksum"))
                 continue
-            kind, repo = "url", None
-        elif step.action in GITHUB_ACTIONS:
+            kind, repo, ecosystem = "url", None, None
+        elif step.action in asset_actions:
+            ecosystem, lookup = asset_actions[step.action]
             template = step.param_str("asset_pattern")
             checksum_template = step.param_str("checksum_asset")
             repo = step.param_str("repo")
             if template is None or repo is None:
                 continue
             if not (checksum or checksum_template):
-                skipped.append(NotPinned(recipe.name, index, "GitHub asset without checksum"))
+                reason = f"{lookup.asset_label} asset without checksum"
+                skipped.append(NotPinned(recipe.name, index, reason))
                 continue
             if not REPO.fullmatch(repo):
                 skipped.append(NotPinned(recipe.name, index, f"bad repo {repo!r}"))
                 continue
-            kind = "github_asset"
+            kind = "release_asset"
         else:
             continue
         groups: dict[tuple[str, str | None], list[str]] = {}
@@ -186,6 +201,7 @@ def recipe_units(recipe: Recipe) -> tuple[list[Unit], list[NotPinned]]:
                     checksum=checksum,
                     checksum_template=resolved_sum,
                     repo=repo,
+                    ecosystem=ecosystem,
                 )
             )
     return sorted(units, key=lambda u: u.key), skipped
@@ -338,15 +354,10 @@ def write_cursor(layout: RegistryLayout, unit: Unit | None, when: datetime) -> N
 # Checking (network through the injected client)
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
-    version: str
-    tag: str
-    assets: Mapping[str, str]  # GitHub release asset name -> download URL
-
-
-class Skip(Exception):
-    """This unit cannot be compared (not a failure of the artifact)."""
+# The newest release a recipe's [version] names (an ecosystem's drift look-up resolves it).
+Resolved = ReleaseVersion
+# This unit cannot be compared (not a failure of the artifact).
+Skip = Unresolvable
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +406,13 @@ def parse_checksum_file(text: str, filename: str) -> str | None:
     if len(single) == 1 and SHA256.fullmatch(single[0].lower()):
         return single[0].lower()
     return None
+
+
+def _download_base(ecosystem: str | None, repo: str, tag: str) -> str:
+    adapter = adapters().get(ecosystem or "")
+    if adapter is None or adapter.drift is None or adapter.drift.download_base is None:
+        raise Skip(f"no release download location for {ecosystem!r}")
+    return adapter.drift.download_base(repo, tag)
 
 
 def _expand(template: str, resolved: Resolved | None) -> str:
@@ -449,38 +467,13 @@ class Checker:
         return cached
 
     def _resolve_uncached(self, recipe: Recipe, repo: str | None) -> Resolved:
-        version = recipe.version
-        repo = repo or (version.get("github_repo") if isinstance(version, Mapping) else None)
-        source = version.get("source") if isinstance(version, Mapping) else None
-        if isinstance(repo, str) and repo and source in (None, "", "github", "github_releases"):
-            if not REPO.fullmatch(repo):
-                raise Skip(f"bad GitHub repo {repo!r}")
-            release = self.http.get_json(
-                "github",
-                f"/repos/{repo}/releases/latest",
-                headers={"Accept": "application/vnd.github+json"},
-            )
-            tag = release.get("tag_name") if isinstance(release, dict) else None
-            if not isinstance(tag, str) or not tag:
-                raise Skip(f"{repo} has no latest release tag")
-            prefix = version.get("tag_prefix")
-            if isinstance(prefix, str) and prefix and tag.startswith(prefix):
-                number = tag[len(prefix) :]
-            else:
-                number = tag.removeprefix("v")
-            assets = {
-                str(a["name"]): str(a["browser_download_url"])
-                for a in release.get("assets") or ()
-                if isinstance(a, dict) and a.get("name") and a.get("browser_download_url")
-            }
-            return Resolved(number, tag, assets)
-        if source == "homebrew" and isinstance(version.get("formula"), str):
-            formula = quote(version["formula"], safe="@+")
-            document = self.http.get_json("homebrew", f"/api/formula/{formula}.json")
-            stable = (document.get("versions") or {}).get("stable")
-            if not isinstance(stable, str) or not stable:
-                raise Skip(f"homebrew formula {formula} has no stable version")
-            return Resolved(stable, stable, {})
+        version = recipe.version if isinstance(recipe.version, Mapping) else {}
+        for adapter in adapters().values():
+            if adapter.drift is not None:
+                resolved = adapter.drift.resolve(self.http, version, repo)
+                if resolved is not None:
+                    return resolved
+        source = version.get("source")
         raise Skip(
             f"version source {source or 'none'!r} is not pinned to a release "
             "(bytes under its URLs may change legitimately)"
@@ -506,12 +499,12 @@ class Checker:
     def _urls(self, unit: Unit, recipe: Recipe) -> tuple[str, str | None, str]:
         """(artifact URL, checksum URL or None, version) for ``unit``."""
         needs_version = "{version" in unit.template or "{version" in (unit.checksum_template or "")
-        if unit.kind == "github_asset":
+        if unit.kind == "release_asset" and unit.repo:
             resolved = self._resolve(recipe, unit.repo)
             asset = _expand(unit.template, resolved)
             if "/" in asset:
                 raise Skip(f"asset name {asset!r} has a slash")
-            base = f"https://github.com/{unit.repo}/releases/download/{quote(resolved.tag)}/"
+            base = _download_base(unit.ecosystem, unit.repo, resolved.tag)
             url = resolved.assets.get(asset) or base + quote(asset)
             sums = None
             if unit.checksum_template:
@@ -658,6 +651,13 @@ class DriftReport:
         return "\n".join(lines)
 
 
+def _unsourced(name: str) -> str:
+    """The source recorded for a recipe no ecosystem installs from: the prefix of sources a
+    human writes (an ecosystem declaring ``manual_reason``)."""
+    prefix = next((f.name for f in all_facts() if f.manual_reason), None)
+    return make_source(prefix, name) if prefix else name
+
+
 def _failures(
     outcomes: Iterable[Outcome], recipes: Mapping[str, Recipe]
 ) -> dict[str, list[NewFailure]]:
@@ -666,7 +666,7 @@ def _failures(
         if outcome.category is None or outcome.subcategory is None:
             continue
         recipe = recipes[outcome.unit.recipe]
-        source = recipe_source(recipe) or f"manual:{recipe.name}"
+        source = recipe_source(recipe) or _unsourced(recipe.name)
         ecosystem = source.split(":", 1)[0]
         platforms = ", ".join(outcome.unit.platforms)
         by_ecosystem[ecosystem].append(

@@ -39,17 +39,16 @@ from pathlib import Path
 from typing import Any
 
 from automation.core.atomic import registry_lock
+from automation.core.ecosystem_facts import all_facts, facts_for, normalise_ecosystem, refusal_for
 from automation.core.errors import ExitCode
 from automation.core.layout import RegistryLayout
 from automation.core.timefmt import now as utc_now
-from automation.ecosystems import BUILDABLE, normalise_ecosystem
 from automation.registry.control import check_allowed_now
 from automation.registry.failures import FailureRecord, NewFailure, iter_failures, write_failures
 from automation.registry.queue import QueueEntry, load_queue, save_queue
 
 SELECTABLE = ("pending", "failed")
 ENVIRONMENT = "queue-maintenance"  # the failure envelope's environment for these records
-LLM_ONLY = frozenset({"github"})  # tsuku's github builder needs an LLM (exit 9 in the pipeline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +68,7 @@ def buildable_ecosystems() -> frozenset[str]:
     try:
         return frozenset(adapters())
     except Exception:  # a broken adapter module must not stop housekeeping: tsuku's own set
-        return frozenset(BUILDABLE) - LLM_ONLY
+        return frozenset(f.name for f in all_facts() if f.buildable and not f.llm_only_upstream)
 
 
 def impossible_from_source(
@@ -86,14 +85,12 @@ def impossible_from_source(
         )
     prefix, identifier = entry.source.split(":", 1)
     ecosystem = normalise_ecosystem(prefix)
-    if ecosystem == "manual":
+    facts = facts_for(ecosystem)
+    if facts is not None and facts.manual_reason:
         return Impossible(
-            "requires_manual",
-            "recipe_not_found",
-            "manual_source",
-            "source is manual: a human writes this recipe",
+            "requires_manual", "recipe_not_found", "manual_source", facts.manual_reason
         )
-    if ecosystem in LLM_ONLY and ecosystem not in buildable:
+    if facts is not None and facts.llm_only_upstream and ecosystem not in buildable:
         return Impossible(
             "requires_manual",
             "generation_failed",
@@ -107,14 +104,9 @@ def impossible_from_source(
             "unsupported_ecosystem",
             f"no deterministic builder for ecosystem {ecosystem!r}",
         )
-    if ecosystem in ("homebrew", "cask") and ("/" in identifier or "/" in entry.name):
-        return Impossible(
-            "excluded",
-            "recipe_not_found",
-            "tap_name",
-            f"{identifier!r} is a tap-qualified formula; the Homebrew builder takes core "
-            "formula names only",
-        )
+    refusal = refusal_for(ecosystem, identifier, entry.name)
+    if refusal is not None:
+        return Impossible("excluded", "recipe_not_found", refusal.subcategory, refusal.message)
     return None
 
 

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
+from automation.core.ecosystem_facts import buildable_names, normalise_ecosystem, refusal_for
 from automation.core.errors import StoppedError
 from automation.core.timefmt import format_timestamp, parse_timestamp
-from automation.ecosystems import BUILDABLE, normalise_ecosystem
 
 if TYPE_CHECKING:
     from automation.registry.control import Control
@@ -235,18 +235,17 @@ def _retry_time(entry: EntryLike) -> datetime | None:
 def structurally_impossible(entry: EntryLike) -> str | None:
     """Why no deterministic builder can ever produce this entry, or None (§4.2, §4.6).
 
-    Sources without a builder (``manual``, ``nix``...) and Homebrew tap-qualified formulas
-    (``owner/tap/formula``), which the Homebrew builder rejects.
+    Sources without a builder (ecosystems declared ``buildable=False``) and identifiers the
+    ecosystem refuses (its ``refuses`` rule, e.g. Homebrew's tap-qualified formulas).
     """
     if ":" not in entry.source:
         return "source has no ecosystem prefix"
     ecosystem = entry_ecosystem(entry)
     identifier = entry.source.split(":", 1)[1]
-    if ecosystem not in BUILDABLE:
+    if ecosystem not in buildable_names():
         return f"no deterministic builder for {ecosystem!r}"
-    if ecosystem in ("homebrew", "cask") and ("/" in identifier or "/" in entry.name):
-        return "tap-qualified Homebrew name"
-    return None
+    refusal = refusal_for(ecosystem, identifier, entry.name)
+    return refusal.reason if refusal is not None else None
 
 
 def eligible(

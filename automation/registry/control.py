@@ -17,12 +17,12 @@ from typing import Any
 
 from automation.core import schemas
 from automation.core.atomic import atomic_write_json, registry_lock
+from automation.core.ecosystem_facts import normalise_ecosystem
 from automation.core.errors import DataError, ExitCode, StoppedError, UsageError
 from automation.core.layout import RegistryLayout
 from automation.core.report import Problem
 from automation.core.timefmt import format_timestamp
 from automation.core.timefmt import now as clock_now
-from automation.ecosystems import normalise_ecosystem
 from automation.registry.breaker import BreakerConfig, BreakerState, effective
 
 _FIELDS = (

@@ -1,7 +1,9 @@
 """Stable failure codes: canonical category x specific subcategory, and what each one causes.
 
-One table (:data:`CODES`) says, for every subcategory this kit emits, what it means, who emits it,
+One table (:func:`codes`) says, for every subcategory this kit emits, what it means, who emits it,
 whether it is transient (worth retrying at once) and which queue transition it causes.
+The shared rows are below; each ecosystem declares the rows only it emits
+(``FACTS.failure_codes``, same format; a row whose meaning is ``-`` adds emitters to a shared row).
 ``docs/FAILURE-CODES.md`` is generated from it (:func:`render_markdown`) and a test checks that
 the document is current and that every subcategory literal in the package's source is listed
 (:func:`scan_source`).
@@ -17,11 +19,13 @@ record means a classifier missed a case and should get a specific code.
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from automation.core.ecosystem_facts import all_facts, ecosystem_packages
 from automation.registry.failures import CATEGORIES
 
 # Queue transitions a failure causes (merge applies them to the entry).
@@ -48,19 +52,13 @@ _TABLE = """
 recipe_not_found | not_found | no | excluded | - | stages/generate.py | registry answered 404 for
     the identifier
 recipe_not_found | package_not_found | no | excluded | - | stages/validate_local.py,
-    containers/validate.py | the package manager cannot find the package (pip/npm 404)
-recipe_not_found | no_release | no | failed+backoff | - | ecosystems/github/builder.py | the
-    repository has no published stable release (yet)
+    containers/validate.py | the package manager cannot find the package (404)
 recipe_not_found | formula_disabled | no | excluded | - | ops/maintenance.py | the formula is
     disabled upstream
 recipe_not_found | unsupported_ecosystem | no | excluded | - | ops/maintenance.py | no deterministic
     builder for the source prefix
-recipe_not_found | tap_name | no | excluded | - | ops/maintenance.py | tap-qualified Homebrew
-    formula (user/tap/name)
 recipe_not_found | no_source_prefix | no | requires_manual | - | ops/maintenance.py | the source has
     no <ecosystem>: prefix
-recipe_not_found | manual_source | no | requires_manual | - | ops/maintenance.py | a manual: source:
-    a human writes the recipe
 network_error | rate_limited | yes | failed+backoff | - | stages/generate.py | HTTP 429 after
     retries
 network_error | connection_error | yes | failed+backoff | - | stages/generate.py,
@@ -73,58 +71,29 @@ network_error | dns_error | yes | failed+backoff | - | containers/installer.py |
     failed
 network_error | tls_error | no | failed+backoff | - | containers/installer.py | certificate
     verification failed (a CA-bundle problem: not retried at once)
-network_error | transient_network | yes | failed+backoff | - | stages/validate_local.py | pip/npm
-    output shows a network failure
+network_error | transient_network | yes | failed+backoff | - | stages/validate_local.py | the
+    package manager's output shows a network failure
 network_error | http_<status> | yes | failed+backoff | - | containers/installer.py | a download
     answered 408, 429 or 5xx
 generation_failed | no_executables | no | excluded | - | ecosystems/packaged.py,
-    ecosystems/toolchain.py, ecosystems/rubygems/adapter.py, ecosystems/cpan/adapter.py,
-    ecosystems/go/client.py | the release declares no command-line executables
-generation_failed | library_only | no | excluded | - | ecosystems/cratesio/adapter.py,
-    ops/maintenance.py | a library: no executables where a tool is expected
+    ecosystems/toolchain.py | the release declares no command-line executables
+generation_failed | library_only | no | excluded | - | ops/maintenance.py | a library: no
+    executables where a tool is expected
 generation_failed | unsafe_name | no | excluded | - | stages/generate.py, ecosystems/packaged.py,
-    ecosystems/toolchain.py, ecosystems/homebrew/builder.py | a recipe, executable or install-target
+    ecosystems/toolchain.py | a recipe, executable or install-target
     name is unsafe
 generation_failed | unsupported_ecosystem | no | excluded | - | ecosystems/packaged.py,
     ecosystems/toolchain.py | no builder for the source's ecosystem
-generation_failed | tap_name | no | excluded | - | stages/merge.py | Homebrew tap formula: not
-    buildable
-generation_failed | no_bottles | no | excluded | - | ecosystems/homebrew/builder.py,
-    ops/maintenance.py | Homebrew formula without bottles
-generation_failed | disabled | no | excluded | - | stages/merge.py | formula or cask disabled
-    upstream
-generation_failed | no_binaries | no | excluded | - | ecosystems/homebrew/builder.py | the bottle
-    installs no executables
-generation_failed | unsafe_bottle | no | excluded | - | ecosystems/homebrew/ghcr.py | the bottle
-    exceeds member or size limits
-generation_failed | bad_bottle | no | failed+backoff | - | ecosystems/homebrew/ghcr.py | the bottle
-    is not a readable tarball
-generation_failed | all_yanked | no | failed+backoff | - | ecosystems/cratesio/adapter.py | every
-    published crate version is yanked
-generation_failed | no_bin_metadata | no | failed+backoff | - | ecosystems/cratesio/adapter.py | the
-    registry does not say which binaries a crate ships (never guessed)
-generation_failed | no_package | no | excluded | - | ecosystems/go/client.py | the Go module has no
-    package at the requested path
-generation_failed | not_main_package | no | excluded | - | ecosystems/go/client.py | the Go package
-    is not a main package
-generation_failed | llm_only_source | no | requires_manual | - | ops/maintenance.py | the source
-    needs the LLM builder (github:)
-generation_failed | too_many_assets | no | requires_manual | - | ecosystems/github/builder.py | the
-    release lists more assets than can be read: a human picks
-generation_failed | asset_not_found | no | failed+backoff | - | ecosystems/github/builder.py | the
-    release has no asset for any supported platform
 generation_failed | bad_response | no | failed+backoff | - | stages/generate.py | a registry
     response is not in the expected shape
 generation_failed | builder_error | no | failed+backoff | - | stages/generate.py | the builder
     raised (a bug in this kit)
 generation_failed | unexpected_<exception>! | no | failed+backoff | - | stages/generate.py |
     fallback: an adapter exception no classifier knows
-missing_dep | missing_dependency | no | blocked | - | ecosystems/homebrew/builder.py | dependencies
-    have no recipe yet (blocked_by lists them)
 missing_dep | missing_runtime | no | failed+backoff | - | containers/validate.py | the environment
     lacks a runtime the installer needs
 missing_dep | <runtime> | no | failed+backoff | missing_runtime | containers/installer.py,
-    containers/validate.py | raw installer code: the missing runtime's name (python3, zstd, npm,
+    containers/validate.py | raw installer code: the missing runtime's name (python3, zstd,
     ...)
 install_failed | timeout | no | failed+backoff | - | stages/validate_local.py,
     containers/validate.py | the install exceeded its time limit
@@ -137,11 +106,11 @@ install_failed | engine | yes | failed+backoff | container_error | containers/va
 install_failed | no_result | no | failed+backoff | container_error | containers/validate.py | raw:
     the installer printed no result line; the line is skipped
 install_failed | runtime_version | no | failed+backoff | - | stages/validate_local.py | needs
-    another Python or Node version
+    another version of the language runtime
 install_failed | build_failed | no | failed+backoff | - | stages/validate_local.py | building from
-    source failed (wheel, node-gyp)
-install_failed | package_manager_error | no | failed+backoff | - | stages/validate_local.py | pip or
-    npm failed for another reason
+    source failed (wheel, native addon)
+install_failed | package_manager_error | no | failed+backoff | - | stages/validate_local.py | the
+    package manager failed for another reason
 install_failed | exit_<code> | no | failed+backoff | - | containers/installer.py | an install
     command exited non-zero
 install_failed | http_<status> | no | failed+backoff | - | containers/installer.py | a download
@@ -204,8 +173,6 @@ _NOTES = """
     not supported by the recipe
 - | container_error | no | none | - | containers/validate.py | skipped: the container could not
     run the check
-- | homebrew | no | none | unsupported_platform | containers/installer.py | skipped: macOS
-    bottles are not validated in containers
 - | constraints | no | none | unsupported_platform | containers/installer.py | skipped: the
     recipe's constraints exclude this platform
 - | no_matching_step | no | none | unsupported_platform | containers/installer.py | skipped: no
@@ -245,6 +212,8 @@ class FailureCode:
 def _parse(text: str) -> tuple[FailureCode, ...]:
     rows = []
     joined: list[str] = []
+    if not text.strip():
+        return ()
     for line in text.strip().splitlines():
         if line.startswith(" ") and joined:
             joined[-1] += " " + line.strip()  # a continuation of a long row
@@ -271,15 +240,54 @@ def _parse(text: str) -> tuple[FailureCode, ...]:
     return tuple(rows)
 
 
-CODES = _parse(_TABLE)
-NOTES = _parse(_NOTES)
+def _merge(shared: tuple[FailureCode, ...], declared: list[FailureCode]) -> list[FailureCode]:
+    """Shared rows in order; a declared row with meaning ``-`` extends the shared row's emitters,
+    any other goes after the last row of its category."""
+    rows = list(shared)
+    for row in declared:
+        index = next(
+            (
+                i
+                for i, r in enumerate(rows)
+                if (r.category, r.subcategory) == (row.category, row.subcategory)
+            ),
+            None,
+        )
+        if row.meaning == "-":
+            if index is None:
+                raise ValueError(f"failure code {row.category}/{row.subcategory} extends no row")
+            rows[index] = replace(rows[index], emitters=(*rows[index].emitters, *row.emitters))
+            continue
+        if index is not None:
+            raise ValueError(f"failure code {row.category}/{row.subcategory} is declared twice")
+        same = [i for i, r in enumerate(rows) if r.category == row.category]
+        rows.insert(same[-1] + 1 if same else len(rows), row)
+    return rows
+
+
+@functools.cache
+def _tables(packages: tuple[str, ...]) -> tuple[tuple[FailureCode, ...], tuple[FailureCode, ...]]:
+    declared = [row for facts in all_facts() for row in _parse(facts.failure_codes)]
+    codes = _merge(_parse(_TABLE), [r for r in declared if r.category])
+    notes = _merge(_parse(_NOTES), [r for r in declared if not r.category])
+    return tuple(codes), tuple(notes)
+
+
+def codes() -> tuple[FailureCode, ...]:
+    """Every failure code: the shared rows and the ecosystems' rows."""
+    return _tables(ecosystem_packages())[0]
+
+
+def notes() -> tuple[FailureCode, ...]:
+    """Every note code (passing or skipped lines): shared and the ecosystems'."""
+    return _tables(ecosystem_packages())[1]
 
 
 def lookup(category: str, subcategory: str) -> FailureCode | None:
     """The row for a (canonical or raw) category and a subcategory; literals before patterns."""
     rows = [
         c
-        for c in (*CODES, *NOTES)
+        for c in (*codes(), *notes())
         if category in (c.category, c.raw_category) and c.matches(subcategory)
     ]
     rows.sort(key=lambda c: c.is_pattern)
@@ -310,7 +318,8 @@ def is_transient(category: str, subcategory: str | None) -> bool:
     return category == "network_error"
 
 
-_EXCLUDING = frozenset(c.subcategory for c in CODES if c.transition == EXCLUDED)
+def _excluding() -> frozenset[str]:
+    return frozenset(c.subcategory for c in codes() if c.transition == EXCLUDED)
 
 
 def queue_transition(category: str, subcategory: str | None, blocked_by: tuple[str, ...]) -> str:
@@ -327,7 +336,7 @@ def queue_transition(category: str, subcategory: str | None, blocked_by: tuple[s
     row = lookup(category, sub)
     if row is not None and row.transition in (EXCLUDED, REQUIRES_MANUAL):
         return row.transition
-    if (row is None or row.is_pattern) and sub in _EXCLUDING:
+    if (row is None or row.is_pattern) and sub in _excluding():
         return EXCLUDED
     return FAILED_BACKOFF
 
@@ -366,7 +375,7 @@ def render_markdown() -> str:
         "| category | subcategory | meaning | emitted by | transient | queue transition |",
         "|---|---|---|---|---|---|",
     ]
-    for code in CODES:
+    for code in codes():
         raw = f" (written as `{code.raw_category}`)" if code.raw_category else ""
         fallback = " **fallback**" if code.fallback else ""
         lines.append(
@@ -383,7 +392,7 @@ def render_markdown() -> str:
         "| written category | subcategory | meaning | emitted by |",
         "|---|---|---|---|",
     ]
-    for code in NOTES:
+    for code in notes():
         lines.append(
             f"| {f'`{code.raw_category}`' if code.raw_category else '(none)'} "
             f"| `{code.subcategory}` | {_cell(code.meaning)} | {', '.join(code.emitters)} |"
@@ -420,47 +429,47 @@ _KNOWN_CATEGORIES = frozenset((*CATEGORIES, *RAW_CATEGORIES))
 def string_constants(tree: ast.Module) -> dict[str, str]:
     """Module-level ``NAME = "text"`` assignments of a parsed module."""
     out: dict[str, str] = {}
-    for node in tree.body:
+    for part in tree.body:
         if (
-            isinstance(node, ast.Assign)
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
+            isinstance(part, ast.Assign)
+            and isinstance(part.value, ast.Constant)
+            and isinstance(part.value.value, str)
         ):
-            for target in node.targets:
+            for target in part.targets:
                 if isinstance(target, ast.Name):
-                    out[target.id] = node.value.value
+                    out[target.id] = part.value.value
     return out
 
 
-def _resolve(node: ast.expr, constants: dict[str, str]) -> str | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.Name):
-        return constants.get(node.id)
-    if isinstance(node, ast.Attribute):
-        return constants.get(node.attr)
+def _resolve(part: ast.expr, constants: dict[str, str]) -> str | None:
+    if isinstance(part, ast.Constant) and isinstance(part.value, str):
+        return part.value
+    if isinstance(part, ast.Name):
+        return constants.get(part.id)
+    if isinstance(part, ast.Attribute):
+        return constants.get(part.attr)
     return None
 
 
-def _subcategories(node: ast.expr, constants: dict[str, str]) -> Iterator[str]:
+def _subcategories(part: ast.expr, constants: dict[str, str]) -> Iterator[str]:
     """Literal subcategories an expression can produce (patterns for f-strings)."""
-    if isinstance(node, ast.IfExp):
-        yield from _subcategories(node.body, constants)
-        yield from _subcategories(node.orelse, constants)
-    elif isinstance(node, ast.BoolOp):
-        for value in node.values:
+    if isinstance(part, ast.IfExp):
+        yield from _subcategories(part.body, constants)
+        yield from _subcategories(part.orelse, constants)
+    elif isinstance(part, ast.BoolOp):
+        for value in part.values:
             yield from _subcategories(value, constants)
-    elif isinstance(node, ast.JoinedStr):
-        head = node.values[0] if node.values else None
+    elif isinstance(part, ast.JoinedStr):
+        head = part.values[0] if part.values else None
         if isinstance(head, ast.Constant) and isinstance(head.value, str):
             yield f"{head.value}<*>"
         else:
             yield "<*>"
-    elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-        yield node.value
-    elif isinstance(node, ast.Name | ast.Attribute) and _resolve(node, constants) is not None:
-        yield str(_resolve(node, constants))
-    elif isinstance(node, ast.Call):
+    elif isinstance(part, ast.Constant) and isinstance(part.value, str):
+        yield part.value
+    elif isinstance(part, ast.Name | ast.Attribute) and _resolve(part, constants) is not None:
+        yield str(_resolve(part, constants))
+    elif isinstance(part, ast.Call):
         yield "<*>"  # computed (a runtime's name): only a pattern row can cover it
 
 
@@ -478,17 +487,17 @@ def _subcategory_params(trees: list[tuple[str, ast.Module]]) -> dict[str, dict[i
     """
     out: dict[str, dict[int, str]] = {}
     for _, tree in trees:
-        for node in ast.walk(tree):
+        for part in ast.walk(tree):
             params: list[str] = []
-            if not isinstance(node, ast.FunctionDef | ast.ClassDef):
+            if not isinstance(part, ast.FunctionDef | ast.ClassDef):
                 continue
-            if isinstance(node, ast.FunctionDef):
-                params = [a.arg for a in node.args.args if a.arg not in ("self", "cls")]
-            elif isinstance(node, ast.ClassDef):
+            if isinstance(part, ast.FunctionDef):
+                params = [a.arg for a in part.args.args if a.arg not in ("self", "cls")]
+            elif isinstance(part, ast.ClassDef):
                 init = next(
                     (
                         b
-                        for b in node.body
+                        for b in part.body
                         if isinstance(b, ast.FunctionDef) and b.name == "__init__"
                     ),
                     None,
@@ -498,31 +507,31 @@ def _subcategory_params(trees: list[tuple[str, ast.Module]]) -> dict[str, dict[i
                 else:
                     params = [
                         b.target.id
-                        for b in node.body
+                        for b in part.body
                         if isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)
                     ]
             kinds = {i: p for i, p in enumerate(params) if p in ("subcategory", "problem")}
             if kinds:
-                out.setdefault(node.name, {}).update(kinds)
+                out.setdefault(part.name, {}).update(kinds)
     return out
 
 
-def _problem_subcategories(node: ast.expr, constants: dict[str, str]) -> Iterator[str]:
+def _problem_subcategories(part: ast.expr, constants: dict[str, str]) -> Iterator[str]:
     """``(subcategory, message)`` problem tuples; the subcategory may be a module constant."""
-    if isinstance(node, ast.Tuple) and node.elts:
-        value = _resolve(node.elts[0], constants)
+    if isinstance(part, ast.Tuple) and part.elts:
+        value = _resolve(part.elts[0], constants)
         if value is not None:
             yield value
-    elif isinstance(node, ast.IfExp):
-        yield from _problem_subcategories(node.body, constants)
-        yield from _problem_subcategories(node.orelse, constants)
+    elif isinstance(part, ast.IfExp):
+        yield from _problem_subcategories(part.body, constants)
+        yield from _problem_subcategories(part.orelse, constants)
 
 
-def _callee(node: ast.Call) -> str | None:
-    if isinstance(node.func, ast.Name):
-        return node.func.id
-    if isinstance(node.func, ast.Attribute):
-        return node.func.attr
+def _callee(part: ast.Call) -> str | None:
+    if isinstance(part.func, ast.Name):
+        return part.func.id
+    if isinstance(part.func, ast.Attribute):
+        return part.func.attr
     return None
 
 
@@ -554,60 +563,60 @@ def scan_source(package: Path, *, skip: tuple[str, ...] = ("failure_codes.py",))
                 found.append(Emitted(rel, line, category, value))
 
     for rel, tree in trees:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call | ast.Tuple):
-                elements = list(node.args if isinstance(node, ast.Call) else node.elts)
+        for part in ast.walk(tree):
+            if isinstance(part, ast.Call | ast.Tuple):
+                elements = list(part.args if isinstance(part, ast.Call) else part.elts)
                 for category, sub in _pairs(elements, constants):
                     values = list(_subcategories(sub, constants))
                     add(rel, sub.lineno, category, values)
                     if "<*>" in values:  # computed: only a pattern row of the category covers it
                         found.append(Emitted(rel, sub.lineno, category, "<*>"))
-            if isinstance(node, ast.Call):
-                keywords = {k.arg: k.value for k in node.keywords if k.arg}
+            if isinstance(part, ast.Call):
+                keywords = {k.arg: k.value for k in part.keywords if k.arg}
                 category_node = keywords.get("category")
                 named = _resolve(category_node, constants) if category_node else None
                 if "subcategory" in keywords:
                     add(
                         rel,
-                        node.lineno,
+                        part.lineno,
                         named,
                         _subcategories(keywords["subcategory"], constants),
                     )
                 if "problem" in keywords:
                     add(
                         rel,
-                        node.lineno,
+                        part.lineno,
                         None,
                         _problem_subcategories(keywords["problem"], constants),
                     )
-                for index, kind in params.get(_callee(node) or "", {}).items():
-                    if index < len(node.args):
-                        arg = node.args[index]
+                for index, kind in params.get(_callee(part) or "", {}).items():
+                    if index < len(part.args):
+                        arg = part.args[index]
                         produced = (
                             _subcategories(arg, constants)
                             if kind == "subcategory"
                             else _problem_subcategories(arg, constants)
                         )
                         add(rel, arg.lineno, None, produced)
-            if isinstance(node, ast.Assign):
-                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            if isinstance(part, ast.Assign):
+                names = [t.id for t in part.targets if isinstance(t, ast.Name)]
                 if "subcategory" in names:
-                    add(rel, node.lineno, None, _subcategories(node.value, constants))
+                    add(rel, part.lineno, None, _subcategories(part.value, constants))
                 if "problem" in names:
-                    add(rel, node.lineno, None, _problem_subcategories(node.value, constants))
-                if any(n.endswith("_PROBLEMS") for n in names) and isinstance(node.value, ast.Dict):
-                    keys = [_resolve(k, constants) for k in node.value.keys if k is not None]
-                    add(rel, node.lineno, None, iter([k for k in keys if k]))
+                    add(rel, part.lineno, None, _problem_subcategories(part.value, constants))
+                if any(n.endswith("_PROBLEMS") for n in names) and isinstance(part.value, ast.Dict):
+                    keys = [_resolve(k, constants) for k in part.value.keys if k is not None]
+                    add(rel, part.lineno, None, iter([k for k in keys if k]))
                 if any(n.endswith("_SIGNATURES") for n in names) and isinstance(
-                    node.value, ast.Tuple
+                    part.value, ast.Tuple
                 ):
-                    for item in node.value.elts:
+                    for item in part.value.elts:
                         if isinstance(item, ast.Tuple) and item.elts:
                             value = _resolve(item.elts[0], constants)
                             if value:
                                 found.append(Emitted(rel, item.lineno, "network_error", value))
-                if "STRUCTURAL" in names and isinstance(node.value, ast.Call):
-                    for arg in node.value.args:
+                if "STRUCTURAL" in names and isinstance(part.value, ast.Call):
+                    for arg in part.value.args:
                         if isinstance(arg, ast.Set):
                             add(
                                 rel,
@@ -624,13 +633,13 @@ def unlisted(found: list[Emitted]) -> list[Emitted]:
     for item in found:
         if item.subcategory == "<*>":
             # A computed value: the category needs a pattern row (unknown categories pass).
-            rows = [c for c in CODES if item.category in (c.category, c.raw_category)]
+            rows = [c for c in codes() if item.category in (c.category, c.raw_category)]
             if rows and not any(c.is_pattern for c in rows):
                 missing.append(item)
             continue
         sub = item.subcategory.replace("<*>", "x")
         if item.category is None:
-            covered = any(c.matches(sub) for c in (*CODES, *NOTES))
+            covered = any(c.matches(sub) for c in (*codes(), *notes()))
         else:
             covered = lookup(item.category, sub) is not None or (
                 item.category in ("pass", "skipped", "fail")

@@ -13,11 +13,11 @@ from typing import Any, Literal
 
 from automation.core import schemas
 from automation.core.atomic import atomic_write_bytes, dumps_json
+from automation.core.ecosystem_facts import normalise_ecosystem
 from automation.core.errors import DataError
 from automation.core.layout import RegistryLayout
 from automation.core.report import Problem
 from automation.core.timefmt import format_filename_stamp, format_timestamp
-from automation.ecosystems import normalise_ecosystem
 
 CATEGORIES = (
     "recipe_not_found",

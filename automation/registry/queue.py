@@ -13,10 +13,10 @@ from typing import Any
 
 from automation.core import schemas
 from automation.core.atomic import atomic_write_bytes, dumps_json
+from automation.core.ecosystem_facts import normalise_ecosystem, split_source
 from automation.core.errors import DataError
 from automation.core.report import Problem
 from automation.core.timefmt import format_timestamp, now, parse_timestamp
-from automation.ecosystems import normalise_ecosystem, split_source
 
 STATUSES = ("pending", "success", "failed", "blocked", "requires_manual", "excluded")
 CONFIDENCES = ("auto", "curated")

@@ -26,10 +26,16 @@ import tomlkit.exceptions
 from tomlkit.items import AoT, InlineTable, Item, Table
 
 from automation.core import schemas
+from automation.core.ecosystem_facts import (
+    VERSION_PARAM,
+    ecosystem_names,
+    make_source,
+    normalise_ecosystem,
+    recipe_action_sources,
+    version_source_keys,
+)
 from automation.core.errors import DataError
 from automation.core.report import Problem, Severity
-from automation.ecosystems import KNOWN as KNOWN_ECOSYSTEMS
-from automation.ecosystems import make_source, normalise_ecosystem
 
 SCHEMA_NAME = "recipe"
 
@@ -379,7 +385,7 @@ def _satisfies_findings(metadata: Mapping[str, Any]) -> list[_Finding]:
                     "error",
                 )
             )
-        elif key != "aliases" and normalise_ecosystem(key) not in KNOWN_ECOSYSTEMS:
+        elif key != "aliases" and normalise_ecosystem(key) not in ecosystem_names():
             findings.append(_Finding(where, f"unknown ecosystem {key!r} in satisfies", "warning"))
     return findings
 
@@ -675,35 +681,13 @@ def load_recipe_model(path: str | Path, *, strict: bool = True) -> Recipe:
     return recipe_from_document(load_recipe(path), strict=strict)
 
 
-# Step action -> (ecosystem, parameter naming the package), as the bootstrap maps them (§3.4).
-# A parameter spelled ``[version].<key>`` is read from the recipe's [version] table: an
-# ``app_bundle`` step only carries the cask version provider's templates (url, checksum) and the
-# app name, and the cask is ``[version] cask`` (reference recipes/i/iterm2.toml).
-_VERSION_PARAM = "[version]."
-_SOURCE_PARAMS: Mapping[str, tuple[str, str]] = MappingProxyType(
-    {
-        "homebrew": ("homebrew", "formula"),
-        "github_archive": ("github", "repo"),
-        "github_file": ("github", "repo"),
-        "download_archive": ("github", "repo"),  # only when it names a repo
-        "cargo_install": ("crates.io", "crate"),
-        "npm_install": ("npm", "package"),
-        "pipx_install": ("pypi", "package"),
-        "gem_install": ("rubygems", "gem"),
-        "go_install": ("go", "module"),
-        "nix_install": ("nix", "package"),
-        "cpan_install": ("cpan", "distribution"),
-        "app_bundle": ("cask", _VERSION_PARAM + "cask"),
-    }
-)
-
-
 def recipe_source(recipe: Recipe) -> str | None:
     """The queue source ``<ecosystem>:<identifier>`` the recipe corresponds to, or None.
 
-    The first step whose action maps to an ecosystem wins (``app_bundle`` -> ``cask:<[version]
-    cask>``); else ``[version].github_repo``.
-    The crates.io prefix is normalised (tsuku's bootstrap wrote ``cargo:``).
+    Each ecosystem declares the step actions that name its packages (``recipe_actions``, as the
+    bootstrap maps them, §3.4; a parameter spelled ``[version].<key>`` is read from the recipe's
+    [version] table). The first step whose action maps to an ecosystem wins; else a declared
+    ``[version]`` key (``version_source_key``). The prefix is normalised.
     """
     return _source_of(((step.action, step.params) for step in recipe.steps), recipe.version)
 
@@ -711,20 +695,22 @@ def recipe_source(recipe: Recipe) -> str | None:
 def _source_of(
     steps: Iterable[tuple[str, Mapping[str, Any]]], version: Mapping[str, Any]
 ) -> str | None:
+    sources = recipe_action_sources()
     for action, params in steps:
-        mapping = _SOURCE_PARAMS.get(action)
+        mapping = sources.get(action)
         if mapping is None:
             continue
         ecosystem, param = mapping
-        if param.startswith(_VERSION_PARAM):
-            value = version.get(param.removeprefix(_VERSION_PARAM))
+        if param.startswith(VERSION_PARAM):
+            value = version.get(param.removeprefix(VERSION_PARAM))
         else:
             value = params.get(param)
         if isinstance(value, str) and value:
             return make_source(ecosystem, value)
-    repo = version.get("github_repo")
-    if isinstance(repo, str) and repo:
-        return make_source("github", repo)
+    for key, ecosystem in version_source_keys():
+        identifier = version.get(key)
+        if isinstance(identifier, str) and identifier:
+            return make_source(ecosystem, identifier)
     return None
 
 

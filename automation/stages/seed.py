@@ -42,8 +42,7 @@ from automation.core.http import HttpClient, HttpError
 from automation.core.layout import REPOSITORY_ROOT, RegistryLayout
 from automation.core.names import recipe_name_for
 from automation.core.timefmt import format_timestamp
-from automation.ecosystems import Lookup, adapter_for, seed_sources
-from automation.ecosystems.github import adapter as github_adapter
+from automation.ecosystems import Lookup, adapter_for, adapters, seed_sources
 from automation.ecosystems.popularity import (
     PopularityList,
     Ranked,
@@ -199,8 +198,9 @@ class SeedReport:
 
 def recipe_namer(source: str) -> Callable[[str], str]:
     """How seeding ``source`` names a candidate identifier (see the module doc)."""
-    if source == "github":
-        return github_adapter.recipe_name
+    adapter = adapters().get(source)
+    if adapter is not None and adapter.recipe_name is not None:
+        return adapter.recipe_name
     return recipe_name_for
 
 

@@ -3,3 +3,27 @@
 Everything this kit knows of the ecosystem lives in this package: ``client`` (the registry's
 URLs and parsers), ``builder`` where the recipe shape is its own, ``adapter`` (fetch + build).
 """
+
+from __future__ import annotations
+
+from automation.core.ecosystem_facts import EcosystemFacts, Endpoint, RecipeAction
+
+# Rows of the failure-code table (automation/registry/failure_codes.py's format) only this
+# ecosystem emits; a row whose meaning is "-" adds an emitter to a shared code.
+FAILURE_CODES = """
+generation_failed | no_executables | no | excluded | - | ecosystems/cpan/adapter.py | -
+"""
+
+FACTS = EcosystemFacts(
+    name="cpan",
+    aliases=("perl", "metacpan"),
+    endpoints=(Endpoint("metacpan", "https://fastapi.metacpan.org", 2.0),),
+    endpoint="metacpan",
+    install_action="cpan_install",
+    id_key="distribution",
+    dependencies=("perl",),
+    recipe_actions=(RecipeAction("cpan_install", "distribution"),),
+    language=True,
+    runtimes=("perl",),
+    failure_codes=FAILURE_CODES,
+)

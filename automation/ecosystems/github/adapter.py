@@ -14,9 +14,9 @@ with ``btm``). A repository listed twice is named by its first entry, as it is r
 listed is named after the repository (``automation.core.names.recipe_name_for``).
 
 Archive layout (:func:`fetch`): each archive the picker chose (one per platform, deduplicated) is
-listed with a few small ranged reads of its release download (``automation.core.archives``),
-so ``strip_dirs`` and the binary's path come from the real layout. An archive that cannot be
-listed (format, caps, HTTP failure) is left out and the naming rules decide for it. Listings are
+listed with a few small ranged reads of its release download (``archives`` in this package), so
+``strip_dirs`` and the binary's path come from the real layout. An archive that cannot be listed
+(format, caps, HTTP failure) is left out and the naming rules decide for it. Listings are
 read from the ``githubdownload`` endpoint; when only the API endpoint is redirected (GitHub
 Enterprise, a test stand-in) downloads would go to the public host, so none are read.
 """
@@ -25,18 +25,26 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from automation.core import schemas
-from automation.core.archives import TAR_FORMATS, read_listing
 from automation.core.config import Config
 from automation.core.errors import DataError
 from automation.core.http import HttpClient
 from automation.core.layout import REPOSITORY_ROOT, RegistryLayout
 from automation.core.names import check_recipe_name, recipe_name_for
-from automation.ecosystems import EcosystemAdapter, Lookup
+from automation.ecosystems import (
+    DriftLookup,
+    EcosystemAdapter,
+    Lookup,
+    ReleaseVersion,
+    Unresolvable,
+)
+from automation.ecosystems.github.archives import TAR_FORMATS, read_listing
 from automation.ecosystems.github.builder import GithubFacts, GithubPlan, build_github, plan_release
 from automation.ecosystems.github.client import check_repo, fetch_github_project
 from automation.ecosystems.popularity import PopularityList, Ranked, percentile_for_rank
@@ -173,6 +181,50 @@ def popularity(http: HttpClient, layout: RegistryLayout, top_n: int) -> Populari
     )
 
 
+_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+
+
+def drift_version(
+    http: HttpClient, version: Mapping[str, Any], repo: str | None
+) -> ReleaseVersion | None:
+    """The latest release of the step's ``repo`` (else ``[version] github_repo``), when the
+    version source is GitHub releases; None otherwise."""
+    repo = repo or version.get("github_repo")
+    source = version.get("source")
+    if not (isinstance(repo, str) and repo and source in (None, "", "github", "github_releases")):
+        return None
+    if not _REPO.fullmatch(repo):
+        raise Unresolvable(f"bad GitHub repo {repo!r}")
+    release = http.get_json(
+        "github",
+        f"/repos/{repo}/releases/latest",
+        headers={"Accept": "application/vnd.github+json"},
+    )
+    tag = release.get("tag_name") if isinstance(release, dict) else None
+    if not isinstance(tag, str) or not tag:
+        raise Unresolvable(f"{repo} has no latest release tag")
+    prefix = version.get("tag_prefix")
+    if isinstance(prefix, str) and prefix and tag.startswith(prefix):
+        number = tag[len(prefix) :]
+    else:
+        number = tag.removeprefix("v")
+    assets = {
+        str(a["name"]): str(a["browser_download_url"])
+        for a in release.get("assets") or ()
+        if isinstance(a, dict) and a.get("name") and a.get("browser_download_url")
+    }
+    return ReleaseVersion(number, tag, assets)
+
+
+def download_base(repo: str, tag: str) -> str:
+    """Where a release's assets are downloaded from (the asset name is appended)."""
+    return f"https://github.com/{repo}/releases/download/{quote(tag)}/"
+
+
+DRIFT = DriftLookup(
+    drift_version, ("github_archive", "github_file"), "GitHub", download_base=download_base
+)
+
 ADAPTER = EcosystemAdapter(
     "github",
     fetch,
@@ -180,4 +232,6 @@ ADAPTER = EcosystemAdapter(
     "github_archive/github_file from release assets (deterministic asset picker)",
     popularity,
     lookup,
+    recipe_name,
+    DRIFT,
 )

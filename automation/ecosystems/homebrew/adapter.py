@@ -16,14 +16,22 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 from automation.core.config import CONFIG_FILE_NAME
 from automation.core.errors import DataError
 from automation.core.http import HttpClient, NotFound
 from automation.core.layout import RegistryLayout
-from automation.ecosystems import EcosystemAdapter, Lookup
+from automation.ecosystems import (
+    DriftLookup,
+    EcosystemAdapter,
+    Lookup,
+    ReleaseVersion,
+    Unresolvable,
+)
 from automation.ecosystems.homebrew import ghcr
 from automation.ecosystems.homebrew.builder import (
     EMPTY_REGISTRY,
@@ -267,6 +275,20 @@ def popularity(http: HttpClient, layout: RegistryLayout, top_n: int) -> Populari
     )
 
 
+def drift_version(
+    http: HttpClient, version: Mapping[str, Any], repo: str | None
+) -> ReleaseVersion | None:
+    """The formula's stable version, when the recipe's version source is Homebrew."""
+    if version.get("source") != "homebrew" or not isinstance(version.get("formula"), str):
+        return None
+    formula = quote(version["formula"], safe="@+")
+    document = http.get_json("homebrew", f"/api/formula/{formula}.json")
+    stable = (document.get("versions") or {}).get("stable")
+    if not isinstance(stable, str) or not stable:
+        raise Unresolvable(f"homebrew formula {formula} has no stable version")
+    return ReleaseVersion(stable, stable, {})
+
+
 ADAPTER = EcosystemAdapter(
     "homebrew",
     fetch,
@@ -274,4 +296,5 @@ ADAPTER = EcosystemAdapter(
     "homebrew + install_binaries from bottle contents (ghcr.io)",
     popularity,
     lookup,
+    drift=DriftLookup(drift_version),
 )

@@ -3,3 +3,19 @@
 Everything this kit knows of the ecosystem lives in this package: ``client`` (the registry's
 URLs and parsers), ``builder`` where the recipe shape is its own, ``adapter`` (fetch + build).
 """
+
+from __future__ import annotations
+
+from automation.core.ecosystem_facts import EcosystemFacts, Endpoint, RecipeAction
+
+FACTS = EcosystemFacts(
+    name="npm",
+    aliases=("node", "nodejs", "npmjs"),
+    endpoints=(Endpoint("npm", "https://registry.npmjs.org", 20.0),),
+    endpoint="npm",
+    install_action="npm_install",
+    id_key="package",
+    recipe_actions=(RecipeAction("npm_install", "package"),),
+    language=True,
+    runtimes=("node",),
+)

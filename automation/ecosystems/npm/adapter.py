@@ -6,8 +6,9 @@ from automation.core.http import HttpClient
 from automation.core.layout import RegistryLayout
 from automation.ecosystems import EcosystemAdapter, Lookup
 from automation.ecosystems.npm.client import fetch_npm_package
+from automation.ecosystems.npm.popularity import load_npm_popularity
 from automation.ecosystems.packaged import build_packaged
-from automation.ecosystems.popularity import PopularityList, load_npm_popularity
+from automation.ecosystems.popularity import PopularityList
 from automation.ecosystems.recipe import UpstreamPackage
 
 

@@ -3,3 +3,33 @@
 Everything this kit knows of the ecosystem lives in this package: ``client`` (the registry's
 URLs and parsers), ``builder`` where the recipe shape is its own, ``adapter`` (fetch + build).
 """
+
+from __future__ import annotations
+
+from automation.core.ecosystem_facts import EcosystemFacts, Endpoint, RecipeAction, Setting
+
+FACTS = EcosystemFacts(
+    name="pypi",
+    aliases=("pip", "python", "pypi.org"),
+    endpoints=(
+        Endpoint("pypi", "https://pypi.org", 20.0),
+        Endpoint("pypifiles", "https://files.pythonhosted.org", 20.0),
+    ),
+    endpoint="pypi",
+    install_action="pipx_install",
+    id_key="package",
+    recipe_actions=(RecipeAction("pipx_install", "package"),),
+    language=True,
+    runtimes=("python",),
+    settings=(
+        Setting("pypi", "max_wheel_bytes", 50 * 1024 * 1024),
+        Setting(
+            "popularity",
+            "pypi_top_url",
+            "https://hugovk.github.io/top-pypi-packages/top-pypi-packages-30-days.min.json",
+        ),
+        Setting("popularity", "pypi_top_timeout", 3.0),
+        # PyPI serves about 700,000 projects (2025); the top-15,000 list is ranked against it.
+        Setting("popularity", "pypi_population", 700_000),
+    ),
+)

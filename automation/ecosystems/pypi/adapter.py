@@ -6,8 +6,9 @@ from automation.core.http import HttpClient
 from automation.core.layout import RegistryLayout
 from automation.ecosystems import EcosystemAdapter, Lookup
 from automation.ecosystems.packaged import build_packaged
-from automation.ecosystems.popularity import PopularityList, load_pypi_popularity
+from automation.ecosystems.popularity import PopularityList
 from automation.ecosystems.pypi.client import fetch_pypi_project
+from automation.ecosystems.pypi.popularity import load_pypi_popularity
 from automation.ecosystems.recipe import UpstreamPackage
 
 

@@ -565,7 +565,7 @@ def read_wheel_scripts(http: HttpClient, wheel: WheelFile, project: str) -> Whee
     """Executables of ``wheel`` via Range requests, or a checked full download as a fallback."""
     url = http.config.rewrite_public_url(wheel.url)
     endpoint = http.config.endpoint_for_url(url)
-    cap = http.config.max_wheel_bytes
+    cap = int(http.config.setting("pypi", "max_wheel_bytes"))
     first = http.get_range(endpoint, url, None, TAIL_BYTES, max_bytes=cap)
     if first.partial and first.total_size is not None and first.total_size > len(first.body):
         total = first.total_size

@@ -11,7 +11,7 @@ from types import MappingProxyType
 import pytest
 
 from automation import USER_AGENT
-from automation.core.config import PUBLIC_ENDPOINTS, Config, load_config
+from automation.core.config import Config, load_config, public_endpoints
 from automation.core.errors import DataError
 from automation.core.http import (
     BadResponse,
@@ -34,11 +34,11 @@ def upstream() -> Iterator[FakeUpstream]:
 
 
 def make_config(base: str, **overrides: object) -> Config:
-    endpoints = {name: base for name in PUBLIC_ENDPOINTS}
+    endpoints = {name: base for name in public_endpoints()}
     endpoints["github"] = base + "/gh"
     settings: dict[str, object] = {
         "endpoints": MappingProxyType(endpoints),
-        "rate_limits": MappingProxyType({name: 1000.0 for name in PUBLIC_ENDPOINTS}),
+        "rate_limits": MappingProxyType({name: 1000.0 for name in public_endpoints()}),
         "backoff_factor": 0.01,
         "retries": 3,
         "connect_timeout": 2.0,

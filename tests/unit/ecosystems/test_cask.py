@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from automation.core.config import PUBLIC_ENDPOINTS, Config
+from automation.core.config import Config, public_endpoints
 from automation.core.http import HttpClient
 from automation.core.layout import RegistryLayout
 from automation.ecosystems import adapters, seed_sources
@@ -35,7 +35,7 @@ def cask_doc(token: str) -> dict[str, Any]:
 
 @pytest.fixture
 def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
-    endpoints = dict(PUBLIC_ENDPOINTS)
+    endpoints = dict(public_endpoints())
     endpoints["homebrew"] = upstream.base
     config = Config(
         endpoints=MappingProxyType(endpoints), backoff_factor=0.01, retries=1, read_timeout=5

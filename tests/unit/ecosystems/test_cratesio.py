@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from automation.core import schemas
-from automation.core.config import DEFAULT_RATE_LIMITS, load_config
+from automation.core.config import default_rate_limits, load_config
 from automation.core.errors import UnsafeNameError
 from automation.core.http import BadResponse, HttpClient, NotFound
 from automation.core.layout import RegistryLayout
@@ -38,7 +38,7 @@ def doc(name: str) -> dict[str, Any]:
 @pytest.fixture
 def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
     config = load_config(env={"AUTOMATION_ENDPOINT_CRATESIO": upstream.base})
-    fast = dict(DEFAULT_RATE_LIMITS, cratesio=1000.0)
+    fast = dict(default_rate_limits(), cratesio=1000.0)
     from dataclasses import replace
 
     config = replace(config, rate_limits=MappingProxyType(fast), retries=0, read_timeout=5)

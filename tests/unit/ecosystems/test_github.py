@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from automation.core import schemas
-from automation.core.config import PUBLIC_ENDPOINTS, Config, load_config
+from automation.core.config import Config, load_config, public_endpoints
 from automation.core.errors import UnsafeNameError
 from automation.core.http import HttpClient, NotFound
 from automation.core.layout import RegistryLayout
@@ -312,7 +312,7 @@ def test_lookup_uses_curated_executables(upstream: FakeUpstream, http: HttpClien
 
 def test_endpoint_override_and_token_header(upstream: FakeUpstream) -> None:
     serve(upstream, "o/tool", [{"tag_name": "v1.0", "assets": []}], latest=True)
-    endpoints = dict(PUBLIC_ENDPOINTS, github=upstream.base)
+    endpoints = dict(public_endpoints(), github=upstream.base)
     config = Config(endpoints=MappingProxyType(endpoints), retries=0)
     seen: list[str | None] = []
 
@@ -347,7 +347,7 @@ def test_cargo_dist_release_strips_the_archive_directory() -> None:
 @pytest.fixture
 def http_dl(upstream: FakeUpstream) -> Iterator[HttpClient]:
     """API and release downloads both on the local server."""
-    endpoints = dict(PUBLIC_ENDPOINTS, github=upstream.base, githubdownload=upstream.base)
+    endpoints = dict(public_endpoints(), github=upstream.base, githubdownload=upstream.base)
     fast = Config(
         endpoints=MappingProxyType(endpoints),
         rate_limits=MappingProxyType({"github": 1000.0, "githubdownload": 1000.0}),
@@ -455,7 +455,7 @@ def test_binary_under_bin_keeps_its_path(upstream: FakeUpstream, http_dl: HttpCl
 def test_unlistable_archive_falls_back_to_the_naming_rule(
     upstream: FakeUpstream, http_dl: HttpClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from automation.core import archives as archive_listing
+    from automation.ecosystems.github import archives as archive_listing
 
     monkeypatch.setattr(archive_listing, "MAX_UNCOMPRESSED", 64 * 1024)
     big = _tar_gz([("tool-1.0.0/tool", random.Random(0).randbytes(200 * 1024))], ("tool-1.0.0",))

@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 import pytest
 
-from automation.core.config import PUBLIC_ENDPOINTS, Config
+from automation.core.config import Config, public_endpoints
 from automation.core.errors import UnsafeNameError
 from automation.core.http import HttpClient
 from automation.core.layout import RegistryLayout
@@ -28,7 +28,7 @@ NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 
 @pytest.fixture
 def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
-    endpoints = dict(PUBLIC_ENDPOINTS, github=upstream.base)
+    endpoints = dict(public_endpoints(), github=upstream.base)
     config = Config(endpoints=MappingProxyType(endpoints), retries=0, read_timeout=5)
     with HttpClient(config, env={}) as client:
         yield client

@@ -17,7 +17,7 @@ from types import MappingProxyType
 import pytest
 
 from automation.core import schemas
-from automation.core.config import DEFAULT_RATE_LIMITS, load_config
+from automation.core.config import default_rate_limits, load_config
 from automation.core.errors import UnsafeNameError
 from automation.core.http import BadResponse, HttpClient, NotFound
 from automation.core.layout import RegistryLayout
@@ -65,7 +65,7 @@ TASK_FILES = {
 @pytest.fixture
 def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
     config = load_config(env={"AUTOMATION_ENDPOINT_GOPROXY": upstream.base})
-    fast = dict(DEFAULT_RATE_LIMITS, goproxy=1000.0)
+    fast = dict(default_rate_limits(), goproxy=1000.0)
     config = replace(config, rate_limits=MappingProxyType(fast), retries=0, read_timeout=5)
     with HttpClient(config, env={}) as client:
         yield client

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from automation.core.config import PUBLIC_ENDPOINTS, Config
+from automation.core.config import Config, public_endpoints
 from automation.core.http import HttpClient
 from automation.core.layout import REPOSITORY_ROOT, RegistryLayout
 from automation.ecosystems import adapters, seed_sources
@@ -78,7 +78,7 @@ def keg(formula: str, version: str, *paths: str) -> list[Member]:
 
 @pytest.fixture
 def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
-    endpoints = dict(PUBLIC_ENDPOINTS)
+    endpoints = dict(public_endpoints())
     endpoints["homebrew"] = upstream.base
     endpoints["ghcr"] = upstream.base
     config = Config(

@@ -15,17 +15,17 @@ from typing import Any
 
 import pytest
 
-from automation.core.config import PUBLIC_ENDPOINTS, Config
+from automation.core.config import Config, public_endpoints
 from automation.core.errors import UnsafeNameError
 from automation.core.http import BadResponse, HttpClient
 from automation.core.layout import RegistryLayout
 from automation.ecosystems.npm import client as npm
-from automation.ecosystems.popularity import (
+from automation.ecosystems.npm.popularity import (
     iter_count_pairs,
     load_npm_popularity,
-    percentile_for_rank,
     top_counts,
 )
+from automation.ecosystems.popularity import percentile_for_rank
 from tests.support.fake_upstream import FIXTURES, FakeUpstream
 
 NPM = FIXTURES / "npm"
@@ -38,7 +38,7 @@ def doc(name: str) -> dict[str, Any]:
 
 @pytest.fixture
 def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
-    endpoints = dict(PUBLIC_ENDPOINTS, npm=upstream.base)
+    endpoints = dict(public_endpoints(), npm=upstream.base)
     config = Config(endpoints=MappingProxyType(endpoints), retries=1, backoff_factor=0.01)
     with HttpClient(config, env={}) as client:
         yield client

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from automation.core.config import PUBLIC_ENDPOINTS, Config
+from automation.core.config import Config, public_endpoints
 from automation.core.errors import UnsafeNameError
 from automation.core.http import BadResponse, HttpClient
 from automation.ecosystems.pypi import client as pypi
@@ -30,7 +30,7 @@ def doc(name: str) -> dict[str, Any]:
 
 @pytest.fixture
 def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
-    endpoints = dict(PUBLIC_ENDPOINTS)
+    endpoints = dict(public_endpoints())
     endpoints["pypi"] = upstream.base
     endpoints["pypifiles"] = upstream.base + "/files"
     config = Config(
@@ -220,8 +220,10 @@ def test_full_download_checks_sha256(upstream: FakeUpstream, http: HttpClient) -
 
 
 def test_full_download_is_capped(upstream: FakeUpstream) -> None:
-    endpoints = dict(PUBLIC_ENDPOINTS, pypi=upstream.base, pypifiles=upstream.base + "/files")
-    config = Config(endpoints=MappingProxyType(endpoints), retries=0, max_wheel_bytes=10_000)
+    endpoints = dict(public_endpoints(), pypi=upstream.base, pypifiles=upstream.base + "/files")
+    config = Config(endpoints=MappingProxyType(endpoints), retries=0).with_settings(
+        "pypi", max_wheel_bytes=10_000
+    )
     serve_project(upstream, "httpie", honour_range=False)
     with HttpClient(config, env={}) as client, pytest.raises(BadResponse, match="cap"):
         pypi.fetch_pypi_project(client, "httpie")

@@ -14,7 +14,7 @@ from types import MappingProxyType
 import pytest
 
 from automation.core import schemas
-from automation.core.config import PUBLIC_ENDPOINTS, Config
+from automation.core.config import Config, public_endpoints
 from automation.core.errors import ExitCode, UsageError
 from automation.core.http import HttpClient
 from automation.core.layout import RegistryLayout
@@ -37,7 +37,7 @@ def sha(data: bytes) -> str:
 
 @pytest.fixture
 def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
-    endpoints = dict(PUBLIC_ENDPOINTS, github=upstream.base, homebrew=upstream.base)
+    endpoints = dict(public_endpoints(), github=upstream.base, homebrew=upstream.base)
     config = Config(endpoints=MappingProxyType(endpoints), retries=0, connect_timeout=2.0)
     with HttpClient(config, env={}) as client:
         yield client

@@ -20,14 +20,14 @@ def test_document_is_generated_from_the_table() -> None:
 
 
 def test_rows_are_canonical_unique_and_complete() -> None:
-    keys = [(c.category, c.subcategory) for c in fc.CODES]
+    keys = [(c.category, c.subcategory) for c in fc.codes()]
     assert len(keys) == len(set(keys))
-    assert {c.category for c in fc.CODES} == set(CATEGORIES)
-    for code in fc.CODES:
+    assert {c.category for c in fc.codes()} == set(CATEGORIES)
+    for code in fc.codes():
         assert code.transition in fc.TRANSITIONS and code.transition != fc.NO_TRANSITION
         assert code.meaning and code.emitters
         assert code.raw_category in (None, *fc.RAW_CATEGORIES)
-    for note in fc.NOTES:
+    for note in fc.notes():
         assert note.category == "" and note.transition == fc.NO_TRANSITION
 
 
@@ -50,7 +50,7 @@ def test_every_subcategory_in_the_source_is_in_the_table() -> None:
 
 
 def test_fallbacks_are_only_fallbacks() -> None:
-    fallbacks = [c for c in fc.CODES if c.fallback]
+    fallbacks = [c for c in fc.codes() if c.fallback]
     assert {c.subcategory for c in fallbacks} == {"unclassified", "unexpected_<exception>"}
     assert not fc.is_specific("install_failed", "unclassified")
     assert not fc.is_specific("generation_failed", "unexpected_keyerror")

@@ -12,7 +12,7 @@ from types import MappingProxyType
 import pytest
 
 from automation.core import schemas
-from automation.core.config import PUBLIC_ENDPOINTS, Config
+from automation.core.config import Config, public_endpoints
 from automation.core.http import HttpClient
 from automation.core.layout import RegistryLayout
 from automation.ecosystems import split_source
@@ -170,7 +170,7 @@ def http() -> Iterator[HttpClient]:
     server = FakeUpstream().start()
     for name in ("cowsay", "prettier"):
         server.file(f"/{name}", FIXTURES / "npm" / f"{name}.json")
-    endpoints = dict(PUBLIC_ENDPOINTS, pypi=server.base, npm=server.base)
+    endpoints = dict(public_endpoints(), pypi=server.base, npm=server.base)
     config = Config(endpoints=MappingProxyType(endpoints), retries=1, backoff_factor=0.01)
     with HttpClient(config, env={}) as client:
         yield client

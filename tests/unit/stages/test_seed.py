@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from automation.core import schemas
-from automation.core.config import PUBLIC_ENDPOINTS, Config
+from automation.core.config import Config, public_endpoints
 from automation.core.errors import ExitCode, LockedError
 from automation.core.http import HttpClient
 from automation.core.layout import RegistryLayout
@@ -45,7 +45,7 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture
 def http(upstream: FakeUpstream) -> Iterator[HttpClient]:
-    endpoints = dict(PUBLIC_ENDPOINTS, pypi=upstream.base, npm=upstream.base)
+    endpoints = dict(public_endpoints(), pypi=upstream.base, npm=upstream.base)
     endpoints["pypifiles"] = upstream.base + "/files"
     config = Config(endpoints=MappingProxyType(endpoints), retries=1, backoff_factor=0.01)
     with HttpClient(config, env={}) as client:
@@ -208,11 +208,13 @@ def test_a_held_lock_stops_a_second_writer(layout: RegistryLayout, http: HttpCli
 def test_pypi_ranking_falls_back_to_the_shipped_copy(
     layout: RegistryLayout, upstream: FakeUpstream
 ) -> None:
-    from automation.ecosystems.popularity import load_pypi_popularity
+    from automation.ecosystems.pypi.popularity import load_pypi_popularity
 
     upstream.sequence("/top.json", [Reply(503)])
-    endpoints = MappingProxyType(dict(PUBLIC_ENDPOINTS, pypi=upstream.base))
-    config = Config(endpoints=endpoints, pypi_top_url=upstream.base + "/top.json")
+    endpoints = MappingProxyType(dict(public_endpoints(), pypi=upstream.base))
+    config = Config(endpoints=endpoints).with_settings(
+        "popularity", pypi_top_url=upstream.base + "/top.json"
+    )
     with HttpClient(config, env={}) as client:
         ranked = load_pypi_popularity(client)
     assert len(upstream.requests_to("/top.json")) == 1  # one quick try, no retries

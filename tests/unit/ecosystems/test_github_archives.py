@@ -12,10 +12,10 @@ from types import MappingProxyType
 
 import pytest
 
-from automation.core import archives as archive_listing
-from automation.core.archives import list_archive, read_listing
 from automation.core.config import Config, load_config
 from automation.core.http import HttpClient
+from automation.ecosystems.github import archives as archive_listing
+from automation.ecosystems.github.archives import list_archive, read_listing
 from tests.support.fake_upstream import FakeUpstream
 
 KIB = 1024
