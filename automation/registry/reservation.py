@@ -70,7 +70,7 @@ from automation.core.layout import RegistryLayout
 from automation.core.names import check_recipe_name
 from automation.core.timefmt import format_timestamp, parse_timestamp
 from automation.core.timefmt import now as utc_now
-from automation.registry.breaker import SELECTABLE_STATUSES
+from automation.registry.queue import SELECTABLE_STATUSES
 from automation.registry.staging import SelectionRecord, Staging, staging_dir
 
 RESERVATION_TTL = timedelta(hours=24)

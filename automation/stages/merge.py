@@ -34,7 +34,7 @@ from automation.ops.maintenance import (
     sweep_temp_files,
 )
 from automation.registry import manifest as mf
-from automation.registry.breaker import BreakerConfig, record_outcome
+from automation.registry.breaker import BreakerConfig
 from automation.registry.constraints import (
     apply_constraints,
     combine_environment_outcomes,
@@ -43,6 +43,7 @@ from automation.registry.constraints import (
 from automation.registry.control import (
     Control,
     check_allowed_now,
+    record_outcome,
     sweep_control_temp,
     update_control,
 )
