@@ -23,7 +23,7 @@ from automation.core.layout import RegistryLayout
 from automation.core.report import Problem
 from automation.core.timefmt import format_timestamp
 from automation.core.timefmt import now as clock_now
-from automation.registry.breaker import BreakerConfig, BreakerState, effective
+from automation.registry.breaker import BreakerConfig, BreakerState, effective, record
 
 _FIELDS = (
     "enabled",
@@ -248,6 +248,14 @@ def update_control(layout: RegistryLayout, change: Callable[[Control], Control])
         if updated != current or not layout.control_file.exists():
             save_control(layout.control_file, updated)
         return updated
+
+
+def record_outcome(
+    control: Control, ecosystem: str, success: bool, now: datetime, config: BreakerConfig
+) -> Control:
+    """``control`` with one outcome of ``ecosystem`` recorded in its breaker."""
+    eco = normalise_ecosystem(ecosystem)
+    return control.with_breaker(eco, record(control.breaker(eco), success, now, config))
 
 
 def check_allowed(

@@ -19,6 +19,8 @@ from automation.core.report import Problem
 from automation.core.timefmt import format_timestamp, now, parse_timestamp
 
 STATUSES = ("pending", "success", "failed", "blocked", "requires_manual", "excluded")
+# The statuses batch selection (and branch reservation) may pick an entry in.
+SELECTABLE_STATUSES = ("pending", "failed")
 CONFIDENCES = ("auto", "curated")
 # Legacy (Phase-0 `packages[]`) statuses and how they read today.
 LEGACY_STATUS = {

@@ -73,7 +73,6 @@ from automation.core.layout import RegistryLayout
 from automation.core.names import check_recipe_name
 from automation.core.timefmt import format_timestamp, parse_timestamp
 from automation.core.timefmt import now as utc_now
-from automation.registry.breaker import SELECTABLE_STATUSES
 from automation.registry.manifest import (
     BatchManifest,
     RestorePlan,
@@ -82,6 +81,7 @@ from automation.registry.manifest import (
     plan_restore,
     save_manifest,
 )
+from automation.registry.queue import SELECTABLE_STATUSES
 from automation.registry.staging import SelectionRecord, Staging, staging_dir
 
 RESERVATION_TTL = timedelta(hours=24)

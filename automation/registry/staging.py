@@ -35,7 +35,9 @@ from automation.core.timefmt import parse_timestamp
 # optional lowercase suffix. ``..`` is refused too: the id names folders.
 BATCH_ID = re.compile(r"\d{4}-\d{2}-\d{2}(?:-[a-z0-9][a-z0-9._-]*)?")
 BATCH_ID_MAX_LENGTH = 128
-BATCH_ID_FORM = "YYYY-MM-DD[-suffix], the suffix of a-z 0-9 . _ - (e.g. 2026-11-27-173501-<ecosystem>)"
+BATCH_ID_FORM = (
+    "YYYY-MM-DD[-suffix], the suffix of a-z 0-9 . _ - (e.g. 2026-11-27-173501-<ecosystem>)"
+)
 
 
 def is_batch_id(text: str) -> bool:

@@ -45,7 +45,7 @@ from automation.ops.maintenance import (
     sweep_temp_files,
 )
 from automation.registry import manifest as mf
-from automation.registry.breaker import BreakerConfig, record_outcome
+from automation.registry.breaker import BreakerConfig
 from automation.registry.constraints import (
     apply_constraints,
     combine_environment_outcomes,
@@ -55,6 +55,7 @@ from automation.registry.control import (
     Control,
     check_allowed_now,
     load_control,
+    record_outcome,
     sweep_control_temp,
     update_control,
 )

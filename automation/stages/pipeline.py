@@ -25,7 +25,6 @@ from automation.ecosystems import (
     split_source,
 )
 from automation.ecosystems.recipe import BuildFailure
-from automation.registry.breaker import select_batch
 from automation.registry.control import Control, check_allowed_now, load_control, update_control
 from automation.registry.queue import load_queue
 from automation.registry.reservation import scan_reservations
@@ -38,6 +37,7 @@ from automation.stages.generate import (
     parse_shard,
 )
 from automation.stages.merge import MergeReport, merge_batch
+from automation.stages.selection import select_batch
 from automation.stages.validate import ValidateReport, validate_batch_locally
 from automation.stages.validate_matrix import MatrixReport
 

@@ -137,7 +137,7 @@ def test_a_stop_made_while_generate_selects_is_not_undone(
 
     fakes.make_registry(tmp_path)
     layout = RegistryLayout.at(tmp_path)
-    from automation.registry.breaker import select_batch as real
+    from automation.stages.selection import select_batch as real
 
     def select_while_someone_stops(*args: Any, **kwargs: Any) -> Any:
         selection = real(*args, **kwargs)

@@ -3,11 +3,12 @@
 The crash, concurrency and sharding tests run the real stages (``run_generate`` with its
 selection and locks, ``validate_batch_locally``, ``merge_batch``) with only the two edges faked:
 ``fetch`` (the adapters' HTTP) and the process runner of the local validator. A child process
-imports this file by path, so tests can SIGKILL a real run::
+runs this module (``tests.support.driver_command``, with the repository on ``PYTHONPATH``), so
+tests can SIGKILL a real run::
 
-    python tests/support/pipeline_fakes.py run ROOT BATCH_ID [--shard K/N] [--stage generate|...]
-    python tests/support/pipeline_fakes.py add ROOT NAME... [--wait SECONDS]
-    python tests/support/pipeline_fakes.py toggle ROOT TIMES
+    python -m tests.support.pipeline_fakes run ROOT BATCH_ID [--shard K/N] [--stage generate|...]
+    python -m tests.support.pipeline_fakes add ROOT NAME... [--wait SECONDS]
+    python -m tests.support.pipeline_fakes toggle ROOT TIMES
 
 It prints ``READY`` once imported (so a kill delay measures work, not interpreter start-up) and
 exits with the stage's exit code (5 when stopped or locked out). The kill-9 test forks its
@@ -23,9 +24,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-if __name__ == "__main__":  # run by path: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from automation.core.errors import AutomationError, ExitCode
 from automation.core.http import NotFound

@@ -110,9 +110,15 @@ def test_cache_dir_override(registry: RegistryLayout, tmp_path: Path, monkeypatc
     assert path is not None and path.is_relative_to(tmp_path / "elsewhere")
 
 
-def test_reference_data_indexes_every_record(reference_dir: Path, tmp_path: Path) -> None:
+def test_reference_data_indexes_every_record(
+    reference_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     layout = RegistryLayout.at(reference_dir)
-    assert default_index_path(layout) is None  # the snapshot is read-only: never written
+    monkeypatch.delenv("AUTOMATION_CACHE_DIR", raising=False)
+    # The kit's own default: no cache inside a read-only root (the reference data is read-only
+    # unless someone made ../shared writable; either way the session keeps it unchanged).
+    read_only = not reference_dir.stat().st_mode & 0o222
+    assert (default_index_path(layout) is None) == read_only
     db = tmp_path / "ref.sqlite"
     records, problems, cold = load_failure_records(layout, index_path=db)
     assert cold.files == cold.files_read == 5785

@@ -13,7 +13,7 @@ import pytest
 from automation.core import schemas
 from automation.core.errors import DataError, ExitCode, StoppedError, UsageError
 from automation.core.layout import RegistryLayout
-from automation.registry.breaker import BreakerConfig, BreakerState, effective, record_outcome
+from automation.registry.breaker import BreakerConfig, BreakerState, effective
 from automation.registry.control import (
     Control,
     check_allowed,
@@ -22,6 +22,7 @@ from automation.registry.control import (
     load_control,
     parse_control,
     read_control,
+    record_outcome,
     resume,
     save_control,
 )
@@ -195,3 +196,11 @@ def test_check_allowed_consults_an_open_breaker_when_given_a_clock() -> None:
     with pytest.raises(StoppedError, match="open until 2026-08-15T12:30:00Z"):
         check_allowed(control, "npm", now=NOW)
     check_allowed(control, "npm", now=NOW + timedelta(minutes=30))
+
+
+def test_record_outcome_normalises_prefix() -> None:
+    control = Control()
+    for _ in range(5):
+        control = record_outcome(control, "cargo", False, NOW, BreakerConfig())
+    assert control.breaker("crates.io").state == "open"
+    assert "cargo" not in control.breakers

@@ -1,0 +1,377 @@
+"""The package's shape: a small ``automation/`` root, no import cycles, tests that mirror the tree.
+
+The import graph is built from the source with ``ast`` (nothing is imported): every ``import``
+and ``from ... import`` counts, at module level, inside functions and under ``TYPE_CHECKING``
+alike (a cycle hidden behind ``TYPE_CHECKING`` is still two modules that must be understood
+together), and importing ``a.b.c`` also imports the packages ``a`` and ``a.b``.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = REPOSITORY_ROOT / "automation"
+TESTS_DIR = REPOSITORY_ROOT / "tests"
+MAX_ROOT_MODULES = 12
+
+# Where a test module may live (relative to tests/). unit/<package>/ is checked separately: the
+# package must be one of automation's.
+TEST_HOMES = ("integration", "live", "containers", "support")
+# Tests of the whole package rather than of one of its subpackages.
+WHOLE_PACKAGE_TESTS = frozenset({"unit/test_architecture.py"})
+
+# Machine-specific absolute paths a test must not depend on.
+MACHINE_PATH_PREFIXES = ("/work/", "/root/", "/home/", "/tmp/")
+# String literals that look like machine paths but are not paths on this machine.
+NOT_MACHINE_PATHS: Mapping[str, frozenset[str]] = {
+    # The installer's path inside a validation container (the image's own layout).
+    "unit/containers/test_runtime_and_validate.py": frozenset(
+        {"/tmp/registry-automation/installer.py"}
+    ),
+    # A hostile absolute member name in a crafted archive: the installer must refuse it.
+    "unit/containers/test_installer.py": frozenset({"/tmp/evil-absolute"}),
+}
+
+
+# --- the import graph ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImportEdge:
+    """``importer`` imports ``imported`` (directly, or as a parent package) at ``line``."""
+
+    importer: str
+    imported: str
+    line: int
+
+
+def module_names(package_dir: Path) -> dict[str, Path]:
+    """Every module under ``package_dir`` by dotted name (a package by its ``__init__.py``)."""
+    root = package_dir.parent
+    names: dict[str, Path] = {}
+    for path in sorted(package_dir.rglob("*.py")):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        names[".".join(parts)] = path
+    return names
+
+
+def _ancestors_and_self(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _resolve_relative(importer: str, is_package: bool, level: int, module: str | None) -> str:
+    base = importer.split(".") if is_package else importer.split(".")[:-1]
+    if level > 1:
+        base = base[: len(base) - (level - 1)]
+    return ".".join([*base, module] if module else base)
+
+
+def import_edges(package_dir: Path) -> list[ImportEdge]:
+    """Edges between modules of the package, one per (importer, imported, line)."""
+    modules = module_names(package_dir)
+    edges: set[ImportEdge] = set()
+    for importer, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        is_package = path.name == "__init__.py"
+        # A module's own parent packages are loaded before it: not imports it makes.
+        own_ancestors = set(_ancestors_and_self(importer))
+        for node in ast.walk(tree):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = (
+                    _resolve_relative(importer, is_package, node.level, node.module)
+                    if node.level
+                    else node.module or ""
+                )
+                targets = [base]
+                # `from a.b import c` imports the submodule a.b.c when there is one.
+                targets += [f"{base}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                for name in _ancestors_and_self(target):
+                    if name in modules and name not in own_ancestors:
+                        edges.add(ImportEdge(importer, name, node.lineno))
+    return sorted(edges, key=lambda e: (e.importer, e.imported, e.line))
+
+
+def strongly_connected(graph: Mapping[str, set[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components (iterative: no recursion limit)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components: list[list[str]] = []
+    counter = 0
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work: list[tuple[str, Iterator[str]]] = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component: list[str] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                components.append(sorted(component))
+    return components
+
+
+def _cycle_in(component: list[str], graph: Mapping[str, set[str]]) -> list[str]:
+    """One cycle through the component's first module, as a path that returns to it."""
+    members = set(component)
+    start = component[0]
+    parents: dict[str, str] = {}
+    frontier = [start]
+    while frontier:  # breadth first: the shortest way back
+        following: list[str] = []
+        for node in frontier:
+            for child in sorted(graph[node] & members):
+                if child == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(parents[path[-1]])
+                    return [*reversed(path), start]
+                if child not in parents:
+                    parents[child] = node
+                    following.append(child)
+        frontier = following
+    raise AssertionError(f"no cycle through {start} in {component}")  # not a cycle component
+
+
+def import_cycles(package_dir: Path) -> list[str]:
+    """Every import cycle, one line each: ``a (line 3) -> b (line 9) -> a``."""
+    edges = import_edges(package_dir)
+    graph: dict[str, set[str]] = {name: set() for name in module_names(package_dir)}
+    lines: dict[tuple[str, str], int] = {}
+    for edge in edges:
+        graph[edge.importer].add(edge.imported)
+        lines.setdefault((edge.importer, edge.imported), edge.line)
+    found = []
+    for component in strongly_connected(graph):
+        if len(component) == 1 and component[0] not in graph[component[0]]:
+            continue
+        cycle = _cycle_in(component, graph)
+        steps = [f"{a} (line {lines[a, b]})" for a, b in itertools.pairwise(cycle)]
+        found.append(" -> ".join([*steps, cycle[-1]]))
+    return found
+
+
+# --- the package ----------------------------------------------------------------------------------
+
+
+def test_the_package_root_holds_at_most_twelve_modules() -> None:
+    root_modules = sorted(p.name for p in PACKAGE_DIR.glob("*.py"))
+    assert len(root_modules) <= MAX_ROOT_MODULES, root_modules
+
+
+def test_no_import_cycle_in_the_package() -> None:
+    cycles = import_cycles(PACKAGE_DIR)
+    assert cycles == [], "import cycles:\n" + "\n".join(cycles)
+
+
+def test_breaker_and_control_do_not_import_each_other() -> None:
+    """The pair that used to (control imported breaker, breaker imported control under
+    TYPE_CHECKING): the breaker is below the control file, selection above both."""
+    edges = {(e.importer, e.imported) for e in import_edges(PACKAGE_DIR)}
+    assert ("automation.registry.control", "automation.registry.breaker") in edges
+    assert ("automation.registry.breaker", "automation.registry.control") not in edges
+    assert ("automation.stages.selection", "automation.registry.control") in edges
+
+
+def _write(root: Path, files: Mapping[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root / "pkg"
+
+
+def test_the_checker_finds_a_cycle_hidden_behind_type_checking(tmp_path: Path) -> None:
+    package = _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/low.py": (
+                "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n"
+                "    from pkg.high import High\n"
+            ),
+            "pkg/high.py": "from pkg import low\n",
+            "pkg/alone.py": "import json\nfrom pkg.low import *\n",
+        },
+    )
+    assert import_cycles(package) == ["pkg.high (line 1) -> pkg.low (line 4) -> pkg.high"]
+
+
+def test_the_checker_sees_function_level_relative_and_parent_package_imports(
+    tmp_path: Path,
+) -> None:
+    package = _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            # relative, inside a function
+            "pkg/a.py": "def f():\n    from . import b\n    return b\n",
+            "pkg/b.py": "from .sub.deep import x\n",
+            # importing pkg.sub.deep runs pkg/sub/__init__.py, which imports pkg.a
+            "pkg/sub/__init__.py": "import pkg.a\n",
+            "pkg/sub/deep.py": "x = 1\n",
+        },
+    )
+    cycles = import_cycles(package)
+    assert cycles == ["pkg.a (line 2) -> pkg.b (line 1) -> pkg.sub (line 1) -> pkg.a"]
+
+
+def test_the_checker_accepts_a_package_importing_its_own_submodules(tmp_path: Path) -> None:
+    package = _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from pkg.part import thing\n",
+            "pkg/part.py": "from pkg.other import y\nthing = y\n",
+            "pkg/other.py": "y = 2\n",
+        },
+    )
+    assert import_cycles(package) == []
+    edges = {(e.importer, e.imported) for e in import_edges(package)}
+    assert edges == {("pkg", "pkg.part"), ("pkg.part", "pkg.other")}
+
+
+# --- the tests ------------------------------------------------------------------------------------
+
+
+def _test_sources() -> list[Path]:
+    return sorted(p for p in TESTS_DIR.rglob("*.py") if "fixtures" not in p.parts)
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(TESTS_DIR).as_posix()
+
+
+def _is_sys_path(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "path"
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "sys"
+    )
+
+
+def sys_path_edits(source: str) -> list[int]:
+    """Lines that change ``sys.path``: calls on it, assignments to it or to an item or slice."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if _is_sys_path(node.func.value):
+                found.append(node.lineno)
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                inner = target.value if isinstance(target, ast.Subscript) else target
+                if _is_sys_path(inner):
+                    found.append(node.lineno)
+    return sorted(found)
+
+
+def test_the_sys_path_check_finds_edits() -> None:
+    source = (
+        "import sys\nsys.path.insert(0, 'x')\nsys.path[:0] = ['y']\nsys.path += ['z']\n"
+        "print(sys.path)\ntext = 'sys.path.insert(0, here)'\n"
+    )
+    assert sys_path_edits(source) == [2, 3, 4]
+
+
+def test_no_test_edits_sys_path() -> None:
+    edits = {f"{_rel(p)}:{line}" for p in _test_sources() for line in sys_path_edits(p.read_text())}
+    assert edits == set()
+
+
+def machine_paths(source: str) -> list[tuple[int, str]]:
+    """String literals (f-string parts included) that start with a machine-specific prefix."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        is_text = isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if is_text and node.value.startswith(MACHINE_PATH_PREFIXES):
+            found.append((node.lineno, node.value))
+    return sorted(found)
+
+
+def test_no_absolute_machine_paths_in_tests() -> None:
+    found = []
+    for path in _test_sources():
+        if path == Path(__file__).resolve():
+            continue  # names the prefixes, and the literals above, on purpose
+        allowed = NOT_MACHINE_PATHS.get(_rel(path), frozenset())
+        for line, value in machine_paths(path.read_text()):
+            if value not in allowed:
+                found.append(f"{_rel(path)}:{line}: {value!r}")
+    assert found == []
+
+
+def test_the_machine_path_check_finds_literals() -> None:
+    source = 'A = "/work/shared/reference"\nB = f"/home/{user}/x"\nC = "relative/tmp/"\n'
+    assert machine_paths(source) == [(1, "/work/shared/reference"), (2, "/home/")]
+
+
+def misplaced_test_modules(rel_paths: list[str], packages: set[str]) -> list[str]:
+    """The paths (relative to tests/) outside unit/<package>/ and the other homes."""
+    misplaced = []
+    for rel in rel_paths:
+        parts = Path(rel).parts
+        if len(parts) == 1:
+            placed = rel in ("conftest.py", "__init__.py")
+        elif parts[0] == "unit":
+            placed = rel in WHOLE_PACKAGE_TESTS or (len(parts) > 2 and parts[1] in packages)
+        else:
+            placed = parts[0] in TEST_HOMES
+        if not placed:
+            misplaced.append(rel)
+    return misplaced
+
+
+def _subpackages() -> set[str]:
+    return {p.name for p in PACKAGE_DIR.iterdir() if (p / "__init__.py").is_file()}
+
+
+def test_every_test_module_lives_where_the_tree_says() -> None:
+    rel_paths = [_rel(p) for p in _test_sources()]
+    assert "unit/registry/test_breaker.py" in rel_paths
+    assert misplaced_test_modules(rel_paths, _subpackages()) == []
+
+
+def test_the_placement_rule_rejects_strays() -> None:
+    strays = ["test_loose.py", "unit/nowhere/test_x.py", "unit/test_y.py", "helpers/test_z.py"]
+    kept = ["conftest.py", "unit/core/test_atomic.py", "integration/test_a.py", "support/x.py"]
+    assert misplaced_test_modules(strays + kept, _subpackages()) == strays
