@@ -150,30 +150,31 @@ install_failed | bad_response | no | failed+backoff | - | containers/installer.p
     metadata is not JSON
 install_failed | checksum_mismatch | no | failed+backoff | - | containers/installer.py | a
     downloaded file fails its sha256
-install_failed | checksum_missing | no | failed+backoff | - | containers/installer.py, ops/drift.py
-    | no sha256 published for the asset
+install_failed | checksum_missing | no | failed+backoff | - | ecosystems/github/install.py,
+    ops/drift.py | no sha256 published for the asset
 install_failed | checksum_drift | no | failed+backoff | - | ops/drift.py | the artifact no longer
     matches its recorded sha256
 install_failed | artifact_missing | no | failed+backoff | - | ops/drift.py | the recorded artifact
     URL is gone (404)
 install_failed | unsafe_archive | no | failed+backoff | - | containers/installer.py | an archive
-    member escapes the tree or is a device
+    member escapes the tree, is a device or a link to no regular file, or it expands past the cap
 install_failed | unknown_archive | no | failed+backoff | - | containers/installer.py | the download
     is not a known archive format
 install_failed | bad_archive | no | failed+backoff | - | containers/installer.py | the archive
     cannot be read
-install_failed | bad_recipe | no | failed+backoff | - | containers/installer.py | the recipe is
-    malformed for the installer
+install_failed | bad_recipe | no | failed+backoff | - | containers/installer.py,
+    ecosystems/github/install.py, ecosystems/homebrew/install.py | the recipe is malformed for the
+    installer
 install_failed | missing_executable | no | failed+backoff | - | containers/installer.py | a declared
     executable was not installed
 install_failed | layout_mismatch | no | failed+backoff | - | containers/installer.py | the archive
     keeps the binary under one more top-level directory than strip_dirs removes
 install_failed | unresolved_placeholder | no | failed+backoff | - | containers/installer.py | a URL
     template needs a version source the installer lacks
-install_failed | no_version | no | failed+backoff | - | containers/installer.py | no version could
-    be resolved
-install_failed | no_bottle | no | failed+backoff | - | containers/installer.py | no bottle for this
-    platform tag
+install_failed | no_version | no | failed+backoff | - | containers/installer.py,
+    ecosystems/github/install.py | no version could be resolved
+install_failed | no_bottle | no | failed+backoff | - | ecosystems/homebrew/install.py | no bottle
+    for this platform tag
 install_failed | unknown_action | no | failed+backoff | - | containers/installer.py | a step action
     the installer does not support
 install_failed | unclassified! | no | failed+backoff | - | stages/merge.py, containers/validate.py |
@@ -195,17 +196,17 @@ verify_failed | unclassified! | no | failed+backoff | - | containers/validate.py
 """
 # Subcategories on passing or skipped lines: notes, never failures (no queue transition).
 _NOTES = """
-- | version_not_printed | no | none | - | validate_local.py | pass: verify exits 0 but does not
-    print the version
+- | version_not_printed | no | none | - | stages/validate_local.py | pass: verify exits 0 but does
+    not print the version
 - | no_verify | no | none | - | containers/installer.py | pass: the recipe has no [verify] command
-- | unsupported_action | no | none | install_failed | validate_local.py | skipped: local
+- | unsupported_action | no | none | install_failed | stages/validate_local.py | skipped: local
     validation cannot run this action
 - | unsupported_platform | no | none | - | containers/validate.py | skipped: the platform is
     not supported by the recipe
 - | container_error | no | none | - | containers/validate.py | skipped: the container could not
     run the check
-- | homebrew | no | none | unsupported_platform | containers/installer.py | skipped: macOS
-    bottles are not validated in containers
+- | homebrew | no | none | unsupported_platform | ecosystems/homebrew/install.py | skipped:
+    macOS bottles are not validated in containers
 - | constraints | no | none | unsupported_platform | containers/installer.py | skipped: the
     recipe's constraints exclude this platform
 - | no_matching_step | no | none | unsupported_platform | containers/installer.py | skipped: no
