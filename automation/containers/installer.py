@@ -1,25 +1,41 @@
 """The kit's own recipe installer: install one recipe's steps for one platform, then verify it.
 
-Self-contained on purpose: this file is copied into validation containers and run with the
-container's own ``python3`` (3.9 on debian-11), so it imports only the standard library and avoids
-syntax newer than 3.9. The host passes the recipe as JSON (old Pythons have no ``tomllib``).
+This is the installer *core*: platforms and ``when`` clauses, downloads, safe extraction, the
+install context, the generic actions (``download_archive``, ``install_binaries``), verify and the
+CLI. Each ecosystem's own actions live in ``automation/ecosystems/<name>/install.py``: a module
+with an ``ACTIONS`` table (action name -> function) and optionally ``LOCAL_ACTIONS`` (the ones
+local validation may run on the user's machine), found next to this file by
+:func:`ecosystem_install_files` and registered when this module loads.
 
-    python3 installer.py run RECIPE.json --platform linux-debian-glibc-x86_64 --prefix /opt/tsuku
+Self-contained on purpose: the core and every ``install.py`` form the *kit folder* copied into the
+validation containers (:func:`kit_files`, same relative layout as in the repository) and run with
+the container's own ``python3`` (3.9 on debian-11), so they import only the standard library and
+avoid syntax newer than 3.9. The host passes the recipe as JSON (old Pythons have no ``tomllib``).
+
+    python3 kit/containers/installer.py run RECIPE.json --platform linux-debian-glibc-x86_64
 
 prints ONE JSON line: {status, category, subcategory, exit_code, message, output, version, ...}.
 Exit codes follow tsuku's: 0 pass/skipped, 5 network, 6 install failed, 7 verify failed,
 8 missing runtime, 124 timeout.
+
+Local validation runs the same code in-process: it builds a :class:`Context` with the kit's own
+process runner (``automation.core.process.run_process``) and a clean environment, and calls the
+step's action. Every process the core and the actions start goes through ``Context.runner``
+(:func:`run_process` here is the minimal stand-in used inside the container), except the one
+pipe that streams a ``.tar.zst`` through ``zstd``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import glob
 import hashlib
+import importlib.util
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import stat
@@ -32,7 +48,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from typing import IO, Any, Callable  # noqa: UP035 (runs on 3.9)
+
+try:  # Python builds without liblzma exist; tarfile then cannot read .tar.xz anyway
+    from lzma import LZMAError
+except ImportError:  # pragma: no cover - depends on the interpreter build
+    LZMAError = ValueError  # type: ignore[misc,assignment]
 
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
 INSTALL_FAILED = "install_failed"
@@ -49,12 +71,22 @@ EXIT_CODES = {
     TIMEOUT: 124,
     NETWORK: 5,
 }
-OUTPUT_LIMIT = 16 * 1024
+OUTPUT_LIMIT = 16 * 1024  # of a result line's output
+# Kept of one process's output: verify patterns are matched against it.
+RUNNER_OUTPUT_LIMIT = 1 << 20
 SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9._@+-]{0,127}$")
 USER_AGENT = "registry-automation-installer/1"
 VERSION_RE = r"v?(\d+(?:\.[0-9A-Za-z]+)*(?:[-+][0-9A-Za-z.]+)?)"
-
-# Output fragments that mean the network, not the package, failed (pip, npm, curl, urllib).
+# What extraction may write in total, checked before each chunk lands (tests pass a small cap).
+DEFAULT_EXTRACT_LIMIT = 4 << 30
+# A symlink's target inside a zip is its content: anything longer than a path is not a link.
+ZIP_LINK_LIMIT = 4096
+# The name the ecosystem install modules find this module under (see _load_ecosystem_actions).
+KIT_MODULE = "registry_automation_installer"
+HERE = os.path.dirname(os.path.abspath(__file__))
+ECOSYSTEMS_DIR = os.path.join(os.path.dirname(HERE), "ecosystems")
+# Output fragments that mean the network, not the package, failed (package managers, curl,
+# urllib).
 NETWORK_SIGNATURES = (
     (
         "dns_error",
@@ -109,25 +141,103 @@ NETWORK_SIGNATURES = (
 
 
 class StepFailure(Exception):
-    """An install or verify failure with its classification."""
+    """An install or verify failure with its classification.
 
-    def __init__(self, category: str, subcategory: str, message: str, output: str = "") -> None:
+    ``returncode`` is the exit code of the process whose failure this is (None when no process
+    failed: a bad recipe, a download, a missing runtime).
+    """
+
+    def __init__(
+        self,
+        category: str,
+        subcategory: str,
+        message: str,
+        output: str = "",
+        returncode: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.category = category
         self.subcategory = subcategory
         self.message = message
         self.output = output
+        self.returncode = returncode
 
 
 class UnsafeArchive(StepFailure):
-    """An archive member would land outside the extraction directory, or is a device file."""
+    """An archive member would land outside the extraction directory, is a device file, a link
+    to something that is not a regular file of the tree, or the archive expands past its cap."""
 
     def __init__(self, message: str) -> None:
         super().__init__(INSTALL_FAILED, "unsafe_archive", message)
 
 
+class MissingExecutables(StepFailure):
+    """A package installed, but not every executable the recipe declares.
+
+    ``missing`` are the declared names not found in ``directory``; ``present`` is what the
+    package manager did put there (local validation names both)."""
+
+    def __init__(self, directory: str, missing: list[str]) -> None:
+        super().__init__(
+            INSTALL_FAILED,
+            "missing_executable",
+            f"expected executable {os.path.join(directory, missing[0])} was not installed",
+        )
+        self.directory = directory
+        self.missing = missing
+        self.present = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+
+
 def log(message: str) -> None:
     print("[installer] " + message, file=sys.stderr, flush=True)
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+class ProcessResult:
+    """What one process did: the shape of ``automation.core.process.Completed`` that the
+    installer reads (local validation injects that runner; the container uses this one)."""
+
+    __slots__ = ("exit_code", "missing", "output", "timed_out")
+
+    def __init__(
+        self, exit_code: int, output: str, timed_out: bool = False, missing: bool = False
+    ) -> None:
+        self.exit_code = exit_code
+        self.output = output
+        self.timed_out = timed_out
+        self.missing = missing
+
+
+# argv, environment, working directory, timeout -> an object with exit_code, output, timed_out
+# and missing (ProcessResult here, automation.core.process.Completed on the host).
+Runner = Callable[[list[str], dict[str, str], str, float], Any]
+
+
+def run_process(argv: list[str], env: dict[str, str], cwd: str, timeout: float) -> ProcessResult:
+    """The container's minimal runner: output merged and capped, failures as values."""
+    try:
+        proc = subprocess.run(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else ""
+        return ProcessResult(124, out[-RUNNER_OUTPUT_LIMIT:], timed_out=True)
+    except FileNotFoundError as exc:
+        return ProcessResult(127, str(exc), missing=True)
+    except OSError as exc:
+        return ProcessResult(126, str(exc))
+    return ProcessResult(
+        proc.returncode, proc.stdout.decode("utf-8", "replace")[-RUNNER_OUTPUT_LIMIT:]
+    )
 
 
 # --- platforms and `when` clauses -------------------------------------------------------------
@@ -328,18 +438,23 @@ def download(
 
 # --- safe extraction --------------------------------------------------------------------------
 
+# What a damaged archive raises while it is read (tarfile and zipfile do not wrap all of it).
+_ARCHIVE_ERRORS = (tarfile.TarError, zipfile.BadZipFile, zlib.error, LZMAError, EOFError)
+
 
 def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _member_parts(name: str, strip: int) -> list[str] | None:
+def member_parts(name: str, strip: int) -> list[str] | None:
     """Archive name -> path components below the extraction dir (None: stripped away)."""
     if not name or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
         raise UnsafeArchive(f"absolute path in archive: {name!r}")
     raw = re.split(r"[/\\]", name)
     if ".." in raw:
         raise UnsafeArchive(f"parent reference in archive path: {name!r}")
+    if "\x00" in name:
+        raise UnsafeArchive(f"NUL byte in archive path: {name!r}")
     parts = [p for p in name.split("/") if p not in ("", ".")]
     parts = parts[strip:]
     return parts or None
@@ -365,19 +480,36 @@ def _clear(target: str) -> None:
         os.unlink(target)
 
 
-def _write_file(target: str, source: IO[bytes], mode: int, budget: list[int]) -> None:
+def _claim(budget: list[int], size: int, name: str) -> None:
+    """Take ``size`` bytes from what the archive may still write; refuse before they land."""
+    if size > budget[0]:
+        raise UnsafeArchive(
+            f"archive expands beyond the size limit at {name!r} ({budget[1]} bytes allowed)"
+        )
+    budget[0] -= size
+
+
+def _write_file(
+    target: str, source: IO[bytes], mode: int, budget: list[int], declared: int
+) -> None:
+    # The declared size is claimed first (a bomb is refused before its first byte), then every
+    # chunk is counted as it streams (a member that yields more than it declared is cut off).
+    name = os.path.basename(target)
+    _claim(budget, declared, name)
     _clear(target)
     # O_NOFOLLOW: never write through a link planted by an earlier member.
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(target, flags, 0o600)
+    written = 0
     with os.fdopen(fd, "wb") as handle:
         while True:
             chunk = source.read(1 << 20)
             if not chunk:
                 break
-            budget[0] -= len(chunk)
-            if budget[0] < 0:
-                raise UnsafeArchive("archive expands beyond the size limit")
+            written += len(chunk)
+            if written > declared:
+                _claim(budget, written - declared, name)
+                declared = written
             handle.write(chunk)
     # No setuid/setgid/sticky, no group/other write.
     os.chmod(target, (mode & 0o755) | 0o600)
@@ -387,12 +519,46 @@ def _make_symlink(dest: str, parts: list[str], link_target: str) -> None:
     name = "/".join(parts)
     if not link_target or link_target.startswith("/") or re.match(r"^[A-Za-z]:", link_target):
         raise UnsafeArchive(f"absolute symlink {name} -> {link_target}")
+    if "\x00" in link_target:
+        raise UnsafeArchive(f"NUL byte in symlink target: {name}")
     target = _safe_parent(dest, parts)
     resolved = os.path.realpath(os.path.join(os.path.dirname(target), link_target))
     if not _within(resolved, dest):
         raise UnsafeArchive(f"symlink out of the tree: {name} -> {link_target}")
     _clear(target)
     os.symlink(link_target, target)
+
+
+def _make_hardlink(dest: str, parts: list[str], source: str | None, linkname: str) -> None:
+    """A tar hardlink: only to a regular file this archive already extracted, still in place."""
+    name = "/".join(parts)
+    if (
+        source is None
+        or not os.path.lexists(source)
+        or not stat.S_ISREG(os.lstat(source).st_mode)
+        or not _within(os.path.realpath(source), dest)
+    ):
+        # The member it names may have been replaced by a symlink or a directory since: copying
+        # that would plant a link whose relative target means something else at the new place.
+        raise UnsafeArchive(
+            f"hardlink to something that is not a regular file of the tree: {name} -> {linkname}"
+        )
+    target = _safe_parent(dest, parts)
+    _clear(target)
+    os.link(source, target, follow_symlinks=False)
+
+
+def _check_links(root: str) -> None:
+    """Every symlink in the finished tree resolves inside it.
+
+    Checked once more at the end because a later member can change what an earlier link
+    resolves to (``a -> s/../x`` is inside until ``s`` becomes a link to ``.``)."""
+    for directory, dirs, files in os.walk(root):
+        for entry in (*dirs, *files):
+            path = os.path.join(directory, entry)
+            if os.path.islink(path) and not _within(os.path.realpath(path), root):
+                relative = os.path.relpath(path, root)
+                raise UnsafeArchive(f"symlink out of the tree: {relative} -> {os.readlink(path)}")
 
 
 def detect_format(path: str, declared: str = "") -> str:
@@ -418,32 +584,80 @@ def detect_format(path: str, declared: str = "") -> str:
 
 
 def safe_extract(
-    archive: str, dest: str, archive_format: str = "", strip_dirs: int = 0, max_bytes: int = 4 << 30
+    archive: str,
+    dest: str,
+    archive_format: str = "",
+    strip_dirs: int = 0,
+    max_bytes: int = DEFAULT_EXTRACT_LIMIT,
 ) -> str:
     """Extract ``archive`` into ``dest``; refuse anything that would leave ``dest``.
 
-    Rejected: absolute paths, ``..`` components, symlinks or hardlinks resolving outside,
-    device files and FIFOs. Modes lose setuid/setgid. Returns ``dest``.
+    Rejected: absolute paths, ``..`` components, symlinks resolving outside (checked per member
+    and again on the finished tree), hardlinks to anything but a regular file already extracted,
+    device files and FIFOs, and more than ``max_bytes`` of content (checked before each chunk is
+    written). Modes lose setuid/setgid. The archive is unpacked into a fresh directory beside
+    ``dest`` and moved into place only when all of it passed: a refused or damaged archive
+    leaves nothing behind. Returns ``dest`` (resolved).
     """
-    os.makedirs(dest, exist_ok=True)
-    dest = os.path.realpath(dest)
     fmt = detect_format(archive, archive_format)
-    budget = [max_bytes]
-    if fmt == "zip":
-        _extract_zip(archive, dest, strip_dirs, budget)
-    elif fmt == "tar.zst":
-        zstd = shutil.which("zstd")
-        if zstd is None:
-            raise StepFailure(MISSING_RUNTIME, "zstd", f"zstd is needed to unpack {archive}")
-        plain = archive + ".tar"
-        with open(plain, "wb") as out:
-            subprocess.run([zstd, "-dc", archive], stdout=out, check=True)
-        _extract_tar(plain, dest, strip_dirs, budget)
-    elif fmt == "tar":
-        _extract_tar(archive, dest, strip_dirs, budget)
-    else:
+    if fmt == "raw":
         raise StepFailure(INSTALL_FAILED, "unknown_archive", f"not an archive: {archive}")
-    return dest
+    parent = os.path.dirname(os.path.abspath(dest))
+    os.makedirs(parent, exist_ok=True)
+    staging = os.path.realpath(tempfile.mkdtemp(prefix=".extract-", dir=parent))
+    budget = [max_bytes, max_bytes]  # [left, allowed]
+    try:
+        try:
+            if fmt == "zip":
+                _extract_zip(archive, staging, strip_dirs, budget)
+            elif fmt == "tar.zst":
+                _extract_zstd_tar(archive, staging, strip_dirs, budget)
+            else:
+                _extract_tar(archive, staging, strip_dirs, budget)
+            _check_links(staging)
+        except (OSError, ValueError, *_ARCHIVE_ERRORS) as exc:
+            raise StepFailure(INSTALL_FAILED, "bad_archive", f"{archive}: {exc}") from None
+        return _move_into_place(staging, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into_place(staging: str, dest: str) -> str:
+    """Make the checked tree ``dest``; merge it into an existing one (several archive steps)."""
+    if os.path.isdir(dest) and not os.path.islink(dest) and not os.listdir(dest):
+        os.rmdir(dest)
+    if not os.path.lexists(dest):
+        os.rename(staging, dest)
+        return os.path.realpath(dest)
+    if os.path.islink(dest) or not os.path.isdir(dest):
+        raise StepFailure(INSTALL_FAILED, "bad_recipe", f"{dest} exists and is not a directory")
+    merged = os.path.realpath(dest)
+    _merge_tree(staging, merged)
+    try:
+        _check_links(merged)  # links of the two archives may combine into a way out
+    except UnsafeArchive:
+        shutil.rmtree(merged, ignore_errors=True)
+        raise
+    return merged
+
+
+def _merge_tree(source: str, target: str) -> None:
+    for entry in os.listdir(source):
+        src, dst = os.path.join(source, entry), os.path.join(target, entry)
+        real_dirs = (
+            os.path.isdir(src)
+            and not os.path.islink(src)
+            and os.path.isdir(dst)
+            and not os.path.islink(dst)
+        )
+        if real_dirs:
+            _merge_tree(src, dst)
+            continue
+        if os.path.isdir(dst) and not os.path.islink(dst):
+            shutil.rmtree(dst)
+        elif os.path.lexists(dst):
+            os.unlink(dst)
+        os.rename(src, dst)
 
 
 def _extract_tar(archive: str, dest: str, strip: int, budget: list[int]) -> None:
@@ -451,41 +665,70 @@ def _extract_tar(archive: str, dest: str, strip: int, budget: list[int]) -> None
         tar = tarfile.open(archive, "r:*")  # noqa: SIM115 (closed by the with below)
     except (tarfile.TarError, OSError) as exc:
         raise StepFailure(INSTALL_FAILED, "bad_archive", f"{archive}: {exc}") from None
-    extracted: dict[str, str] = {}
     with tar:
-        for member in tar:
-            parts = _member_parts(member.name, strip)
-            if member.ischr() or member.isblk() or member.isfifo() or member.isdev():
-                raise UnsafeArchive(f"device or FIFO in archive: {member.name!r}")
-            if parts is None:
-                continue
-            key = "/".join(parts)
-            if member.isdir():
-                _safe_parent(dest, [*parts, "."])
-            elif member.issym():
-                _make_symlink(dest, parts, member.linkname)
-            elif member.islnk():
-                source_parts = _member_parts(member.linkname, strip)
-                source = extracted.get("/".join(source_parts or []))
-                if source is None:
-                    raise UnsafeArchive(
-                        "hardlink to a path outside the extracted tree: "
-                        f"{member.name} -> {member.linkname}"
-                    )
-                target = _safe_parent(dest, parts)
-                _clear(target)
-                shutil.copy2(source, target, follow_symlinks=False)
-                extracted[key] = target
-            elif member.isfile():
-                target = _safe_parent(dest, parts)
-                handle = tar.extractfile(member)
-                if handle is None:
-                    raise UnsafeArchive(f"unreadable member {member.name!r}")
-                with handle:
-                    _write_file(target, handle, member.mode, budget)
-                extracted[key] = target
-            else:
-                raise UnsafeArchive(f"unsupported member type in archive: {member.name!r}")
+        _extract_tar_members(tar, dest, strip, budget)
+
+
+def _extract_zstd_tar(archive: str, dest: str, strip: int, budget: list[int]) -> None:
+    """Stream ``zstd -dc`` into the tar reader: the decompressed tar never lands on disk, so the
+    size cap applies to what is extracted, not after a full copy was written.
+
+    The one process not started through ``Context.runner``: a runner captures output, this
+    needs a pipe read while the process runs."""
+    zstd = shutil.which("zstd")
+    if zstd is None:
+        raise StepFailure(MISSING_RUNTIME, "zstd", f"zstd is needed to unpack {archive}")
+    proc = subprocess.Popen(
+        [zstd, "-dc", "--", archive],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    try:
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+            _extract_tar_members(tar, dest, strip, budget)
+        # What follows the end-of-archive marker is padding: read a little, then stop zstd.
+        proc.stdout.read(1 << 20)
+    finally:
+        proc.stdout.close()
+        if proc.poll() is None:
+            proc.kill()
+        code = proc.wait()
+    if code not in (0, -signal.SIGKILL):  # killed: the tar had ended before zstd's output did
+        raise StepFailure(INSTALL_FAILED, "bad_archive", f"{archive}: zstd exited {code}")
+
+
+def _extract_tar_members(tar: tarfile.TarFile, dest: str, strip: int, budget: list[int]) -> None:
+    extracted: dict[str, str] = {}  # member path -> where its regular file was written
+    for member in tar:
+        parts = member_parts(member.name, strip)
+        if member.ischr() or member.isblk() or member.isfifo() or member.isdev():
+            raise UnsafeArchive(f"device or FIFO in archive: {member.name!r}")
+        if parts is None:
+            continue
+        key = "/".join(parts)
+        if member.isdir():
+            extracted.pop(key, None)
+            _safe_parent(dest, [*parts, "."])
+        elif member.issym():
+            extracted.pop(key, None)
+            _make_symlink(dest, parts, member.linkname)
+        elif member.islnk():
+            source_parts = member_parts(member.linkname, strip)
+            source = extracted.get("/".join(source_parts or []))
+            _make_hardlink(dest, parts, source, member.linkname)
+            extracted[key] = os.path.join(dest, *parts)
+        elif member.isfile():
+            target = _safe_parent(dest, parts)
+            handle = tar.extractfile(member)
+            if handle is None:
+                raise UnsafeArchive(f"unreadable member {member.name!r}")
+            with handle:
+                _write_file(target, handle, member.mode, budget, member.size)
+            extracted[key] = target
+        else:
+            raise UnsafeArchive(f"unsupported member type in archive: {member.name!r}")
 
 
 def _extract_zip(archive: str, dest: str, strip: int, budget: list[int]) -> None:
@@ -495,7 +738,7 @@ def _extract_zip(archive: str, dest: str, strip: int, budget: list[int]) -> None
         raise StepFailure(INSTALL_FAILED, "bad_archive", f"{archive}: {exc}") from None
     with zf:
         for info in zf.infolist():
-            parts = _member_parts(info.filename, strip)
+            parts = member_parts(info.filename, strip)
             mode = info.external_attr >> 16
             kind = stat.S_IFMT(mode)
             if kind and kind not in (stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK):
@@ -505,18 +748,29 @@ def _extract_zip(archive: str, dest: str, strip: int, budget: list[int]) -> None
             if info.is_dir() or kind == stat.S_IFDIR:
                 _safe_parent(dest, [*parts, "."])
             elif kind == stat.S_IFLNK:
+                if info.file_size > ZIP_LINK_LIMIT:
+                    raise UnsafeArchive(f"symlink target too long: {info.filename!r}")
                 _make_symlink(dest, parts, zf.read(info).decode("utf-8", "replace"))
             else:
                 target = _safe_parent(dest, parts)
                 with zf.open(info) as handle:
-                    _write_file(target, handle, mode or 0o644, budget)
+                    _write_file(target, handle, mode or 0o644, budget, info.file_size)
 
 
 # --- install context and helpers --------------------------------------------------------------
 
 
 class Context:
-    """Where one recipe installs, and what it has produced so far."""
+    """Where one recipe installs, what it has produced so far, and how processes are started.
+
+    ``runner`` starts every process (the container's :func:`run_process`, or the kit's own
+    runner for local validation); ``env`` is the environment toolchain commands start from
+    (None: this process's); ``python`` is the interpreter that makes virtual environments;
+    ``reuse_host_tools`` lets actions use that interpreter's own package tooling instead of
+    bootstrapping one per install (local validation: the kit's interpreter has it);
+    ``extract_limit`` caps what one archive may unpack; ``log_to`` receives the command lines
+    (stderr by default: the container's stdout carries the one result line).
+    """
 
     def __init__(
         self,
@@ -526,6 +780,13 @@ class Context:
         version: str | None = None,
         timeout: float = 900,
         recipe: dict[str, Any] | None = None,
+        *,
+        runner: Runner | None = None,
+        env: dict[str, str] | None = None,
+        python: str | None = None,
+        reuse_host_tools: bool = False,
+        extract_limit: int = DEFAULT_EXTRACT_LIMIT,
+        log_to: Callable[[str], None] | None = None,
     ) -> None:
         self.name = name
         self.platform = platform
@@ -538,8 +799,14 @@ class Context:
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout
         self.recipe = recipe or {}
+        self.runner: Runner = runner or run_process
+        self.env = env
+        self.python = python or sys.executable
+        self.reuse_host_tools = reuse_host_tools
+        self.extract_limit = extract_limit
+        self.log = log_to or log
         self.executables: list[str] = []
-        self.last_tree: str | None = None  # where install_binaries looks (homebrew keg)
+        self.last_tree: str | None = None  # the tree an action last unpacked (install_binaries)
         for directory in (self.bin_dir, self.tool_dir, self.work_dir):
             os.makedirs(directory, exist_ok=True)
 
@@ -548,6 +815,12 @@ class Context:
         if left <= 0:
             raise StepFailure(TIMEOUT, "install", f"install exceeded {self.timeout:.0f}s")
         return left
+
+    def environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment a command starts with: the base one plus ``extra``."""
+        merged = dict(os.environ if self.env is None else self.env)
+        merged.update(extra or {})
+        return merged
 
     def link(self, source: str, name: str | None = None) -> None:
         """Expose an installed executable as ``bin/<name>``."""
@@ -571,7 +844,7 @@ class Context:
             self.executables.append(name)
 
     def wrapper(self, source: str, name: str, env: dict[str, str]) -> None:
-        """A shell wrapper for executables that need environment variables (gems, cpan)."""
+        """A shell wrapper for executables that need environment variables (a private lib path)."""
         script = os.path.join(self.tool_dir, "wrappers", name)
         os.makedirs(os.path.dirname(script), exist_ok=True)
         exports = "".join("export {}='{}'\n".format(k, v.replace("'", "")) for k, v in env.items())
@@ -595,46 +868,37 @@ def run_command(
     what: str = "",
 ) -> str:
     """Run an installer toolchain command; classify its failure (network, timeout, install)."""
-    merged = dict(os.environ)
-    merged.update(env or {})
-    log("$ " + " ".join(args))
-    try:
-        proc = subprocess.run(
-            args,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=merged,
-            cwd=cwd or ctx.work_dir,
-            timeout=ctx.remaining(),
-            check=False,
+    ctx.log("$ " + " ".join(args))
+    done = ctx.runner(args, ctx.environment(env), cwd or ctx.work_dir, ctx.remaining())
+    if done.missing:
+        raise StepFailure(MISSING_RUNTIME, os.path.basename(args[0]), done.output)
+    if done.timed_out:
+        raise StepFailure(
+            TIMEOUT, "install", "%s timed out" % (what or args[0]), done.output, done.exit_code
         )
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else ""
-        raise StepFailure(TIMEOUT, "install", "%s timed out" % (what or args[0]), out) from None
-    except OSError as exc:
-        raise StepFailure(MISSING_RUNTIME, os.path.basename(args[0]), str(exc)) from None
-    output = proc.stdout.decode("utf-8", "replace")
-    if proc.returncode != 0:
-        network = classify_network_text(output)
+    if done.exit_code != 0:
+        network = classify_network_text(done.output)
         category = NETWORK if network else INSTALL_FAILED
         raise StepFailure(
             category,
-            network or f"exit_{proc.returncode}",
-            f"{what or ' '.join(args[:3])} exited {proc.returncode}",
-            output,
+            network or f"exit_{done.exit_code}",
+            f"{what or ' '.join(args[:3])} exited {done.exit_code}",
+            done.output,
+            done.exit_code,
         )
-    return output
+    return str(done.output)
 
 
 def require_tool(name: str, action: str) -> str:
+    """The path of ``name`` on PATH, or a missing-runtime failure naming the action."""
     path = shutil.which(name)
     if path is None:
         raise StepFailure(MISSING_RUNTIME, name, f"{action} needs {name}, which is not installed")
     return path
 
 
-def _executables(step: dict[str, Any]) -> list[str]:
+def step_executables(step: dict[str, Any]) -> list[str]:
+    """The step's ``executables``, each a plain file name."""
     names = _as_list(step.get("executables"))
     for name in names:
         if "/" in name or name in ("", ".", ".."):
@@ -642,139 +906,26 @@ def _executables(step: dict[str, Any]) -> list[str]:
     return names
 
 
-def _package(step: dict[str, Any], key: str) -> str:
+def step_field(step: dict[str, Any], key: str) -> str:
+    """A required string field of the step that cannot pass for a command-line flag."""
     value = step.get(key)
     if not isinstance(value, str) or not value or value.startswith("-") or "\n" in value:
         raise StepFailure(INSTALL_FAILED, "bad_recipe", f"step needs a {key}")
     return value
 
 
-# --- ecosystem actions ------------------------------------------------------------------------
+def check_installed(directory: str, names: list[str]) -> None:
+    """Every declared executable is a file in ``directory`` (else :class:`MissingExecutables`)."""
+    missing = [name for name in names if not os.path.isfile(os.path.join(directory, name))]
+    if missing:
+        raise MissingExecutables(directory, missing)
 
 
-def action_npm_install(step: dict[str, Any], ctx: Context) -> None:
-    package = _package(step, "package")
-    npm = require_tool("npm", "npm_install")
-    require_tool("node", "npm_install")
-    root = os.path.join(ctx.tool_dir, "npm")
-    spec = package + ("@" + ctx.requested_version if ctx.requested_version else "")
-    run_command(
-        [
-            npm,
-            "install",
-            "--global",
-            "--prefix",
-            root,
-            "--no-audit",
-            "--no-fund",
-            "--no-update-notifier",
-            spec,
-        ],
-        ctx,
-        what="npm install " + spec,
-    )
-    manifest = os.path.join(root, "lib", "node_modules", package, "package.json")
-    try:
-        with open(manifest, encoding="utf-8") as handle:
-            ctx.version = str(json.load(handle).get("version") or "") or ctx.version
-    except (OSError, ValueError):
-        pass
-    for exe in _executables(step):
-        ctx.link(os.path.join(root, "bin", exe))
-
-
-def action_pipx_install(step: dict[str, Any], ctx: Context) -> None:
-    """One venv per package (what pipx does), with the interpreter running this installer."""
-    package = _package(step, "package")
-    venv = os.path.join(ctx.tool_dir, "venv")
-    run_command([sys.executable, "-m", "venv", venv], ctx, what="python3 -m venv")
-    python = os.path.join(venv, "bin", "python")
-    spec = package + ("==" + ctx.requested_version if ctx.requested_version else "")
-    run_command(
-        [
-            python,
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--progress-bar",
-            "off",
-            spec,
-        ],
-        ctx,
-        what="pip install " + spec,
-    )
-    probe = "import sys, importlib.metadata as m; print(m.version(sys.argv[1]))"
-    with contextlib.suppress(StepFailure):
-        ctx.version = run_command([python, "-c", probe, package], ctx).strip() or ctx.version
-    for exe in _executables(step):
-        ctx.link(os.path.join(venv, "bin", exe))
-
-
-def action_cargo_install(step: dict[str, Any], ctx: Context) -> None:
-    crate = _package(step, "crate")
-    cargo = require_tool("cargo", "cargo_install")
-    args = [cargo, "install", "--locked", "--root", ctx.tool_dir, crate]
-    if ctx.requested_version:
-        args += ["--version", ctx.requested_version]
-    run_command(args, ctx, what="cargo install " + crate)
-    for exe in _executables(step):
-        ctx.link(os.path.join(ctx.tool_dir, "bin", exe))
-
-
-def action_gem_install(step: dict[str, Any], ctx: Context) -> None:
-    gem_name = _package(step, "gem")
-    gem = require_tool("gem", "gem_install")
-    home = os.path.join(ctx.tool_dir, "gems")
-    args = [
-        gem,
-        "install",
-        "--no-document",
-        "--install-dir",
-        home,
-        "--bindir",
-        os.path.join(home, "bin"),
-        gem_name,
-    ]
-    if ctx.requested_version:
-        args += ["--version", ctx.requested_version]
-    run_command(args, ctx, what="gem install " + gem_name)
-    for exe in _executables(step):
-        ctx.wrapper(os.path.join(home, "bin", exe), exe, {"GEM_HOME": home, "GEM_PATH": home})
-
-
-def action_go_install(step: dict[str, Any], ctx: Context) -> None:
-    module = _package(step, "module")
-    go = require_tool("go", "go_install")
-    gobin = os.path.join(ctx.tool_dir, "bin")
-    target = "{}@{}".format(module, ctx.requested_version or "latest")
-    run_command(
-        [go, "install", target],
-        ctx,
-        what="go install " + target,
-        env={
-            "GOBIN": gobin,
-            "GOPATH": os.path.join(ctx.tool_dir, "gopath"),
-            "GOFLAGS": "-modcacherw",
-        },
-    )
-    for exe in _executables(step):
-        ctx.link(os.path.join(gobin, exe))
-
-
-def action_cpan_install(step: dict[str, Any], ctx: Context) -> None:
-    dist = step.get("module") or _package(step, "distribution")
-    module = str(dist).replace("-", "::")
-    cpanm = require_tool("cpanm", "cpan_install")
-    require_tool("perl", "cpan_install")
-    local = os.path.join(ctx.tool_dir, "perl5")
-    run_command(
-        [cpanm, "--notest", "--local-lib-contained", local, module], ctx, what="cpanm " + module
-    )
-    lib = os.path.join(local, "lib", "perl5")
-    for exe in _executables(step):
-        ctx.wrapper(os.path.join(local, "bin", exe), exe, {"PERL5LIB": lib})
+def link_executables(ctx: Context, directory: str, names: list[str]) -> None:
+    """Expose each of ``names`` from ``directory`` as ``bin/<name>``."""
+    check_installed(directory, names)
+    for name in names:
+        ctx.link(os.path.join(directory, name))
 
 
 # --- archive actions --------------------------------------------------------------------------
@@ -790,6 +941,7 @@ def _mapped(step: dict[str, Any], platform: Platform) -> dict[str, str]:
 
 
 def expand(template: str, ctx: Context, step: dict[str, Any]) -> str:
+    """Fill ``{os}``, ``{arch}`` (through the step's mappings) and ``{version}`` in a template."""
     if "{{" in template:
         raise StepFailure(
             INSTALL_FAILED,
@@ -807,7 +959,8 @@ def expand(template: str, ctx: Context, step: dict[str, Any]) -> str:
         raise StepFailure(INSTALL_FAILED, "bad_recipe", f"template {template!r}: {exc}") from None
 
 
-def _binary_pairs(step: dict[str, Any]) -> list[tuple[str, str]]:
+def binary_pairs(step: dict[str, Any]) -> list[tuple[str, str]]:
+    """The step's ``binaries`` as (path in the tree, name in bin/)."""
     pairs: list[tuple[str, str]] = []
     for entry in step.get("binaries") or []:
         if isinstance(entry, dict):
@@ -815,13 +968,14 @@ def _binary_pairs(step: dict[str, Any]) -> list[tuple[str, str]]:
             dest = str(entry.get("dest") or os.path.basename(src))
         else:
             src, dest = str(entry), os.path.basename(str(entry))
-        _member_parts(src, 0)  # same rules as archive paths: nothing outside the tree
+        member_parts(src, 0)  # same rules as archive paths: nothing outside the tree
         pairs.append((src, dest))
     return pairs
 
 
-def _link_from_tree(tree: str, step: dict[str, Any], ctx: Context) -> None:
-    pairs = _binary_pairs(step)
+def link_from_tree(tree: str, step: dict[str, Any], ctx: Context) -> None:
+    """Expose the step's ``binaries`` from an extracted tree (explaining a wrong layout)."""
+    pairs = binary_pairs(step)
     if not pairs:
         raise StepFailure(INSTALL_FAILED, "bad_recipe", "step lists no binaries")
     for src, dest in pairs:
@@ -849,87 +1003,8 @@ def _explain_layout(tree: str, src: str, strip_dirs: int) -> None:
             )
 
 
-def _github_release(repo: str, ctx: Context) -> tuple[str, str]:
-    """(tag, version) of the requested or latest release."""
-    prefix = str((ctx.recipe.get("version") or {}).get("tag_prefix") or "")
-    if ctx.requested_version:
-        return (prefix or "v") + ctx.requested_version, ctx.requested_version
-    api = os.environ.get("TSUKU_GITHUB_API", "https://api.github.com").rstrip("/")
-    headers = {"Accept": "application/vnd.github+json"}
-    token = os.environ.get("GITHUB_TOKEN")
-    if token:
-        headers["Authorization"] = "Bearer " + token
-    release = fetch_json(f"{api}/repos/{repo}/releases/latest", headers=headers)
-    tag = str(release.get("tag_name") or "")
-    if not tag:
-        raise StepFailure(INSTALL_FAILED, "no_version", f"{repo} has no latest release")
-    version = tag[len(prefix) :] if prefix and tag.startswith(prefix) else tag.lstrip("v")
-    return tag, version
-
-
-def _checksum_from_asset(url: str, asset: str) -> str | None:
-    text = fetch_bytes(url).decode("utf-8", "replace")
-    for line in text.splitlines():
-        fields = line.replace("*", " ").split()
-        if len(fields) >= 2 and fields[-1] == asset and re.fullmatch(r"[0-9a-fA-F]{64}", fields[0]):
-            return fields[0]
-    single = text.split()
-    if len(single) == 1 and re.fullmatch(r"[0-9a-fA-F]{64}", single[0]):
-        return single[0]
-    raise StepFailure(INSTALL_FAILED, "checksum_missing", f"no sha256 for {asset} in {url}")
-
-
-def _github_download(step: dict[str, Any], ctx: Context) -> tuple[str, str]:
-    repo = _package(step, "repo")
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo):
-        raise StepFailure(INSTALL_FAILED, "bad_recipe", f"bad repo {repo!r}")
-    tag, ctx.version = _github_release(repo, ctx)
-    asset = expand(_package(step, "asset_pattern"), ctx, step)
-    if "/" in asset:
-        raise StepFailure(INSTALL_FAILED, "bad_recipe", f"asset name {asset!r} has a slash")
-    base = os.environ.get("TSUKU_GITHUB_DOWNLOAD", "https://github.com").rstrip("/")
-    url = f"{base}/{repo}/releases/download/{urllib.parse.quote(tag)}/{asset}"
-    sha = step.get("checksum") or None
-    if not sha and step.get("checksum_asset"):
-        checksum_asset = expand(str(step["checksum_asset"]), ctx, step)
-        sha = _checksum_from_asset(
-            f"{base}/{repo}/releases/download/{urllib.parse.quote(tag)}/{checksum_asset}", asset
-        )
-    path = download(url, os.path.join(ctx.work_dir, asset), sha)
-    return path, asset
-
-
-def action_github_archive(step: dict[str, Any], ctx: Context) -> None:
-    path, _ = _github_download(step, ctx)
-    tree = safe_extract(
-        path,
-        os.path.join(ctx.tool_dir, "tree"),
-        str(step.get("archive_format") or ""),
-        int(step.get("strip_dirs") or 0),
-    )
-    ctx.last_tree = tree
-    _link_from_tree(tree, step, ctx)
-
-
-def action_github_file(step: dict[str, Any], ctx: Context) -> None:
-    path, asset = _github_download(step, ctx)
-    files = os.path.join(ctx.tool_dir, "files")
-    os.makedirs(files, exist_ok=True)
-    if step.get("binary"):
-        pairs = [(asset, str(step["binary"]))]
-    else:
-        pairs = _binary_pairs(step) or [(asset, asset)]
-    for _src, dest in pairs:
-        if "/" in dest or dest in ("", ".", ".."):
-            raise StepFailure(INSTALL_FAILED, "bad_recipe", f"bad binary name {dest!r}")
-        target = os.path.join(files, dest)
-        shutil.copyfile(path, target)
-        os.chmod(target, 0o755)
-        ctx.link(target, dest)
-
-
 def action_download_archive(step: dict[str, Any], ctx: Context) -> None:
-    url = expand(_package(step, "url"), ctx, step)
+    url = expand(step_field(step, "url"), ctx, step)
     if urllib.parse.urlparse(url).scheme not in ("https", "http", "file"):
         raise StepFailure(INSTALL_FAILED, "bad_recipe", f"unsupported URL {url!r}")
     name = os.path.basename(urllib.parse.urlparse(url).path) or "download"
@@ -939,66 +1014,10 @@ def action_download_archive(step: dict[str, Any], ctx: Context) -> None:
         os.path.join(ctx.tool_dir, "tree"),
         str(step.get("archive_format") or ""),
         int(step.get("strip_dirs") or 0),
+        ctx.extract_limit,
     )
     ctx.last_tree = tree
-    _link_from_tree(tree, step, ctx)
-
-
-def _bottle_tag(platform: Platform) -> str:
-    if platform.os != "linux":
-        raise StepFailure(UNSUPPORTED, "homebrew", "macOS bottles are not validated in containers")
-    return "x86_64_linux" if platform.arch == "amd64" else "arm64_linux"
-
-
-def action_homebrew(step: dict[str, Any], ctx: Context) -> None:
-    """Download the formula's bottle for this platform and unpack its keg (no relocation of ELF)."""
-    formula = _package(step, "formula")
-    if not SAFE_NAME.match(formula):
-        raise StepFailure(INSTALL_FAILED, "bad_recipe", f"bad formula name {formula!r}")
-    api = os.environ.get("TSUKU_HOMEBREW_API", "https://formulae.brew.sh/api").rstrip("/")
-    info = fetch_json(f"{api}/formula/{formula}.json")
-    ctx.version = str(((info.get("versions") or {}).get("stable")) or "") or ctx.version
-    files = (((info.get("bottle") or {}).get("stable") or {}).get("files")) or {}
-    tag = _bottle_tag(ctx.platform)
-    bottle = files.get(tag) or files.get("all")
-    if not bottle:
-        raise StepFailure(INSTALL_FAILED, "no_bottle", f"{formula} has no {tag} bottle")
-    url = str(bottle["url"])
-    headers: dict[str, str] = {}
-    if urllib.parse.urlparse(url).hostname == "ghcr.io":
-        token_url = (
-            "https://ghcr.io/token?service=ghcr.io&scope=repository:homebrew/core/{}:pull".format(
-                formula.replace("@", "/")
-            )
-        )
-        headers["Authorization"] = "Bearer " + str(fetch_json(token_url).get("token") or "")
-    path = download(
-        url,
-        os.path.join(ctx.work_dir, formula + ".bottle.tar.gz"),
-        bottle.get("sha256"),
-        headers=headers,
-    )
-    # Bottles hold <formula>/<version>/...: strip both so the keg is the tree root.
-    keg = safe_extract(path, os.path.join(ctx.tool_dir, "keg"), "tar", 2)
-    _relocate_text(keg, ctx.prefix)
-    ctx.last_tree = keg
-
-
-def _relocate_text(tree: str, prefix: str) -> None:
-    """Replace Homebrew's placeholders in scripts (binaries would need patchelf)."""
-    for root, _dirs, files in os.walk(tree):
-        for name in files:
-            path = os.path.join(root, name)
-            if os.path.islink(path) or os.path.getsize(path) > 4 << 20:
-                continue
-            with open(path, "rb") as handle:
-                data = handle.read()
-            if b"@@HOMEBREW_" not in data or b"\x00" in data:
-                continue
-            for placeholder in (b"@@HOMEBREW_PREFIX@@", b"@@HOMEBREW_CELLAR@@"):
-                data = data.replace(placeholder, prefix.encode())
-            with open(path, "wb") as handle:
-                handle.write(data)
+    link_from_tree(tree, step, ctx)
 
 
 def action_install_binaries(step: dict[str, Any], ctx: Context) -> None:
@@ -1006,22 +1025,76 @@ def action_install_binaries(step: dict[str, Any], ctx: Context) -> None:
         raise StepFailure(
             INSTALL_FAILED, "bad_recipe", "install_binaries without a preceding archive"
         )
-    _link_from_tree(ctx.last_tree, step, ctx)
+    link_from_tree(ctx.last_tree, step, ctx)
 
 
-ACTIONS: dict[str, Callable[[dict[str, Any], Context], None]] = {
-    "npm_install": action_npm_install,
-    "pipx_install": action_pipx_install,
-    "cargo_install": action_cargo_install,
-    "gem_install": action_gem_install,
-    "go_install": action_go_install,
-    "cpan_install": action_cpan_install,
-    "github_archive": action_github_archive,
-    "github_file": action_github_file,
+# --- the action table and the ecosystem install modules ---------------------------------------
+
+Action = Callable[[dict[str, Any], Context], None]
+# The generic actions; each ecosystem's install.py adds its own when this module loads.
+ACTIONS: dict[str, Action] = {
     "download_archive": action_download_archive,
-    "homebrew": action_homebrew,
     "install_binaries": action_install_binaries,
 }
+# Actions local validation may run on the user's machine (declared by the install modules).
+LOCAL_ACTIONS: list[str] = []
+# What a package manager's output means, declared by the install modules as ``OUTPUT_CLASSES``
+# ((category, subcategory, regular expression), ...): checked in order, first match wins.
+OUTPUT_CLASSES: list[tuple[str, str, re.Pattern[str]]] = []
+
+
+def classify_output(text: str) -> tuple[str, str] | None:
+    """(category, subcategory) for a package manager's failing output, or None."""
+    for category, subcategory, pattern in OUTPUT_CLASSES:
+        if pattern.search(text):
+            return category, subcategory
+    return None
+
+
+def ecosystem_install_files(ecosystems_dir: str = ECOSYSTEMS_DIR) -> list[str]:
+    """Every ``<ecosystem>/install.py`` next to this installer, sorted by ecosystem."""
+    return sorted(glob.glob(os.path.join(ecosystems_dir, "*", "install.py")))
+
+
+def kit_files() -> list[tuple[str, str]]:
+    """(path inside the kit folder, file on this machine) for everything the container needs.
+
+    The kit folder keeps the repository's relative layout (``containers/installer.py``,
+    ``ecosystems/<name>/install.py``), so the installer finds the install modules the same way
+    in both places."""
+    root = os.path.dirname(HERE)
+    files = [os.path.abspath(__file__), *ecosystem_install_files()]
+    return [(os.path.relpath(path, root).replace(os.sep, "/"), path) for path in files]
+
+
+def _load_ecosystem_actions() -> None:
+    """Load each install module by path and register its ``ACTIONS`` and ``LOCAL_ACTIONS``.
+
+    The modules find this core as ``sys.modules[KIT_MODULE]`` (they cannot import it by its
+    package name: in the container there is no package, only the kit folder)."""
+    sys.modules[KIT_MODULE] = sys.modules[__name__]
+    for path in ecosystem_install_files():
+        ecosystem = os.path.basename(os.path.dirname(path))
+        spec = importlib.util.spec_from_file_location(f"{KIT_MODULE}_{ecosystem}", path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        table = getattr(module, "ACTIONS", None)
+        if not isinstance(table, dict) or not table:
+            raise ImportError(f"{path}: no ACTIONS table")
+        for name, action in table.items():
+            if name in ACTIONS:
+                raise ImportError(f"{path}: action {name!r} is already registered")
+            if not callable(action):
+                raise ImportError(f"{path}: action {name!r} is not a function")
+            ACTIONS[name] = action
+        for name in getattr(module, "LOCAL_ACTIONS", ()):
+            if name not in table:
+                raise ImportError(f"{path}: LOCAL_ACTIONS names {name!r}, not in its ACTIONS")
+            LOCAL_ACTIONS.append(name)
+        for category, subcategory, expression in getattr(module, "OUTPUT_CLASSES", ()):
+            OUTPUT_CLASSES.append((category, subcategory, re.compile(expression, re.IGNORECASE)))
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -1068,6 +1141,18 @@ def recipe_name(recipe: dict[str, Any]) -> str:
     return name
 
 
+def run_step(step: dict[str, Any], ctx: Context, index: int = 0) -> None:
+    """Run one step's action (an unknown action is an install failure naming the step)."""
+    action = ACTIONS.get(str(step.get("action")))
+    if action is None:
+        raise StepFailure(
+            INSTALL_FAILED,
+            "unknown_action",
+            f"step {index}: action {step.get('action')!r} is not supported",
+        )
+    action(step, ctx)
+
+
 def install(recipe: dict[str, Any], ctx: Context) -> dict[str, Any]:
     """Run every step that applies to the platform; write the state ``verify`` reads."""
     start = time.monotonic()
@@ -1083,14 +1168,7 @@ def install(recipe: dict[str, Any], ctx: Context) -> dict[str, Any]:
         for index, step in enumerate(steps):
             if step.get("phase") == "post-install":
                 continue
-            action = ACTIONS.get(str(step.get("action")))
-            if action is None:
-                raise StepFailure(
-                    INSTALL_FAILED,
-                    "unknown_action",
-                    f"step {index}: action {step.get('action')!r} is not supported",
-                )
-            action(step, ctx)
+            run_step(step, ctx, index)
     except StepFailure as exc:
         return failure_result(
             exc, ctx.version, phase="install", duration_ms=int((time.monotonic() - start) * 1000)
@@ -1112,23 +1190,12 @@ def _run_verify(command: str, ctx: Context, timeout: float) -> tuple[int, str]:
     env = dict(os.environ)
     env["PATH"] = ctx.bin_dir + os.pathsep + env.get("PATH", "/usr/bin:/bin")
     with tempfile.TemporaryDirectory() as cwd:
-        try:
-            proc = subprocess.run(
-                ["/bin/sh", "-c", command],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=cwd,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            out = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else ""
-            raise StepFailure(
-                TIMEOUT, "verify", f"{command!r} timed out after {timeout:.0f}s", out
-            ) from None
-    return proc.returncode, proc.stdout.decode("utf-8", "replace")
+        done = ctx.runner(["/bin/sh", "-c", command], env, cwd, timeout)
+    if done.timed_out:
+        raise StepFailure(
+            TIMEOUT, "verify", f"{command!r} timed out after {timeout:.0f}s", done.output
+        )
+    return int(done.exit_code), str(done.output)
 
 
 def verify(recipe: dict[str, Any], ctx: Context, timeout: float = 60) -> dict[str, Any]:
@@ -1249,6 +1316,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(record), flush=True)
     return int(record["exit_code"])
 
+
+_load_ecosystem_actions()
 
 if __name__ == "__main__":
     sys.exit(main())

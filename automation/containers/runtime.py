@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from automation.core.errors import AutomationError, ExitCode
+from automation.core.process import run_process
 
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # Mounted beside, not over, the image's own store: the image stays as built and the tools that
@@ -34,7 +33,6 @@ CA_ENV_VARS = (
 CONTAINER_LABEL = "io.registry-automation.validation=1"
 # Both engines answer this template; `json` keeps labels with spaces or quotes intact.
 INSPECT_FORMAT = "{{.Id}} {{json .Config.Labels}}"
-TIMEOUT_EXIT = 124  # what coreutils' timeout uses; recorded when the runner gives up
 
 
 class EngineError(AutomationError):
@@ -70,26 +68,13 @@ class Runner(Protocol):
 
 
 def subprocess_runner(args: Sequence[str], *, timeout: float | None = None) -> Completed:
-    """The real runner: capture output as text, report timeouts as ``timed_out``."""
-    argv = tuple(args)
-    start = time.monotonic()
-    try:
-        proc = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else ""
-        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
-        return Completed(argv, TIMEOUT_EXIT, out, err, time.monotonic() - start, timed_out=True)
-    except FileNotFoundError as exc:
-        return Completed(argv, 127, "", str(exc), time.monotonic() - start)
-    return Completed(argv, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+    """The real runner: the kit's one process runner, streams apart, timeouts as ``timed_out``."""
+    done = run_process(args, None, None, timeout, merge_stderr=False)
+    if done.missing:  # the engine itself is not installed: its error text is on "stderr"
+        return Completed(done.argv, done.exit_code, "", done.output, done.duration)
+    return Completed(
+        done.argv, done.exit_code, done.output, done.stderr, done.duration, done.timed_out
+    )
 
 
 @dataclass(frozen=True, slots=True)

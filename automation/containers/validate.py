@@ -74,18 +74,15 @@ from automation.core.timefmt import format_filename_stamp, format_timestamp, now
 from automation.registry.failures import cap_message
 from automation.registry.results import ResultLine, read_results_file, write_result_lines
 
-INSTALLER_SOURCE = Path(installer.__file__)
+# The kit folder inside the payload: the installer core and every ecosystem's install.py, in the
+# repository's relative layout (installer.kit_files).
+KIT_DIR = "kit"
+INSTALLER_IN_KIT = "containers/installer.py"
 SMOKE_RECIPES_DIR = CONTAINERS_DIR / "smoke"
 PAYLOAD_DIR = "/tmp/registry-automation"
 PREFIX = "/opt/tsuku-validate"
 RETRY_BACKOFF = (2.0, 4.0)
 CONTAINER_ERROR = "container_error"
-# What a package manager prints when the package (or the requested version) does not exist.
-NOT_FOUND = re.compile(
-    r"No matching distribution found|npm (?:ERR!|error) (?:code )?E404|is not in (?:the|this) "
-    r"(?:npm )?registry",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +198,7 @@ def canonical_outcome(record: dict[str, Any], phase: str) -> tuple[str, str | No
     if raw == installer.VERIFY_FAILED:
         return installer.FAIL, "verify_failed", sub or "unclassified"
     text = f"{record.get('message') or ''}\n{record.get('output') or ''}"
-    if NOT_FOUND.search(text):
+    if installer.classify_output(text) == ("recipe_not_found", "package_not_found"):
         return installer.FAIL, "recipe_not_found", "package_not_found"
     return installer.FAIL, "install_failed", sub or "unclassified"
 
@@ -244,6 +241,19 @@ def parse_installer_output(completed: Completed) -> dict[str, Any]:
     )
 
 
+def write_kit(folder: Path) -> None:
+    """Copy the installer's kit folder (core + every ecosystem install.py) into ``folder``."""
+    for relative, source in installer.kit_files():
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+
+
+def installer_path_in_container() -> str:
+    """Where the installer core is once the payload is copied in."""
+    return f"{PAYLOAD_DIR}/{KIT_DIR}/{INSTALLER_IN_KIT}"
+
+
 def is_transient(record: dict[str, Any]) -> bool:
     # A TLS failure is a configuration problem (missing CA bundle), not worth retrying.
     return record.get("category") == installer.NETWORK and record.get("subcategory") != "tls_error"
@@ -257,10 +267,10 @@ def _attempt(
     with tempfile.TemporaryDirectory(prefix="ra-validate-") as tmp:
         payload = Path(tmp) / "payload"
         payload.mkdir()
-        shutil.copyfile(INSTALLER_SOURCE, payload / "installer.py")
+        write_kit(payload / KIT_DIR)
         (payload / "recipe.json").write_text(json.dumps(recipe.document), encoding="utf-8")
         common = ["--platform", env.platform, "--prefix", PREFIX]
-        script = [env.python, f"{PAYLOAD_DIR}/installer.py"]
+        script = [env.python, installer_path_in_container()]
         recipe_arg = f"{PAYLOAD_DIR}/recipe.json"
         try:
             with container(

@@ -44,6 +44,8 @@ class Endpoint:
     name: str
     base_url: str
     rate_limit: float  # requests per second
+    # An environment variable holding a bearer token for this endpoint (sent only to its host).
+    token_env: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from urllib3.util.ssl_ import create_urllib3_context
 
 from automation import USER_AGENT
 from automation.core.config import Config
+from automation.core.ecosystem_facts import declared_endpoints
 from automation.core.errors import AutomationError, ExitCode
 
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -282,8 +283,12 @@ class HttpClient:
         self._session_once.mount("http://", once)
         self._session_once.headers["User-Agent"] = USER_AGENT
         self._session_once.verify = self.session.verify
-        token = env.get("GITHUB_TOKEN")
-        self._github_token = Secret(token) if token else None
+        # Bearer tokens per endpoint, from the variables the ecosystems declare (never logged).
+        self._tokens = {
+            e.name: Secret(env[e.token_env])
+            for e in declared_endpoints()
+            if e.token_env and env.get(e.token_env)
+        }
         self._buckets = {
             name: TokenBucket(rate, clock=clock, sleep=sleep)
             for name, rate in config.rate_limits.items()
@@ -294,8 +299,8 @@ class HttpClient:
 
     def __repr__(self) -> str:
         # Deliberately leaves the token out.
-        token = "set" if self._github_token else "unset"
-        return f"HttpClient(endpoints={dict(self.config.endpoints)!r}, github_token={token})"
+        tokens = sorted(self._tokens)
+        return f"HttpClient(endpoints={dict(self.config.endpoints)!r}, tokens_for={tokens})"
 
     def __enter__(self) -> HttpClient:
         return self
@@ -334,12 +339,9 @@ class HttpClient:
                 waited = bucket.acquire()
                 with self._count_lock:
                     self._waited += waited
-            if (
-                endpoint == "github"
-                and self._github_token
-                and self.config.endpoint_for_url(url) == "github"
-            ):
-                out["Authorization"] = f"Bearer {self._github_token.reveal()}"
+            token = self._tokens.get(endpoint)
+            if token is not None and self.config.endpoint_for_url(url) == endpoint:
+                out["Authorization"] = f"Bearer {token.reveal()}"
         with self._count_lock:
             self._requests += 1
         return url, out

@@ -51,8 +51,8 @@ FALLBACKS = ("unclassified", "unexpected_<exception>")
 _TABLE = """
 recipe_not_found | not_found | no | excluded | - | stages/generate.py | registry answered 404 for
     the identifier
-recipe_not_found | package_not_found | no | excluded | - | stages/validate_local.py,
-    containers/validate.py | the package manager cannot find the package (404)
+recipe_not_found | package_not_found | no | excluded | - | containers/validate.py | the package
+    manager cannot find the package (404)
 recipe_not_found | formula_disabled | no | excluded | - | ops/maintenance.py | the formula is
     disabled upstream
 recipe_not_found | unsupported_ecosystem | no | excluded | - | ops/maintenance.py | no deterministic
@@ -105,9 +105,9 @@ install_failed | engine | yes | failed+backoff | container_error | containers/va
     container engine failed (start, copy); the line is skipped
 install_failed | no_result | no | failed+backoff | container_error | containers/validate.py | raw:
     the installer printed no result line; the line is skipped
-install_failed | runtime_version | no | failed+backoff | - | stages/validate_local.py | needs
+install_failed | runtime_version | no | failed+backoff | - | containers/installer.py | needs
     another version of the language runtime
-install_failed | build_failed | no | failed+backoff | - | stages/validate_local.py | building from
+install_failed | build_failed | no | failed+backoff | - | containers/installer.py | building from
     source failed (wheel, native addon)
 install_failed | package_manager_error | no | failed+backoff | - | stages/validate_local.py | the
     package manager failed for another reason
@@ -119,14 +119,14 @@ install_failed | bad_response | no | failed+backoff | - | containers/installer.p
     metadata is not JSON
 install_failed | checksum_mismatch | no | failed+backoff | - | containers/installer.py | a
     downloaded file fails its sha256
-install_failed | checksum_missing | no | failed+backoff | - | containers/installer.py, ops/drift.py
-    | no sha256 published for the asset
+install_failed | checksum_missing | no | failed+backoff | - | ops/drift.py | no sha256 published
+    for the asset
 install_failed | checksum_drift | no | failed+backoff | - | ops/drift.py | the artifact no longer
     matches its recorded sha256
 install_failed | artifact_missing | no | failed+backoff | - | ops/drift.py | the recorded artifact
     URL is gone (404)
 install_failed | unsafe_archive | no | failed+backoff | - | containers/installer.py | an archive
-    member escapes the tree or is a device
+    member escapes the tree, is a device or a link to no regular file, or it expands past the cap
 install_failed | unknown_archive | no | failed+backoff | - | containers/installer.py | the download
     is not a known archive format
 install_failed | bad_archive | no | failed+backoff | - | containers/installer.py | the archive
@@ -141,8 +141,6 @@ install_failed | unresolved_placeholder | no | failed+backoff | - | containers/i
     template needs a version source the installer lacks
 install_failed | no_version | no | failed+backoff | - | containers/installer.py | no version could
     be resolved
-install_failed | no_bottle | no | failed+backoff | - | containers/installer.py | no bottle for this
-    platform tag
 install_failed | unknown_action | no | failed+backoff | - | containers/installer.py | a step action
     the installer does not support
 install_failed | unclassified! | no | failed+backoff | - | stages/merge.py, containers/validate.py |
@@ -164,10 +162,10 @@ verify_failed | unclassified! | no | failed+backoff | - | containers/validate.py
 """
 # Subcategories on passing or skipped lines: notes, never failures (no queue transition).
 _NOTES = """
-- | version_not_printed | no | none | - | validate_local.py | pass: verify exits 0 but does not
-    print the version
+- | version_not_printed | no | none | - | stages/validate_local.py | pass: verify exits 0 but does
+    not print the version
 - | no_verify | no | none | - | containers/installer.py | pass: the recipe has no [verify] command
-- | unsupported_action | no | none | install_failed | validate_local.py | skipped: local
+- | unsupported_action | no | none | install_failed | stages/validate_local.py | skipped: local
     validation cannot run this action
 - | unsupported_platform | no | none | - | containers/validate.py | skipped: the platform is
     not supported by the recipe

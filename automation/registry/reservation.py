@@ -60,7 +60,6 @@ import contextlib
 import json
 import os
 import re
-import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -71,6 +70,7 @@ from automation.core.atomic import atomic_write_json, registry_lock
 from automation.core.errors import DataError, ExitCode, LockedError, UnsafeNameError, UsageError
 from automation.core.layout import RegistryLayout
 from automation.core.names import check_recipe_name
+from automation.core.process import run_process
 from automation.core.timefmt import format_timestamp, parse_timestamp
 from automation.core.timefmt import now as utc_now
 from automation.registry.manifest import (
@@ -228,17 +228,27 @@ def _check_not_abandoned(layout: RegistryLayout, batch_id: str) -> None:
         )
 
 
+# Manifests read with `git show` are small; a larger answer is refused rather than cut short.
+GIT_OUTPUT_LIMIT = 64 << 20
+
+
 def _git(root: Path, *args: str) -> str:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False,
-            timeout=120,
-        )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise DataError(f"git {' '.join(args[:2])}: {exc}") from None
-    if done.returncode != 0:
-        raise DataError(f"git {' '.join(args)}: {done.stderr.strip()[:300]}")
-    return done.stdout
+    done = run_process(
+        ["git", "-C", str(root), *args],
+        None,
+        None,
+        120,
+        merge_stderr=False,
+        output_limit=GIT_OUTPUT_LIMIT,
+    )
+    if done.missing or done.timed_out:
+        reason = "git is not installed" if done.missing else "no answer within 120s"
+        raise DataError(f"git {' '.join(args[:2])}: {reason}")
+    if done.truncated:
+        raise DataError(f"git {' '.join(args)}: more than {GIT_OUTPUT_LIMIT} bytes of output")
+    if done.exit_code != 0:
+        raise DataError(f"git {' '.join(args)}: {(done.stderr or done.output).strip()[:300]}")
+    return done.output
 
 
 def branch_reservations(layout: RegistryLayout, ref_prefix: str) -> list[SelectionRecord]:

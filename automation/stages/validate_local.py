@@ -1,19 +1,19 @@
 """Local validation: install a recipe into a throwaway prefix on this machine, run it, record.
 
-The ``local`` environment needs nothing but Python and Node.js: ``pipx_install`` goes into a fresh
-venv, ``npm_install`` into ``npm install --prefix``. The verify command runs with a timeout; the
-version pattern written into the recipe comes from what the tool really printed.
+The install runs the same installer code as the validation containers
+(``automation/containers/installer.py`` and the ecosystems' ``install.py`` actions), in this
+process, with every command going through the kit's one process runner (tests inject a fake).
+Only the actions the install modules declare local (``LOCAL_ACTIONS``: the ones that need nothing
+but a language runtime and install below a throwaway prefix) run here; the others are skipped.
+The verify command runs with a timeout; the version pattern written into the recipe comes from
+what the tool really printed.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
-import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +23,11 @@ from typing import Any
 
 import tomlkit
 
+from automation.containers import installer
 from automation.core.errors import DataError
+from automation.core.hostplatform import host_platform
+from automation.core.process import Completed, run_process
+from automation.registry.failure_codes import canonical
 
 # Output fragments that mean the network, not the package, failed: only these are retried.
 TRANSIENT = re.compile(
@@ -37,38 +41,10 @@ VERSION_FLAGS = ("--version", "-V", "version", "-v")
 # Last resort for tools without a version flag: a clean exit on help is an exit-status check.
 HELP_FLAGS = ("--help", "-h")
 
+# argv, environment, working directory, timeout -> what the process did (tests pass a fake).
+Runner = Callable[[Sequence[str], Mapping[str, str], str, float], Completed]
 
-@dataclass(frozen=True, slots=True)
-class Completed:
-    exit_code: int
-    output: str
-    timed_out: bool = False
-
-
-Runner = Callable[[Sequence[str], Mapping[str, str], Path, float], Completed]
-
-
-def run_process(
-    argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float
-) -> Completed:
-    """The one place local validation starts processes (tests replace it)."""
-    try:
-        proc = subprocess.run(
-            list(argv),
-            env=dict(env),
-            cwd=cwd,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else ""
-        return Completed(124, out, timed_out=True)
-    except FileNotFoundError as exc:
-        return Completed(127, str(exc))
-    return Completed(proc.returncode, proc.stdout.decode("utf-8", "replace"))
+__all__ = ["Completed", "LocalResult", "LocalValidator", "Runner", "apply_verify", "run_process"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +119,7 @@ def _install_env(
 
 def _install_step(recipe: Mapping[str, Any]) -> Mapping[str, Any] | None:
     for step in recipe.get("steps", []):
-        if step.get("action") in ("pipx_install", "npm_install"):
+        if step.get("action") in installer.LOCAL_ACTIONS:
             return step  # type: ignore[no-any-return]
     return None
 
@@ -153,20 +129,51 @@ def _classify_install(done: Completed) -> tuple[str, str]:
         return "install_failed", "timeout"
     if TRANSIENT.search(done.output):
         return "network_error", "transient_network"
-    if re.search(r"No matching distribution|404 Not Found|E404|not in this registry", done.output):
-        return "recipe_not_found", "package_not_found"
-    if re.search(
-        r"requires a different Python|Requires-Python|EBADENGINE|engine .* incompatible",
-        done.output,
-    ):
-        return "install_failed", "runtime_version"
-    if re.search(r"error: command '.*' failed|Failed building wheel|gyp ERR", done.output):
-        return "install_failed", "build_failed"
-    return "install_failed", "package_manager_error"
+    # Each ecosystem's install module says what its package manager's output means.
+    return installer.classify_output(done.output) or ("install_failed", "package_manager_error")
+
+
+def _local_platform() -> installer.Platform:
+    text = host_platform()
+    try:
+        return installer.Platform.parse(text)
+    except ValueError:  # an architecture the installer has no name for: actions only log it
+        os_name, _, arch = text.partition("-")
+        return installer.Platform(os_name, arch.rsplit("-", 1)[-1])
+
+
+@dataclass(frozen=True, slots=True)
+class _Installed:
+    """What the installer did with the step: a failure as (category, subcategory, exit code,
+    message), or None; plus where the executables are and the version it saw."""
+
+    failure: tuple[str, str, int, str] | None
+    bin_dir: Path
+    version: str | None
+
+
+def _failure_outcome(exc: installer.StepFailure) -> tuple[str, str, int, str]:
+    """The result-line reading of an installer failure, in local validation's words."""
+    if isinstance(exc, installer.MissingExecutables):
+        # The package installed, its executables did not all appear: a verify failure here,
+        # reported with what is there (the words failure records of local runs have always had).
+        return (
+            "verify_failed",
+            "missing_executable",
+            1,
+            f"declared executables not installed: {exc.missing}; installed: {exc.present}",
+        )
+    if exc.returncode is not None:  # a package-manager command failed: classify its output
+        done = Completed(exc.returncode, exc.output, timed_out=exc.category == installer.TIMEOUT)
+        category, subcategory = _classify_install(done)
+        return category, subcategory, exc.returncode, exc.output
+    category, subcategory = canonical(exc.category, exc.subcategory)
+    exit_code = installer.EXIT_CODES.get(exc.category, 1)
+    return category, subcategory, exit_code, exc.message
 
 
 class LocalValidator:
-    """Validates recipes on this machine; one instance per run (holds the pip/npm locations)."""
+    """Validates recipes on this machine; one instance per run (holds the runner and limits)."""
 
     def __init__(
         self,
@@ -183,76 +190,32 @@ class LocalValidator:
         self.attempts = attempts
         self.backoff = backoff
 
-    def _install(self, step: Mapping[str, Any], work: Path) -> tuple[Completed, Path, str | None]:
+    def _install(
+        self, recipe: Mapping[str, Any], step: Mapping[str, Any], work: Path
+    ) -> _Installed:
+        """Run the step's action from the installer, in-process, into ``work``."""
         home = work / "home"
         home.mkdir(exist_ok=True)
-        package = str(step["package"])
-        if step["action"] == "pipx_install":
-            venv = work / "venv"
-            bin_dir = venv / "bin"
-            env = _install_env(home, bin_dir)
-            made = self.runner(
-                [sys.executable, "-m", "venv", "--without-pip", str(venv)], env, work, 120
-            )
-            if made.exit_code:
-                return made, bin_dir, None
-            done = self.runner(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "--python",
-                    str(venv / "bin" / "python"),
-                    "install",
-                    "--quiet",
-                    "--no-input",
-                    package,
-                ],
-                env,
-                work,
-                self.install_timeout,
-            )
-            if done.exit_code:
-                return done, bin_dir, None
-            probe = self.runner(
-                [
-                    str(venv / "bin" / "python"),
-                    "-c",
-                    "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))",
-                    package,
-                ],
-                env,
-                work,
-                60,
-            )
-            return done, bin_dir, probe.output.strip() if probe.exit_code == 0 else None
-        prefix = work / "npm"
-        bin_dir = prefix / "node_modules" / ".bin"
-        env = _install_env(home, bin_dir)
-        npm = shutil.which("npm") or "npm"
-        done = self.runner(
-            [
-                npm,
-                "install",
-                "--prefix",
-                str(prefix),
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                f"{package}@latest",
-            ],
-            env,
-            work,
-            self.install_timeout,
+        name = str((recipe.get("metadata") or {}).get("name") or "recipe")
+        if not installer.SAFE_NAME.match(name):
+            name = "recipe"  # only names a directory of the throwaway prefix
+        ctx = installer.Context(
+            name,
+            _local_platform(),
+            str(work / "prefix"),
+            timeout=self.install_timeout,
+            recipe=dict(recipe),
+            runner=self.runner,
+            reuse_host_tools=True,
+            log_to=lambda _line: None,  # the report says what happened; no command echo
         )
-        version = None
-        manifest = prefix / "node_modules" / package / "package.json"
-        if done.exit_code == 0 and manifest.is_file():
-            try:
-                version = str(json.loads(manifest.read_text(encoding="utf-8")).get("version", ""))
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                version = None
-        return done, bin_dir, version
+        bin_dir = Path(ctx.bin_dir)
+        ctx.env = _install_env(home, bin_dir)
+        try:
+            installer.run_step(dict(step), ctx)
+        except installer.StepFailure as exc:
+            return _Installed(_failure_outcome(exc), bin_dir, ctx.version)
+        return _Installed(None, bin_dir, ctx.version)
 
     def validate(self, recipe: Mapping[str, Any]) -> LocalResult:
         """Install, check the executables, find a verify command and pattern. Never raises."""
@@ -260,13 +223,15 @@ class LocalValidator:
         step = _install_step(recipe)
         if step is None:
             actions = sorted({str(s.get("action")) for s in recipe.get("steps", [])})
+            # Listed as this message always has (failure records hold it): last name first.
+            handled = " and ".join(sorted(installer.LOCAL_ACTIONS, reverse=True))
             return LocalResult(
                 "skipped",
                 "install_failed",
                 "unsupported_action",
                 0,
                 0,
-                f"local validation handles pipx_install and npm_install, not {actions}",
+                f"local validation handles {handled}, not {actions}",
                 None,
                 None,
                 None,
@@ -279,10 +244,11 @@ class LocalValidator:
             with tempfile.TemporaryDirectory(prefix="automation-local-") as tmp:
                 work = Path(tmp)
                 install_started = time.monotonic()
-                done, bin_dir, version = self._install(step, work)
+                installed = self._install(recipe, step, work)
                 install_seconds = time.monotonic() - install_started
-                if done.exit_code:
-                    category, subcategory = _classify_install(done)
+                version = installed.version
+                if installed.failure is not None:
+                    category, subcategory, exit_code, message = installed.failure
                     if category == "network_error" and attempt < self.attempts:
                         time.sleep(self.backoff * 2 ** (attempt - 1))
                         continue
@@ -290,16 +256,16 @@ class LocalValidator:
                         "fail",
                         category,
                         subcategory,
-                        done.exit_code,
+                        exit_code,
                         attempt,
-                        done.output,
+                        message,
                         version,
                         None,
                         None,
                         time.monotonic() - started,
                         install_seconds,
                     )
-                result = self._verify(recipe, step, work, bin_dir, version or "")
+                result = self._verify(recipe, step, work, installed.bin_dir, version or "")
                 return LocalResult(
                     result[0],
                     result[1],
@@ -349,7 +315,7 @@ class LocalValidator:
             if tuple(args) in seen:
                 continue
             seen.add(tuple(args))
-            done = self.runner([str(bin_dir / exe), *args], env, work, self.verify_timeout)
+            done = self.runner([str(bin_dir / exe), *args], env, str(work), self.verify_timeout)
             last = done
             if done.exit_code != 0:
                 continue

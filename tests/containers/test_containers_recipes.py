@@ -15,7 +15,14 @@ import pytest
 
 from automation.containers import installer
 from automation.containers.runtime import ContainerRuntime
-from automation.containers.validate import INSTALLER_SOURCE, PAYLOAD_DIR, PREFIX, SMOKE_RECIPES_DIR
+from automation.containers.validate import (
+    KIT_DIR,
+    PAYLOAD_DIR,
+    PREFIX,
+    SMOKE_RECIPES_DIR,
+    installer_path_in_container,
+    write_kit,
+)
 from tests.containers.container_spec import SPEC_ENVS, Running, start
 
 pytestmark = [pytest.mark.containers, pytest.mark.network, pytest.mark.slow]
@@ -32,7 +39,7 @@ def installed(
     recipe = tomllib.loads(recipe_path.read_text())
     payload = tmp_path / "payload"
     payload.mkdir()
-    (payload / "installer.py").write_bytes(INSTALLER_SOURCE.read_bytes())
+    write_kit(payload / KIT_DIR)
     (payload / "recipe.json").write_text(json.dumps(recipe))
     for box in start(runtime, env, recipe_path.stem):
         assert runtime.copy_in(box.name, payload, PAYLOAD_DIR).ok
@@ -40,7 +47,7 @@ def installed(
             box.name,
             [
                 env.python,
-                f"{PAYLOAD_DIR}/installer.py",
+                installer_path_in_container(),
                 "install",
                 f"{PAYLOAD_DIR}/recipe.json",
                 "--platform",

@@ -28,9 +28,10 @@ from typing import Any
 from automation.core.errors import AutomationError, ExitCode
 from automation.core.http import NotFound
 from automation.core.layout import RegistryLayout
+from automation.core.process import Completed
 from automation.ecosystems.recipe import UpstreamPackage
 from automation.registry.queue import QueueEntry, load_queue, save_queue
-from automation.stages.validate_local import Completed, LocalValidator
+from automation.stages.validate_local import LocalValidator
 
 ECOSYSTEM = "pypi"
 # Names far apart, so the typosquat gate lets them through.
@@ -81,15 +82,16 @@ fetch = make_fetch(UPSTREAM)
 
 
 class FakeProcesses:
-    """pip "installs" by creating the executable; ``good`` tools print their version, the rest
-    crash when run."""
+    """The local validator's process runner, faked: the installer's pipx_install runs as it
+    does for real (venv, pip, version probe), pip "installs" by creating the executable;
+    ``good`` tools print their version, the rest crash when run."""
 
     def __init__(self, upstream: Table = UPSTREAM, good: Sequence[str] = GOOD):
         self.upstream = upstream
         self.good = frozenset(good)
 
     def __call__(
-        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: str, timeout: float
     ) -> Completed:
         if "venv" in argv:
             return Completed(0, "")

@@ -23,7 +23,8 @@ MAX_ROOT_MODULES = 12
 # package must be one of automation's.
 TEST_HOMES = ("integration", "live", "containers", "support")
 # Tests of the whole package rather than of one of its subpackages.
-WHOLE_PACKAGE_TESTS = frozenset({"unit/test_architecture.py"})
+# Tests about the whole package (its layering, what its modules may name) sit at unit/.
+WHOLE_PACKAGE_TESTS = frozenset({"unit/test_architecture.py", "unit/test_ecosystem_isolation.py"})
 
 # Machine-specific absolute paths a test must not depend on.
 MACHINE_PATH_PREFIXES = ("/work/", "/root/", "/home/", "/tmp/")
@@ -31,7 +32,7 @@ MACHINE_PATH_PREFIXES = ("/work/", "/root/", "/home/", "/tmp/")
 NOT_MACHINE_PATHS: Mapping[str, frozenset[str]] = {
     # The installer's path inside a validation container (the image's own layout).
     "unit/containers/test_runtime_and_validate.py": frozenset(
-        {"/tmp/registry-automation/installer.py"}
+        {"/tmp/registry-automation/kit/containers/installer.py"}
     ),
     # A hostile absolute member name in a crafted archive: the installer must refuse it.
     "unit/containers/test_installer.py": frozenset({"/tmp/evil-absolute"}),
@@ -345,20 +346,30 @@ def test_the_machine_path_check_finds_literals() -> None:
     assert machine_paths(source) == [(1, "/work/shared/reference"), (2, "/home/")]
 
 
-def misplaced_test_modules(rel_paths: list[str], packages: set[str]) -> list[str]:
-    """The paths (relative to tests/) outside unit/<package>/ and the other homes."""
+def misplaced_test_modules(
+    rel_paths: list[str], packages: set[str], root_modules: frozenset[str] = frozenset()
+) -> list[str]:
+    """The paths (relative to tests/) outside unit/<package>/ (unit/test_<module>.py for a module
+    at the package root) and the other homes."""
     misplaced = []
     for rel in rel_paths:
         parts = Path(rel).parts
         if len(parts) == 1:
             placed = rel in ("conftest.py", "__init__.py")
+        elif parts[0] == "unit" and len(parts) == 2:  # the package root: its modules, or the whole
+            module = parts[1].removeprefix("test_").removesuffix(".py")
+            placed = rel in WHOLE_PACKAGE_TESTS or module in root_modules
         elif parts[0] == "unit":
-            placed = rel in WHOLE_PACKAGE_TESTS or (len(parts) > 2 and parts[1] in packages)
+            placed = len(parts) > 2 and parts[1] in packages
         else:
             placed = parts[0] in TEST_HOMES
         if not placed:
             misplaced.append(rel)
     return misplaced
+
+
+def _root_modules() -> frozenset[str]:
+    return frozenset(p.stem for p in PACKAGE_DIR.glob("*.py") if p.name != "__init__.py")
 
 
 def _subpackages() -> set[str]:
@@ -368,10 +379,11 @@ def _subpackages() -> set[str]:
 def test_every_test_module_lives_where_the_tree_says() -> None:
     rel_paths = [_rel(p) for p in _test_sources()]
     assert "unit/registry/test_breaker.py" in rel_paths
-    assert misplaced_test_modules(rel_paths, _subpackages()) == []
+    assert misplaced_test_modules(rel_paths, _subpackages(), _root_modules()) == []
 
 
 def test_the_placement_rule_rejects_strays() -> None:
     strays = ["test_loose.py", "unit/nowhere/test_x.py", "unit/test_y.py", "helpers/test_z.py"]
     kept = ["conftest.py", "unit/core/test_atomic.py", "integration/test_a.py", "support/x.py"]
-    assert misplaced_test_modules(strays + kept, _subpackages()) == strays
+    kept.append("unit/test_frontdoor.py")  # automation/frontdoor.py sits at the package root
+    assert misplaced_test_modules(strays + kept, _subpackages(), _root_modules()) == strays

@@ -40,23 +40,20 @@ PACKAGE = REPO / "automation"
 
 # Modules that may still spell an ecosystem's name, each with why. Nothing else.
 EXCEPTIONS = {
-    # owned by the installer rework (another change moves their ecosystem parts into
-    # automation/ecosystems/<name>/install.py)
-    "automation/containers/installer.py": "owned by the installer rework",
-    "automation/containers/validate.py": "owned by the installer rework",
-    "automation/stages/validate_local.py": "owned by the installer rework",
-    "automation/core/http.py": "owned by the installer rework",
-    # the container's Python interpreter (the `python` key of each environment), read by
-    # containers/validate.py: owned by the installer rework
-    "automation/containers/environments.py": "owned by the installer rework",
     # the kit's own project address in the User-Agent (a host name, not an ecosystem)
     "automation/__init__.py": "the project's address in the User-Agent",
 }
 
 
 def ecosystem_words() -> tuple[str, ...]:
-    """Every declared ecosystem name and alias, longest first."""
-    words = {w.lower() for f in all_facts() for w in (f.name, *f.aliases)}
+    """Every declared ecosystem name and alias, longest first. An alias that is also the name
+    of the ecosystem's language runtime (``python``, ``perl``, ``node``) is left out: the kit
+    names interpreters as interpreters (a container's ``python``), which is no ecosystem."""
+    words = {
+        w.lower()
+        for f in all_facts()
+        for w in (f.name, *(a for a in f.aliases if a not in f.runtimes))
+    }
     return tuple(sorted(words, key=lambda w: (-len(w), w)))
 
 

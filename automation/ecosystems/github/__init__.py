@@ -19,13 +19,16 @@ generation_failed | too_many_assets | no | requires_manual | - | ecosystems/gith
     release lists more assets than can be read: a human picks
 generation_failed | asset_not_found | no | failed+backoff | - | ecosystems/github/builder.py | the
     release has no asset for any supported platform
+install_failed | checksum_missing | no | failed+backoff | - | ecosystems/github/install.py | -
+install_failed | bad_recipe | no | failed+backoff | - | ecosystems/github/install.py | -
+install_failed | no_version | no | failed+backoff | - | ecosystems/github/install.py | -
 """
 
 FACTS = EcosystemFacts(
     name="github",
     endpoints=(
         # The unauthenticated core limit is 60/hour, so 1/s needs a token to last.
-        Endpoint("github", "https://api.github.com", 1.0),
+        Endpoint("github", "https://api.github.com", 1.0, token_env="GITHUB_TOKEN"),
         # Release asset downloads (browser_download_url), read for archive listings.
         Endpoint("githubdownload", "https://github.com", 5.0),
     ),

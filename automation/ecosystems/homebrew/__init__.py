@@ -45,8 +45,11 @@ generation_failed | bad_bottle | no | failed+backoff | - | ecosystems/homebrew/g
     is not a readable tarball
 missing_dep | missing_dependency | no | blocked | - | ecosystems/homebrew/builder.py | dependencies
     have no recipe yet (blocked_by lists them)
-- | homebrew | no | none | unsupported_platform | containers/installer.py | skipped: macOS
-    bottles are not validated in containers
+install_failed | no_bottle | no | failed+backoff | - | ecosystems/homebrew/install.py | no bottle
+    for this platform tag
+install_failed | bad_recipe | no | failed+backoff | - | ecosystems/homebrew/install.py | -
+- | homebrew | no | none | unsupported_platform | ecosystems/homebrew/install.py | skipped:
+    macOS bottles are not validated in containers
 """
 
 FACTS = EcosystemFacts(

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from automation.core.ecosystem_facts import EcosystemFacts, Endpoint, RecipeAction
 
+FAILURE_CODES = """
+recipe_not_found | package_not_found | no | excluded | - | ecosystems/npm/install.py | -
+install_failed | runtime_version | no | failed+backoff | - | ecosystems/npm/install.py | -
+install_failed | build_failed | no | failed+backoff | - | ecosystems/npm/install.py | -
+"""
+
 FACTS = EcosystemFacts(
     name="npm",
     aliases=("node", "nodejs", "npmjs"),
@@ -17,5 +23,6 @@ FACTS = EcosystemFacts(
     id_key="package",
     recipe_actions=(RecipeAction("npm_install", "package"),),
     language=True,
+    failure_codes=FAILURE_CODES,
     runtimes=("node",),
 )

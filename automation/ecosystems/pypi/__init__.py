@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from automation.core.ecosystem_facts import EcosystemFacts, Endpoint, RecipeAction, Setting
 
+FAILURE_CODES = """
+recipe_not_found | package_not_found | no | excluded | - | ecosystems/pypi/install.py | -
+install_failed | runtime_version | no | failed+backoff | - | ecosystems/pypi/install.py | -
+install_failed | build_failed | no | failed+backoff | - | ecosystems/pypi/install.py | -
+"""
+
 FACTS = EcosystemFacts(
     name="pypi",
     aliases=("pip", "python", "pypi.org"),
@@ -20,6 +26,7 @@ FACTS = EcosystemFacts(
     id_key="package",
     recipe_actions=(RecipeAction("pipx_install", "package"),),
     language=True,
+    failure_codes=FAILURE_CODES,
     runtimes=("python",),
     settings=(
         Setting("pypi", "max_wheel_bytes", 50 * 1024 * 1024),

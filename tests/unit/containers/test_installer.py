@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import os
 import shutil
 import stat
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -62,6 +64,11 @@ def link_member(
     return info, None
 
 
+def assert_nothing_left(parent: Path) -> None:
+    """A refused archive leaves neither its destination nor a half-extracted tree behind."""
+    assert not parent.exists() or list(parent.iterdir()) == [], list(parent.rglob("*"))
+
+
 @pytest.mark.parametrize(
     "members",
     [
@@ -95,6 +102,7 @@ def test_hostile_tar_is_rejected_and_nothing_escapes(tmp_path: Path, members: li
     assert caught.value.subcategory == "unsafe_archive"
     assert not (tmp_path / "sandbox" / "evil").exists()
     assert not (tmp_path / "evil").exists()
+    assert_nothing_left(tmp_path / "sandbox")
 
 
 def test_write_through_symlinked_directory_is_rejected(tmp_path: Path) -> None:
@@ -166,6 +174,7 @@ def test_hostile_zip_is_rejected(tmp_path: Path, entries: list) -> None:
         safe_extract(str(archive), str(tmp_path / "a" / "b" / "out"))
     assert not (tmp_path / "a" / "zip-slip").exists()
     assert not (tmp_path / "zip-slip").exists()
+    assert_nothing_left(tmp_path / "a" / "b")
 
 
 def test_benign_zip_keeps_exec_bit_and_inside_symlinks(tmp_path: Path) -> None:
@@ -176,6 +185,166 @@ def test_benign_zip_keeps_exec_bit_and_inside_symlinks(tmp_path: Path) -> None:
     out = Path(safe_extract(str(archive), str(tmp_path / "out"), archive_format="zip"))
     assert os.access(out / "pkg" / "bin" / "run", os.X_OK)
     assert os.readlink(out / "pkg" / "bin" / "alias") == "run"
+
+
+def test_hardlink_to_a_member_replaced_by_a_symlink_is_refused(tmp_path: Path) -> None:
+    """``d1/d2/f`` is a file, then a symlink to ``../../g`` (inside: dest/g), then ``h`` is a
+    hardlink to it. Copying the link as it is would plant ``h -> ../../g`` at the top of the
+    tree, two levels above it."""
+    archive = make_tar(
+        tmp_path / "chain.tar",
+        [
+            file_member("d1/d2/f", b"first"),
+            link_member("d1/d2/f", "../../g"),
+            link_member("h", "d1/d2/f", tarfile.LNKTYPE),
+        ],
+        "w",
+    )
+    with pytest.raises(UnsafeArchive, match="not a regular file"):
+        safe_extract(str(archive), str(tmp_path / "sandbox" / "out"))
+    assert_nothing_left(tmp_path / "sandbox")
+
+
+def test_hardlinks_to_regular_files_stay_and_to_directories_are_refused(tmp_path: Path) -> None:
+    ok = make_tar(
+        tmp_path / "ok.tar",
+        [
+            file_member("bin/tool", b"#!/bin/sh\n", 0o755),
+            link_member("bin/alias", "bin/tool", tarfile.LNKTYPE),
+        ],
+        "w",
+    )
+    out = Path(safe_extract(str(ok), str(tmp_path / "out")))
+    assert (out / "bin" / "alias").read_bytes() == b"#!/bin/sh\n"
+    assert not (out / "bin" / "alias").is_symlink()
+    directory = tarfile.TarInfo("share")
+    directory.type = tarfile.DIRTYPE
+    bad = make_tar(
+        tmp_path / "dir.tar", [(directory, None), link_member("h", "share", tarfile.LNKTYPE)], "w"
+    )
+    with pytest.raises(UnsafeArchive):
+        safe_extract(str(bad), str(tmp_path / "sandbox" / "out"))
+    assert_nothing_left(tmp_path / "sandbox")
+
+
+def test_a_symlink_a_later_member_turns_outward_is_refused(tmp_path: Path) -> None:
+    """``a -> s/../z`` is inside while ``s`` does not exist; ``s -> .`` then makes ``a`` resolve
+    to the destination's parent. Each link passes on its own: the finished tree is checked."""
+    archive = make_tar(
+        tmp_path / "late.tar", [link_member("a", "s/../z"), link_member("s", ".")], "w"
+    )
+    with pytest.raises(UnsafeArchive, match="symlink out of the tree"):
+        safe_extract(str(archive), str(tmp_path / "sandbox" / "out"))
+    assert_nothing_left(tmp_path / "sandbox")
+
+
+def zeros_tar(path: Path, sizes: dict[str, int]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, size in sizes.items():
+            info = tarfile.TarInfo(name)
+            info.size = size
+            tar.addfile(info, io.BytesIO(bytes(size)))
+    return path
+
+
+def test_a_bomb_is_refused_before_its_bytes_land(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = zeros_tar(tmp_path / "bomb.tar.gz", {"small": 1000, "huge": 8 << 20})
+    assert archive.stat().st_size < 64 << 10  # compresses to almost nothing
+    opened: list[str] = []
+    real_open = os.open
+
+    def spy(path: str, *args: object, **kwargs: object) -> int:
+        opened.append(os.path.basename(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", spy)
+    with pytest.raises(UnsafeArchive, match="size limit at 'huge'"):
+        safe_extract(str(archive), str(tmp_path / "sandbox" / "out"), max_bytes=1 << 20)
+    assert "small" in opened and "huge" not in opened  # refused on its declared size
+    assert_nothing_left(tmp_path / "sandbox")
+
+
+def test_many_small_members_over_the_cap_leave_nothing_behind(tmp_path: Path) -> None:
+    archive = zeros_tar(tmp_path / "many.tar.gz", {f"part{i}": 300 << 10 for i in range(8)})
+    with pytest.raises(UnsafeArchive, match="size limit at 'part3'"):
+        safe_extract(str(archive), str(tmp_path / "sandbox" / "out"), max_bytes=1 << 20)
+    assert_nothing_left(tmp_path / "sandbox")  # part0..part2 were written, then removed
+
+
+def test_a_zip_bomb_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("ok.txt", b"fine")
+        zf.writestr("zeros.bin", bytes(8 << 20))
+    with pytest.raises(UnsafeArchive, match="size limit"):
+        safe_extract(str(archive), str(tmp_path / "sandbox" / "out"), max_bytes=1 << 20)
+    assert_nothing_left(tmp_path / "sandbox")
+
+
+def test_the_action_passes_its_context_cap_and_the_tree_is_not_created(tmp_path: Path) -> None:
+    import hashlib
+
+    archive = zeros_tar(tmp_path / "t.tar.gz", {"bin/t": 4 << 20})
+    step = {
+        "action": "download_archive",
+        "url": archive.as_uri(),
+        "checksum": hashlib.sha256(archive.read_bytes()).hexdigest(),
+        "binaries": ["bin/t"],
+    }
+    ctx = Context("t", DEBIAN, str(tmp_path / "p"), extract_limit=1 << 20)
+    record = installer.install({"metadata": {"name": "t"}, "steps": [step]}, ctx)
+    assert (record["status"], record["subcategory"]) == ("fail", "unsafe_archive"), record
+    assert list((tmp_path / "p" / "tools" / "t").iterdir()) == []
+
+
+def test_a_damaged_archive_is_an_install_failure_that_leaves_nothing(tmp_path: Path) -> None:
+    good = zeros_tar(tmp_path / "good.tar.gz", {f"f{i}": 50000 for i in range(4)})
+    damaged = tmp_path / "damaged.tar.gz"
+    damaged.write_bytes(good.read_bytes()[:-200])
+    with pytest.raises(StepFailure) as caught:
+        safe_extract(str(damaged), str(tmp_path / "sandbox" / "out"))
+    assert caught.value.subcategory == "bad_archive"
+    assert_nothing_left(tmp_path / "sandbox")
+
+
+def test_two_archives_into_one_tree_are_merged(tmp_path: Path) -> None:
+    first = make_tar(
+        tmp_path / "1.tar", [file_member("bin/a", b"a"), file_member("doc/x", b"1")], "w"
+    )
+    second = make_tar(
+        tmp_path / "2.tar", [file_member("bin/b", b"b"), file_member("doc/x", b"2")], "w"
+    )
+    out = tmp_path / "tree"
+    safe_extract(str(first), str(out))
+    safe_extract(str(second), str(out))
+    assert sorted(p.name for p in (out / "bin").iterdir()) == ["a", "b"]
+    assert (out / "doc" / "x").read_bytes() == b"2"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".extract-")] == []
+
+
+@pytest.mark.skipif(shutil.which("zstd") is None, reason="zstd is not installed")
+def test_tar_zst_streams_through_zstd_under_the_same_cap(tmp_path: Path) -> None:
+    import subprocess
+
+    plain = make_tar(tmp_path / "t.tar", [file_member("t-1/bin/t", b"#!/bin/sh\n", 0o755)], "w")
+    subprocess.run(["zstd", "-q", str(plain), "-o", str(tmp_path / "t.tar.zst")], check=True)
+    out = Path(safe_extract(str(tmp_path / "t.tar.zst"), str(tmp_path / "out"), strip_dirs=1))
+    assert os.access(out / "bin" / "t", os.X_OK)
+    bomb = zeros_tar(tmp_path / "bomb.tar.gz", {"huge": 8 << 20})
+    import gzip
+
+    (tmp_path / "bomb.tar").write_bytes(gzip.decompress(bomb.read_bytes()))
+    subprocess.run(
+        ["zstd", "-q", str(tmp_path / "bomb.tar"), "-o", str(tmp_path / "b.tar.zst")], check=True
+    )
+    with pytest.raises(UnsafeArchive, match="size limit"):
+        safe_extract(
+            str(tmp_path / "b.tar.zst"), str(tmp_path / "sandbox" / "out"), max_bytes=1 << 20
+        )
+    assert_nothing_left(tmp_path / "sandbox")
+    assert not list(tmp_path.glob("*.zst.tar"))  # no decompressed copy lands beside it
 
 
 def test_not_an_archive_is_an_install_failure(tmp_path: Path) -> None:
@@ -394,19 +563,93 @@ def test_cli_reads_json_recipe_and_prints_one_line(
     assert code == 0
 
 
-def test_installer_imports_only_the_standard_library() -> None:
-    import ast
-    import sys
-
-    tree = ast.parse(Path(installer.__file__).read_text(), feature_version=(3, 9))
-    modules = {
+def _runtime_imports(tree: ast.Module) -> set[str]:
+    """Modules a file imports when it runs (``if TYPE_CHECKING:`` blocks never run)."""
+    skipped = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")
+        for statement in node.body
+        for inner in ast.walk(statement)
+    }
+    return {
         (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
         for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
+        if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in skipped
         for alias in node.names
     }
-    roots = {m.split(".")[0] for m in modules if m}
-    assert roots <= set(sys.stdlib_module_names) | {"__future__"}, roots
+
+
+def test_every_kit_file_is_python39_and_imports_only_the_standard_library() -> None:
+    files = installer.kit_files()
+    assert files[0] == ("containers/installer.py", installer.__file__)
+    assert len(files) >= 9  # the core and eight ecosystems' install modules
+    for relative, path in files:
+        tree = ast.parse(Path(path).read_text(), filename=relative, feature_version=(3, 9))
+        roots = {m.split(".")[0] for m in _runtime_imports(tree) if m}
+        assert roots <= set(sys.stdlib_module_names) | {"__future__"}, (relative, roots)
+
+
+def test_every_former_action_is_registered_where_its_ecosystem_lives() -> None:
+    assert set(installer.ACTIONS) == {
+        "npm_install", "pipx_install", "cargo_install", "gem_install", "go_install",
+        "cpan_install", "github_archive", "github_file", "download_archive", "homebrew",
+        "install_binaries",
+    }  # fmt: skip
+    assert installer.ACTIONS["npm_install"].__code__.co_filename.endswith("npm/install.py")
+    assert installer.ACTIONS["download_archive"].__module__ == installer.__name__
+    assert sorted(installer.LOCAL_ACTIONS) == ["npm_install", "pipx_install"]
+
+
+def test_the_kit_folder_runs_alone_with_only_the_standard_library(tmp_path: Path) -> None:
+    """What the container gets: the kit folder, run with -I -S (no site-packages, no
+    repository on the path). An ecosystem action answers (cargo is missing on this PATH) and a
+    generic one installs: both halves of the kit were found and loaded."""
+    import hashlib
+    import subprocess
+
+    kit = tmp_path / "kit"
+    for relative, path in installer.kit_files():
+        (kit / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, kit / relative)
+    archive = make_tar(
+        tmp_path / "t.tar.gz", [file_member("bin/t", b"#!/bin/sh\necho t 1\n", 0o755)]
+    )
+    recipes = {
+        "cargo": {
+            "metadata": {"name": "rg"},
+            "steps": [{"action": "cargo_install", "crate": "ripgrep", "executables": ["rg"]}],
+        },
+        "archive": {
+            "metadata": {"name": "t"},
+            "steps": [
+                {
+                    "action": "download_archive",
+                    "url": archive.as_uri(),
+                    "checksum": hashlib.sha256(archive.read_bytes()).hexdigest(),
+                    "binaries": ["bin/t"],
+                }
+            ],
+            "verify": {"command": "t", "pattern": "t 1"},
+        },
+    }
+    records = {}
+    for key, recipe in recipes.items():
+        (tmp_path / f"{key}.json").write_text(json.dumps(recipe))
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", str(kit / "containers" / "installer.py"), "run",
+             str(tmp_path / f"{key}.json"), "--platform", "linux-debian-glibc-x86_64",
+             "--prefix", str(tmp_path / "prefix")],
+            capture_output=True, text=True, cwd=tmp_path, env={"PATH": str(tmp_path / "empty")},
+            check=False, timeout=120,
+        )  # fmt: skip
+        assert done.stdout.count("\n") == 1, done.stderr
+        records[key] = json.loads(done.stdout)
+    assert (records["cargo"]["category"], records["cargo"]["subcategory"]) == (
+        "missing_runtime",
+        "cargo",
+    )
+    assert records["archive"]["status"] == "pass", records["archive"]
 
 
 # --- real installs (live registries) ---------------------------------------------------------

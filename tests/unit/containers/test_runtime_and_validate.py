@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from automation.containers import environments as envmod
+from automation.containers import installer
 from automation.containers.environments import load_environments, parse_environments
 from automation.containers.runtime import (
     CONTAINER_CA_PATH,
@@ -265,8 +266,20 @@ def options(**kw: object) -> ValidationOptions:
 def test_validation_installs_cuts_network_verifies_and_records(
     tmp_path: Path, recipe: Recipe
 ) -> None:
+    copied: list[set[str]] = []
+
+    def kit_copied(argv: list[str]) -> Completed:
+        # What `cp` brings into the container: the payload as it is at that moment.
+        payload = Path(argv[2])
+        copied.append({p.relative_to(payload).as_posix() for p in payload.rglob("*.py")})
+        return Completed(tuple(argv), 0)
+
     runner = FakeRunner(
-        [(is_exec("install"), line(PASS_INSTALL)), (is_exec("verify"), line(PASS_VERIFY))]
+        [
+            (lambda a: a[1] == "cp", kit_copied),
+            (is_exec("install"), line(PASS_INSTALL)),
+            (is_exec("verify"), line(PASS_VERIFY)),
+        ]
     )
     layout = RegistryLayout.at(tmp_path)
     env = BY_ID["debian-12"]
@@ -282,7 +295,14 @@ def test_validation_installs_cuts_network_verifies_and_records(
     assert env.image in run and "--pull=never" in run
     assert any(a.startswith("NODE_EXTRA_CA_CERTS=") for a in run)
     install = runner.calls[2]
-    assert install[3:5] == ["python3", "/tmp/registry-automation/installer.py"]
+    assert install[3:5] == ["python3", "/tmp/registry-automation/kit/containers/installer.py"]
+    # The kit folder: the installer core and every ecosystem's install module, nothing else.
+    expected = {f"kit/{relative}" for relative, _ in installer.kit_files()}
+    assert copied == [expected]
+    assert {"kit/containers/installer.py", "kit/ecosystems/npm/install.py"} <= expected
+    assert all(
+        name == "kit/containers/installer.py" or name.endswith("/install.py") for name in expected
+    )
     assert "linux-debian-glibc-x86_64" in install
     path = layout.results_file("b1", "debian-12")
     [stored] = [json.loads(x) for x in path.read_text().splitlines()]

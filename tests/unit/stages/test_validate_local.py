@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from automation.core.process import Completed
 from automation.stages.validate_local import (
-    Completed,
     LocalValidator,
     apply_verify,
     version_pattern,
@@ -34,7 +34,7 @@ class ScriptedRunner:
         self.calls: list[list[str]] = []
 
     def __call__(
-        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: str, timeout: float
     ) -> Completed:
         self.calls.append(list(argv))
         if "venv" in argv:
@@ -119,6 +119,116 @@ def test_unsupported_action_is_skipped_not_failed() -> None:
         recipe
     )
     assert (result.status, result.subcategory) == ("skipped", "unsupported_action")
+
+
+def test_the_installers_pipx_action_runs_through_the_injected_runner() -> None:
+    """Local validation runs the containers' installer code: venv, pip, the version probe, then
+    the verify candidates; every process through the one runner, in a clean environment."""
+    runner = ScriptedRunner(
+        install=Completed(0, ""), verify={"--version": Completed(0, "tool 1.2.3\n")}
+    )
+    result = LocalValidator(runner=runner).validate(PIPX)
+    assert result.status == "pass"
+    venv, pip, probe, verify = runner.calls
+    assert venv[1:4] == ["-m", "venv", "--without-pip"]
+    assert pip[1:3] == ["-m", "pip"] and pip[-1] == "tool"
+    assert probe[1] == "-c" and probe[-1] == "tool"
+    assert Path(verify[0]).name == "tool" and verify[1:] == ["--version"]
+    assert Path(verify[0]).parent.name == "bin"  # the installer's bin/, where it linked it
+
+
+def test_missing_executable_keeps_the_local_words() -> None:
+    recipe = {**PIPX, "steps": [{**PIPX["steps"][0], "executables": ["tool", "tool-admin"]}]}
+    runner = ScriptedRunner(install=Completed(0, ""), verify={})
+    result = LocalValidator(runner=runner).validate(recipe)
+    assert (result.status, result.category, result.subcategory, result.exit_code) == (
+        "fail",
+        "verify_failed",
+        "missing_executable",
+        1,
+    )
+    assert (
+        result.message == "declared executables not installed: ['tool-admin']; installed: ['tool']"
+    )
+    assert result.version == "1.2.3"
+
+
+@pytest.mark.parametrize(
+    ("install", "expected"),
+    [
+        (
+            Completed(1, "ERROR: No matching distribution found for tool"),
+            ("recipe_not_found", "package_not_found", 1),
+        ),
+        (Completed(124, "Collecting tool", timed_out=True), ("install_failed", "timeout", 124)),
+        (Completed(1, "error: whatever"), ("install_failed", "package_manager_error", 1)),
+    ],
+)
+def test_install_failures_keep_the_local_classification(
+    install: Completed, expected: tuple[str, str, int]
+) -> None:
+    result = LocalValidator(runner=ScriptedRunner(install=install, verify={}), backoff=0).validate(
+        PIPX
+    )
+    assert (result.category, result.subcategory, result.exit_code) == expected
+    assert result.message == install.output  # the package manager's own words
+
+
+class FakeNpm:
+    """npm "installs" the way `npm install --global --prefix` lays a package out."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def __call__(
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: str, timeout: float
+    ) -> Completed:
+        self.calls.append(list(argv))
+        if argv[1:2] == ["install"]:
+            root = Path(argv[argv.index("--prefix") + 1])
+            (root / "bin").mkdir(parents=True)
+            (root / "bin" / "cowsay").write_text("#!/bin/sh\n")
+            (root / "bin" / "cowsay").chmod(0o755)
+            manifest = root / "lib" / "node_modules" / "cowsay" / "package.json"
+            manifest.parent.mkdir(parents=True)
+            manifest.write_text('{"version": "1.6.0"}')
+            return Completed(0, "added 1 package")
+        return Completed(0, "cowsay 1.6.0\n")
+
+
+def test_npm_install_runs_the_installers_action(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for tool in ("npm", "node"):  # the action looks both up on PATH before running npm
+        (tmp_path / tool).write_text("#!/bin/sh\n")
+        (tmp_path / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    recipe = {
+        "steps": [{"action": "npm_install", "package": "cowsay", "executables": ["cowsay"]}],
+        "verify": {"command": "cowsay --version"},
+    }
+    runner = FakeNpm()
+    result = LocalValidator(runner=runner).validate(recipe)
+    assert (result.status, result.version, result.verify_pattern) == ("pass", "1.6.0", "{version}")
+    assert runner.calls[0][0] == str(tmp_path / "npm") and runner.calls[0][-1] == "cowsay"
+
+
+def test_a_missing_runtime_is_a_missing_dependency(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no npm here
+    recipe = {"steps": [{"action": "npm_install", "package": "cowsay", "executables": ["cowsay"]}]}
+    result = LocalValidator(runner=FakeNpm()).validate(recipe)
+    assert (result.status, result.category, result.subcategory) == ("fail", "missing_dep", "npm")
+    assert result.message == "npm_install needs npm, which is not installed"
+
+
+def test_skip_message_keeps_its_words() -> None:
+    recipe = {"steps": [{"action": "cargo_install", "crate": "x"}]}
+    result = LocalValidator(runner=FakeNpm()).validate(recipe)
+    assert result.message == (
+        "local validation handles pipx_install and npm_install, not ['cargo_install']"
+    )
 
 
 @pytest.mark.parametrize(

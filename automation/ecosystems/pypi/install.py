@@ -1,0 +1,64 @@
+"""PyPI's install action for the recipe installer: ``pipx_install`` (one venv per package).
+
+Part of the installer's kit folder (copied into the validation containers with
+``automation/containers/installer.py``): standard library only, Python >= 3.9.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from automation.containers import installer as kit
+else:  # loaded by the installer core, which registered itself under this name
+    kit = sys.modules["registry_automation_installer"]
+
+
+def pipx_install(step: dict[str, Any], ctx: kit.Context) -> None:
+    """One venv per package (what pipx does), made by the interpreter running the installer."""
+    package = kit.step_field(step, "package")
+    venv = os.path.join(ctx.tool_dir, "venv")
+    python = os.path.join(venv, "bin", "python")
+    spec = package + ("==" + ctx.requested_version if ctx.requested_version else "")
+    if ctx.reuse_host_tools:
+        # The installer's interpreter has pip (the kit's own environment): a venv without one is
+        # made in a fraction of the time, and that pip installs into it.
+        kit.run_command(
+            [ctx.python, "-m", "venv", "--without-pip", venv], ctx, what="python3 -m venv"
+        )
+        pip = [ctx.python, "-m", "pip", "--python", python]
+    else:
+        kit.run_command([ctx.python, "-m", "venv", venv], ctx, what="python3 -m venv")
+        pip = [python, "-m", "pip"]
+    kit.run_command(
+        [
+            *pip,
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--progress-bar",
+            "off",
+            spec,
+        ],
+        ctx,
+        what="pip install " + spec,
+    )
+    probe = "import sys, importlib.metadata as m; print(m.version(sys.argv[1]))"
+    with contextlib.suppress(kit.StepFailure):
+        ctx.version = kit.run_command([python, "-c", probe, package], ctx).strip() or ctx.version
+    kit.link_executables(ctx, os.path.join(venv, "bin"), kit.step_executables(step))
+
+
+ACTIONS = {"pipx_install": pipx_install}
+# Needs only Python on the user's machine and installs into a throwaway venv.
+LOCAL_ACTIONS = ("pipx_install",)
+# What pip prints when the project or its interpreter requirement is wrong
+# (installer.classify_output).
+OUTPUT_CLASSES = (
+    ("recipe_not_found", "package_not_found", r"No matching distribution|404 Not Found"),
+    ("install_failed", "runtime_version", r"requires a different Python|Requires-Python"),
+    ("install_failed", "build_failed", r"error: command '.*' failed|Failed building wheel"),
+)
