@@ -196,6 +196,8 @@ def validate_containers(  # type: ignore[no-untyped-def]
         "shard": "K/N: this job's deterministic share of the batch (CI matrix; needs --batch-id)",
         "batch_id": "resume this batch (its recorded selection) instead of starting a new one",
         "wait": "seconds to wait for a busy registry lock (default 60; 0: fail fast, exit 5)",
+        "budget_seconds": "wall-clock budget; entries not started by then stay pending "
+        "(default [batch] budget_seconds or $AUTOMATION_BATCH_BUDGET: none)",
         "root": ROOT_HELP,
         "json": JSON_HELP,
     }
@@ -208,6 +210,7 @@ def generate(
     shard=None,
     batch_id=None,
     wait=None,
+    budget_seconds=None,
     root=".",  # type: ignore[no-untyped-def]
     json=False,
 ):
@@ -225,6 +228,7 @@ def generate(
             batch_id=batch_id,
             verbose=not json,
             lock_wait=None if wait is None else float(wait),
+            budget_seconds=None if budget_seconds is None else float(budget_seconds),
         ),
         as_json=json,
     )
