@@ -158,7 +158,12 @@ def _shutdown(sock: socket.socket) -> None:
 
 
 class _Watchdog:
-    """One daemon thread expiring deadlines in time order (no thread per request)."""
+    """One daemon thread expiring deadlines in time order (no thread per request).
+
+    The thread ends as soon as no request is in flight: a lingering thread would make the
+    process multi-threaded for good, and ``automation.core.parallel`` forks only from a
+    single-threaded process.
+    """
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, _Deadline]] = []
@@ -176,14 +181,19 @@ class _Watchdog:
                 self._thread.start()
             self._cond.notify()
 
+    def wake(self) -> None:
+        """A deadline finished: let the thread drop it (and end when none is left)."""
+        with self._cond:
+            self._cond.notify()
+
     def _run(self) -> None:
         with self._cond:
             while True:
                 while self._heap and self._heap[0][2].done:
                     heapq.heappop(self._heap)
                 if not self._heap:
-                    self._cond.wait()
-                    continue
+                    self._thread = None
+                    return
                 wait = self._heap[0][0] - time.monotonic()
                 if wait > 0:
                     self._cond.wait(wait)
@@ -554,6 +564,7 @@ class HttpClient:
             yield deadline
         finally:
             deadline.finish()
+            _WATCHDOG.wake()
             _ACTIVE.deadline = outer
 
     def _send(

@@ -21,7 +21,8 @@ Behaviour = Callable[[BaseHTTPRequestHandler, threading.Event], None]
 
 def _head(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str]) -> None:
     handler.send_response(status)
-    for key, value in headers.items():
+    # Every answer ends its connection (and says so, so a client never reuses a closed one).
+    for key, value in {"Connection": "close", **headers}.items():
         handler.send_header(key, value)
     handler.end_headers()
     handler.wfile.flush()
