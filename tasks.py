@@ -274,6 +274,8 @@ def validate_containers(  # type: ignore[no-untyped-def]
         "batch_id": "resume this batch (its recorded selection) instead of starting a new one; "
         "YYYY-MM-DD-<suffix>",
         "wait": "seconds to wait for a busy registry lock (default 60; 0: fail fast, exit 5)",
+        "budget_seconds": "wall-clock budget; entries not started by then stay pending "
+        "(default [batch] budget_seconds or $AUTOMATION_BATCH_BUDGET: none)",
         "root": ROOT_HELP,
         "json": JSON_HELP,
     }
@@ -286,6 +288,7 @@ def generate(  # type: ignore[no-untyped-def]
     shard=None,
     batch_id=None,
     wait=None,
+    budget_seconds=None,
     root=None,
     json=False,
 ):
@@ -299,6 +302,10 @@ def generate(  # type: ignore[no-untyped-def]
         share = flag.shard("--shard", shard)
         batch = flag.batch_id("--batch-id", batch_id)
         lock_wait = flag.wait_seconds("--wait", wait)
+        # a week at most: a longer budget is a typo
+        budget = flag.decimal(
+            "--budget-seconds", budget_seconds, minimum=0.0, maximum=604800.0, above_minimum=True
+        )
         from automation.core.layout import RegistryLayout
         from automation.stages.pipeline import run_generate
 
@@ -311,6 +318,7 @@ def generate(  # type: ignore[no-untyped-def]
             batch_id=batch,
             verbose=not json,
             lock_wait=lock_wait,
+            budget_seconds=budget,
         )
 
     run(work, as_json=json)

@@ -61,8 +61,11 @@ class Config:
     threads: int = 8
     retries: int = 4
     backoff_factor: float = 0.5
-    max_retry_after: float = 60.0
+    max_retry_after: float = 30.0  # a longer Retry-After is not slept: the request fails
     max_document_bytes: int = 128 * 1024 * 1024
+    request_deadline: float = 60.0  # one request, retries and whole body included
+    download_deadline: float = 900.0  # one whole-artifact download (drift)
+    batch_budget: float | None = None  # wall-clock seconds for one generate batch; None: no limit
     # ecosystem-specific values: section -> key -> value (defaults declared by the ecosystems)
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=default_settings)
     source: str | None = None  # the config file read, if any
@@ -130,7 +133,10 @@ class Config:
                 "backoff_factor": self.backoff_factor,
                 "max_retry_after": self.max_retry_after,
                 "max_document_bytes": self.max_document_bytes,
+                "request_deadline": self.request_deadline,
+                "download_deadline": self.download_deadline,
             },
+            "batch": {"budget_seconds": self.batch_budget},
         }
         document.update({section: dict(values) for section, values in self.settings.items()})
         document["source"] = self.source
@@ -195,7 +201,8 @@ def load_config(
 
     rate_limits = dict(default_rate_limits())
     rate_limits.update({k: float(v) for k, v in document.get("rate_limits", {}).items()})
-    http = document.get("http", {})
+    http = {**document.get("http", {}), **_limit_overrides(env, HTTP_LIMIT_ENV)}
+    batch = {**document.get("batch", {}), **_limit_overrides(env, BATCH_LIMIT_ENV)}
     settings: dict[str, dict[str, Any]] = {}
     for declared in declared_settings():
         value = document.get(declared.section, {}).get(declared.key, declared.default)
@@ -212,7 +219,40 @@ def load_config(
         backoff_factor=float(http.get("backoff_factor", defaults.backoff_factor)),
         max_retry_after=float(http.get("max_retry_after", defaults.max_retry_after)),
         max_document_bytes=int(http.get("max_document_bytes", defaults.max_document_bytes)),
+        request_deadline=float(http.get("request_deadline", defaults.request_deadline)),
+        download_deadline=float(http.get("download_deadline", defaults.download_deadline)),
+        batch_budget=float(batch["budget_seconds"]) if "budget_seconds" in batch else None,
         settings=MappingProxyType({k: MappingProxyType(v) for k, v in settings.items()}),
         source=source,
         registry_root=str(root) if root is not None else None,
     )
+
+
+# Deadlines and budgets also come from the environment (a CI job, a test), over the file.
+HTTP_LIMIT_ENV: Mapping[str, str] = MappingProxyType(
+    {
+        "AUTOMATION_HTTP_DEADLINE": "request_deadline",
+        "AUTOMATION_HTTP_DOWNLOAD_DEADLINE": "download_deadline",
+        "AUTOMATION_HTTP_READ_TIMEOUT": "read_timeout",
+        "AUTOMATION_HTTP_MAX_RETRY_AFTER": "max_retry_after",
+        "AUTOMATION_HTTP_MAX_BYTES": "max_document_bytes",
+    }
+)
+BATCH_LIMIT_ENV: Mapping[str, str] = MappingProxyType({"AUTOMATION_BATCH_BUDGET": "budget_seconds"})
+
+
+def _limit_overrides(env: Mapping[str, str], names: Mapping[str, str]) -> dict[str, float]:
+    """The set variables of ``names`` (env var -> setting), each a positive number."""
+    out: dict[str, float] = {}
+    for variable, setting in names.items():
+        text = env.get(variable)
+        if not text:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not 0 < value < float("inf"):
+            raise UsageError(f"{variable} must be a positive number of seconds or bytes: {text!r}")
+        out[setting] = value
+    return out

@@ -4,13 +4,29 @@ Every upstream request of the kit goes through ``HttpClient`` (inject it; tests 
 endpoints at a local server). Failures become ``HttpError`` subclasses whose ``category`` is
 stable and can be recorded: ``not_found``, ``rate_limited``, ``upstream_error``,
 ``network_error`` (transient: connection, DNS, timeout) and ``bad_response``.
+
+Bounds, so that no upstream can hold a run (``Config``; ``automation.toml`` ``[http]`` or
+``AUTOMATION_HTTP_*``):
+
+* every logical request has an overall deadline (``request_deadline``, whole-file downloads
+  ``download_deadline``) covering connect, retries, headers and every body read. A watchdog
+  thread shuts the request's socket down when it passes, so a server that stalls or drips one
+  byte at a time (each read well inside the per-read timeout) fails as ``TimedOut``;
+* a Retry-After longer than ``max_retry_after`` (or than the time the deadline leaves) is not
+  slept: the 429/503 is answered at once as ``RateLimited``/``UpstreamError``;
+* a body is capped per call: a declared Content-Length over the cap is refused before reading,
+  an endless body as soon as it passes the cap.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import heapq
+import itertools
 import json
 import os
+import socket
 import ssl
 import threading
 import time
@@ -22,6 +38,10 @@ from typing import Any, ClassVar
 import requests
 from requests.adapters import HTTPAdapter
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 from urllib3.util.ssl_ import create_urllib3_context
 
@@ -29,6 +49,7 @@ from automation import USER_AGENT
 from automation.core.config import Config
 from automation.core.ecosystem_facts import declared_endpoints
 from automation.core.errors import AutomationError, ExitCode
+from automation.core.jsondata import bounds_message
 
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -68,9 +89,161 @@ class NetworkError(HttpError):
     transient = True
 
 
+class TimedOut(NetworkError):
+    """The request's overall deadline (or a per-read timeout) ran out."""
+
+
 class BadResponse(HttpError):
     category = "bad_response"
     exit_code = ExitCode.DATA_ERROR
+
+
+class ResponseTooLarge(BadResponse):
+    """The body is larger than the call's cap (declared, or found while streaming)."""
+
+
+# ---------------------------------------------------------------- deadlines
+
+
+class _Deadline:
+    """The time one logical request may take; ``expire`` shuts down the sockets it reads from.
+
+    Sockets are attached as responses start (``_DeadlineConnectionMixin``); shutting one down
+    wakes a read blocked in another thread, which then fails and is reported as ``TimedOut``.
+    """
+
+    __slots__ = ("_done", "_lock", "_sockets", "expired", "expires", "seconds")
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expires = time.monotonic() + seconds
+        self.expired = False
+        self._done = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def remaining(self) -> float:
+        return self.expires - time.monotonic()
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def attach(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self._sockets.append(sock)
+            late = self.expired
+        if late:
+            _shutdown(sock)
+
+    def expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return  # finished in time; its sockets may already serve another request
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shutdown(sock)
+
+    def finish(self) -> None:
+        with self._lock:
+            self._done = True
+            self._sockets.clear()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """One daemon thread expiring deadlines in time order (no thread per request).
+
+    The thread ends as soon as no request is in flight: a lingering thread would make the
+    process multi-threaded for good, and ``automation.core.parallel`` forks only from a
+    single-threaded process.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Deadline]] = []
+        self._order = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: _Deadline) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (deadline.expires, next(self._order), deadline))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="http-deadline-watchdog", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def wake(self) -> None:
+        """A deadline finished: let the thread drop it (and end when none is left)."""
+        with self._cond:
+            self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._thread = None
+                    return
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                _, _, deadline = heapq.heappop(self._heap)
+                deadline.expire()
+
+
+_WATCHDOG = _Watchdog()
+_ACTIVE = threading.local()  # the deadline of the request this thread is making
+
+
+def _active_deadline() -> _Deadline | None:
+    deadline: _Deadline | None = getattr(_ACTIVE, "deadline", None)
+    return deadline
+
+
+class _DeadlineConnectionMixin:
+    """Hands the socket of every response this thread reads to the request's deadline."""
+
+    sock: socket.socket | None
+
+    def getresponse(self) -> Any:
+        deadline = _active_deadline()
+        if deadline is not None and self.sock is not None:
+            deadline.attach(self.sock)
+        return super().getresponse()  # type: ignore[misc]
+
+
+class _DeadlineHTTPConnection(_DeadlineConnectionMixin, HTTPConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnectionMixin, HTTPSConnection):
+    pass
+
+
+class _DeadlineHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+_DEADLINE_POOLS: dict[str, type[HTTPConnectionPool]] = {
+    "http": _DeadlineHTTPPool,
+    "https": _DeadlineHTTPSPool,
+}
 
 
 class TokenBucket:
@@ -112,17 +285,43 @@ class TokenBucket:
 
 
 class _CappedRetry(Retry):
-    """urllib3 Retry that honours Retry-After but never sleeps longer than ``max_retry_after``."""
+    """urllib3 Retry bounded by ``max_retry_after`` and by the request's deadline.
 
-    max_retry_after: float = 60.0
+    A Retry-After longer than the cap, or any wait (Retry-After or backoff) that would end past
+    the deadline, is not slept: the retries stop and the last response (429, 503) is answered.
+    """
 
-    def get_retry_after(self, response: Any) -> float | None:
+    max_retry_after: float = 30.0
+
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
         value = super().get_retry_after(response)
         return None if value is None else min(value, self.max_retry_after)
 
     def new(self, **kw: Any) -> _CappedRetry:
         new = super().new(**kw)
         new.max_retry_after = self.max_retry_after
+        return new
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> _CappedRetry:
+        deadline = _active_deadline()
+        if deadline is not None and deadline.expired:
+            raise MaxRetryError(_pool, url, error or ResponseError("deadline passed"))
+        if response is not None:
+            asked = Retry.get_retry_after(self, response)
+            left = deadline.remaining() if deadline is not None else float("inf")
+            if asked is not None and (asked > self.max_retry_after or asked >= left):
+                raise MaxRetryError(_pool, url, ResponseError(f"Retry-After {asked:g} s"))
+        new = super().increment(method, url, response, error, _pool, _stacktrace)
+        if deadline is not None and new.get_backoff_time() >= deadline.remaining():
+            raise MaxRetryError(_pool, url, error or ResponseError("no time left to retry"))
         return new
 
 
@@ -183,6 +382,16 @@ class _PreloadedTlsAdapter(HTTPAdapter):
     def __init__(self, tls: _TlsContext, **kwargs: Any):
         self._tls = tls
         super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        # Pools whose connections report their sockets to the request deadline.
+        self.poolmanager.pool_classes_by_scheme = _DEADLINE_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = _DEADLINE_POOLS
+        return manager
 
     def _preloaded(self, url: str | None, verify: object) -> ssl.SSLContext | None:
         if verify != self._tls.verify or not (url or "").lower().startswith("https:"):
@@ -346,6 +555,20 @@ class HttpClient:
             self._requests += 1
         return url, out
 
+    @contextlib.contextmanager
+    def _deadline(self, seconds: float | None = None) -> Iterator[_Deadline]:
+        """Run one logical request (retries and body reads included) under a deadline."""
+        deadline = _Deadline(self.config.request_deadline if seconds is None else seconds)
+        outer = _active_deadline()
+        _ACTIVE.deadline = deadline
+        _WATCHDOG.watch(deadline)
+        try:
+            yield deadline
+        finally:
+            deadline.finish()
+            _WATCHDOG.wake()
+            _ACTIVE.deadline = outer
+
     def _send(
         self,
         method: str,
@@ -358,6 +581,10 @@ class HttpClient:
     ) -> requests.Response:
         read_timeout = timeout if timeout is not None else self.config.read_timeout
         connect_timeout = min(self.config.connect_timeout, read_timeout)
+        deadline = _active_deadline()
+        if deadline is not None:
+            # A connect attempt is one blocking call: bound it by what the deadline leaves.
+            connect_timeout = max(0.001, min(connect_timeout, deadline.remaining()))
         session = self.session if retry else self._session_once
         try:
             return session.request(
@@ -369,43 +596,59 @@ class HttpClient:
                 allow_redirects=True,
             )
         except requests.exceptions.RetryError as exc:
+            if deadline is not None and deadline.expired:
+                raise _timed_out(url) from None
             raise UpstreamError(f"gave up after retries: {exc}", url=url) from None
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise NetworkError(f"{type(exc).__name__}: {_short(exc)}", url=url) from None
         except requests.RequestException as exc:
-            raise NetworkError(f"{type(exc).__name__}: {_short(exc)}", url=url) from None
+            raise _network_error("", exc, url) from None
 
-    @staticmethod
-    def _check_status(response: requests.Response, url: str, ok: frozenset[int]) -> None:
+    def _check_status(self, response: requests.Response, url: str, ok: frozenset[int]) -> None:
         status = response.status_code
         if status in ok:
             return
+        waited = self._unwaited_retry_after(response.headers.get("Retry-After"))
         response.close()
         if status == 404 or status == 410:
             raise NotFound(f"HTTP {status}", url=url, status=status)
         if status == 429:
-            raise RateLimited("HTTP 429 after retries", url=url, status=status)
+            raise RateLimited(f"HTTP 429 after retries{waited}", url=url, status=status)
         if status >= 500:
-            raise UpstreamError(f"HTTP {status}", url=url, status=status)
+            raise UpstreamError(f"HTTP {status}{waited}", url=url, status=status)
         raise BadResponse(f"unexpected HTTP {status}", url=url, status=status)
+
+    def _unwaited_retry_after(self, value: str | None) -> str:
+        """Why a Retry-After was not honoured ("" when there was none or it was waited for)."""
+        if not value:
+            return ""
+        try:
+            seconds = Retry().parse_retry_after(value)
+        except Exception:  # urllib3 raises InvalidHeader; the status speaks for itself
+            return ""
+        # The header as sent (urllib3 clamps what it parses to six hours).
+        shown = f"{value.strip()[:40]} s" if value.strip().isdigit() else repr(value[:40])
+        if seconds > self.config.max_retry_after:
+            cap = self.config.max_retry_after
+            return f" (Retry-After {shown} exceeds the {cap:g} s cap: not waited for)"
+        deadline = _active_deadline()
+        if deadline is not None and seconds >= deadline.remaining():
+            return f" (Retry-After {shown} outlasts the request deadline: not waited for)"
+        return ""
 
     def _read_capped(self, response: requests.Response, url: str, limit: int) -> bytes:
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > limit:
             response.close()
-            raise BadResponse(f"response of {declared} bytes exceeds the cap of {limit}", url=url)
+            raise ResponseTooLarge(
+                f"response of {declared[:30]} bytes exceeds the cap of {limit}", url=url
+            )
         parts: list[bytes] = []
         size = 0
         try:
-            for chunk in response.iter_content(CHUNK):
+            for chunk in _iter_body(response, url):
                 size += len(chunk)
                 if size > limit:
-                    raise BadResponse(f"response exceeds the cap of {limit} bytes", url=url)
+                    raise ResponseTooLarge(f"response exceeds the cap of {limit} bytes", url=url)
                 parts.append(chunk)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise NetworkError(f"reading body: {_short(exc)}", url=url) from None
-        except requests.RequestException as exc:
-            raise NetworkError(f"reading body: {_short(exc)}", url=url) from None
         finally:
             response.close()
         return b"".join(parts)
@@ -422,12 +665,14 @@ class HttpClient:
     ) -> bytes:
         """GET ``url`` (absolute, or a path on ``endpoint``) and return the body (capped).
 
-        ``retry=False`` makes one attempt (for optional look-ups that must fail fast).
+        ``retry=False`` makes one attempt (for optional look-ups that must fail fast). The whole
+        request, body included, must finish within ``request_deadline`` (else ``TimedOut``).
         """
         full, hdrs = self._prepare(endpoint, url, headers)
-        response = self._send("GET", full, hdrs, stream=True, timeout=timeout, retry=retry)
-        self._check_status(response, full, frozenset({200}))
-        return self._read_capped(response, full, max_bytes or self.config.max_document_bytes)
+        with self._deadline():
+            response = self._send("GET", full, hdrs, stream=True, timeout=timeout, retry=retry)
+            self._check_status(response, full, frozenset({200}))
+            return self._read_capped(response, full, max_bytes or self.config.max_document_bytes)
 
     def get_json(
         self,
@@ -439,23 +684,31 @@ class HttpClient:
         retry: bool = True,
         decode: Callable[[bytes], Any] = json.loads,
     ) -> Any:
-        """GET and decode JSON; malformed or non-JSON bodies raise BadResponse.
+        """GET and decode JSON; malformed, non-JSON or out-of-bounds bodies raise BadResponse.
 
         ``decode`` stands in for ``json.loads`` where a source decodes only the parts of a large
-        document it reads; it must raise what ``json.loads`` raises on the same body.
+        document it reads; it must raise what ``json.loads`` raises on the same body. The value
+        is held to the data bounds of ``automation.core.jsondata`` (nesting, int64).
         """
         hdrs = {"Accept": "application/json", **(headers or {})}
         body = self.get_bytes(endpoint, url, headers=hdrs, timeout=timeout, retry=retry)
+        where = url if not url.startswith("/") else self.config.url(endpoint or "", url)
         try:
-            return decode(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            where = url if not url.startswith("/") else self.config.url(endpoint or "", url)
-            raise BadResponse(f"malformed JSON: {exc}", url=where) from None
+            value = decode(body)
+        except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, huge integers
+            raise BadResponse(f"malformed JSON: {_short(exc)}", url=where) from None
+        except RecursionError:
+            raise BadResponse("malformed JSON: nested too deeply", url=where) from None
+        out_of_bounds = bounds_message(value)
+        if out_of_bounds is not None:
+            raise BadResponse(out_of_bounds, url=where)
+        return value
 
     def head_ok(self, endpoint: str | None, url: str) -> bool:
         """True for 2xx, False for 404/410; other failures raise."""
         full, hdrs = self._prepare(endpoint, url, None)
-        response = self._send("HEAD", full, hdrs, stream=False, timeout=None)
+        with self._deadline():
+            response = self._send("HEAD", full, hdrs, stream=False, timeout=None)
         if response.status_code in (404, 410):
             return False
         self._check_status(response, full, frozenset(range(200, 300)))
@@ -476,21 +729,22 @@ class HttpClient:
         """
         spec = f"bytes=-{end}" if start is None else f"bytes={start}-{end}"
         full, hdrs = self._prepare(endpoint, url, {"Range": spec, "Accept-Encoding": "identity"})
-        response = self._send("GET", full, hdrs, stream=True, timeout=None)
-        if response.status_code == 416:
-            response.close()
-            raise BadResponse("range not satisfiable", url=full, status=416)
-        self._check_status(response, full, frozenset({200, 206}))
-        partial = response.status_code == 206
-        total: int | None = None
-        if partial:
-            content_range = response.headers.get("Content-Range", "")
-            tail = content_range.rsplit("/", 1)[-1]
-            total = int(tail) if tail.isdigit() else None
-        else:
-            length = response.headers.get("Content-Length", "")
-            total = int(length) if length.isdigit() else None
-        body = self._read_capped(response, full, max_bytes)
+        with self._deadline():
+            response = self._send("GET", full, hdrs, stream=True, timeout=None)
+            if response.status_code == 416:
+                response.close()
+                raise BadResponse("range not satisfiable", url=full, status=416)
+            self._check_status(response, full, frozenset({200, 206}))
+            partial = response.status_code == 206
+            total: int | None = None
+            if partial:
+                content_range = response.headers.get("Content-Range", "")
+                tail = content_range.rsplit("/", 1)[-1]
+                total = int(tail) if tail.isdigit() and len(tail) <= 18 else None
+            else:
+                length = response.headers.get("Content-Length", "")
+                total = int(length) if length.isdigit() and len(length) <= 18 else None
+            body = self._read_capped(response, full, max_bytes)
         if not partial:
             total = len(body)
         return RangeResult(response.status_code, body, partial, total)
@@ -504,37 +758,64 @@ class HttpClient:
         max_bytes: int,
         algorithms: tuple[str, ...] = ("sha256",),
     ) -> dict[str, bytes]:
-        """Stream ``url`` into ``dest`` (via a temp file) and return the raw digests."""
+        """Stream ``url`` into ``dest`` (via a temp file) and return the raw digests.
+
+        Whole artifacts get ``download_deadline`` (longer than one API request's).
+        """
         full, hdrs = self._prepare(endpoint, url, None)
-        response = self._send("GET", full, hdrs, stream=True, timeout=None)
-        self._check_status(response, full, frozenset({200}))
         hashers = {name: hashlib.new(name) for name in algorithms}
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.part")
-        size = 0
-        try:
-            with tmp.open("wb") as handle:
-                for chunk in _iter_body(response, full):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise BadResponse(f"download exceeds {max_bytes} bytes", url=full)
-                    for hasher in hashers.values():
-                        hasher.update(chunk)
-                    handle.write(chunk)
-            os.replace(tmp, dest)
-        finally:
-            response.close()
-            tmp.unlink(missing_ok=True)
+        with self._deadline(self.config.download_deadline):
+            response = self._send("GET", full, hdrs, stream=True, timeout=None)
+            self._check_status(response, full, frozenset({200}))
+            size = 0
+            try:
+                with tmp.open("wb") as handle:
+                    for chunk in _iter_body(response, full):
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise ResponseTooLarge(f"download exceeds {max_bytes} bytes", url=full)
+                        for hasher in hashers.values():
+                            hasher.update(chunk)
+                        handle.write(chunk)
+                os.replace(tmp, dest)
+            finally:
+                response.close()
+                tmp.unlink(missing_ok=True)
         return {name: hasher.digest() for name, hasher in hashers.items()}
 
 
 def _iter_body(response: requests.Response, url: str) -> Iterator[bytes]:
+    """The body in chunks; the deadline is checked between them (the watchdog ends a read
+    blocked inside one)."""
+    deadline = _active_deadline()
     try:
-        yield from response.iter_content(CHUNK)
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise NetworkError(f"reading body: {_short(exc)}", url=url) from None
+        for chunk in response.iter_content(CHUNK):
+            if deadline is not None and deadline.expired:
+                raise _timed_out(url)
+            yield chunk
     except requests.RequestException as exc:
-        raise NetworkError(f"reading body: {_short(exc)}", url=url) from None
+        raise _network_error("reading body: ", exc, url) from None
+    if deadline is not None and deadline.expired:
+        # The watchdog's shutdown can look like a clean end of a body without a length.
+        raise _timed_out(url)
+
+
+def _timed_out(url: str) -> TimedOut:
+    deadline = _active_deadline()
+    seconds = f" of {deadline.seconds:g} s" if deadline is not None else ""
+    return TimedOut(f"no complete response within the deadline{seconds}", url=url)
+
+
+def _network_error(prefix: str, exc: BaseException, url: str) -> NetworkError:
+    """What a requests failure becomes: TimedOut when a deadline or timeout ran out."""
+    deadline = _active_deadline()
+    if deadline is not None and deadline.expired:
+        return _timed_out(url)
+    if isinstance(exc, requests.Timeout):
+        return TimedOut(f"{prefix}{type(exc).__name__}: {_short(exc)}", url=url)
+    return NetworkError(f"{prefix}{type(exc).__name__}: {_short(exc)}", url=url)
 
 
 def _short(exc: BaseException) -> str:

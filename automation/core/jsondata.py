@@ -2,6 +2,11 @@
 
 The readers of data files (metrics, audits, results, manifests, ...) share these helpers so that
 arbitrary bytes, truncated files, deep nesting or huge numbers are reported, never raised.
+
+Every decoded value is also held to fixed bounds before any model is built from it: nesting at
+most :data:`MAX_DEPTH` levels (no file the kit writes nests more than a handful; deeper values
+crash recursive checkers and renderers) and integers within a signed 64-bit range (what SQLite
+and every other consumer can store; a larger one raised ``OverflowError`` in the failure index).
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from automation.core.report import Problem
+
+MAX_DEPTH = 64
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
 
 
 def _reject_constant(name: str) -> Any:
@@ -54,17 +63,83 @@ def read_text(path: Path, rel: str) -> tuple[str | None, Problem | None]:
         return None, Problem(rel, f"line {line}", f"not UTF-8 (byte {exc.start})")
 
 
+TOO_DEEP = f"invalid JSON: nested deeper than {MAX_DEPTH} levels"
+
+
+def _out_of_bounds(value: Any) -> bool:
+    """True when ``value`` nests deeper than MAX_DEPTH or holds an integer outside int64.
+
+    Iterative (a recursive walk would itself hit the recursion limit on the values it rejects)
+    and without paths, so the common in-bounds case costs one pass over the containers.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        items = current.values() if type(current) is dict else current
+        for item in items:
+            kind = type(item)
+            if kind is dict or kind is list:
+                stack.append((item, depth + 1))
+            elif kind is int and not INT_MIN <= item <= INT_MAX:
+                return True
+    return False
+
+
+def bounds_message(value: Any) -> str | None:
+    """Why ``value`` is out of bounds (naming the field), or None when it is within them."""
+    if type(value) is int:
+        return None if INT_MIN <= value <= INT_MAX else _int_message("(top level)", value)
+    if type(value) not in (dict, list) or not _out_of_bounds(value):
+        return None
+    # Rare: walk again, this time keeping the path to name the offending field.
+    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
+    while stack:
+        current, depth, path = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"{TOO_DEEP} (at {path or '(top level)'})"
+        is_list = type(current) is list
+        pairs = enumerate(current) if is_list else current.items()
+        for key, item in pairs:
+            where = f"{path}[{key}]" if is_list else f"{path}.{key}" if path else str(key)
+            kind = type(item)
+            if kind is dict or kind is list:
+                stack.append((item, depth + 1, where))
+            elif kind is int and not INT_MIN <= item <= INT_MAX:
+                return _int_message(where, item)
+    return None  # pragma: no cover - _out_of_bounds said otherwise
+
+
+def _int_message(where: str, value: int) -> str:
+    digits = str(value)
+    shown = digits if len(digits) <= 40 else digits[:40] + "..."
+    return f"integer {shown} at {where} is outside the 64-bit range [-2**63, 2**63-1]"
+
+
+def bounded(value: Any, rel: str, where: str) -> Problem | None:
+    """A Problem naming file and place when ``value`` is outside the bounds, else None."""
+    message = bounds_message(value)
+    return None if message is None else Problem(rel, where or "(top level)", message)
+
+
 def loads(text: str, rel: str, where: str = "") -> tuple[Any, Problem | None]:
-    """``json.loads`` that reports instead of raising (syntax, huge integers, deep nesting)."""
+    """``json.loads`` that reports instead of raising (syntax, huge integers, deep nesting).
+
+    A value outside the bounds (see module) is reported like a syntax error: no reader ever
+    builds a model from it.
+    """
     try:
-        return _DECODER.decode(text), None
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         place = f"{where} column {exc.colno}" if where else f"line {exc.lineno} column {exc.colno}"
         return None, Problem(rel, place, f"invalid JSON: {exc.msg}")
     except ValueError as exc:  # e.g. an integer longer than Python's digit limit
         return None, Problem(rel, where or "(top level)", f"invalid JSON value: {exc}"[:300])
     except RecursionError:
-        return None, Problem(rel, where or "(top level)", "invalid JSON: nested too deeply")
+        return None, Problem(rel, where or "(top level)", TOO_DEEP)
+    problem = bounded(value, rel, where)
+    return (None, problem) if problem else (value, None)
 
 
 def iter_json_lines(text: str, rel: str) -> Iterator[Decoded]:
@@ -122,14 +197,11 @@ def iter_json_stream(text: str, rel: str) -> Iterator[Decoded]:
             index = resume + 1
             continue
         except RecursionError:
-            yield Decoded(
-                line,
-                None,
-                Problem(rel, f"line {line} column {column}", "invalid JSON: nested too deeply"),
-            )
+            yield Decoded(line, None, Problem(rel, f"line {line} column {column}", TOO_DEEP))
             return
-        yield Decoded(line, value)
         index = next_index
+        problem = bounded(value, rel, f"line {line} column {column}")
+        yield Decoded(line, None, problem) if problem else Decoded(line, value)
 
 
 def non_finite_paths(value: Any, path: str = "") -> list[str]:

@@ -28,10 +28,11 @@ import multiprocessing
 import os
 import sqlite3
 import stat
+import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -492,11 +493,50 @@ def _open_refreshed(
         raise
 
 
+SKIPPED_SHOWN = 3  # unreadable lines named in the warning; check-data lists every one
+
+
+def _warn_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def skipped_lines_warning(conn: sqlite3.Connection) -> str | None:
+    """One warning naming the failure lines the index skipped (None when there are none).
+
+    A line outside the data bounds (an exit code beyond int64, nesting past the limit) or
+    otherwise invalid is never indexed, so every reader of the index (gaps, requeue, reorder,
+    backfill-report, dashboard) goes on without it; this says so, with file and line.
+    """
+    total = conn.execute("SELECT COUNT(*) FROM problems").fetchone()[0]
+    if not total:
+        return None
+    shown = [
+        f"{file} {place}: {message}"
+        for file, place, message in conn.execute(
+            "SELECT f.file, p.place, p.message FROM problems p JOIN files f ON f.id = p.file_id"
+            " ORDER BY f.file, p.rowid LIMIT ?",
+            (SKIPPED_SHOWN,),
+        )
+    ]
+    more = f" (and {total - len(shown)} more)" if total > len(shown) else ""
+    return (
+        f"warning: skipped {total} unreadable failure line(s){more}; `invoke check-data` lists "
+        "them all: " + "; ".join(shown)
+    )
+
+
 @contextlib.contextmanager
 def open_index(
-    layout: RegistryLayout, *, path: Path | str | None = "default"
+    layout: RegistryLayout,
+    *,
+    path: Path | str | None = "default",
+    warn: Callable[[str], None] = _warn_stderr,
 ) -> Iterator[tuple[sqlite3.Connection, IndexStats]]:
-    """Refresh and open the index (``path=None`` forces an in-memory index)."""
+    """Refresh and open the index (``path=None`` forces an in-memory index).
+
+    Skipped (unreadable) failure lines are reported through ``warn`` (stderr by default, so a
+    ``--json`` document on stdout stays clean).
+    """
     started = time.perf_counter()
     location = default_index_path(layout) if path == "default" else path
     target = Path(location) if location is not None else None
@@ -523,6 +563,9 @@ def open_index(
             problems=problems,
             seconds=time.perf_counter() - started,
         )
+        warning = skipped_lines_warning(conn) if problems else None
+        if warning is not None:
+            warn(warning)
         yield conn, stats
     finally:
         conn.close()

@@ -25,6 +25,7 @@ from typing import Any
 from automation import __version__
 from automation.core.atomic import atomic_write_text
 from automation.core.errors import DataError, ExitCode, UsageError
+from automation.core.jsondata import loads, read_text
 from automation.core.layout import RegistryLayout
 from automation.core.parallel import Background
 from automation.core.report import Problem
@@ -53,10 +54,11 @@ SAMPLE = 10  # how many unresolved names a report lists
 def _read_json_object(path: Path, rel: str) -> dict[str, Any] | None:
     if not path.exists():
         return None
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"cannot read: {exc}", path=rel) from None
+    text, problem = read_text(path, rel)
+    if text is not None:
+        document, problem = loads(text, rel)  # bounded: nesting and integers (jsondata)
+    if problem is not None:
+        raise DataError(f"cannot read: {problem.message}", path=rel, where=problem.where)
     if not isinstance(document, dict):
         raise DataError("expected a JSON object", path=rel)
     return document

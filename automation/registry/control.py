@@ -8,7 +8,6 @@ ecosystem keys are normalised (``cargo`` -> ``crates.io``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -19,6 +18,7 @@ from automation.core import schemas
 from automation.core.atomic import atomic_write_json, registry_lock
 from automation.core.ecosystem_facts import normalise_ecosystem
 from automation.core.errors import DataError, ExitCode, StoppedError, UsageError
+from automation.core.jsondata import loads
 from automation.core.layout import RegistryLayout
 from automation.core.report import Problem
 from automation.core.timefmt import format_timestamp
@@ -186,12 +186,14 @@ def read_control(path: Path, *, rel: str | None = None) -> LoadedControl:
     if not path.exists():
         return LoadedControl(Control(), ())
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         return LoadedControl(Control(), (Problem(rel, "", f"not UTF-8: {exc}"),))
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno} column {exc.colno}"
-        return LoadedControl(Control(), (Problem(rel, where, f"invalid JSON: {exc.msg}"),))
+    # Deep nesting and out-of-range integers become a Problem (load_control: DataError, exit 3)
+    # before anything is built from the document; a RecursionError here killed every task.
+    document, problem = loads(text, rel)
+    if problem is not None:
+        return LoadedControl(Control(), (problem,))
     return parse_control(document, rel)
 
 
@@ -200,7 +202,11 @@ def load_control(path: Path) -> Control:
 
     An unreadable control file stops work rather than being taken as "enabled".
     """
-    loaded = read_control(path)
+    return require_valid(read_control(path), path)
+
+
+def require_valid(loaded: LoadedControl, path: Path) -> Control:
+    """``loaded.control``, or DataError (exit 3) naming the file when it holds any error."""
     if loaded.errors:
         first = loaded.errors[0]
         more = f" (and {len(loaded.errors) - 1} more)" if len(loaded.errors) > 1 else ""

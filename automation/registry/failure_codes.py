@@ -66,7 +66,7 @@ network_error | connection_error | yes | failed+backoff | - | stages/generate.py
 network_error | upstream_unavailable | yes | failed+backoff | - | stages/generate.py | registry 5xx
     after retries
 network_error | timeout | yes | failed+backoff | - | stages/generate.py, containers/installer.py | a
-    request timed out
+    request timed out or passed its overall deadline (stalled or slow-drip upstream)
 network_error | dns_error | yes | failed+backoff | - | containers/installer.py | name resolution
     failed
 network_error | tls_error | no | failed+backoff | - | containers/installer.py | certificate
@@ -86,6 +86,8 @@ generation_failed | unsupported_ecosystem | no | excluded | - | ecosystems/packa
     ecosystems/toolchain.py | no builder for the source's ecosystem
 generation_failed | bad_response | no | failed+backoff | - | stages/generate.py | a registry
     response is not in the expected shape
+generation_failed | response_too_large | no | failed+backoff | - | stages/generate.py | a registry
+    response is larger than the per-request cap (declared, or an endless body)
 generation_failed | builder_error | no | failed+backoff | - | stages/generate.py | the builder
     raised (a bug in this kit)
 generation_failed | unexpected_<exception>! | no | failed+backoff | - | stages/generate.py |

@@ -15,6 +15,7 @@ from automation.core import schemas
 from automation.core.atomic import atomic_write_bytes, dumps_json
 from automation.core.ecosystem_facts import normalise_ecosystem
 from automation.core.errors import DataError
+from automation.core.jsondata import INT_MAX, INT_MIN, TOO_DEEP, bounded
 from automation.core.layout import RegistryLayout
 from automation.core.report import Problem
 from automation.core.timefmt import format_filename_stamp, format_timestamp
@@ -184,6 +185,10 @@ _PLATFORM_REQUIRED = frozenset(
 _PLATFORM_ALLOWED = _PLATFORM_REQUIRED | {"blocked_by"}
 
 
+def _int64(value: object) -> bool:
+    return type(value) is int and INT_MIN <= value <= INT_MAX
+
+
 class _FastChecker:
     """Memoises the string checks that repeat within a file (timestamps)."""
 
@@ -232,7 +237,7 @@ class _FastChecker:
             sub = item["subcategory"]
             if type(sub) is not str or _SUBCATEGORY.search(sub) is None:
                 return False
-        if "exit_code" in item and type(item["exit_code"]) is not int:
+        if "exit_code" in item and not _int64(item["exit_code"]):
             return False
         if "batch_id" in item and type(item["batch_id"]) is not str:
             return False
@@ -263,7 +268,7 @@ class _FastChecker:
             and bool(recipe)
             and type(platform) is str
             and _PLATFORM.search(platform) is not None
-            and type(doc["exit_code"]) is int
+            and _int64(doc["exit_code"])
             and type(category) is str
             and category in _CATEGORY_VALUES
             and self.timestamp(doc["timestamp"])
@@ -314,11 +319,17 @@ def scan_failure_text(text: str, *, rel: str) -> FailureLines:
             )
             continue
         except (ValueError, RecursionError) as exc:  # huge integers, deep nesting
-            message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:300]
-            scan.problems.append(Problem(rel, f"line {lineno}", f"invalid JSON: {message}"))
+            message = TOO_DEEP if isinstance(exc, RecursionError) else f"invalid JSON: {exc}"
+            scan.problems.append(Problem(rel, f"line {lineno}", message[:300]))
             continue
         if not checker.line(doc):
             where = f"line {lineno}"
+            # The fast check holds exit codes to int64; anything else it did not accept is
+            # bounded here, before jsonschema (recursive) or the index (SQLite INTEGER) see it.
+            out_of_bounds = bounded(doc, rel, where)
+            if out_of_bounds is not None:
+                scan.problems.append(out_of_bounds)
+                continue
             problems = schemas.check(doc, "failure-line", path=rel, where_prefix=where)
             if problems:
                 scan.problems.extend(_explain_shape(doc, rel, where, problems))

@@ -15,6 +15,7 @@ from automation.core import schemas
 from automation.core.atomic import atomic_write_bytes, dumps_json
 from automation.core.ecosystem_facts import normalise_ecosystem, split_source
 from automation.core.errors import DataError
+from automation.core.jsondata import loads
 from automation.core.report import Problem
 from automation.core.timefmt import format_timestamp, now, parse_timestamp
 
@@ -435,15 +436,15 @@ def read_queue(path: Path, *, rel: str | None = None) -> LoadedQueue:
     if not path.exists():
         return LoadedQueue(empty_queue(), ())
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         return LoadedQueue(empty_queue(), (Problem(rel, "", f"not UTF-8: {exc}"),))
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno} column {exc.colno}"
-        return LoadedQueue(empty_queue(), (Problem(rel, where, f"invalid JSON: {exc.msg}"),))
-    except (ValueError, RecursionError) as exc:  # huge integers, deep nesting
-        message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:300]
-        return LoadedQueue(empty_queue(), (Problem(rel, "", f"invalid JSON: {message}"),))
+    # Syntax, deep nesting and integers outside int64 are reported, never raised; the queue is
+    # one document every task rewrites, so a bad one stops the task (load_queue) rather than
+    # being rewritten without the entry it cannot read.
+    document, problem = loads(text, rel)
+    if problem is not None:
+        return LoadedQueue(empty_queue(), (problem,))
     return parse_queue(document, rel)
 
 

@@ -61,10 +61,16 @@ def classify_fetch_error(exc: BaseException) -> tuple[str, str]:
         "NetworkError": ("network_error", "connection_error"),
         "UpstreamError": ("network_error", "upstream_unavailable"),
         "BadResponse": ("generation_failed", "bad_response"),
+        "ResponseTooLarge": ("generation_failed", "response_too_large"),
         "Timeout": ("network_error", "timeout"),
+        "TimedOut": ("network_error", "timeout"),
         "UnsafeNameError": ("generation_failed", "unsafe_name"),
     }
-    return table.get(name, ("generation_failed", f"unexpected_{name.lower()}"))
+    # The most specific class the table knows (TimedOut before NetworkError).
+    for cls in type(exc).__mro__:
+        if cls.__name__ in table:
+            return table[cls.__name__]
+    return "generation_failed", f"unexpected_{name.lower()}"
 
 
 @dataclass
@@ -79,6 +85,9 @@ class GenerateReport:
     # expired.
     reserved_skips: list[ReservedSkip] = field(default_factory=list)
     reservations: Reservations = field(default_factory=Reservations)
+    # The wall-clock budget (None: none) and the entries it left pending, never started.
+    budget_seconds: float | None = None
+    left_pending: int = 0
 
     @property
     def counts(self) -> Counter[str]:
@@ -94,7 +103,7 @@ class GenerateReport:
     def exit_code(self) -> ExitCode:
         if self.stopped:
             return ExitCode.STOPPED
-        return ExitCode.PARTIAL if self.counts["failed"] else ExitCode.OK
+        return ExitCode.PARTIAL if self.counts["failed"] or self.left_pending else ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
         rate = len(self.outcomes) / self.seconds if self.seconds else 0.0
@@ -112,7 +121,13 @@ class GenerateReport:
             "seconds": round(self.seconds, 3),
             "packages_per_second": round(rate, 2),
             "outcomes": [o.to_json() for o in self.outcomes],
-        }
+        } | self._budget_json()
+
+    def _budget_json(self) -> dict[str, Any]:
+        # Only when a budget applied: a run without one writes the same document as before.
+        if self.budget_seconds is None:
+            return {}
+        return {"budget": {"seconds": self.budget_seconds, "left_pending": self.left_pending}}
 
     def to_text(self) -> str:
         lines = [
@@ -140,6 +155,11 @@ class GenerateReport:
                 else (f"{o.category}/{o.subcategory}: {(o.message.splitlines() or [''])[0]}")
             )
             lines.append(f"  {o.status:9} {o.name:30} {o.source:40} {detail}"[:200])
+        if self.left_pending:
+            lines.append(
+                f"budget of {self.budget_seconds:g} s ran out: {self.left_pending} entries not "
+                "started, left pending (rerun with the same --batch-id to continue)"
+            )
         if self.stopped:
             lines.append(f"stopped: {self.stopped}")
         return "\n".join(lines)
@@ -208,20 +228,31 @@ def generate_entries(
     guard: Guard = lambda _eco: None,
     workers: int = 8,
     progress: Callable[[GenerationOutcome], None] = lambda _o: None,
+    budget_seconds: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> GenerateReport:
     """Generate every entry not already logged in this batch; fetches run concurrently.
 
     Outcomes are logged as each one completes, so a kill at any point loses at most the items in
-    flight, and a rerun does only what is missing.
+    flight, and a rerun does only what is missing. ``budget_seconds``: no entry starts once that
+    much wall-clock time has passed; those left are counted (``left_pending``), not failed, so
+    they stay pending in the queue and a rerun of the batch picks them up. Items in flight
+    finish (each request has its own deadline, ``automation.core.http``).
     """
-    started = time.monotonic()
+    if budget_seconds is not None and budget_seconds <= 0:
+        raise UsageError("--budget-seconds must be positive")
+    started = clock()
     ecosystem = entries[0].ecosystem if entries else ""
-    report = GenerateReport(batch_id=staging.batch_id, ecosystem=ecosystem)
+    report = GenerateReport(
+        batch_id=staging.batch_id, ecosystem=ecosystem, budget_seconds=budget_seconds
+    )
     done = {o.name for o in staging.outcomes()}
     todo = [e for e in entries if e.name not in done]
     report.skipped_already_done = len(entries) - len(todo)
 
     def guarded(entry: QueueEntry) -> tuple[GenerationOutcome, str | None] | None:
+        if budget_seconds is not None and clock() - started >= budget_seconds:
+            return None  # out of time: not started, left pending
         guard(entry.ecosystem)  # checked before each item: an emergency stop takes effect at once
         return _generate_one(entry, fetch, build)
 
@@ -238,12 +269,13 @@ def generate_entries(
                     pending.cancel()
                 continue
             if produced is None:
+                report.left_pending += 1
                 continue
             outcome, text = produced
             staging.record(outcome, text)
             report.outcomes.append(outcome)
             progress(outcome)
-    report.seconds = time.monotonic() - started
+    report.seconds = clock() - started
     return report
 
 

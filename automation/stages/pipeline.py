@@ -70,6 +70,7 @@ def run_generate(
     verbose: bool = False,
     lock_wait: float | None = None,
     fetch: Fetch | None = None,
+    budget_seconds: float | None = None,
 ) -> GenerateReport:
     """Select entries (stops, breakers, backoff honoured), then generate them into staging.
 
@@ -79,6 +80,8 @@ def run_generate(
     never taken (``automation.registry.reservation``). ``lock_wait``: seconds to wait for the
     registry
     lock (default :data:`GENERATE_LOCK_WAIT`). ``fetch`` replaces the adapters' HTTP fetch (tests).
+    ``budget_seconds`` (default: ``[batch] budget_seconds`` / ``AUTOMATION_BATCH_BUDGET``, else
+    none): entries not started when it runs out stay pending (``generate_entries``).
     """
     ecosystem = normalise_ecosystem(ecosystem)
     adapter_for(ecosystem)  # a clear usage error for an ecosystem without a builder
@@ -141,6 +144,8 @@ def run_generate(
             report.stopped = f"nothing to do: {held}" if held else None
             return annotated(report)
         guard = lambda eco: check_allowed_now(layout, eco)  # noqa: E731
+        config = load_config(layout.root)
+        budget = config.batch_budget if budget_seconds is None else budget_seconds
         if fetch is not None:
             return annotated(
                 generate_entries(
@@ -151,9 +156,9 @@ def run_generate(
                     guard=guard,
                     workers=workers,
                     progress=_progress_printer(verbose),
+                    budget_seconds=budget,
                 )
             )
-        config = load_config(layout.root)
         with HttpClient(config) as http:
             return annotated(
                 generate_entries(
@@ -164,6 +169,7 @@ def run_generate(
                     guard=guard,
                     workers=workers,
                     progress=_progress_printer(verbose),
+                    budget_seconds=budget,
                 )
             )
 

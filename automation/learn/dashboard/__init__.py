@@ -23,7 +23,7 @@ from automation.learn.dashboard.data import DashboardData, Loaded, aggregate
 from automation.learn.dashboard.render import render_html
 from automation.learn.gaps import analyse, load_inputs
 from automation.learn.sli import evaluate, load_thresholds
-from automation.registry.control import read_control
+from automation.registry.control import read_control, require_valid
 from automation.registry.manifest import BatchManifest, manifest_files, read_manifest_file
 from automation.registry.metrics import MetricsRecord, metrics_files, read_metrics_file
 from automation.registry.results import ResultLine, read_results_file, results_files
@@ -56,6 +56,9 @@ def load(root: str | Path, *, now: datetime, config_path: Path | None = None) ->
         metrics += scan.records
         metric_problems += scan.problems
     control = read_control(layout.control_file, rel=rel(layout.control_file))
+    # Showing "emergency stop: off" for a control file that cannot be read would mislead:
+    # like the queue, it must be valid (DataError, exit 3, naming the file).
+    require_valid(control, layout.control_file)
     manifests: list[BatchManifest] = []
     manifest_problems: list[Problem] = []
     for path in manifest_files(layout):

@@ -68,12 +68,14 @@ def test_429_with_retry_after_then_200(upstream: FakeUpstream, http: HttpClient)
     assert http.requests_made == 1  # retries are inside one logical request
 
 
-def test_retry_after_is_capped(upstream: FakeUpstream) -> None:
+def test_retry_after_over_the_cap_is_not_slept_but_rate_limited(upstream: FakeUpstream) -> None:
     upstream.sequence("/a", [Reply(429, b"", {"Retry-After": "3600"}), Reply(200, b"{}")])
     with HttpClient(make_config(upstream.base, max_retry_after=0.2), env={}) as client:
         started = time.monotonic()
-        assert client.get_json("npm", "/a") == {}
-        assert time.monotonic() - started < 5
+        with pytest.raises(RateLimited, match=r"Retry-After 3600 s exceeds the 0.2 s cap"):
+            client.get_json("npm", "/a")
+        assert time.monotonic() - started < 2
+    assert len(upstream.requests_to("/a")) == 1  # no second attempt after an unpaid wait
 
 
 def test_503_twice_then_200(upstream: FakeUpstream, http: HttpClient) -> None:
