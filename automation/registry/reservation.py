@@ -68,6 +68,7 @@ from typing import Any, Protocol, TypeVar
 
 from automation.core.atomic import atomic_write_json, registry_lock
 from automation.core.errors import DataError, ExitCode, LockedError, UnsafeNameError, UsageError
+from automation.core.jsondata import loads, read_text
 from automation.core.layout import RegistryLayout
 from automation.core.names import check_recipe_name
 from automation.core.process import run_process
@@ -202,11 +203,12 @@ def manifest_status(layout: RegistryLayout, batch_id: str) -> str | None:
         return None
     match = _TOP_LEVEL_STATUS.search(head)
     status: object = match.group(1).decode() if match else None
-    if status is None:  # not the kit's layout: read it all
-        try:
-            status = json.loads(path.read_bytes()).get("status")
-        except (ValueError, AttributeError) as exc:
-            raise DataError(f"unreadable batch manifest: {exc}", path=str(path)) from exc
+    if status is None:  # not the kit's layout: read it all, within the data bounds
+        text, problem = read_text(path, str(path))
+        document, problem = (None, problem) if problem else loads(text or "", str(path))
+        if problem is not None:
+            raise DataError(f"unreadable batch manifest: {problem.message}", path=str(path))
+        status = document.get("status") if isinstance(document, dict) else None
     if status not in (OPEN_STATUS, *CLOSED_STATUSES):
         raise DataError(
             f"status must be one of {OPEN_STATUS}, {', '.join(CLOSED_STATUSES)}; got {status!r}",
