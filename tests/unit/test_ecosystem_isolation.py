@@ -38,12 +38,6 @@ from tests.support.fake_upstream import FakeUpstream
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "automation"
 
-# Modules that may still spell an ecosystem's name, each with why. Nothing else.
-EXCEPTIONS = {
-    # the kit's own project address in the User-Agent (a host name, not an ecosystem)
-    "automation/__init__.py": "the project's address in the User-Agent",
-}
-
 
 def ecosystem_words() -> tuple[str, ...]:
     """Every declared ecosystem name and alias, longest first. An alias that is also the name
@@ -131,21 +125,10 @@ def test_no_shared_module_names_an_ecosystem() -> None:
     offenders = {}
     for path in shared_modules():
         rel = path.relative_to(REPO).as_posix()
-        if rel in EXCEPTIONS:
-            continue
         hits = names_in_code(path.read_text(encoding="utf-8"), words)
         if hits:
             offenders[rel] = hits[:5]
     assert offenders == {}
-
-
-def test_the_exceptions_are_still_needed() -> None:
-    """An exception that no longer names an ecosystem must leave the list."""
-    words = ecosystem_words()
-    for rel in EXCEPTIONS:
-        path = REPO / rel
-        assert path.is_file(), rel
-        assert names_in_code(path.read_text(encoding="utf-8"), words), rel
 
 
 def test_every_package_declares_facts_and_adapters_match() -> None:

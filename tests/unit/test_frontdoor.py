@@ -170,3 +170,14 @@ def test_run_maps_file_system_and_cache_errors_to_exit_3(
         raise DataError("bad", path="data/x.json")
 
     assert _exit_code(bad_data, capsys)[0] == 3
+
+
+def test_the_user_agent_names_the_kit_its_version_and_the_contact_url() -> None:
+    import tomllib
+
+    from automation import USER_AGENT, __version__
+    from automation.core.layout import REPOSITORY_ROOT
+
+    project = tomllib.loads((REPOSITORY_ROOT / "pyproject.toml").read_text())["project"]
+    (url,) = project["urls"].values()
+    assert f"registry-automation/{__version__} (+{url})" == USER_AGENT
