@@ -13,6 +13,7 @@ BY_ID = {e.id: e for e in load_environments()}
 
 
 def record(status: str, category: str = "", sub: str = "", **kw: object) -> dict:
+    """An installer result record (``message`` defaults to ``msg``)."""
     return installer.result(status, category, sub, kw.pop("message", "msg"), **kw)  # type: ignore[arg-type]
 
 

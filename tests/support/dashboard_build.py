@@ -14,6 +14,7 @@ from tests.support.dashboard_registry import (
 
 
 def build_and_read(root: Path, out: Path) -> tuple[dict[str, Any], str]:
+    """Build the dashboard of ``root`` into ``out``: its JSON numbers and its page."""
     report = build_dashboard(root, out, now=NOW)
     assert report.exit_code == ExitCode.OK
     data = json.loads((out / "dashboard.json").read_text(encoding="utf-8"))

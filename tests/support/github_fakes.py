@@ -28,6 +28,7 @@ SAVED = {
 
 
 def listing(api_samples_dir: Path, repo: str) -> list[dict[str, Any]]:
+    """A saved release listing of ``repo`` from the API samples."""
     data: list[dict[str, Any]] = json.loads(
         (api_samples_dir / "github" / f"{SAVED[repo]}.releases.json").read_text()
     )
@@ -49,17 +50,20 @@ def serve(
 
 
 def generate(http: HttpClient, repo: str, name: str) -> BuiltRecipe | BuildFailure:
+    """Fetch ``repo`` and build its recipe through the GitHub adapter."""
     github = adapter_for("github")
     return github.build(name, github.fetch(http, repo))
 
 
 def valid(built: BuiltRecipe) -> dict[str, Any]:
+    """The built recipe's TOML, after checking it has no error."""
     problems = check_recipe_text(built.text, rel=f"recipes/{built.name[0]}/{built.name}.toml")
     assert [p for p in problems if p.severity == "error"] == []
     return tomllib.loads(built.text)
 
 
 def tar_gz(files: list[tuple[str, bytes]], dirs: tuple[str, ...] = ()) -> bytes:
+    """A gzipped tarball of ``files`` (and empty ``dirs``)."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w:gz") as archive:
         for name in dirs:
@@ -76,6 +80,7 @@ def tar_gz(files: list[tuple[str, bytes]], dirs: tuple[str, ...] = ()) -> bytes:
 def release_with(
     upstream: FakeUpstream, archives: dict[str, bytes], extra: tuple[str, ...] = ()
 ) -> None:
+    """Serve release v1.0.0 of ``o/tool`` with ``archives`` (and ``extra`` assets)."""
     assets = [{"name": n, "size": len(d)} for n, d in archives.items()]
     assets += [{"name": n, "size": 1} for n in extra]
     serve(upstream, "o/tool", [{"tag_name": "v1.0.0", "assets": assets}], latest=True)
@@ -84,6 +89,7 @@ def release_with(
 
 
 def built_steps(http: HttpClient) -> list[dict[str, Any]]:
+    """The steps of the recipe built for ``o/tool``."""
     built = generate(http, "o/tool", "tool")
     assert isinstance(built, BuiltRecipe)
     steps: list[dict[str, Any]] = valid(built)["steps"]

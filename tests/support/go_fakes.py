@@ -37,6 +37,7 @@ def serve_module(
     *,
     honour_range: bool = True,
 ) -> None:
+    """Serve ``module``'s @latest answer and its zip."""
     upstream.json(goproxy.latest_path(module), latest)
     upstream.blob(
         goproxy.zip_path(module, str(latest["Version"])), zip_bytes, honour_range=honour_range
@@ -44,5 +45,6 @@ def serve_module(
 
 
 def latest(name: str) -> dict[str, object]:
+    """A saved @latest answer from the fixtures."""
     result: dict[str, object] = json.loads((GOPROXY / f"{name}.json").read_text())
     return result

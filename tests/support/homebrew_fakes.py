@@ -28,6 +28,7 @@ Member = tuple[str, str, str]  # (name, kind: file|exe|dir|sym|hard, link target
 
 
 def formula_doc(name: str) -> dict[str, Any]:
+    """A saved formula document from the fixtures."""
     result: dict[str, Any] = json.loads((HOMEBREW / f"{name}.json").read_text())
     return result
 
@@ -55,6 +56,7 @@ def bottle(members: list[Member]) -> bytes:
 
 
 def keg(formula: str, version: str, *paths: str) -> list[Member]:
+    """The members of a bottle of ``formula`` holding ``paths`` (``bin/`` ones executable)."""
     base = f"{formula}/{version}"
     members: list[Member] = [(base, "dir", ""), (f"{base}/bin", "dir", "")]
     for path in paths:
@@ -65,6 +67,7 @@ def keg(formula: str, version: str, *paths: str) -> list[Member]:
 
 
 def registry(*names: str, mapping: dict[str, str] | None = None) -> RegistryView:
+    """A registry view holding recipes ``names`` (and a dependency ``mapping``)."""
     return RegistryView.build(((n, (n,)) for n in names), mapping or {})
 
 
@@ -121,6 +124,7 @@ def serve(
 
 
 def ripgrep_bottles(shuffle: int | None = None) -> dict[str, bytes]:
+    """ripgrep bottles by platform tag, members shuffled with seed ``shuffle``."""
     out = {}
     for tag in ("x86_64_linux", "arm64_ventura", "monterey"):
         # Each platform's bottle differs (a bottle shared by several tags is read once).
@@ -132,6 +136,7 @@ def ripgrep_bottles(shuffle: int | None = None) -> dict[str, bytes]:
 
 
 def write_recipe(root: Path, name: str, extra: str = "") -> None:
+    """Write a homebrew recipe ``name`` under ``root`` (``extra`` metadata lines)."""
     path = root / "recipes" / name[0] / f"{name}.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(

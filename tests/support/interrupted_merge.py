@@ -38,6 +38,7 @@ def registry_tree(root: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def checkdata_errors(layout: RegistryLayout) -> list[str]:
+    """The errors check-data finds in the registry, one line each."""
     report = check_data(layout)
     return [f"{p.path}:{p.where}: {p.message}" for _, p in report.problems if p.severity == "error"]
 
@@ -81,6 +82,7 @@ def pristine_data(layout: RegistryLayout) -> dict[str, bytes]:
 
 
 def entries_are_free_again(layout: RegistryLayout) -> None:
+    """The batch's entries can be selected by the next batch."""
     report = run_generate(layout, "pypi", batch_id=NEXT, workers=1, fetch=fakes.fetch)
     assert report.reserved_skips == []
     assert "alpaca" in (Staging(layout, NEXT).selection() or [])

@@ -62,10 +62,12 @@ test_files: []
 
 
 def gemspec(executables_block: str) -> str:
+    """The rubocop gemspec with ``executables_block`` in place of its executables."""
     return RUBOCOP_SPEC.replace("executables:\n- rubocop\n", executables_block)
 
 
 def add_member(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    """Add a read-only member ``name`` holding ``data`` to ``archive``."""
     info = tarfile.TarInfo(name)
     info.size, info.mtime, info.mode = len(data), 0, 0o444
     archive.addfile(info, io.BytesIO(data))
@@ -88,6 +90,7 @@ def make_gem(spec_yaml: str, *, extra: Sequence[tuple[str, bytes]] = ()) -> byte
 
 
 def doc(name: str) -> dict[str, Any]:
+    """A saved gem document from the fixtures."""
     result: dict[str, Any] = json.loads((GEMS / f"{name}.json").read_text())
     return result
 
@@ -95,6 +98,7 @@ def doc(name: str) -> dict[str, Any]:
 def serve(
     upstream: FakeUpstream, document: dict[str, Any], gem: bytes, *, fix_sha: bool = True
 ) -> None:
+    """Serve the gem document and its ``.gem`` (the document's sha fixed unless told not)."""
     document = copy.deepcopy(document)
     if fix_sha:
         document["sha"] = hashlib.sha256(gem).hexdigest()
@@ -104,4 +108,5 @@ def serve(
 
 
 def build(http: HttpClient, name: str, identifier: str) -> BuiltRecipe | BuildFailure:
+    """Fetch ``identifier`` and build recipe ``name`` through the RubyGems adapter."""
     return ADAPTER.build(name, ADAPTER.fetch(http, identifier))
