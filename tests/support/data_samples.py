@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 METRICS_RECORD = {
     "batch_id": "2026-06-26",
     "ecosystems": {"crates.io": 1, "github": 1, "homebrew": 1, "npm": 1, "pypi": 1, "rubygems": 1},
@@ -155,3 +158,14 @@ RESULT_PASS = {
     "duration_seconds": 12.5,
     "batch_id": "2026-02-21-001",
 }
+
+
+def changed(document: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A deep copy of ``document`` with ``changes`` applied (a value of ``...`` drops the key)."""
+    out = json.loads(json.dumps(document))
+    for key, value in changes.items():
+        if value is ...:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out

@@ -13,8 +13,7 @@ import pytest
 from invoke.exceptions import Exit
 
 from automation import frontdoor as flag
-from automation.core.atomic import append_jsonl, atomic_write_bytes
-from automation.core.errors import DataError, UsageError, describe_os_error
+from automation.core.errors import DataError, UsageError
 from automation.registry.staging import is_batch_id, new_batch_id
 
 
@@ -94,45 +93,6 @@ def test_output_dir_refuses_a_path_under_a_file(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"^--out: cannot create the directory: .*ENOTDIR"):
         flag.output_dir("--out", str(tmp_path / "file" / "site"), expected="a folder")
     assert flag.output_dir("--out", str(tmp_path / "a" / "b"), expected="x").is_dir()
-
-
-def _no_space(*args: Any, **kwargs: Any) -> Any:
-    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-
-def test_a_failed_atomic_write_keeps_the_old_file_and_no_temp(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target = tmp_path / "queue.json"
-    target.write_bytes(b"old")
-    monkeypatch.setattr(os, "fsync", _no_space)
-    with pytest.raises(OSError) as caught:
-        atomic_write_bytes(target, b"new" * 1000)
-    assert target.read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["queue.json"]
-    message = describe_os_error(caught.value)
-    assert message.startswith(f"writing {target} failed: No space left on device [ENOSPC]")
-    assert "disk is full" in message
-
-
-def test_a_failed_append_is_taken_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "log.jsonl"
-    path.write_bytes(b'{"a":1}\n')
-    real_write = os.write
-    calls = []
-
-    def half_then_full(fd: int, data: Any) -> int:
-        calls.append(len(data))
-        if len(calls) == 1:
-            return real_write(fd, bytes(data[: len(data) // 2]))
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(os, "write", half_then_full)
-    with pytest.raises(OSError) as caught:
-        append_jsonl(path, [{"b": 2}, {"c": 3}])
-    assert len(calls) == 2  # part of the data did land before the disk filled
-    assert path.read_bytes() == b'{"a":1}\n'
-    assert describe_os_error(caught.value).startswith(f"appending to {path} failed")
 
 
 def _exit_code(produce: Any, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

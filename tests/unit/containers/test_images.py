@@ -6,11 +6,8 @@ records every command, so "no build" means no ``build`` command was issued.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -26,9 +23,6 @@ from automation.containers.images import (
     fingerprint,
 )
 from automation.containers.runtime import (
-    INSPECT_FORMAT,
-    Completed,
-    ContainerRuntime,
     DockerRuntime,
     EngineError,
     PodmanRuntime,
@@ -36,52 +30,12 @@ from automation.containers.runtime import (
 )
 from automation.containers.validate import build_images, image_spec
 from automation.core.errors import DataError, ExitCode
+from tests.support.fake_engine import FakeEngine
 
 BY_ID = {e.id: e for e in load_environments()}
+
+
 BASE = "localhost/base/debian:bookworm"
-
-
-class FakeEngine:
-    """An engine's image store behind the ``Runner`` protocol (inspect and build only)."""
-
-    def __init__(self, *, fail_build: bool = False):
-        self.images: dict[str, tuple[str, dict[str, str]]] = {}
-        self.calls: list[list[str]] = []
-        self.fail_build = fail_build
-        self.stored = 0
-        self.put_same_id = False
-
-    def put(self, tag: str, labels: dict[str, str] | None = None) -> str:
-        """Store (or replace) ``tag`` as a new image: every put gets a new ID (unless told)."""
-        if self.put_same_id and tag in self.images:
-            self.images[tag] = (self.images[tag][0], dict(labels or {}))
-            return self.images[tag][0]
-        self.stored += 1
-        image_id = "sha256:" + hashlib.sha256(f"{tag} {self.stored}".encode()).hexdigest()
-        self.images[tag] = (image_id, dict(labels or {}))
-        return image_id
-
-    def builds(self) -> list[list[str]]:
-        return [c for c in self.calls if c[1] == "build"]
-
-    def __call__(self, args: Sequence[str], *, timeout: float | None = None) -> Completed:
-        argv = list(args)
-        self.calls.append(argv)
-        if argv[1:3] == ["image", "inspect"]:
-            found = self.images.get(argv[3])
-            if found is None:
-                return Completed(tuple(argv), 125, "", f"Error: {argv[3]}: image not known")
-            assert argv[4:] == ["--format", INSPECT_FORMAT]
-            image_id, labels = found
-            return Completed(tuple(argv), 0, f"{image_id} {json.dumps(labels or None)}\n")
-        if argv[1] == "build":
-            if self.fail_build:
-                return Completed(tuple(argv), 1, "", "STEP 2/3: RUN apt-get: exit status 100")
-            tag = argv[argv.index("-t") + 1]
-            labels = dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "--label")
-            self.put(tag, labels)
-            return Completed(tuple(argv), 0, "", "", 42.0)
-        return Completed(tuple(argv), 0)
 
 
 @pytest.fixture
@@ -112,9 +66,6 @@ def engine_with_base() -> FakeEngine:
     engine = FakeEngine()
     engine.put(BASE)
     return engine
-
-
-# --- the rule ---------------------------------------------------------------------------------
 
 
 def test_unchanged_image_is_not_rebuilt(context: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -250,42 +201,6 @@ def test_upstream_base_counts_by_reference_whether_pulled_or_not(context: Path) 
     assert check_image(runtime, spec_in(context, local=False)).status == "current"
 
 
-# --- the environments: validate's build_images and make build-images agree -------------------
-
-
-def test_build_images_builds_only_stale_environments(capsys: pytest.CaptureFixture[str]) -> None:
-    engine = FakeEngine()
-    debian_base = engine.put("localhost/base/debian:bookworm")
-    engine.put("localhost/base/ubuntu:noble")
-    debian = image_spec(BY_ID["debian-12"], local=True)
-    current = fingerprint(debian, debian_base)
-    engine.put(BY_ID["debian-12"].image, {FINGERPRINT_LABEL: current})
-    engine.put(BY_ID["ubuntu-24.04"].image, {FINGERPRINT_LABEL: "sha256:" + "0" * 64})
-
-    report = build_images([BY_ID["debian-12"], BY_ID["ubuntu-24.04"]], PodmanRuntime(engine))
-
-    (build,) = engine.builds()
-    assert "localhost/registry-automation/ubuntu-24.04:latest" in build
-    assert "BASE_IMAGE=localhost/base/ubuntu:noble" in build and "--pull=never" in build
-    skipped, rebuilt = report.results
-    assert skipped.skipped and skipped.fingerprint == current
-    assert not rebuilt.skipped and rebuilt.reason.startswith("fingerprint changed")
-    assert report.to_json()["builds"][1]["reason"].startswith("fingerprint changed")
-    assert "ubuntu-24.04: building" in capsys.readouterr().err
-    assert report.exit_code == ExitCode.OK
-    # The up-to-date check costs two inspects (base and image) and no build.
-    debian_calls = [c for c in engine.calls if "debian" in c[3]]
-    assert [c[1:3] for c in debian_calls] == [["image", "inspect"]] * 2
-
-
-def test_failed_build_makes_the_report_partial() -> None:
-    engine = FakeEngine(fail_build=True)
-    engine.put("localhost/base/debian:bookworm")
-    report = build_images([BY_ID["debian-12"]], PodmanRuntime(engine), log=lambda _: None)
-    assert report.exit_code == ExitCode.PARTIAL
-    assert "exit status 100" in report.results[0].message
-
-
 def test_make_build_images_and_the_validator_compute_the_same_fingerprint(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -340,9 +255,6 @@ def test_command_line_ensure_builds_with_the_label(
     assert "t:latest up to date" in capsys.readouterr().err
     engine.fail_build = True
     assert images.main([*argv, "--rebuild"]) == ExitCode.STOPPED
-
-
-# --- reading Dockerfiles and inspect output ---------------------------------------------------
 
 
 def test_copy_sources_reads_every_form() -> None:
@@ -412,11 +324,6 @@ def test_inspect_output_of_both_engines_parses() -> None:
     docker = parse_image_inspect("sha256:abc null\n")
     assert docker.id == "sha256:abc" and docker.labels == ()
     assert parse_image_inspect("sha256:abc {not json").label(FINGERPRINT_LABEL) is None
-
-
-def test_inspect_of_a_missing_image_is_none() -> None:
-    runtime: ContainerRuntime = PodmanRuntime(FakeEngine())
-    assert runtime.inspect_image("localhost/nothing:latest") is None
 
 
 def test_the_command_line_needs_only_the_standard_library() -> None:

@@ -14,8 +14,7 @@ from types import MappingProxyType
 
 import pytest
 
-from automation.core.config import Config, load_config, public_endpoints
-from automation.core.errors import UsageError
+from automation.core.config import Config, public_endpoints
 from automation.core.http import (
     BadResponse,
     HttpClient,
@@ -37,6 +36,8 @@ from tests.support.hostile_upstream import (
 )
 
 DEADLINE = 1.0
+
+
 # Under the 5 s per-read timeout: a request ending by then ended by its deadline (with slack
 # for a loaded machine).
 SOON = DEADLINE + 2.0
@@ -174,22 +175,6 @@ def test_a_finished_request_keeps_its_pooled_connection_after_its_deadline() -> 
         assert upstream.unexpected == []
     finally:
         upstream.stop()
-
-
-def test_deadlines_and_budget_from_file_and_environment(tmp_path: Path) -> None:
-    (tmp_path / "automation.toml").write_text(
-        "[http]\nrequest_deadline = 12\nmax_retry_after = 5\n[batch]\nbudget_seconds = 600\n"
-    )
-    config = load_config(tmp_path, env={})
-    assert (config.request_deadline, config.max_retry_after, config.batch_budget) == (12, 5, 600)
-    defaults = load_config(None, env={})
-    assert (defaults.request_deadline, defaults.max_retry_after) == (60.0, 30.0)
-    assert defaults.batch_budget is None
-    env = {"AUTOMATION_HTTP_DEADLINE": "2.5", "AUTOMATION_BATCH_BUDGET": "30"}
-    overridden = load_config(tmp_path, env=env)
-    assert (overridden.request_deadline, overridden.batch_budget) == (2.5, 30.0)
-    with pytest.raises(UsageError, match="AUTOMATION_HTTP_DEADLINE"):
-        load_config(None, env={"AUTOMATION_HTTP_DEADLINE": "soon"})
 
 
 def test_the_watchdog_thread_ends_when_no_request_is_in_flight(hostile: HostileUpstream) -> None:

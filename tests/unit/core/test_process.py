@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
-from automation.containers.runtime import subprocess_runner
 from automation.core.process import NOT_FOUND_EXIT, TIMEOUT_EXIT, run_process
 
 
@@ -67,11 +65,3 @@ def test_output_is_capped_to_its_tail() -> None:
     assert len(done.output) == 1000 and done.output.endswith("THE END")
     whole = run_process([sys.executable, "-c", code], None, None, 30, output_limit=None)
     assert len(whole.output) == 100007 and not whole.truncated
-
-
-def test_engine_runner_keeps_streams_apart_and_reports_a_missing_engine() -> None:
-    done = subprocess_runner(["/bin/sh", "-c", "echo id; echo warn >&2"], timeout=10)
-    assert (done.returncode, done.stdout, done.stderr) == (0, "id\n", "warn\n")
-    missing = subprocess_runner(["no-such-engine-here", "info"], timeout=10)
-    assert missing.returncode == 127 and not missing.ok and "no-such-engine-here" in missing.stderr
-    assert os.environ.get("PATH")  # the engine inherits this process's environment

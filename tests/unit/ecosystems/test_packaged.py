@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import tomllib
 
-import pytest
-
 from automation.ecosystems.packaged import build_packaged
 from automation.ecosystems.recipe import (
     BuildFailure,
     BuiltRecipe,
     UpstreamPackage,
-    choose_homepage,
-    verify_executable_for,
 )
 
 
@@ -95,28 +91,3 @@ def test_hostile_executable_names_are_dropped() -> None:
 def test_unsafe_registry_name_fails_cleanly() -> None:
     failed = build_packaged("../evil", package())
     assert isinstance(failed, BuildFailure) and failed.subcategory == "unsafe_name"
-
-
-@pytest.mark.parametrize(
-    ("candidates", "expected"),
-    [
-        (("http://insecure.example", "https://ok.example/x"), "https://ok.example/x"),
-        (("", "javascript:alert(1)"), "https://pypi.org/project/httpie/"),
-        (('https://x.example/"quoted',), "https://pypi.org/project/httpie/"),
-    ],
-)
-def test_homepage_is_always_https(candidates: tuple[str, ...], expected: str) -> None:
-    assert choose_homepage(candidates, "https://pypi.org/project/httpie/") == expected
-
-
-@pytest.mark.parametrize(
-    ("identifier", "executables", "expected"),
-    [
-        ("black", ["black", "blackd"], "black"),
-        ("@angular/cli", ["ng"], "ng"),
-        ("typescript", ["tsc", "tsserver"], "tsc"),
-        ("pre_commit", ["pre-commit"], "pre-commit"),
-    ],
-)
-def test_verify_executable_choice(identifier: str, executables: list[str], expected: str) -> None:
-    assert verify_executable_for(identifier, executables) == expected

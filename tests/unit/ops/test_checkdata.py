@@ -4,15 +4,30 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from invoke import Context
 from invoke.exceptions import Exit
 
 from automation.core.errors import ExitCode, UsageError
 from automation.core.layout import RegistryLayout
 from automation.ops.checkdata import TEXT_CAP, CheckDataReport, check_data
+
+
+@settings(max_examples=25, deadline=None)
+@given(control=st.binary(max_size=200), queue=st.binary(max_size=200))
+def test_check_data_never_raises(control: bytes, queue: bytes) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        (root / "data/queues").mkdir(parents=True)
+        (root / "batch-control.json").write_bytes(control)
+        (root / "data/queues/priority-queue.json").write_bytes(queue)
+        report = check_data(RegistryLayout.at(root))
+        assert report.files_seen == report.files_accounted == 2
 
 
 @pytest.fixture(scope="session")

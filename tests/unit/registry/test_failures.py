@@ -17,8 +17,44 @@ from automation.registry.failures import (
     failure_files,
     iter_failures,
     read_failure_file,
+    scan_failure_text,
     write_failures,
 )
+
+
+def nested(levels: int) -> str:
+    return '{"a": ' * (levels - 1) + "[1]" + "}" * (levels - 1)
+
+
+def test_failure_lines_out_of_bounds_are_skipped_by_line() -> None:
+    good = (
+        '{"schema_version": 1, "recipe": "bar", "platform": "linux-x86_64", "exit_code": 1, '
+        '"category": "install_failed", "timestamp": "2026-01-01T00:00:00Z"}'
+    )
+    huge = good.replace('"exit_code": 1', '"exit_code": 9223372036854775808')
+    envelope = json.dumps(
+        {
+            "schema_version": 1,
+            "ecosystem": "pypi",
+            "environment": "linux",
+            "updated_at": "2026-01-01T00:00:00Z",
+            "failures": [
+                {
+                    "package_id": "pypi:x",
+                    "category": "install_failed",
+                    "message": "m",
+                    "timestamp": "2026-01-01T00:00:00Z",
+                    "exit_code": -(2**63) - 1,
+                }
+            ],
+        }
+    )
+    scan = scan_failure_text("\n".join([good, huge, envelope, nested(80)]), rel="f.jsonl")
+    assert [line for line, _ in scan.rows] == [1]
+    assert [p.where for p in scan.problems] == ["line 2", "line 3", "line 4"]
+    assert "exit_code" in scan.problems[0].message
+    assert "failures[0].exit_code" in scan.problems[1].message
+
 
 ENVELOPE = (
     '{"schema_version":1,"ecosystem":"homebrew","environment":"linux-glibc-x86_64",'
@@ -26,6 +62,8 @@ ENVELOPE = (
     '"category":"validation_failed","blocked_by":["libpng"],"message":"boom",'
     '"timestamp":"2026-06-26T20:47:05.87098022Z"}]}'
 )
+
+
 PLATFORM = (
     '{"schema_version":1,"recipe":"watchexec","platform":"linux-alpine-musl-x86_64",'
     '"exit_code":6,"category":"deterministic","timestamp":"2026-02-18T14:01:11Z"}'

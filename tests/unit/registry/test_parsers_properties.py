@@ -17,9 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from automation.core.errors import DataError
-from automation.core.layout import RegistryLayout
 from automation.core.report import Problem
-from automation.ops.checkdata import check_data
 from automation.registry.depmapping import read_dep_mapping_file
 from automation.registry.disambiguations import parse_audit, read_audit_file, read_decision_file
 from automation.registry.failures import read_failure_file
@@ -45,6 +43,7 @@ from tests.support.data_samples import (
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
+
 QUEUE_ENTRY = {
     "name": "bat",
     "source": "github:sharkdp/bat",
@@ -55,7 +54,11 @@ QUEUE_ENTRY = {
     "failure_count": 3,
     "next_retry_at": "2026-02-24T06:13:30.875620816Z",
 }
+
+
 QUEUE = {"schema_version": 1, "updated_at": "2026-08-13T20:39:55Z", "entries": [QUEUE_ENTRY]}
+
+
 FAILURE_ENVELOPE = {
     "schema_version": 1,
     "ecosystem": "homebrew",
@@ -70,6 +73,8 @@ FAILURE_ENVELOPE = {
         }
     ],
 }
+
+
 FAILURE_PLATFORM = {
     "schema_version": 1,
     "recipe": "gh",
@@ -103,6 +108,8 @@ def _manifest_document() -> dict[str, Any]:
 
 # Each parser as "file bytes -> problems", with the name it should put on its problems.
 Reader = Callable[[Path, str], list[Problem]]
+
+
 READERS: dict[str, Reader] = {
     "queue": lambda p, rel: list(read_queue(p, rel=rel).problems),
     "failures": lambda p, rel: read_failure_file(p, rel=rel).problems,
@@ -115,6 +122,7 @@ READERS: dict[str, Reader] = {
     "batch_summary": lambda p, rel: read_batch_summary(p, rel=rel).problems,
     "dep_mapping": lambda p, rel: read_dep_mapping_file(p, rel=rel).problems,
 }
+
 
 # A real (or real-shaped) file for each parser, as text.
 SAMPLES: dict[str, str] = {
@@ -218,6 +226,8 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=12,
 )
+
+
 HUGE_VALUES = st.sampled_from(
     [10**4000, -(10**4000), 2**63, -(2**63) - 1, 1e308, -1e308, "x" * 100_000, [0] * 10_000]
 )
@@ -295,15 +305,3 @@ def test_every_field_with_odd_values(kind: str, value: Any) -> None:
 )
 def test_hostile_json(kind: str, text: str) -> None:
     run_reader(kind, text.encode("utf-8"))
-
-
-@settings(max_examples=25, deadline=None)
-@given(control=st.binary(max_size=200), queue=st.binary(max_size=200))
-def test_check_data_never_raises(control: bytes, queue: bytes) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        root = Path(directory)
-        (root / "data/queues").mkdir(parents=True)
-        (root / "batch-control.json").write_bytes(control)
-        (root / "data/queues/priority-queue.json").write_bytes(queue)
-        report = check_data(RegistryLayout.at(root))
-        assert report.files_seen == report.files_accounted == 2

@@ -8,7 +8,24 @@ from pathlib import Path
 import pytest
 
 from automation.core.errors import DataError
+from automation.registry.control import load_control
 from automation.registry.queue import load_queue, read_queue, save_queue
+
+
+def nested(levels: int) -> str:
+    return '{"a": ' * (levels - 1) + "[1]" + "}" * (levels - 1)
+
+
+def test_queue_and_control_out_of_bounds_stop_the_task(tmp_path: Path) -> None:
+    queue = tmp_path / "priority-queue.json"
+    queue.write_text('{"schema_version": 1, "entries": [{"failure_count": 1' + "0" * 25 + "}]}")
+    with pytest.raises(DataError, match=r"priority-queue.json.*entries\[0\].failure_count"):
+        load_queue(queue)
+    control = tmp_path / "batch-control.json"
+    control.write_text(nested(5000))
+    with pytest.raises(DataError, match=r"batch-control.json.*nested deeper than 64"):
+        load_control(control)
+
 
 ENTRY = {
     "name": "bat",

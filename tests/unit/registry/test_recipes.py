@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from collections import Counter
 from pathlib import Path
 
@@ -32,6 +33,40 @@ from automation.registry.recipes import (
     set_metadata_field,
 )
 
+
+def reference_app_bundle_recipes(reference_dir: Path) -> list[Path]:
+    found = [
+        path
+        for path in sorted((reference_dir / "recipes").glob("*/*.toml"))
+        if any(
+            step.get("action") == "app_bundle"
+            for step in tomllib.loads(path.read_text(encoding="utf-8")).get("steps", [])
+        )
+    ]
+    assert found, "the reference registry has app_bundle recipes (recipes/i/iterm2.toml)"
+    return found
+
+
+def test_recipe_source_of_reference_cask_recipes(reference_dir: Path) -> None:
+    iterm2 = load_recipe_model(reference_dir / "recipes/i/iterm2.toml")
+    assert recipe_source(iterm2) == "cask:iterm2"
+    assert "iterm2" in recipe_identities(iterm2)
+    for path in reference_app_bundle_recipes(reference_dir):
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        # the step names no package: the cask is the cask version provider's [version] cask
+        assert recipe_source(load_recipe_model(path)) == f"cask:{document['version']['cask']}"
+
+
+def test_app_bundle_without_a_cask_has_no_source() -> None:
+    text = (
+        '[metadata]\nname = "t"\ndescription = "d"\nhomepage = "https://t"\n'
+        '[[steps]]\naction = "app_bundle"\nurl = "https://x/T.zip"\nchecksum = "sha256:00"\n'
+        'app_name = "T.app"\n'
+    )
+    recipe = recipe_from_document(load_recipe_text(text, path="t.toml"))
+    assert recipe_source(recipe) is None
+
+
 # A generator-style recipe (two-space indents, zero values, an unindented pipeline line).
 GENERATED = """\
 [metadata]
@@ -54,6 +89,8 @@ unsupported_platforms = ["linux/arm64"]
   command = "add-det --version"
   pattern = ""
 """
+
+
 GENERATED_REL = "recipes/a/add-determinism.toml"
 
 
@@ -82,9 +119,6 @@ def with_metadata(**fields: object) -> str:
 
 def problems_of(text: str, where_rel: str = GENERATED_REL) -> list[tuple[str, str]]:
     return [(p.severity, p.where) for p in check_recipe_text(text, rel=where_rel)]
-
-
-# --- round trip and editing -------------------------------------------------------------------
 
 
 def test_every_reference_recipe_round_trips_byte_for_byte(reference_dir: Path) -> None:
@@ -154,9 +188,6 @@ def test_editing_a_recipe_without_metadata_is_a_data_error() -> None:
         set_metadata_field(doc, "supported_os", ["linux"])
 
 
-# --- parse errors -----------------------------------------------------------------------------
-
-
 def test_malformed_toml_names_file_line_and_column() -> None:
     text = '[metadata]\nname = "x"\ndescription = "unterminated\n'
     with pytest.raises(DataError) as caught:
@@ -180,9 +211,6 @@ def test_unreadable_and_non_utf8_files_are_data_errors(tmp_path: Path) -> None:
         load_recipe(bad)
     problems = check_recipe_file(bad, rel="recipes/b/bad.toml")
     assert [p.severity for p in problems] == ["error"]
-
-
-# --- checks over the reference ----------------------------------------------------------------
 
 
 def test_reference_recipes_have_only_the_known_problems(reference_dir: Path) -> None:
@@ -347,9 +375,6 @@ def test_schema_is_valid_2020_12() -> None:
     assert validator.schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
 
 
-# --- the model and sources --------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
     ("name", "source"),
     [
@@ -434,9 +459,6 @@ def test_model_fields_and_immutability(reference_dir: Path) -> None:
     }
 
 
-# --- never another exception ------------------------------------------------------------------
-
-
 def _never_crashes(text: str) -> None:
     try:
         doc = load_recipe_text(text, path="recipes/x/x.toml")
@@ -467,6 +489,8 @@ def test_toml_like_text_gives_data_errors_or_problems(text: str) -> None:
 
 # reference_dir is session-scoped: sharing it between examples is safe
 FIXTURE_OK = [HealthCheck.function_scoped_fixture]
+
+
 SAMPLES = ("a/act", "a/abseil", "m/mlx-c", "b/bc", "t/tsuku-llm", "d/deno", "c/corretto")
 
 
@@ -479,6 +503,8 @@ def test_truncated_real_recipes(reference_dir: Path, sample: str, cut: float) ->
 
 # every key the schema knows, plus the top-level sections, wherever they can be put
 _DEFS = schemas.validator("recipe").schema["$defs"]
+
+
 FUZZ_KEYS = sorted(
     {"action", "when", "steps", "metadata", "repo", "formula"}
     | {
@@ -487,6 +513,7 @@ FUZZ_KEYS = sorted(
         for key in _DEFS[part]["properties"]
     }
 )
+
 
 toml_values = st.recursive(
     st.one_of(

@@ -4,67 +4,37 @@ first write, and a batch in any state has a way out (merge again, rollback, aban
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from automation.core.errors import DataError, ExitCode, UsageError
+from automation.core.errors import DataError, UsageError
 from automation.core.layout import RegistryLayout
-from automation.ops.checkdata import check_data
 from automation.registry import manifest as mf
 from automation.registry.queue import load_queue
-from automation.registry.reservation import abandon_batch, abandoned_dir, manifest_status
+from automation.registry.reservation import abandon_batch
 from automation.registry.staging import Staging
 from automation.stages.merge import apply_merge, merge_batch, plan_merge
-from automation.stages.pipeline import run_generate
 from automation.stages.rollback import rollback_batch
 from tests.support import pipeline_fakes as fakes
+from tests.support.interrupted_merge import (
+    BATCH,
+    checkdata_errors,
+    merge_killed_mid_apply,
+    registry_tree,
+)
 
-BATCH = "2026-11-27-120000-pypi"
-NEXT = "2026-11-27-130000-pypi"
 NOW = datetime(2026, 11, 27, 12, 30, tzinfo=UTC)
-REPOSITORY = Path(__file__).resolve().parents[3]
-INVOKE = (sys.executable, "-m", "invoke")
-# Not registry data: the failure index cache a reader refreshes, and the lock files.
-NOT_REGISTRY = (".cache", ".automation.lock")
-
-
-def _tree(root: Path) -> dict[str, tuple[bytes, int]]:
-    """Every registry file's bytes and mtime (ns)."""
-    out = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if path.is_file() and rel.parts[0] not in NOT_REGISTRY:
-            out[rel.as_posix()] = (path.read_bytes(), path.stat().st_mtime_ns)
-    return out
-
-
-def _errors(layout: RegistryLayout) -> list[str]:
-    report = check_data(layout)
-    return [f"{p.path}:{p.where}: {p.message}" for _, p in report.problems if p.severity == "error"]
-
-
-@pytest.fixture
-def validated(tmp_path: Path) -> RegistryLayout:
-    """A registry whose batch is generated and validated, not merged."""
-    fakes.make_registry(tmp_path)
-    fakes.run_stage(tmp_path, BATCH, "generate")
-    fakes.run_stage(tmp_path, BATCH, "validate")
-    return RegistryLayout.at(tmp_path)
 
 
 def test_planning_writes_nothing_and_apply_writes_exactly_the_plan(
     validated: RegistryLayout,
 ) -> None:
-    before = _tree(validated.root)
+    before = registry_tree(validated.root)
     plan = plan_merge(validated, BATCH)
-    assert _tree(validated.root) == before  # bytes and mtimes
+    assert registry_tree(validated.root) == before  # bytes and mtimes
     assert plan.manifest is not None and plan.manifest.status == "in_progress"
     written = {w.path for w in plan.writes}
     assert {c.path for c in plan.manifest.files} == written | {"data/queues/priority-queue.json"}
@@ -79,7 +49,7 @@ def test_planning_writes_nothing_and_apply_writes_exactly_the_plan(
     for write in plan.writes:
         assert (validated.root / write.path).read_bytes() == write.data, write.path
     assert mf.load_manifest(validated, BATCH).status == "merged"
-    assert _errors(validated) == []
+    assert checkdata_errors(validated) == []
 
 
 def test_a_truncated_queue_stops_merge_before_any_write_and_the_repaired_queue_is_kept(
@@ -87,11 +57,11 @@ def test_a_truncated_queue_stops_merge_before_any_write_and_the_repaired_queue_i
 ) -> None:
     good = validated.queue.read_bytes()
     validated.queue.write_bytes(good[: len(good) // 2])
-    before = _tree(validated.root)
+    before = registry_tree(validated.root)
     with pytest.raises(DataError) as stopped:
         merge_batch(validated, BATCH)
     assert int(stopped.value.exit_code) == 3
-    assert _tree(validated.root) == before  # no manifest, no before-image of the bad bytes
+    assert registry_tree(validated.root) == before  # no manifest, no before-image of the bad bytes
     assert not validated.batch_manifest(BATCH).exists()
     validated.queue.write_bytes(good)  # the operator repairs it
     report = merge_batch(validated, BATCH)
@@ -101,7 +71,7 @@ def test_a_truncated_queue_stops_merge_before_any_write_and_the_repaired_queue_i
     assert len(queue.entries) == len(fakes.NAMES) + len(fakes.IMPOSSIBLE)
     manifest = mf.load_manifest(validated, BATCH)
     assert manifest.file("data/queues/priority-queue.json").before_bytes() == good  # type: ignore[union-attr]
-    assert _errors(validated) == []
+    assert checkdata_errors(validated) == []
 
 
 def test_a_stale_before_image_of_an_interrupted_merge_is_never_written_back(
@@ -130,11 +100,11 @@ def test_a_free_form_batch_id_is_refused_before_anything_is_written(
 ) -> None:
     free_form = Staging(validated, "b1").dir
     Staging(validated, BATCH).dir.rename(free_form)  # staged under an id of the old front door
-    before = _tree(validated.root)
+    before = registry_tree(validated.root)
     with pytest.raises(UsageError, match=r"batch id 'b1' does not match") as refused:
         merge_batch(validated, "b1")
     assert int(refused.value.exit_code) == 2
-    assert _tree(validated.root) == before
+    assert registry_tree(validated.root) == before
     assert abandon_batch(validated, "b1").released  # its way out
 
 
@@ -147,85 +117,11 @@ def test_an_out_of_range_exit_code_stops_merge_before_any_write(validated: Regis
         f'"exit_code":{doc["exit_code"]}', '"exit_code":1000000000000000000000000000000'
     )
     results.write_text("\n".join(lines) + "\n")
-    before = _tree(validated.root)
+    before = registry_tree(validated.root)
     with pytest.raises(DataError, match="exit_code"):
         merge_batch(validated, BATCH)
-    assert _tree(validated.root) == before
+    assert registry_tree(validated.root) == before
     assert not validated.batch_manifest(BATCH).exists()
-
-
-_KILL_AT_WRITE = """
-import os, signal, sys
-import automation.stages.merge as merge
-from automation.core.layout import RegistryLayout
-real, count = merge._write_file, [0]
-def dying(layout, write):
-    count[0] += 1
-    if count[0] == int(sys.argv[3]):
-        os.kill(os.getpid(), signal.SIGKILL)
-    real(layout, write)
-merge._write_file = dying
-merge.merge_batch(RegistryLayout.at(sys.argv[1]), sys.argv[2])
-"""
-
-
-def _merge_killed_mid_apply(layout: RegistryLayout, at_write: int) -> None:
-    """``merge`` in a process of its own, SIGKILLed right before its ``at_write``-th file."""
-    done = subprocess.run(
-        [sys.executable, "-c", _KILL_AT_WRITE, str(layout.root), BATCH, str(at_write)],
-        cwd=REPOSITORY,
-        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == -9, done.stderr
-    assert manifest_status(layout, BATCH) == "in_progress"
-
-
-def _pristine(layout: RegistryLayout) -> dict[str, bytes]:
-    """Registry data a batch's undo must give back (queue, recipes, failures, metrics)."""
-    return {
-        rel: data
-        for rel, (data, _) in _tree(layout.root).items()
-        if rel.startswith(("recipes/", "data/queues/", "data/failures/", "data/metrics/"))
-    }
-
-
-def _entries_are_free_again(layout: RegistryLayout) -> None:
-    report = run_generate(layout, "pypi", batch_id=NEXT, workers=1, fetch=fakes.fetch)
-    assert report.reserved_skips == []
-    assert "alpaca" in (Staging(layout, NEXT).selection() or [])
-
-
-def test_rollback_of_a_merge_killed_mid_apply(validated: RegistryLayout) -> None:
-    pristine = _pristine(validated)
-    _merge_killed_mid_apply(validated, at_write=3)
-    assert _pristine(validated) != pristine  # two recipes landed
-    announced: list[str] = []
-    report = rollback_batch(validated, BATCH, announce=announced.append)
-    assert report.exit_code == ExitCode.OK and report.conflicts == []
-    assert len(report.deleted) == 2 and all(p.startswith("recipes/") for p in report.deleted)
-    assert all(path in announced[0] for path in report.deleted)  # said before it wrote
-    assert _pristine(validated) == pristine
-    assert manifest_status(validated, BATCH) == "rolled_back"
-    assert _errors(validated) == []
-    _entries_are_free_again(validated)
-    with pytest.raises(UsageError, match="rolled back"):
-        merge_batch(validated, BATCH)
-
-
-def test_abandon_of_a_merge_killed_mid_apply(validated: RegistryLayout) -> None:
-    pristine = _pristine(validated)
-    _merge_killed_mid_apply(validated, at_write=2)
-    announced: list[str] = []
-    report = abandon_batch(validated, BATCH, reason="killed", announce=announced.append)
-    assert len(report.restored) == 1 and report.restored[0] in announced[0]
-    assert _pristine(validated) == pristine
-    assert abandoned_dir(validated, BATCH).is_dir() and not Staging(validated, BATCH).dir.exists()
-    assert manifest_status(validated, BATCH) == "rolled_back"
-    assert _errors(validated) == []
-    _entries_are_free_again(validated)
 
 
 def test_a_rerun_after_a_kill_mid_apply_converges(
@@ -234,28 +130,11 @@ def test_a_rerun_after_a_kill_mid_apply_converges(
     twin = tmp_path_factory.mktemp("twin") / "registry"
     shutil.copytree(validated.root, twin, ignore=shutil.ignore_patterns(".automation.lock"))
     merge_batch(RegistryLayout.at(twin), BATCH)
-    _merge_killed_mid_apply(validated, at_write=4)
+    merge_killed_mid_apply(validated, at_write=4)
     report = merge_batch(validated, BATCH)
     assert report.resumed_partial and report.kept_as_found == []
     assert fakes.normalised_state(validated.root) == fakes.normalised_state(twin)
-    assert _errors(validated) == []
-
-
-def test_invoke_rollback_of_an_interrupted_merge_says_first_what_it_restores(
-    validated: RegistryLayout,
-) -> None:
-    _merge_killed_mid_apply(validated, at_write=2)
-    done = subprocess.run(
-        [*INVOKE, "rollback", "--batch-id", BATCH, "--root", str(validated.root), "--json"],
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    doc = json.loads(done.stdout)
-    assert len(doc["deleted"]) == 1 and doc["deleted"][0] in done.stderr
-    assert "putting back" in done.stderr
+    assert checkdata_errors(validated) == []
 
 
 def test_requeue_decided_in_the_plan_equals_requeue_after_the_writes(
@@ -291,21 +170,3 @@ def test_requeue_decided_in_the_plan_equals_requeue_after_the_writes(
     # One write covers transitions and requeue: rollback puts the entry back as it was.
     rollback_batch(planned, BATCH)
     assert load_queue(planned.queue).by_name()["needy"].status == "blocked"
-
-
-def test_rollback_with_a_corrupt_queue_refuses_before_any_write(validated: RegistryLayout) -> None:
-    merge_batch(validated, BATCH)
-    queue = load_queue(validated.queue)
-    from automation.registry.queue import save_queue
-
-    save_queue(validated.queue, queue.with_entries([*queue.entries, fakes.entry("newcomer")]))
-    good = validated.queue.read_bytes()
-    validated.queue.write_bytes(good[: len(good) // 2])  # edited since, then broken
-    before = _tree(validated.root)
-    with pytest.raises(DataError):
-        rollback_batch(validated, BATCH)
-    assert _tree(validated.root) == before
-    validated.queue.write_bytes(good)
-    report = rollback_batch(validated, BATCH)
-    assert report.queue_entries_restored and report.deleted
-    assert "newcomer" in load_queue(validated.queue).by_name()

@@ -205,24 +205,6 @@ def test_a_held_lock_stops_a_second_writer(layout: RegistryLayout, http: HttpCli
         seed(layout, "npm", 1, http, NOW, popularity=ranking("npm", ["cowsay"]), progress=False)
 
 
-def test_pypi_ranking_falls_back_to_the_shipped_copy(
-    layout: RegistryLayout, upstream: FakeUpstream
-) -> None:
-    from automation.ecosystems.pypi.popularity import load_pypi_popularity
-
-    upstream.sequence("/top.json", [Reply(503)])
-    endpoints = MappingProxyType(dict(public_endpoints(), pypi=upstream.base))
-    config = Config(endpoints=endpoints).with_settings(
-        "popularity", pypi_top_url=upstream.base + "/top.json"
-    )
-    with HttpClient(config, env={}) as client:
-        ranked = load_pypi_popularity(client)
-    assert len(upstream.requests_to("/top.json")) == 1  # one quick try, no retries
-    assert ranked.source.startswith("shipped copy") and "upstream_error" in ranked.notes[-1]
-    assert len(ranked.entries) == 15_000 and ranked.population == 788_142
-    assert ranked.entries[0].identifier == "boto3" and ranked.entries[0].percentile == 100.0
-
-
 def test_report_renders(layout: RegistryLayout, http: HttpClient) -> None:
     report = seed(
         layout, "npm", 1, http, NOW, popularity=ranking("npm", ["cowsay"]), progress=False

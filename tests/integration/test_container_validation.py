@@ -1,0 +1,151 @@
+"""Container validation between generate and merge, offline: a fake engine plays the containers.
+
+Several environments of one batch each get their own results file and resume independently, an
+emergency stop between recipes keeps what is done, and merge turns the per-environment matrix
+into the right constraints."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from automation.containers.runtime import PodmanRuntime
+from automation.containers.validate import (
+    Recipe,
+    load_recipe,
+    validate_batch_in_environments,
+)
+from automation.core.errors import ExitCode, StoppedError
+from automation.core.layout import RegistryLayout
+from automation.ecosystems.recipe import UpstreamPackage
+from automation.registry.queue import QueueEntry, load_queue, save_queue
+from automation.registry.results import read_results_file
+from automation.registry.staging import Staging
+from automation.stages.generate import generate_entries
+from automation.stages.merge import merge_batch
+from tests.support.container_matrix import BY_ID, Engine, record
+
+BATCH = "2026-11-27-120000-pypi"
+
+
+@pytest.fixture
+def recipe(tmp_path: Path) -> Recipe:
+    path = tmp_path / "goodtool.toml"
+    path.write_text(
+        '[metadata]\nname = "goodtool"\n\n[[steps]]\naction = "pipx_install"\n'
+        'package = "goodtool"\nexecutables = ["goodtool"]\n\n[verify]\n'
+        'command = "goodtool --version"\npattern = "{version}"\n'
+    )
+    return load_recipe(path)
+
+
+def fetch(ecosystem: str, identifier: str) -> UpstreamPackage:
+    return UpstreamPackage(
+        ecosystem,
+        identifier,
+        "1.0.0",
+        f"{identifier} does things",
+        (f"https://example.org/{identifier}",),
+        (identifier,),
+        f"https://pypi.org/project/{identifier}/",
+    )
+
+
+@pytest.fixture
+def batch(tmp_path: Path) -> RegistryLayout:
+    layout = RegistryLayout.at(tmp_path)
+    entries = [
+        QueueEntry(n, f"pypi:{n}", 3, "pending", "auto", None, 0, None)
+        for n in ("goodtool", "ubuntubroken", "muslbroken")
+    ]
+    save_queue(layout.queue, load_queue(layout.queue).with_entries(entries))
+    generate_entries(Staging(layout, BATCH), load_queue(layout.queue).entries, fetch=fetch)
+    return layout
+
+
+def matrix_answer(env: str, name: str, phase: str) -> dict:
+    broken = (name == "ubuntubroken" and env == "ubuntu-24.04") or (
+        name == "muslbroken" and env == "alpine-3.21"
+    )
+    if broken and phase == "verify":
+        return record(
+            "fail",
+            "verify_failed",
+            "exit_code",
+            message="'x --version' exited 1, expected 0",
+            output="ModuleNotFoundError: No module named 'distutils'",
+        )
+    return record("pass", version="1.0.0")
+
+
+def test_environments_write_their_own_files_resume_and_merge_derives_constraints(
+    batch: RegistryLayout,
+) -> None:
+    engine = Engine(matrix_answer)
+    envs = ["debian-12", "ubuntu-24.04", "alpine-3.21"]
+    report = validate_batch_in_environments(
+        batch, BATCH, envs, runtime=PodmanRuntime(engine), build=False, ca_bundle=False
+    )
+    assert report.exit_code == ExitCode.PARTIAL
+    assert report.counts == {"pass": 7, "fail": 2}
+    for env in envs:
+        path = batch.results_file(BATCH, env)
+        scan = read_results_file(path)
+        assert scan.problems == [] and len(scan.lines) == 3
+        assert {line.platform for line in scan.lines} == {BY_ID[env].platform}
+    [failed] = [r for r in report.results if r.environment == "ubuntu-24.04" and r.status == "fail"]
+    assert (failed.category, failed.subcategory) == ("verify_failed", "exit_code")
+    assert "distutils" in failed.message
+
+    # A rerun finds every (recipe, environment) done and starts no container.
+    engine.calls.clear()
+    again = validate_batch_in_environments(
+        batch, BATCH, envs, runtime=PodmanRuntime(engine), build=False, ca_bundle=False
+    )
+    assert again.results == () and again.already_done == 9
+    assert not [c for c in engine.calls if c[1] in ("run", "exec")]
+
+    merged = merge_batch(batch, BATCH)
+    decisions = {d.name: d for d in merged.decisions}
+    assert {n: d.action for n, d in decisions.items()} == {
+        "goodtool": "merged",
+        "ubuntubroken": "merged",
+        "muslbroken": "merged",
+    }
+    recipe = {n: tomllib.loads(batch.recipe_path(n).read_text())["metadata"] for n in decisions}
+    # Passed everywhere: no constraints.
+    assert not {k for k in recipe["goodtool"] if k.startswith(("supported", "unsupported"))}
+    # Musl failed, glibc passed: the loader can express it.
+    assert recipe["muslbroken"]["unsupported_platforms"] == ["linux/amd64/musl"]
+    # One of two distributions on the same platform failed: inexpressible, so admitted, and
+    # the reason and a failure record say who failed.
+    assert "unsupported_platforms" not in recipe["ubuntubroken"]
+    assert any(
+        "ubuntu-24.04 failed but debian-12 passed" in r for r in decisions["ubuntubroken"].reasons
+    )
+    failures = "".join(p.read_text() for p in batch.failures_dir.glob("*.jsonl"))
+    assert "distutils" in failures and "ubuntubroken" in failures
+
+
+def test_emergency_stop_between_recipes_keeps_what_is_done(batch: RegistryLayout) -> None:
+    seen: list[str] = []
+
+    def guard(ecosystem: str) -> None:
+        seen.append(ecosystem)
+        if len(seen) > 1:
+            raise StoppedError("emergency stop: pypi")
+
+    report = validate_batch_in_environments(
+        batch,
+        BATCH,
+        ["debian-12"],
+        runtime=PodmanRuntime(Engine(matrix_answer)),
+        build=False,
+        ca_bundle=False,
+        guard=guard,
+    )
+    assert report.exit_code == ExitCode.STOPPED and "emergency stop" in (report.stopped or "")
+    assert seen == ["pypi", "pypi"] and len(report.results) == 1
+    assert len(read_results_file(batch.results_file(BATCH, "debian-12")).lines) == 1

@@ -1,0 +1,377 @@
+"""Validation in containers with a runner that records commands: install, network cut, verify,
+the results line, retries of network failures only, and image builds of the batch."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from automation.containers import installer
+from automation.containers.environments import load_environments
+from automation.containers.images import (
+    FINGERPRINT_LABEL,
+    fingerprint,
+)
+from automation.containers.runtime import (
+    Completed,
+    DockerRuntime,
+    PodmanRuntime,
+)
+from automation.containers.validate import (
+    Recipe,
+    ValidationOptions,
+    build_images,
+    image_spec,
+    load_recipe,
+    validate_batch,
+    validate_in_environment,
+)
+from automation.core.errors import ExitCode
+from automation.core.layout import RegistryLayout
+from automation.registry.results import read_results_file
+from tests.support.container_runner import FakeRunner
+from tests.support.fake_engine import FakeEngine
+
+BY_ID = {e.id: e for e in load_environments()}
+
+
+def test_build_images_builds_only_stale_environments(capsys: pytest.CaptureFixture[str]) -> None:
+    engine = FakeEngine()
+    debian_base = engine.put("localhost/base/debian:bookworm")
+    engine.put("localhost/base/ubuntu:noble")
+    debian = image_spec(BY_ID["debian-12"], local=True)
+    current = fingerprint(debian, debian_base)
+    engine.put(BY_ID["debian-12"].image, {FINGERPRINT_LABEL: current})
+    engine.put(BY_ID["ubuntu-24.04"].image, {FINGERPRINT_LABEL: "sha256:" + "0" * 64})
+
+    report = build_images([BY_ID["debian-12"], BY_ID["ubuntu-24.04"]], PodmanRuntime(engine))
+
+    (build,) = engine.builds()
+    assert "localhost/registry-automation/ubuntu-24.04:latest" in build
+    assert "BASE_IMAGE=localhost/base/ubuntu:noble" in build and "--pull=never" in build
+    skipped, rebuilt = report.results
+    assert skipped.skipped and skipped.fingerprint == current
+    assert not rebuilt.skipped and rebuilt.reason.startswith("fingerprint changed")
+    assert report.to_json()["builds"][1]["reason"].startswith("fingerprint changed")
+    assert "ubuntu-24.04: building" in capsys.readouterr().err
+    assert report.exit_code == ExitCode.OK
+    # The up-to-date check costs two inspects (base and image) and no build.
+    debian_calls = [c for c in engine.calls if "debian" in c[3]]
+    assert [c[1:3] for c in debian_calls] == [["image", "inspect"]] * 2
+
+
+def test_failed_build_makes_the_report_partial() -> None:
+    engine = FakeEngine(fail_build=True)
+    engine.put("localhost/base/debian:bookworm")
+    report = build_images([BY_ID["debian-12"]], PodmanRuntime(engine), log=lambda _: None)
+    assert report.exit_code == ExitCode.PARTIAL
+    assert "exit status 100" in report.results[0].message
+
+
+ENVS = load_environments()
+
+
+def line(record: dict) -> Callable[[list[str]], Completed]:
+    return lambda argv: Completed(
+        tuple(argv), int(record.get("exit_code", 0)), json.dumps(record) + "\n"
+    )
+
+
+def is_exec(phase: str) -> Callable[[list[str]], bool]:
+    return lambda argv: argv[1] == "exec" and phase in argv
+
+
+PASS_INSTALL = {
+    "status": "pass",
+    "category": "",
+    "subcategory": "",
+    "exit_code": 0,
+    "message": "installed",
+    "version": "1.0",
+    "duration_ms": 1200,
+}
+
+
+PASS_VERIFY = {
+    "status": "pass",
+    "category": "",
+    "subcategory": "",
+    "exit_code": 0,
+    "message": "verified",
+    "version": "1.0",
+}
+
+
+NETWORK_FAIL = {
+    "status": "fail",
+    "category": "network_error",
+    "subcategory": "dns_error",
+    "exit_code": 5,
+    "message": "EAI_AGAIN",
+}
+
+
+INSTALL_FAIL = {
+    "status": "fail",
+    "category": "install_failed",
+    "subcategory": "exit_1",
+    "exit_code": 6,
+    "message": "npm exited 1",
+}
+
+
+def test_all_nine_environments_are_declared_with_reference_platforms() -> None:
+    assert [e.id for e in ENVS] == [
+        "debian-11",
+        "debian-12",
+        "debian-13",
+        "ubuntu-22.04",
+        "ubuntu-24.04",
+        "fedora-41",
+        "alpine-3.21",
+        "archlinux",
+        "opensuse-15.6",
+    ]
+    assert BY_ID["alpine-3.21"].platform == "linux-alpine-musl-x86_64"
+    assert BY_ID["fedora-41"].platform == "linux-rhel-glibc-x86_64"
+    assert BY_ID["opensuse-15.6"].platform == "linux-suse-glibc-x86_64"
+    assert BY_ID["ubuntu-24.04"].platform == "linux-debian-glibc-x86_64"
+    local = {e.id for e in ENVS if not e.hosted_only}
+    assert local == {"debian-11", "debian-12", "debian-13", "ubuntu-22.04", "ubuntu-24.04"}
+    assert all(e.local_bootstrap is None for e in ENVS if e.hosted_only)
+
+
+def test_hosted_images_are_pinned_to_the_reference_digests(reference_dir: Path) -> None:
+    images = json.loads((reference_dir / "container-images.json").read_text())
+    family_key = {"rhel": "rhel", "alpine": "alpine", "arch": "arch", "suse": "suse"}
+    for env in ENVS:
+        if env.hosted_only:
+            assert env.base_image == images[family_key[env.family]]["image"]
+        assert "@sha256:" in env.base_image or re.search(r":\d+(\.\d+)*(-slim)?$", env.base_image)
+
+
+def test_ubuntu_bootstrap_needs_universe_apt_and_its_keyring() -> None:
+    boot = BY_ID["ubuntu-24.04"].local_bootstrap
+    assert boot is not None
+    assert boot.components == ("main", "universe") and "apt" in boot.include
+    assert boot.keyring == "ubuntu-archive-keyring"
+    assert boot.image == "localhost/base/ubuntu:noble"
+
+
+@pytest.fixture
+def recipe(tmp_path: Path) -> Recipe:
+    path = tmp_path / "cowsay.toml"
+    path.write_text(
+        '[metadata]\nname = "cowsay"\n\n[[steps]]\naction = "npm_install"\n'
+        'package = "cowsay"\nexecutables = ["cowsay"]\n\n[verify]\ncommand = "cowsay --version"\n'
+    )
+    return load_recipe(path)
+
+
+def options(**kw: object) -> ValidationOptions:
+    return ValidationOptions(batch_id="b1", **kw)  # type: ignore[arg-type]
+
+
+def test_validation_installs_cuts_network_verifies_and_records(
+    tmp_path: Path, recipe: Recipe
+) -> None:
+    copied: list[set[str]] = []
+
+    def kit_copied(argv: list[str]) -> Completed:
+        # What `cp` brings into the container: the payload as it is at that moment.
+        payload = Path(argv[2])
+        copied.append({p.relative_to(payload).as_posix() for p in payload.rglob("*.py")})
+        return Completed(tuple(argv), 0)
+
+    runner = FakeRunner(
+        [
+            (lambda a: a[1] == "cp", kit_copied),
+            (is_exec("install"), line(PASS_INSTALL)),
+            (is_exec("verify"), line(PASS_VERIFY)),
+        ]
+    )
+    layout = RegistryLayout.at(tmp_path)
+    env = BY_ID["debian-12"]
+    results = validate_in_environment(
+        [recipe],
+        env,
+        PodmanRuntime(runner),
+        layout=layout,
+        options=options(ca_bundle=Path("/etc/ssl/certs/ca-certificates.crt")),
+    )
+    assert runner.verbs() == ["run", "cp", "exec", "network disconnect", "exec", "rm"]
+    run = runner.calls[0]
+    assert env.image in run and "--pull=never" in run
+    assert any(a.startswith("NODE_EXTRA_CA_CERTS=") for a in run)
+    install = runner.calls[2]
+    assert install[3:5] == ["python3", "/tmp/registry-automation/kit/containers/installer.py"]
+    # The kit folder: the installer core and every ecosystem's install module, nothing else.
+    expected = {f"kit/{relative}" for relative, _ in installer.kit_files()}
+    assert copied == [expected]
+    assert {"kit/containers/installer.py", "kit/ecosystems/npm/install.py"} <= expected
+    assert all(
+        name == "kit/containers/installer.py" or name.endswith("/install.py") for name in expected
+    )
+    assert "linux-debian-glibc-x86_64" in install
+    path = layout.results_file("b1", "debian-12")
+    [stored] = [json.loads(x) for x in path.read_text().splitlines()]
+    assert stored == {**results[0].to_line()}
+    # The stored line is a valid results line (schema, place and batch agree).
+    scan = read_results_file(path)
+    assert scan.problems == [] and len(scan.lines) == 1
+    assert (stored["status"], stored["attempts"], stored["platform"]) == ("pass", 1, env.platform)
+    assert (stored["category"], stored["subcategory"]) == (None, None)
+    assert (stored["version"], stored["batch_id"]) == ("1.0", "b1")
+    assert "without network" in stored["message"]
+
+
+def test_only_network_failures_are_retried_with_backoff(tmp_path: Path, recipe: Recipe) -> None:
+    sleeps: list[float] = []
+    runner = FakeRunner([(is_exec("install"), line(NETWORK_FAIL))])
+    [result] = validate_in_environment(
+        [recipe],
+        BY_ID["debian-12"],
+        PodmanRuntime(runner),
+        layout=RegistryLayout.at(tmp_path),
+        options=options(),
+        sleep=sleeps.append,
+    )
+    assert (result.category, result.attempts, result.exit_code) == ("network_error", 3, 5)
+    assert sleeps == [2.0, 4.0]
+    assert [c[1] for c in runner.calls].count("rm") == 3  # a fresh container per attempt
+
+    sleeps.clear()
+    runner = FakeRunner([(is_exec("install"), line(INSTALL_FAIL))])
+    [result] = validate_in_environment(
+        [recipe],
+        BY_ID["debian-12"],
+        PodmanRuntime(runner),
+        layout=RegistryLayout.at(tmp_path),
+        options=options(),
+        sleep=sleeps.append,
+    )
+    assert (result.category, result.attempts) == ("install_failed", 1) and sleeps == []
+
+
+def test_transient_then_success(tmp_path: Path, recipe: Recipe) -> None:
+    answers = iter([NETWORK_FAIL, PASS_INSTALL])
+    runner = FakeRunner(
+        [
+            (is_exec("install"), lambda a: line(next(answers))(a)),
+            (is_exec("verify"), line(PASS_VERIFY)),
+        ]
+    )
+    [result] = validate_in_environment(
+        [recipe],
+        BY_ID["ubuntu-24.04"],
+        PodmanRuntime(runner),
+        layout=RegistryLayout.at(tmp_path),
+        options=options(),
+        sleep=lambda s: None,
+    )
+    assert (result.status, result.attempts) == ("pass", 2)
+
+
+def test_timeouts_and_garbage_are_classified(tmp_path: Path, recipe: Recipe) -> None:
+    runner = FakeRunner(
+        [(is_exec("install"), lambda a: Completed(tuple(a), 124, "", "", timed_out=True))]
+    )
+    [result] = validate_in_environment(
+        [recipe],
+        BY_ID["debian-12"],
+        PodmanRuntime(runner),
+        layout=RegistryLayout.at(tmp_path),
+        options=options(),
+    )
+    assert (result.category, result.subcategory, result.exit_code) == (
+        "install_failed",
+        "timeout",
+        124,
+    )
+    assert result.installer_category == "timeout"
+    runner = FakeRunner(
+        [(is_exec("install"), lambda a: Completed(tuple(a), 127, "", "python3: not found"))]
+    )
+    [result] = validate_in_environment(
+        [recipe],
+        BY_ID["debian-12"],
+        PodmanRuntime(runner),
+        layout=RegistryLayout.at(tmp_path),
+        options=options(),
+    )
+    assert (result.category, result.subcategory) == ("missing_dep", "missing_runtime")
+    assert "python3: not found" in result.message
+
+
+def test_network_cut_failure_is_reported_not_fatal(tmp_path: Path, recipe: Recipe) -> None:
+    runner = FakeRunner(
+        [
+            (is_exec("install"), line(PASS_INSTALL)),
+            (is_exec("verify"), line(PASS_VERIFY)),
+            (lambda a: a[1] == "network", lambda a: Completed(tuple(a), 1, "", "not connected")),
+        ]
+    )
+    [result] = validate_in_environment(
+        [recipe],
+        BY_ID["debian-12"],
+        DockerRuntime(runner),
+        layout=RegistryLayout.at(tmp_path),
+        options=options(),
+    )
+    assert result.status == "pass" and "could not be cut" in result.message
+
+
+def test_batch_runs_environments_and_reports_partial(tmp_path: Path, recipe: Recipe) -> None:
+    failing_env: set[str] = set()
+
+    def run_rule(argv: list[str]) -> Completed:
+        if "ubuntu-24.04" in " ".join(argv):
+            failing_env.add(argv[argv.index("--name") + 1])
+        return Completed(tuple(argv), 0)
+
+    def install_rule(argv: list[str]) -> Completed:
+        record = INSTALL_FAIL if argv[2] in failing_env else PASS_INSTALL
+        return line(record)(argv)
+
+    runner = FakeRunner(
+        [
+            (lambda a: a[1] == "run", run_rule),
+            (is_exec("install"), install_rule),
+            (is_exec("verify"), line(PASS_VERIFY)),
+        ]
+    )
+    report = validate_batch(
+        [recipe],
+        [BY_ID["debian-12"], BY_ID["ubuntu-24.04"]],
+        PodmanRuntime(runner),
+        layout=RegistryLayout.at(tmp_path),
+        options=options(),
+        jobs=2,
+    )
+    assert {(r.environment, r.status) for r in report.results} == {
+        ("debian-12", "pass"),
+        ("ubuntu-24.04", "fail"),
+    }
+    assert report.exit_code == ExitCode.PARTIAL
+    assert report.to_json()["summary"] == {"pass": 1, "fail": 1, "skipped": 0}
+    assert len(report.files) == 2
+
+
+def test_build_uses_local_base_when_present_else_upstream(tmp_path: Path) -> None:
+    runner = FakeRunner(
+        [
+            (
+                lambda a: a[1:3] == ["image", "inspect"] and "localhost/base" not in a[3],
+                lambda a: Completed(tuple(a), 1),
+            )
+        ]
+    )
+    report = build_images([BY_ID["debian-12"], BY_ID["fedora-41"]], PodmanRuntime(runner))
+    builds = [c for c in runner.calls if c[1] == "build"]
+    assert "BASE_IMAGE=localhost/base/debian:bookworm" in builds[0] and "--pull=never" in builds[0]
+    assert "--build-arg" not in builds[1] and "--pull=never" not in builds[1]
+    assert report.exit_code == ExitCode.OK
