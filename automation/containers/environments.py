@@ -7,13 +7,13 @@ only run on hosted CI, where their pinned upstream images can be pulled.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from automation.core.errors import DataError, UsageError
+from automation.core.jsondata import read_json
 from automation.core.layout import REPOSITORY_ROOT
 from automation.core.schemas import check
 
@@ -141,10 +141,11 @@ def parse_environments(
 
 def load_environments(path: Path = ENVIRONMENTS_FILE) -> tuple[Environment, ...]:
     """All environments from ``data/environments.json`` (raises DataError naming the field)."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"cannot read environments: {exc}", path=str(path)) from None
+    document, problem = read_json(path, str(path))  # bounded: nesting and integers (jsondata)
+    if problem is not None:
+        raise DataError(
+            f"cannot read environments: {problem.message}", path=str(path), where=problem.where
+        )
     return parse_environments(document, path=str(path))
 
 

@@ -68,8 +68,10 @@ from automation.containers.runtime import (
     new_container_name,
 )
 from automation.core.errors import AutomationError, DataError, ExitCode, StoppedError, UsageError
+from automation.core.jsondata import loads
 from automation.core.layout import RegistryLayout
 from automation.core.names import check_recipe_name
+from automation.core.report import Problem
 from automation.core.timefmt import format_filename_stamp, format_timestamp, now
 from automation.registry.failures import cap_message
 from automation.registry.results import ResultLine, read_results_file, write_result_lines
@@ -224,11 +226,15 @@ def parse_installer_output(completed: Completed) -> dict[str, Any]:
         return installer.result(
             installer.FAIL, installer.TIMEOUT, "container_exec", "no answer within the timeout"
         )
-    for line in reversed(completed.stdout.strip().splitlines()):
+    lines = completed.stdout.strip().splitlines()
+    rejected: Problem | None = None
+    for number in range(len(lines), 0, -1):
+        line = lines[number - 1]
         if line.startswith("{"):
-            try:
-                record = json.loads(line)
-            except ValueError:
+            # What a container printed is data too: held to the bounds (nesting, int64).
+            record, problem = loads(line, "installer output", f"line {number}")
+            if problem is not None:
+                rejected = rejected or problem
                 continue
             if isinstance(record, dict) and "status" in record:
                 return record
@@ -236,9 +242,10 @@ def parse_installer_output(completed: Completed) -> dict[str, Any]:
         return installer.result(
             installer.FAIL, installer.MISSING_RUNTIME, "python3", completed.tail(500)
         )
-    return installer.result(
-        installer.FAIL, CONTAINER_ERROR, "no_result", completed.tail(500), exit_code=-1
-    )
+    detail = completed.tail(500)
+    if rejected is not None:  # say why the result line was not used, before the output
+        detail = f"{rejected.path} {rejected.where}: {rejected.message}\n{detail}"
+    return installer.result(installer.FAIL, CONTAINER_ERROR, "no_result", detail, exit_code=-1)
 
 
 def write_kit(folder: Path) -> None:

@@ -129,6 +129,20 @@ def loads(text: str, rel: str, where: str = "") -> tuple[Any, Problem | None]:
     A value outside the bounds (see module) is reported like a syntax error: no reader ever
     builds a model from it.
     """
+    value, problem = decode(text, rel, where)
+    if problem is None:
+        problem = bounded(value, rel, where)
+    return (None, problem) if problem else (value, None)
+
+
+def decode(text: str, rel: str, where: str = "") -> tuple[Any, Problem | None]:
+    """Decode without the bounds walk: syntax, NaN, over-long numbers and nesting deep enough to
+    exhaust the recursion limit are reported, but a value may still nest past MAX_DEPTH or hold
+    an integer outside int64.
+
+    Only for a hot reader that proves most values in bounds with its own closed-shape check
+    (every field typed, integers range-checked) and calls :func:`bounded` on the rest.
+    """
     try:
         value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
@@ -138,8 +152,15 @@ def loads(text: str, rel: str, where: str = "") -> tuple[Any, Problem | None]:
         return None, Problem(rel, where or "(top level)", f"invalid JSON value: {exc}"[:300])
     except RecursionError:
         return None, Problem(rel, where or "(top level)", TOO_DEEP)
-    problem = bounded(value, rel, where)
-    return (None, problem) if problem else (value, None)
+    return value, None
+
+
+def read_json(path: Path, rel: str) -> tuple[Any, Problem | None]:
+    """One whole JSON file, decoded within the bounds: ``read_text`` then ``loads``."""
+    text, problem = read_text(path, rel)
+    if text is None:
+        return None, problem
+    return loads(text, rel)
 
 
 def iter_json_lines(text: str, rel: str) -> Iterator[Decoded]:

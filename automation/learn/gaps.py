@@ -25,7 +25,7 @@ from typing import Any
 from automation import __version__
 from automation.core.atomic import atomic_write_text
 from automation.core.errors import DataError, ExitCode, UsageError
-from automation.core.jsondata import loads, read_text
+from automation.core.jsondata import loads, read_json, read_text
 from automation.core.layout import RegistryLayout
 from automation.core.parallel import Background
 from automation.core.report import Problem
@@ -447,9 +447,9 @@ def gap_report(
 
 
 def _read_cached(path: Path, fingerprint: str) -> dict[str, Any] | None:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    # A cache: unreadable or out of the data bounds just means computing the report again.
+    document, problem = read_json(path, str(path))
+    if problem is not None:
         return None
     if not isinstance(document, dict) or document.get("fingerprint") != fingerprint:
         return None

@@ -40,6 +40,7 @@ from automation.core.config import Config, load_config
 from automation.core.ecosystem_facts import all_facts, make_source
 from automation.core.errors import DataError, ExitCode, StoppedError, UsageError
 from automation.core.http import HttpClient, HttpError, NotFound, TokenBucket
+from automation.core.jsondata import read_json
 from automation.core.layout import RegistryLayout
 from automation.core.names import check_recipe_name
 from automation.core.timefmt import format_timestamp, now
@@ -273,12 +274,9 @@ class Baseline:
 
 
 def _read_checked(path: Path, rel: str) -> dict[str, Any]:
-    import json
-
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"cannot read: {exc}", path=rel) from None
+    document, problem = read_json(path, rel)  # bounded: nesting and integers (jsondata)
+    if problem is not None:
+        raise DataError(f"cannot read: {problem.message}", path=rel, where=problem.where)
     problems = schemas.check(document, SCHEMA, path=rel)
     if problems:
         raise DataError(problems[0].message, path=rel, where=problems[0].where)

@@ -43,6 +43,7 @@ import tomlkit
 
 from automation.core.atomic import atomic_write_text
 from automation.core.errors import DataError, ExitCode
+from automation.core.jsondata import loads
 from automation.registry.recipes import (
     RecipeDocument,
     dump_recipe,
@@ -512,10 +513,9 @@ def read_results(paths: Sequence[Path], recipe: str) -> tuple[list[tuple[str, st
             if not line.strip():
                 continue
             where = f"line {number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"invalid JSON: {exc.msg}", path=str(path), where=where) from None
+            record, problem = loads(line, str(path), where)  # bounded: nesting, int64 (jsondata)
+            if problem is not None:
+                raise DataError(problem.message, path=str(path), where=problem.where)
             if not isinstance(record, dict):
                 raise DataError("expected a JSON object", path=str(path), where=where)
             name, platform, status = (

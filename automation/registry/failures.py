@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
@@ -15,7 +14,7 @@ from automation.core import schemas
 from automation.core.atomic import atomic_write_bytes, dumps_json
 from automation.core.ecosystem_facts import normalise_ecosystem
 from automation.core.errors import DataError
-from automation.core.jsondata import INT_MAX, INT_MIN, TOO_DEEP, bounded
+from automation.core.jsondata import INT_MAX, INT_MIN, bounded, decode
 from automation.core.layout import RegistryLayout
 from automation.core.report import Problem
 from automation.core.timefmt import format_filename_stamp, format_timestamp
@@ -311,19 +310,18 @@ def scan_failure_text(text: str, *, rel: str) -> FailureLines:
         if not line.strip():
             continue
         scan.lines += 1
-        try:
-            doc = json.loads(line)
-        except json.JSONDecodeError as exc:
-            scan.problems.append(
-                Problem(rel, f"line {lineno}", f"invalid JSON: {exc.msg} at column {exc.colno}")
-            )
-            continue
-        except (ValueError, RecursionError) as exc:  # huge integers, deep nesting
-            message = TOO_DEEP if isinstance(exc, RecursionError) else f"invalid JSON: {exc}"
-            scan.problems.append(Problem(rel, f"line {lineno}", message[:300]))
+        # Syntax, NaN and nesting that exhausts the recursion limit are reported by decode; the
+        # bounds walk is left to the closed-shape check below (the hot path skips it).
+        where = f"line {lineno}"
+        doc, problem = decode(line, rel, where)
+        if problem is not None:
+            # Failure problems name the line alone (skipped lines are counted by it); a syntax
+            # error's column goes into the message.
+            column = problem.where.removeprefix(where).strip()
+            message = f"{problem.message} at {column}" if column else problem.message
+            scan.problems.append(Problem(rel, where, message[:300]))
             continue
         if not checker.line(doc):
-            where = f"line {lineno}"
             # The fast check holds exit codes to int64; anything else it did not accept is
             # bounded here, before jsonschema (recursive) or the index (SQLite INTEGER) see it.
             out_of_bounds = bounded(doc, rel, where)

@@ -57,7 +57,6 @@ or closed (the branch is deleted), and expires after the same 24 hours.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -68,7 +67,7 @@ from typing import Any, Protocol, TypeVar
 
 from automation.core.atomic import atomic_write_json, registry_lock
 from automation.core.errors import DataError, ExitCode, LockedError, UnsafeNameError, UsageError
-from automation.core.jsondata import loads, read_text
+from automation.core.jsondata import loads, read_json, read_text
 from automation.core.layout import RegistryLayout
 from automation.core.names import check_recipe_name
 from automation.core.process import run_process
@@ -276,8 +275,11 @@ def branch_reservations(layout: RegistryLayout, ref_prefix: str) -> list[Selecti
             if not path.endswith(".json") or layout.batch_manifest(batch_id).exists():
                 continue  # merged into this checkout already: the queue says what happened
             where = f"{ref}:{path}"
+            # Another clone's manifest: read within the data bounds like any data file.
+            manifest, problem = loads(_git(layout.root, "show", where), where)
+            if problem is not None:
+                raise DataError(f"unreadable batch manifest: {problem.message}", path=where)
             try:
-                manifest = json.loads(_git(layout.root, "show", where))
                 entries = tuple(str(change["name"]) for change in manifest["queue_changes"])
                 ecosystems = manifest.get("ecosystems") or [""]
                 selected_at = parse_timestamp(manifest["created_at"])
@@ -412,6 +414,16 @@ def _undo(layout: RegistryLayout, undo: tuple[BatchManifest, RestorePlan]) -> li
     return [step.path for step in plan.steps if step.action != "conflict"]
 
 
+def _marker_time(marker: Path) -> str | None:
+    """``abandoned_at`` of an abandon marker; None when the marker cannot say (unreadable, out of
+    the data bounds, or no string there): the time is informational, the move is what counts."""
+    document, problem = read_json(marker, str(marker))
+    if problem is not None or not isinstance(document, dict):
+        return None
+    value = document.get("abandoned_at")
+    return value if isinstance(value, str) else None
+
+
 def abandon_batch(
     layout: RegistryLayout,
     batch_id: str,
@@ -441,8 +453,7 @@ def abandon_batch(
             report.already_abandoned = True
             marker = target / ABANDON_MARKER
             if marker.exists():
-                with contextlib.suppress(ValueError, AttributeError):
-                    report.abandoned_at = str(json.loads(marker.read_text()).get("abandoned_at"))
+                report.abandoned_at = _marker_time(marker) or ""
             return report
         if not source.is_dir():
             raise UsageError(f"no batch {batch_id!r}: {source} does not exist")
@@ -464,8 +475,7 @@ def abandon_batch(
                 record = None  # an unreadable selection is exactly what abandon is for
             report.released = list(record.entries) if record else []
             if marker.exists():  # a killed abandon wrote it: keep its time and reason
-                with contextlib.suppress(ValueError, AttributeError):
-                    report.abandoned_at = str(json.loads(marker.read_text()).get("abandoned_at"))
+                report.abandoned_at = _marker_time(marker) or ""
             else:
                 report.abandoned_at = format_timestamp(now or utc_now())
                 atomic_write_json(

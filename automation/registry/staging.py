@@ -17,7 +17,6 @@ reservation ends).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -26,6 +25,7 @@ from typing import Any
 
 from automation.core.atomic import append_jsonl, atomic_write_json, atomic_write_text
 from automation.core.errors import DataError, UsageError
+from automation.core.jsondata import loads, read_json
 from automation.core.layout import RegistryLayout
 from automation.core.names import check_recipe_name
 from automation.core.timefmt import parse_timestamp
@@ -199,12 +199,18 @@ class Staging:
         for lineno, line in enumerate(complete, 1):
             if not line.strip():
                 continue
-            try:
-                out.append(GenerationOutcome.from_json(json.loads(line)))
-            except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-                reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+            record, problem = loads(line, str(path), f"line {lineno}")  # bounded (jsondata)
+            if problem is not None:
                 raise DataError(
-                    f"unreadable generation log line: {reason}",
+                    f"unreadable generation log line: {problem.message}",
+                    path=str(path),
+                    where=problem.where,
+                )
+            try:
+                out.append(GenerationOutcome.from_json(record))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise DataError(
+                    f"unreadable generation log line: {exc}",
                     path=str(path),
                     where=f"line {lineno}",
                 ) from None
@@ -214,12 +220,7 @@ class Staging:
         """The batch's recorded entry names in order, or None before the first run selected."""
         if not self.selection_path.exists():
             return None
-        try:
-            names = json.loads(self.selection_path.read_text(encoding="utf-8"))["entries"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise DataError(
-                f"unreadable batch selection: {exc}", path=str(self.selection_path)
-            ) from exc
+        names = self._read_selection_document().get("entries")
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise DataError("entries must be a list of names", path=str(self.selection_path))
         return names
@@ -230,8 +231,8 @@ class Staging:
         if names is None:
             return None
         path = str(self.selection_path)
+        raw = self._read_selection_document()
         try:
-            raw = json.loads(self.selection_path.read_text(encoding="utf-8"))
             selected_at = parse_timestamp(raw["selected_at"])
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(
@@ -243,6 +244,18 @@ class Staging:
             selected_at=selected_at,
             entries=tuple(names),
         )
+
+    def _read_selection_document(self) -> dict[str, Any]:
+        """``selection.json`` as an object, read within the data bounds (DataError otherwise)."""
+        path = str(self.selection_path)
+        document, problem = read_json(self.selection_path, path)
+        if problem is not None:
+            raise DataError(
+                f"unreadable batch selection: {problem.message}", path=path, where=problem.where
+            )
+        if not isinstance(document, dict):
+            raise DataError("unreadable batch selection: expected a JSON object", path=path)
+        return document
 
     def save_selection(self, ecosystem: str, names: list[str], selected_at: str) -> None:
         atomic_write_json(

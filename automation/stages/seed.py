@@ -23,7 +23,6 @@ within the ecosystem is at least 99 (the top 1 %); else 3. The raw numbers go to
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 import time
 from collections import Counter, deque
@@ -39,6 +38,7 @@ from automation.core import schemas
 from automation.core.atomic import append_jsonl, atomic_write_json, registry_lock
 from automation.core.errors import AutomationError, DataError, ExitCode, UnsafeNameError, UsageError
 from automation.core.http import HttpClient, HttpError
+from automation.core.jsondata import read_json
 from automation.core.layout import REPOSITORY_ROOT, RegistryLayout
 from automation.core.names import recipe_name_for
 from automation.core.timefmt import format_timestamp
@@ -65,7 +65,9 @@ def popularity_path(layout: RegistryLayout) -> Path:
 
 def load_tier1(path: Path = TIER1_FILE) -> frozenset[str]:
     """Names in ``data/tier1.json`` (schema-checked)."""
-    document = json.loads(path.read_text(encoding="utf-8"))
+    document, problem = read_json(path, str(path))  # bounded: nesting and integers (jsondata)
+    if problem is not None:
+        raise DataError(problem.message, path=str(path), where=problem.where)
     problems = schemas.check(document, "tier1", path=str(path))
     if problems:
         raise DataError(problems[0].message, path=str(path), where=problems[0].where)
@@ -243,10 +245,9 @@ def _progress(enabled: bool, limit: int) -> tuple[AbstractContextManager[Any], C
 def _read_popularity_file(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"invalid JSON: {exc}", path=str(path)) from None
+    document, problem = read_json(path, str(path))  # bounded: nesting and integers (jsondata)
+    if problem is not None:
+        raise DataError(problem.message, path=str(path), where=problem.where)
     problems = schemas.check(document, "popularity", path=str(path))
     if problems:
         raise DataError(problems[0].message, path=str(path), where=problems[0].where)

@@ -24,7 +24,6 @@ Enterprise, a test stand-in) downloads would go to the public host, so none are 
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,6 +34,7 @@ from automation.core import schemas
 from automation.core.config import Config
 from automation.core.errors import DataError
 from automation.core.http import HttpClient
+from automation.core.jsondata import read_json
 from automation.core.layout import REPOSITORY_ROOT, RegistryLayout
 from automation.core.names import check_recipe_name, recipe_name_for
 from automation.ecosystems import (
@@ -55,10 +55,13 @@ CURATED_FILE = REPOSITORY_ROOT / "data" / "github-tools.json"
 
 def load_curated(path: Path = CURATED_FILE) -> tuple[dict[str, Any], ...]:
     """The curated entries (schema-checked), in list order."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"cannot read curated GitHub tools: {exc}", path=str(path)) from None
+    document, problem = read_json(path, str(path))  # bounded: nesting and integers (jsondata)
+    if problem is not None:
+        raise DataError(
+            f"cannot read curated GitHub tools: {problem.message}",
+            path=str(path),
+            where=problem.where,
+        )
     problems = schemas.check(document, "github-tools", path=str(path))
     if problems:
         raise DataError(problems[0].message, path=str(path), where=problems[0].where)

@@ -15,10 +15,11 @@ import re
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeGuard
 
 from automation.core.atomic import atomic_write_json
 from automation.core.http import BadResponse, HttpClient
+from automation.core.jsondata import read_json
 from automation.core.layout import RegistryLayout
 from automation.ecosystems.npm.client import fetch_npm_package
 from automation.ecosystems.popularity import PopularityList, rank_counts
@@ -133,10 +134,12 @@ def load_npm_popularity(http: HttpClient, layout: RegistryLayout, top_n: int) ->
     summary_path = cache / f"npm-top-{package.version}.json"
     notes: list[str] = []
     if summary_path.is_file():
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        if summary.get("top_n", 0) >= top_n and summary.get("integrity") == package.integrity:
-            pairs = [(p[0], p[1]) for p in summary["pairs"]][:top_n]
-            return _npm_list(package.version, pairs, summary["population"], ("cached ranking",))
+        cached = _read_cached_summary(summary_path, package.integrity, top_n)
+        if isinstance(cached, str):
+            notes.append(cached)  # an unusable cache is rebuilt, never fatal
+        elif cached is not None:
+            pairs, population = cached
+            return _npm_list(package.version, pairs[:top_n], population, ("cached ranking",))
     if tarball.is_file() and _file_sha512(tarball) == expected:
         notes.append("cached tarball")
     else:
@@ -165,6 +168,43 @@ def load_npm_popularity(http: HttpClient, layout: RegistryLayout, top_n: int) ->
         pretty=False,
     )
     return _npm_list(package.version, pairs, population, tuple(notes))
+
+
+def _read_cached_summary(
+    path: Path, integrity: str, top_n: int
+) -> tuple[list[tuple[str, int]], int] | str | None:
+    """The cached ``(pairs, population)``; None when it does not cover this request; a note
+    saying why when the file is unusable (read within the data bounds, shape checked)."""
+    summary, problem = read_json(path, str(path))
+    if problem is not None:
+        place = f"{problem.path}:{problem.where}" if problem.where else problem.path
+        return f"cached ranking {place}: {problem.message}; ignored"
+    if not isinstance(summary, dict):
+        return f"cached ranking {path}: not a JSON object; ignored"
+    top, population, raw_pairs = (
+        summary.get("top_n"),
+        summary.get("population"),
+        summary.get("pairs"),
+    )
+    if not (_is_count(top) and _is_count(population) and isinstance(raw_pairs, list)):
+        return f"cached ranking {path}: needs integers top_n, population and a pairs list; ignored"
+    if top < top_n or summary.get("integrity") != integrity:
+        return None
+    pairs: list[tuple[str, int]] = []
+    for index, pair in enumerate(raw_pairs):
+        if not (
+            isinstance(pair, list)
+            and len(pair) == 2
+            and isinstance(pair[0], str)
+            and _is_count(pair[1])
+        ):
+            return f"cached ranking {path}: pairs[{index}] is not [name, count]; ignored"
+        pairs.append((pair[0], pair[1]))
+    return pairs, population
+
+
+def _is_count(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _npm_list(

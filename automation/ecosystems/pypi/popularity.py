@@ -7,11 +7,12 @@ the population percentiles are ranked against.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import Any
 
+from automation.core.errors import DataError
 from automation.core.http import BadResponse, HttpClient, HttpError
+from automation.core.jsondata import read_json
 from automation.core.layout import REPOSITORY_ROOT
 from automation.ecosystems.popularity import PopularityList, rank_counts
 from automation.ecosystems.pypi.client import PROJECT_NAME
@@ -64,7 +65,9 @@ def load_pypi_popularity(http: HttpClient, *, refresh: bool = True) -> Popularit
             return parse_pypi_top(document, source=top_url, fallback_population=population)
         except HttpError as exc:
             note = f"refresh from {top_url} failed ({exc.category}); shipped copy used"
-    document = json.loads(SHIPPED_PYPI_TOP.read_text(encoding="utf-8"))
+    document, problem = read_json(SHIPPED_PYPI_TOP, str(SHIPPED_PYPI_TOP))
+    if problem is not None:  # the kit's own file: bounded like every data file (jsondata)
+        raise DataError(problem.message, path=str(SHIPPED_PYPI_TOP), where=problem.where)
     ranked = parse_pypi_top(
         document,
         source=f"shipped copy {SHIPPED_PYPI_TOP.name}",
