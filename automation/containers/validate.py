@@ -728,7 +728,7 @@ def resolve_environment_ids(
             if env.hosted_only or env.local_bootstrap is None:
                 left_out.append(f"{env.id}: hosted CI only")
             elif runtime is not None and not runtime.image_exists(env.image):
-                left_out.append(f"{env.id}: {env.image} not built (make setup-containers)")
+                left_out.append(f"{env.id}: {env.image} not built ({setup_hint([env.id])})")
             else:
                 wanted.append(env.id)
     unique = list(dict.fromkeys(wanted))
@@ -737,17 +737,54 @@ def resolve_environment_ids(
     return select_environments(unique), tuple(left_out)
 
 
+def setup_hint(env_ids: Sequence[str]) -> str:
+    """The command that bootstraps and builds these environments' images on this machine."""
+    return f"make setup-containers ENVS={' '.join(env_ids)}"
+
+
+def _not_set_up(envs: Sequence[Environment], runtime: ContainerRuntime) -> list[Environment]:
+    """Environments whose validation image this engine does not have, nor its local base."""
+    return [
+        env
+        for env in envs
+        if runtime.inspect_image(env.image) is None
+        and (
+            env.local_bootstrap is None or runtime.inspect_image(env.local_bootstrap.image) is None
+        )
+    ]
+
+
 def _ready_runtime(
     envs: Sequence[Environment], runtime: ContainerRuntime | None, engine: str | None, build: bool
 ) -> ContainerRuntime:
+    """The engine, with every environment's validation image built (``build``) or present.
+
+    An image this machine never built is a setup step, not an engine failure: the error names
+    the command (``make setup-containers ENVS=...``) rather than the engine's pull output.
+    """
     runtime = runtime or detect_runtime(prefer=engine)
-    if build:
-        built = build_images(envs, runtime)
-        failed = [r for r in built.results if not r.ok]
-        if failed:
-            raise EngineError(
-                f"image build failed for {failed[0].environment}: {failed[0].message}"
+    if not build:
+        absent = [env.id for env in envs if runtime.inspect_image(env.image) is None]
+        if absent:
+            raise UsageError(
+                f"validation image not built for {', '.join(absent)}: "
+                f"run `{setup_hint(absent)}` first"
             )
+        return runtime
+    # Asked before building: a failed build from upstream (no local base) is then a setup step.
+    not_set_up = {env.id for env in _not_set_up(envs, runtime)}
+    built = build_images(envs, runtime)
+    failed = [r for r in built.results if not r.ok]
+    unbuilt = [r for r in failed if r.environment in not_set_up]
+    if unbuilt:
+        ids = [r.environment for r in unbuilt]
+        # Not the engine's pull output: with no base image here, the fix is the setup step.
+        raise UsageError(
+            f"validation image not built for {', '.join(ids)} (no local base image either, and "
+            f"the engine could not build it from upstream): run `{setup_hint(ids)}` first"
+        )
+    if failed:
+        raise EngineError(f"image build failed for {failed[0].environment}: {failed[0].message}")
     return runtime
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from automation.core.errors import ExitCode, StoppedError, UsageError
-from automation.ecosystems import build_any
+from automation.ecosystems import build_any, seed_sources
 from automation.ecosystems.recipe import BuildFailure, BuiltRecipe
 from automation.registry.queue import QueueEntry
 from automation.registry.reservation import Reservations, ReservedSkip
@@ -88,6 +88,9 @@ class GenerateReport:
     # The wall-clock budget (None: none) and the entries it left pending, never started.
     budget_seconds: float | None = None
     left_pending: int = 0
+    # Set when the run selected no entry (so it wrote no batch): why, and how to get some.
+    nothing_selected: str | None = None
+    hint: str | None = None
 
     @property
     def counts(self) -> Counter[str]:
@@ -107,21 +110,31 @@ class GenerateReport:
 
     def to_json(self) -> dict[str, Any]:
         rate = len(self.outcomes) / self.seconds if self.seconds else 0.0
-        return {
-            "batch_id": self.batch_id,
-            "ecosystem": self.ecosystem,
-            "attempted": len(self.outcomes),
-            "generated": self.counts["generated"],
-            "failed": self.counts["failed"],
-            "skipped_already_done": self.skipped_already_done,
-            "reserved_skips": [skip.to_json() for skip in self.reserved_skips],
-            "expired_reservations": self.reservations.expired_json(),
-            "failure_codes": dict(sorted(self.failure_codes.items())),
-            "stopped": self.stopped,
-            "seconds": round(self.seconds, 3),
-            "packages_per_second": round(rate, 2),
-            "outcomes": [o.to_json() for o in self.outcomes],
-        } | self._budget_json()
+        return (
+            {
+                "batch_id": self.batch_id,
+                "ecosystem": self.ecosystem,
+                "attempted": len(self.outcomes),
+                "generated": self.counts["generated"],
+                "failed": self.counts["failed"],
+                "skipped_already_done": self.skipped_already_done,
+                "reserved_skips": [skip.to_json() for skip in self.reserved_skips],
+                "expired_reservations": self.reservations.expired_json(),
+                "failure_codes": dict(sorted(self.failure_codes.items())),
+                "stopped": self.stopped,
+                "seconds": round(self.seconds, 3),
+                "packages_per_second": round(rate, 2),
+                "outcomes": [o.to_json() for o in self.outcomes],
+            }
+            | self._budget_json()
+            | self._nothing_selected_json()
+        )
+
+    def _nothing_selected_json(self) -> dict[str, Any]:
+        # Only when nothing was selected: a run that generated something writes the same document.
+        if self.nothing_selected is None:
+            return {}
+        return {"nothing_selected": self.nothing_selected, "hint": self.hint}
 
     def _budget_json(self) -> dict[str, Any]:
         # Only when a budget applied: a run without one writes the same document as before.
@@ -130,6 +143,14 @@ class GenerateReport:
         return {"budget": {"seconds": self.budget_seconds, "left_pending": self.left_pending}}
 
     def to_text(self) -> str:
+        if self.nothing_selected is not None:
+            lines = [f"nothing to generate for {self.ecosystem}: {self.nothing_selected}"]
+            lines += [f"  {warning}" for warning in self.reservations.warnings()]
+            if self.stopped:
+                lines.append(f"stopped: {self.stopped}")
+            if self.hint:
+                lines.append(self.hint)
+            return "\n".join(lines)
         lines = [
             f"batch {self.batch_id} ({self.ecosystem}): {len(self.outcomes)} attempted, "
             f"{self.counts['generated']} generated, {self.counts['failed']} failed "
@@ -282,3 +303,31 @@ def generate_entries(
 def eligible(entries: Iterable[QueueEntry], ecosystem: str) -> list[QueueEntry]:
     """Pending entries of one ecosystem in queue order (breaker-aware selection lives elsewhere)."""
     return [e for e in entries if e.status == "pending" and e.ecosystem == ecosystem]
+
+
+def nothing_selected_reason(
+    entries: Iterable[QueueEntry], ecosystem: str, max_tier: int, reserved: int
+) -> tuple[str, str]:
+    """Why a run selected nothing for ``ecosystem``, and what to do about it (both one line).
+
+    An empty queue for the ecosystem is the first-use case: the hint names the seed command with
+    the ecosystem's canonical name (the one ``invoke seed --source`` accepts).
+    """
+    pending = eligible(entries, ecosystem)
+    if pending:
+        reason = (
+            f"{len(pending)} pending {ecosystem} entries, none selectable now "
+            f"(tier above --max-tier {max_tier}, backing off after failures"
+            + (f", or {reserved} reserved by another open batch)" if reserved else ")")
+            + "; no batch was created"
+        )
+    else:
+        reason = f"the queue has no pending {ecosystem} entries; no batch was created"
+    if ecosystem in seed_sources():
+        hint = f"to queue some, seed first: invoke seed --source {ecosystem}"
+    else:
+        hint = (
+            f"{ecosystem} has no seed source: add entries with "
+            f"invoke create --from {ecosystem}:<identifier> or to the queue file by hand"
+        )
+    return reason, hint

@@ -34,6 +34,7 @@ from automation.stages.generate import (
     GenerateReport,
     generate_entries,
     in_shard,
+    nothing_selected_reason,
     parse_shard,
 )
 from automation.stages.merge import MergeReport, merge_batch
@@ -99,6 +100,7 @@ def run_generate(
     label = shard_label(parsed_shard) or "all"
     with registry_lock(layout.cache_dir / "locks" / f"{batch_id}-{label}.lock", timeout=0):
         held: str | None = None
+        nothing: tuple[str, str] | None = None
         with registry_lock(layout.lock_file, timeout=wait):
             queue = load_queue(layout.queue)
             # Scanned in the critical section that saves the selection (which is the reservation).
@@ -109,7 +111,13 @@ def run_generate(
                 control = load_control(layout.control_file)
                 selection = select_batch(free, control, when, batch_size, max_tier, ecosystem)
                 planned = [e.name for e in selection.entries]
-                staging.save_selection(ecosystem, planned, format_timestamp(when))
+                if not planned:
+                    # First use (or a drained queue): write no batch, say how to get entries.
+                    nothing = nothing_selected_reason(
+                        queue.entries, ecosystem, max_tier, len(reserved_skips)
+                    )
+                else:
+                    staging.save_selection(ecosystem, planned, format_timestamp(when))
                 held = selection.held.get(ecosystem)
                 changed = {
                     eco: state
@@ -131,7 +139,8 @@ def run_generate(
                 for name in planned
                 if name.lower() in by_name and in_shard(name, parsed_shard)
             ]
-        staging.touch_log()
+        if nothing is None:
+            staging.touch_log()
 
         def annotated(report: GenerateReport) -> GenerateReport:
             report.reserved_skips, report.reservations = reserved_skips, reservations
@@ -142,6 +151,8 @@ def run_generate(
         if not entries:
             report = GenerateReport(batch_id=batch_id, ecosystem=ecosystem)
             report.stopped = f"nothing to do: {held}" if held else None
+            if nothing is not None:
+                report.nothing_selected, report.hint = nothing
             return annotated(report)
         guard = lambda eco: check_allowed_now(layout, eco)  # noqa: E731
         config = load_config(layout.root)
@@ -315,6 +326,8 @@ class PipelineReport:
         console = Console(record=True, width=110, file=io.StringIO())
         console.print(table)
         text = console.export_text()
+        if self.generate is not None and self.generate.nothing_selected is not None:
+            text += "\n" + self.generate.to_text()
         if self.merge is not None:
             text += "\n" + self.merge.to_text()
         return text

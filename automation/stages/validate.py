@@ -66,7 +66,12 @@ class ValidateReport:
             f"{self.counts['skipped']} skipped in {self.seconds:.1f}s"
         ]
         for line in self.lines:
-            code = f"{line.category}/{line.subcategory}" if line.status != "pass" else ""
+            # A skip has no category (the schema admits one only on a fail): say just why.
+            code = (
+                "/".join(part for part in (line.category, line.subcategory) if part)
+                if line.status != "pass"
+                else ""
+            )
             out.append(f"  {line.status:7} {line.recipe:30} {code}")
         if self.stopped:
             out.append(f"stopped: {self.stopped}")

@@ -52,7 +52,9 @@ class LocalResult:
     """What validating one recipe on this machine found."""
 
     status: str  # pass | fail | skipped
-    category: str
+    # A category only on a fail (the results-line schema admits none on a pass or a skip); a skip
+    # says why in ``subcategory`` (``unsupported_action``) and ``message``.
+    category: str | None
     subcategory: str
     exit_code: int
     attempts: int
@@ -227,7 +229,7 @@ class LocalValidator:
             handled = " and ".join(sorted(installer.LOCAL_ACTIONS, reverse=True))
             return LocalResult(
                 "skipped",
-                "install_failed",
+                None,  # nothing failed: the action is one this machine does not run
                 "unsupported_action",
                 0,
                 0,
@@ -287,7 +289,7 @@ class LocalValidator:
         work: Path,
         bin_dir: Path,
         version: str,
-    ) -> tuple[str, str, str, int, str, str | None, str | None]:
+    ) -> tuple[str, str | None, str, int, str, str | None, str | None]:
         executables = [str(e) for e in step.get("executables", [])]
         missing = [e for e in executables if not os.access(bin_dir / e, os.X_OK)]
         if missing:
@@ -322,13 +324,13 @@ class LocalValidator:
             pattern = version_pattern(done.output, version)
             command = shlex.join([exe, *args])
             if pattern:
-                return ("pass", "", "", 0, done.output, command, pattern)
+                return ("pass", None, "", 0, done.output, command, pattern)
             first_ok = first_ok or (args, done)
         if first_ok is not None:
             command = shlex.join([exe, *first_ok[0]])
             return (
                 "pass",
-                "",
+                None,
                 "version_not_printed",
                 0,
                 f"{command} exits 0 but does not print {version!r}: exit-status check only\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -375,3 +375,48 @@ def test_build_uses_local_base_when_present_else_upstream(tmp_path: Path) -> Non
     assert "BASE_IMAGE=localhost/base/debian:bookworm" in builds[0] and "--pull=never" in builds[0]
     assert "--build-arg" not in builds[1] and "--pull=never" not in builds[1]
     assert report.exit_code == ExitCode.OK
+
+
+class EngineWithoutImages(FakeEngine):
+    """An engine that has no image at all and cannot reach the upstream registry to pull one."""
+
+    def __call__(self, args: Sequence[str], *, timeout: float | None = None) -> Completed:
+        if list(args)[1] == "build":
+            self.calls.append(list(args))
+            return Completed(
+                tuple(args),
+                125,
+                "",
+                "STEP 1/9: FROM docker.io/library/ubuntu@sha256:abc\n"
+                "Error: creating build container: initializing source docker://ubuntu: "
+                "pinging container registry registry-1.docker.io: dial tcp: lookup "
+                "registry-1.docker.io: no such host",
+            )
+        return super().__call__(args, timeout=timeout)
+
+
+@pytest.mark.parametrize("build_flag", [[], ["--no-build"]])
+def test_an_image_never_built_names_the_setup_command_not_the_pull_error(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    build_flag: list[str],
+) -> None:
+    """`nox -s validate -- ubuntu-24.04` before `make setup-containers`: exit 2 with the command
+    to run, not the engine's raw pull error and not a traceback."""
+    import automation.containers.validate as container_validate
+
+    engine = EngineWithoutImages()
+    monkeypatch.setattr(
+        container_validate, "detect_runtime", lambda prefer=None: PodmanRuntime(engine)
+    )
+    code = container_validate.main(["ubuntu-24.04", "--root", str(tmp_path), *build_flag])
+    err = capsys.readouterr().err
+    assert code == ExitCode.USAGE
+    assert "Traceback" not in err
+    # The last word (the error) is the setup command; the engine's pull output is not in it.
+    error = err.strip().splitlines()[-1]
+    assert error.startswith("error: validation image not built for ubuntu-24.04")
+    assert error.endswith("run `make setup-containers ENVS=ubuntu-24.04` first")
+    assert "pinging container registry" not in error
+    assert not any(call[1] == "run" for call in engine.calls)  # no recipe was tried

@@ -11,7 +11,7 @@ from automation.core.errors import ExitCode, UsageError
 from automation.core.layout import RegistryLayout
 from automation.registry.queue import QueueEntry
 from automation.registry.staging import Staging
-from automation.stages.generate import generate_entries
+from automation.stages.generate import generate_entries, nothing_selected_reason
 from tests.support.pipeline_fakes import make_fetch
 
 UPSTREAM = {name: ("1.0.0", (name,)) for name in ("ant", "bee", "cat", "dog", "eel")}
@@ -65,3 +65,18 @@ def test_budget_must_be_positive(tmp_path: Path) -> None:
     staging = Staging(RegistryLayout.at(tmp_path), BATCH)
     with pytest.raises(UsageError, match="--budget-seconds"):
         generate_entries(staging, entries(), fetch=make_fetch(UPSTREAM), budget_seconds=0)
+
+
+def test_nothing_selected_with_pending_entries_says_why_not_to_seed_blindly() -> None:
+    """Entries queued but not selectable (tier, backoff, reservations) are counted, so the user
+    is not told the queue is empty when it is not."""
+    reason, hint = nothing_selected_reason(entries(), "pypi", 1, reserved=2)
+    assert reason.startswith("5 pending pypi entries, none selectable now")
+    assert "--max-tier 1" in reason and "2 reserved by another open batch" in reason
+    assert hint == "to queue some, seed first: invoke seed --source pypi"
+
+
+def test_nothing_selected_for_an_ecosystem_without_a_seed_source_names_another_way() -> None:
+    reason, hint = nothing_selected_reason(entries(), "go", 3, reserved=0)
+    assert reason == "the queue has no pending go entries; no batch was created"
+    assert "invoke seed" not in hint and "invoke create --from go:<identifier>" in hint

@@ -118,7 +118,12 @@ def test_unsupported_action_is_skipped_not_failed() -> None:
     result = LocalValidator(runner=ScriptedRunner(install=Completed(0, ""), verify={})).validate(
         recipe
     )
-    assert (result.status, result.subcategory) == ("skipped", "unsupported_action")
+    # No category on a skip: the results-line schema admits one only on a fail.
+    assert (result.status, result.category, result.subcategory) == (
+        "skipped",
+        None,
+        "unsupported_action",
+    )
 
 
 def test_the_installers_pipx_action_runs_through_the_injected_runner() -> None:
