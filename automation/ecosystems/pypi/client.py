@@ -4,6 +4,11 @@ Executables come from the wheel itself: ``*.dist-info/entry_points.txt`` ``[cons
 and files under ``*.data/scripts/`` (how maturin wheels such as ruff ship their binary). The wheel
 is read with HTTP Range requests (end-of-central-directory record, central directory, then the one
 local entry); a server that ignores Range gets a capped full download whose sha256 is checked.
+
+Not every script a wheel ships is a command a user can run after ``pipx install`` on Linux:
+Windows wrappers (``az.bat``, ``aws.cmd``), shell completion files (``aws_zsh_completer.sh``) and
+names pinned to one interpreter (``coverage-3.11``) are dropped by ``not_runnable_reason``. One
+wheel is read per project, so these are name rules: the kit does not compare wheels.
 """
 
 from __future__ import annotations
@@ -33,6 +38,14 @@ TAIL_BYTES = 64 * 1024
 MAX_CENTRAL_DIRECTORY = 16 * 1024 * 1024
 MAX_ENTRY_POINTS_BYTES = 1024 * 1024
 MAX_SCRIPTS = 200
+# Scripts that only Windows runs (checked case-insensitively).
+WINDOWS_ONLY_SUFFIXES = (".bat", ".cmd", ".ps1", ".exe")
+# Shell completion files are sourced by a shell, not run as commands.
+COMPLETION_WORDS = ("completion", "completer")
+COMPLETION_SUFFIXES = (".bash", ".zsh", ".fish")
+# A trailing Python version (``coverage-3.11``, ``pip3.12``, ``tool-py3.11``): the script exists
+# only in the wheel built for that interpreter, so another Python's install lacks it.
+INTERPRETER_SUFFIX = re.compile(r"(?<=[A-Za-z_])(?:-py|-|py)?(?:2\.[0-7]|3\.[0-9]{1,2})$")
 HOMEPAGE_KEYS = ("homepage", "home", "repository", "source", "sourcecode", "github", "code")
 
 
@@ -102,11 +115,44 @@ class PypiProject:
 
     @property
     def executables(self) -> tuple[str, ...]:
-        return tuple(sorted(set(self.console_scripts) | set(self.data_scripts)))
+        """Scripts a user can run on Linux: the wheel's scripts minus ``not_runnable`` ones."""
+        return runnable_scripts(self.console_scripts + self.data_scripts)
+
+    @property
+    def not_runnable(self) -> tuple[tuple[str, str], ...]:
+        """(script, reason) for each script of the wheel left out of ``executables``, sorted."""
+        names = sorted(set(self.console_scripts) | set(self.data_scripts))
+        reasons = ((name, not_runnable_reason(name)) for name in names)
+        return tuple((name, reason) for name, reason in reasons if reason is not None)
 
     @property
     def is_cli(self) -> bool:
         return bool(self.executables)
+
+
+# ---------------------------------------------------------------- which scripts are commands
+
+
+def not_runnable_reason(script: str) -> str | None:
+    """Why a wheel's script is not a command a Linux user runs, or None when it is one.
+
+    ``windows_only`` (``.bat``/``.cmd``/``.ps1``/``.exe``), ``shell_completion`` (a name with
+    ``completion``/``completer`` or ending ``.bash``/``.zsh``/``.fish``), ``interpreter_specific``
+    (a trailing Python version such as ``-3.11``, ``3.11`` or ``-py3.11``).
+    """
+    lowered = script.lower()
+    if lowered.endswith(WINDOWS_ONLY_SUFFIXES):
+        return "windows_only"
+    if any(word in lowered for word in COMPLETION_WORDS) or lowered.endswith(COMPLETION_SUFFIXES):
+        return "shell_completion"
+    if INTERPRETER_SUFFIX.search(script):
+        return "interpreter_specific"
+    return None
+
+
+def runnable_scripts(scripts: Sequence[str]) -> tuple[str, ...]:
+    """The scripts ``not_runnable_reason`` accepts, sorted and de-duplicated."""
+    return tuple(sorted({s for s in scripts if not_runnable_reason(s) is None}))
 
 
 # ---------------------------------------------------------------- pure parsers of the JSON

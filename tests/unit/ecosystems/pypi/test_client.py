@@ -364,3 +364,87 @@ def test_missing_project_is_not_found(upstream: FakeUpstream, http: HttpClient) 
 
 def test_project_path_quotes(tmp_path: Path) -> None:
     assert pypi.project_path("zope.interface") == "/pypi/zope.interface/json"
+
+
+@pytest.mark.parametrize(
+    ("script", "reason"),
+    [
+        # Seen in issue 14 and in the awscli audit.
+        ("az.bat", "windows_only"),
+        ("azps.ps1", "windows_only"),
+        ("checkov.cmd", "windows_only"),
+        ("aws.cmd", "windows_only"),
+        ("RUFF.EXE", "windows_only"),
+        ("az.completion.sh", "shell_completion"),
+        ("aws_bash_completer", "shell_completion"),
+        ("aws_zsh_completer.sh", "shell_completion"),
+        ("tool.bash", "shell_completion"),
+        ("tool.zsh", "shell_completion"),
+        ("tool.fish", "shell_completion"),
+        ("coverage-3.11", "interpreter_specific"),
+        ("coverage3.11", "interpreter_specific"),
+        ("tool-py3.11", "interpreter_specific"),
+        ("pip2.7", "interpreter_specific"),
+        # Commands users run: kept.
+        ("coverage", None),
+        ("coverage3", None),  # a major version alone is every Python 3's
+        ("ipython3", None),
+        ("pip3", None),
+        ("b2", None),
+        ("h2o", None),
+        ("tool-1.2", None),  # not a Python version
+        ("install.sh", None),
+        ("jupyter-nbconvert", None),
+        ("http", None),
+    ],
+)
+def test_not_runnable_reason(script: str, reason: str | None) -> None:
+    assert pypi.not_runnable_reason(script) == reason
+
+
+def test_wheel_scripts_that_only_windows_shells_or_one_python_use_are_not_executables() -> None:
+    entry_points = (
+        b"[console_scripts]\ncoverage = c:main\ncoverage3 = c:main\ncoverage-3.11 = c:main\n"
+    )
+    data = _zip(
+        [
+            ("tool-1.0.dist-info/entry_points.txt", entry_points),
+            ("tool-1.0.data/scripts/az", b"#!/bin/sh\n"),
+            ("tool-1.0.data/scripts/az.bat", b"@echo off\n"),
+            ("tool-1.0.data/scripts/azps.ps1", b""),
+            ("tool-1.0.data/scripts/az.completion.sh", b""),
+            ("tool-1.0.data/scripts/aws_bash_completer", b""),
+            ("tool-1.0.data/scripts/aws_zsh_completer.sh", b""),
+            ("tool-1.0.data/scripts/checkov.cmd", b""),
+        ]
+    )
+    console, scripts, ignored = pypi.scripts_from_zip(
+        lambda o, n: data[o : o + n], data, len(data), "tool", "mem://"
+    )
+    assert ignored == ()
+    project = pypi.PypiProject(
+        name="tool",
+        version="1.0",
+        summary="",
+        homepage=None,
+        console_scripts=console,
+        data_scripts=scripts,
+        upload_time=None,
+        release_count=1,
+        has_project_urls=False,
+        wheel=None,
+        wheel_read="full",
+    )
+    # The wheel's own lists stay as shipped; only the executables are filtered.
+    assert "coverage-3.11" in project.console_scripts and "az.bat" in project.data_scripts
+    assert project.executables == ("az", "coverage", "coverage3")
+    assert project.is_cli
+    assert project.not_runnable == (
+        ("aws_bash_completer", "shell_completion"),
+        ("aws_zsh_completer.sh", "shell_completion"),
+        ("az.bat", "windows_only"),
+        ("az.completion.sh", "shell_completion"),
+        ("azps.ps1", "windows_only"),
+        ("checkov.cmd", "windows_only"),
+        ("coverage-3.11", "interpreter_specific"),
+    )
