@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -14,26 +13,7 @@ from automation.registry.breaker import (
     effective,
     record,
 )
-
-T0 = datetime(2026, 8, 15, 12, 0, tzinfo=UTC)
-CONFIG = BreakerConfig()
-
-
-@dataclass(frozen=True)
-class Entry:
-    name: str
-    source: str
-    priority: int = 3
-    status: str = "pending"
-    failure_count: int = 0
-    next_retry_at: datetime | str | None = None
-
-
-def run(state: BreakerState, outcomes: str, now: datetime = T0) -> BreakerState:
-    for char in outcomes:
-        state = record(state, char == "s", now, CONFIG)
-    return state
-
+from tests.support.breaker_history import CONFIG, T0, run
 
 # --- state machine ------------------------------------------------------------------------------
 

@@ -17,27 +17,17 @@ from automation.core.errors import ExitCode, LockedError
 from automation.core.http import HttpClient
 from automation.core.layout import RegistryLayout
 from automation.ecosystems.popularity import PopularityList, Ranked
-from automation.ecosystems.pypi import client as pypi
 from automation.registry.queue import QueueEntry, load_queue, save_queue
 from automation.stages.seed import load_tier1, popularity_path, seed, tier_for
-from tests.support.fake_upstream import FIXTURES, FakeUpstream, Reply, sparse_wheel
+from tests.support.fake_upstream import FakeUpstream, Reply
+from tests.support.seeding_upstream import start_seeding_upstream
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream().start()
-    for name in ("httpie", "black", "ruff", "requests"):
-        document = json.loads((FIXTURES / "pypi" / f"{name}.json").read_text())
-        server.json(f"/pypi/{name}/json", document)
-        info = pypi.parse_project_json(document, base_url=f"{server.base}/pypi/{name}/json")
-        assert info.wheel is not None
-        path = info.wheel.url.replace("https://files.pythonhosted.org", "/files")
-        server.blob(path.replace(server.base, ""), sparse_wheel(info.wheel.filename))
-    for name in ("cowsay", "prettier", "lodash", "typescript"):
-        server.file(f"/{name}", FIXTURES / "npm" / f"{name}.json")
-    server.file("/@angular%2Fcli", FIXTURES / "npm" / "@angular__cli.json")
+    server = start_seeding_upstream()
     yield server
     server.stop()
     assert server.unexpected == []

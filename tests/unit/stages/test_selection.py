@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,29 +13,10 @@ import pytest
 
 from automation.core.errors import StoppedError
 from automation.core.timefmt import parse_timestamp
-from automation.registry.breaker import BreakerConfig, BreakerState, record
+from automation.registry.breaker import BreakerState
 from automation.registry.control import Control, load_control, record_outcome
 from automation.stages.selection import select_batch, structurally_impossible
-
-T0 = datetime(2026, 8, 15, 12, 0, tzinfo=UTC)
-CONFIG = BreakerConfig()
-
-
-@dataclass(frozen=True)
-class Entry:
-    name: str
-    source: str
-    priority: int = 3
-    status: str = "pending"
-    failure_count: int = 0
-    next_retry_at: datetime | str | None = None
-
-
-def run(state: BreakerState, outcomes: str, now: datetime = T0) -> BreakerState:
-    for char in outcomes:
-        state = record(state, char == "s", now, CONFIG)
-    return state
-
+from tests.support.breaker_history import CONFIG, T0, Entry, run
 
 # --- selection ------------------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from types import MappingProxyType
@@ -12,23 +11,13 @@ import pytest
 from automation.core.config import Config, public_endpoints
 from automation.core.http import HttpClient
 from automation.core.layout import RegistryLayout
-from automation.ecosystems.pypi import client as pypi
-from tests.support.fake_upstream import FIXTURES, FakeUpstream, Reply, sparse_wheel
+from tests.support.fake_upstream import FakeUpstream, Reply
+from tests.support.seeding_upstream import start_seeding_upstream
 
 
 @pytest.fixture
 def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream().start()
-    for name in ("httpie", "black", "ruff", "requests"):
-        document = json.loads((FIXTURES / "pypi" / f"{name}.json").read_text())
-        server.json(f"/pypi/{name}/json", document)
-        info = pypi.parse_project_json(document, base_url=f"{server.base}/pypi/{name}/json")
-        assert info.wheel is not None
-        path = info.wheel.url.replace("https://files.pythonhosted.org", "/files")
-        server.blob(path.replace(server.base, ""), sparse_wheel(info.wheel.filename))
-    for name in ("cowsay", "prettier", "lodash", "typescript"):
-        server.file(f"/{name}", FIXTURES / "npm" / f"{name}.json")
-    server.file("/@angular%2Fcli", FIXTURES / "npm" / "@angular__cli.json")
+    server = start_seeding_upstream()
     yield server
     server.stop()
     assert server.unexpected == []
