@@ -1003,12 +1003,9 @@ def _explain_layout(tree: str, src: str, strip_dirs: int) -> None:
             )
 
 
-def action_download_archive(step: dict[str, Any], ctx: Context) -> None:
-    url = expand(step_field(step, "url"), ctx, step)
-    if urllib.parse.urlparse(url).scheme not in ("https", "http", "file"):
-        raise StepFailure(INSTALL_FAILED, "bad_recipe", f"unsupported URL {url!r}")
-    name = os.path.basename(urllib.parse.urlparse(url).path) or "download"
-    path = download(url, os.path.join(ctx.work_dir, name), step.get("checksum") or None)
+def extract_and_link(path: str, step: dict[str, Any], ctx: Context) -> None:
+    """Unpack a downloaded archive into the tool's tree (the step's ``archive_format`` and
+    ``strip_dirs``) and link the step's binaries from it."""
     tree = safe_extract(
         path,
         os.path.join(ctx.tool_dir, "tree"),
@@ -1018,6 +1015,15 @@ def action_download_archive(step: dict[str, Any], ctx: Context) -> None:
     )
     ctx.last_tree = tree
     link_from_tree(tree, step, ctx)
+
+
+def action_download_archive(step: dict[str, Any], ctx: Context) -> None:
+    url = expand(step_field(step, "url"), ctx, step)
+    if urllib.parse.urlparse(url).scheme not in ("https", "http", "file"):
+        raise StepFailure(INSTALL_FAILED, "bad_recipe", f"unsupported URL {url!r}")
+    name = os.path.basename(urllib.parse.urlparse(url).path) or "download"
+    path = download(url, os.path.join(ctx.work_dir, name), step.get("checksum") or None)
+    extract_and_link(path, step, ctx)
 
 
 def action_install_binaries(step: dict[str, Any], ctx: Context) -> None:

@@ -67,7 +67,7 @@ from typing import Any, Protocol, TypeVar
 
 from automation.core.atomic import atomic_write_json, registry_lock
 from automation.core.errors import DataError, ExitCode, LockedError, UnsafeNameError, UsageError
-from automation.core.jsondata import loads, read_json, read_text
+from automation.core.jsondata import loads, read_json
 from automation.core.layout import RegistryLayout
 from automation.core.names import check_recipe_name
 from automation.core.process import run_process
@@ -203,8 +203,7 @@ def manifest_status(layout: RegistryLayout, batch_id: str) -> str | None:
     match = _TOP_LEVEL_STATUS.search(head)
     status: object = match.group(1).decode() if match else None
     if status is None:  # not the kit's layout: read it all, within the data bounds
-        text, problem = read_text(path, str(path))
-        document, problem = (None, problem) if problem else loads(text or "", str(path))
+        document, problem = read_json(path, str(path))
         if problem is not None:
             raise DataError(f"unreadable batch manifest: {problem.message}", path=str(path))
         status = document.get("status") if isinstance(document, dict) else None

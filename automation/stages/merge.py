@@ -838,9 +838,10 @@ def apply_merge(layout: RegistryLayout, plan: MergePlan) -> MergeReport:
 
 def _undo_interrupted(layout: RegistryLayout, batch_id: str) -> list[str] | None:
     """Undo a merge of this batch that was killed mid-apply; None when there was none."""
-    if _manifest_status(layout, batch_id) != "in_progress":
+    if not layout.batch_manifest(batch_id).exists():
         return None
-    return _undo_applied(layout, mf.load_manifest(layout, batch_id))
+    manifest = mf.load_manifest(layout, batch_id)
+    return _undo_applied(layout, manifest) if manifest.status == "in_progress" else None
 
 
 def merge_batch(

@@ -74,15 +74,7 @@ def _github_download(step: dict[str, Any], ctx: kit.Context) -> tuple[str, str]:
 def github_archive(step: dict[str, Any], ctx: kit.Context) -> None:
     """A release archive, extracted safely; its ``binaries`` linked into bin/."""
     path, _ = _github_download(step, ctx)
-    tree = kit.safe_extract(
-        path,
-        os.path.join(ctx.tool_dir, "tree"),
-        str(step.get("archive_format") or ""),
-        int(step.get("strip_dirs") or 0),
-        ctx.extract_limit,
-    )
-    ctx.last_tree = tree
-    kit.link_from_tree(tree, step, ctx)
+    kit.extract_and_link(path, step, ctx)
 
 
 def github_file(step: dict[str, Any], ctx: kit.Context) -> None:
