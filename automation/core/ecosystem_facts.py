@@ -82,6 +82,23 @@ class Refusal:
     pending_warning: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class RuntimePin:
+    """The language runtime tsuku installs for an ecosystem's tools, at the version validated.
+
+    ``name`` is the runtime's command (``node``, ``python3``); ``version`` the exact release the
+    kit provides in every environment (``26.12.1``); ``series`` what tsuku's own recipe pins
+    (``3.13`` for its python recipe, the LTS major for nodejs), which a package's declared
+    requirement (``engines.node``, ``Requires-Python``) is checked against; ``pinned_by`` says
+    where tsuku pins it, for reports.
+    """
+
+    name: str
+    version: str
+    series: str
+    pinned_by: str
+
+
 # (identifier, queue entry name) -> a refusal, or None when the builder can try
 RefusalRule = Callable[[str, str], Refusal | None]
 
@@ -111,6 +128,7 @@ class EcosystemFacts:
     failure_codes: str = ""  # rows of the failure-code table only this ecosystem emits
     queue_files: tuple[str, ...] = ()  # legacy per-ecosystem queue files under data/queues/
     runtimes: tuple[str, ...] = ()  # language runtime names its packages need ("python", ...)
+    runtime: RuntimePin | None = None  # the runtime its tools run on, as tsuku installs it
 
     @property
     def label(self) -> str:

