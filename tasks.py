@@ -290,7 +290,6 @@ FORCE_HELP = (
 )
 def generate(  # type: ignore[no-untyped-def]
     c,
-    force,
     ecosystem=None,
     batch_size=None,
     max_tier=None,
@@ -298,6 +297,7 @@ def generate(  # type: ignore[no-untyped-def]
     batch_id=None,
     wait=None,
     budget_seconds=None,
+    force=None,
     root=None,
     json=False,
 ):
@@ -508,7 +508,7 @@ def _announce(text: str) -> None:
     },
 )
 def pipeline(  # type: ignore[no-untyped-def]
-    c, env, force, ecosystem=None, limit=None, jobs=None, no_seed=False, root=None, json=False
+    c, env, ecosystem=None, limit=None, jobs=None, no_seed=False, force=None, root=None, json=False
 ):
     """seed -> generate -> validate -> merge on one live batch, with a summary table."""
 
