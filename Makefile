@@ -6,6 +6,9 @@ STAMP   = $(VENV)/.installed-stamp
 ROOT   ?= .
 ECOSYSTEM ?= pypi
 LIMIT  ?= 3
+## Recipes a batch may replace although recipes/ has them (FORCE="httpie black"); curated ones never.
+FORCE  ?=
+FORCE_FLAGS = $(foreach name,$(FORCE),--force $(name))
 
 .PHONY: venv run test test-fast lint typecheck check-data clean setup-containers test-containers
 
@@ -20,7 +23,7 @@ $(STAMP): pyproject.toml
 ## The main job: one small live batch (seed -> generate -> validate -> merge) into ROOT.
 ## Exit 4 (some items failed and were recorded) is a normal outcome of a batch, not an error.
 run: venv
-	$(BIN)/invoke pipeline --ecosystem $(ECOSYSTEM) --limit $(LIMIT) --root $(ROOT) || [ $$? -eq 4 ]
+	$(BIN)/invoke pipeline --ecosystem $(ECOSYSTEM) --limit $(LIMIT) $(FORCE_FLAGS) --root $(ROOT) || [ $$? -eq 4 ]
 
 ## All tests, including live PyPI/npm tests (marked `network`).
 test: venv
@@ -94,7 +97,7 @@ ci-fetch-batch-branches:
 
 ## Exit 4 (some items failed and were recorded) is a normal outcome of a batch step.
 generate: venv
-	$(BIN)/invoke generate --ecosystem $(ECOSYSTEM) --batch-id $(BATCH_ID) $(if $(SHARD),--shard $(SHARD)) --root $(ROOT) || [ $$? -eq 4 ]
+	$(BIN)/invoke generate --ecosystem $(ECOSYSTEM) --batch-id $(BATCH_ID) $(if $(SHARD),--shard $(SHARD)) $(FORCE_FLAGS) --root $(ROOT) || [ $$? -eq 4 ]
 
 validate-batch: venv
 	$(BIN)/invoke validate --batch-id $(BATCH_ID) --env $(ENV_ID) --root $(ROOT) || [ $$? -eq 4 ]

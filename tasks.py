@@ -265,7 +265,14 @@ def validate_containers(  # type: ignore[no-untyped-def]
     run(work, as_json=json)
 
 
+FORCE_HELP = (
+    "recipe name to build and replace although recipes/ has it (repeatable); without it such "
+    "an entry is skipped with the reason. Curated recipes are never replaced"
+)
+
+
 @task(
+    iterable=["force"],
     help={
         "ecosystem": "an ecosystem with a builder (automation/ecosystems/<name>/), e.g. pypi",
         "batch_size": "entries per batch (default 10)",
@@ -276,9 +283,10 @@ def validate_containers(  # type: ignore[no-untyped-def]
         "wait": "seconds to wait for a busy registry lock (default 60; 0: fail fast, exit 5)",
         "budget_seconds": "wall-clock budget; entries not started by then stay pending "
         "(default [batch] budget_seconds or $AUTOMATION_BATCH_BUDGET: none)",
+        "force": FORCE_HELP,
         "root": ROOT_HELP,
         "json": JSON_HELP,
-    }
+    },
 )
 def generate(  # type: ignore[no-untyped-def]
     c,
@@ -289,6 +297,7 @@ def generate(  # type: ignore[no-untyped-def]
     batch_id=None,
     wait=None,
     budget_seconds=None,
+    force=None,
     root=None,
     json=False,
 ):
@@ -306,6 +315,7 @@ def generate(  # type: ignore[no-untyped-def]
         budget = flag.decimal(
             "--budget-seconds", budget_seconds, minimum=0.0, maximum=604800.0, above_minimum=True
         )
+        replace_names = flag.names("--force", force, expected="a recipe name, e.g. --force httpie")
         from automation.core.layout import RegistryLayout
         from automation.stages.pipeline import run_generate
 
@@ -319,6 +329,7 @@ def generate(  # type: ignore[no-untyped-def]
             verbose=not json,
             lock_wait=lock_wait,
             budget_seconds=budget,
+            force=replace_names,
         )
 
     run(work, as_json=json)
@@ -483,7 +494,7 @@ def _announce(text: str) -> None:
 
 
 @task(
-    iterable=["env"],
+    iterable=["env", "force"],
     help={
         "ecosystem": "an ecosystem with a builder (automation/ecosystems/<name>/), e.g. pypi",
         "limit": "candidates to seed and entries to generate (default 3)",
@@ -491,11 +502,14 @@ def _announce(text: str) -> None:
         "repeatable. With containers, local runs first too (it discovers the verify pattern)",
         "jobs": "container environments validated side by side (default 2)",
         "no_seed": "skip seeding; work on what is already queued",
+        "force": FORCE_HELP,
         "root": ROOT_HELP,
         "json": JSON_HELP,
     },
 )
-def pipeline(c, env, ecosystem=None, limit=None, jobs=None, no_seed=False, root=None, json=False):  # type: ignore[no-untyped-def]
+def pipeline(  # type: ignore[no-untyped-def]
+    c, env, ecosystem=None, limit=None, jobs=None, no_seed=False, force=None, root=None, json=False
+):
     """seed -> generate -> validate -> merge on one live batch, with a summary table."""
 
     def work() -> Report:
@@ -503,6 +517,7 @@ def pipeline(c, env, ecosystem=None, limit=None, jobs=None, no_seed=False, root=
         chosen = _ecosystem("--ecosystem", ecosystem, "the ecosystem to run (e.g. pypi)")
         count = flag.integer("--limit", limit, default=3, minimum=1, maximum=MAX_LISTED)
         parallel = flag.integer("--jobs", jobs, default=2, minimum=1, maximum=MAX_JOBS)
+        replace_names = flag.names("--force", force, expected="a recipe name, e.g. --force httpie")
         from automation.core.layout import RegistryLayout
         from automation.stages.pipeline import run_pipeline
 
@@ -513,6 +528,7 @@ def pipeline(c, env, ecosystem=None, limit=None, jobs=None, no_seed=False, root=
             environment=env or ["local"],
             seed=not no_seed,
             jobs=parallel,
+            force=replace_names,
         )
 
     run(work, as_json=json)

@@ -23,7 +23,14 @@ from typing import TextIO
 
 from invoke.exceptions import Exit
 
-from automation.core.errors import AutomationError, ExitCode, UsageError, describe_os_error
+from automation.core.errors import (
+    AutomationError,
+    ExitCode,
+    UnsafeNameError,
+    UsageError,
+    describe_os_error,
+)
+from automation.core.names import check_recipe_name
 from automation.core.report import Report, render
 
 # ``--wait``: a day is longer than any CI job; a bigger number is a typo.
@@ -102,6 +109,23 @@ def required_list(flag: str, values: Sequence[str] | None, *, expected: str) -> 
     if not given:
         raise UsageError(f"{flag} is required (repeatable): {expected}")
     return given
+
+
+def names(flag: str, values: Sequence[str] | None, *, expected: str) -> list[str]:
+    """A repeatable, optional flag of recipe names, lowercased, each once, in the order given
+    (blank values are ignored); one that is no recipe name is a usage error."""
+    out: list[str] = []
+    for value in values or ():
+        text = _given(value)
+        if text is None:
+            continue
+        try:
+            name = check_recipe_name(text.lower())
+        except UnsafeNameError:
+            raise UsageError(f"{flag} {text!r} is not a recipe name: {expected}") from None
+        if name not in out:
+            out.append(name)
+    return out
 
 
 def integer(

@@ -8,7 +8,7 @@ with a stable category and subcategory. The same input always gives the same byt
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import tomlkit
@@ -17,6 +17,23 @@ from automation.core.names import check_recipe_name
 
 DESCRIPTION_LIMIT = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+# tsuku's own pipeline marks every recipe it generates with ``llm_validation = "skipped"`` (1,124
+# of the reference registry's 1,337 recipes carry it; hand-written ones do not). Ours are
+# generated too, and no model ever looks at them: the same mark, in the same place.
+LLM_VALIDATION_KEY = "llm_validation"
+LLM_VALIDATION = "skipped"
+# The [metadata] keys tsuku writes before ``llm_validation`` (in this order); everything else
+# (dependencies, platform constraints, ...) comes after it.
+_KEYS_BEFORE_LLM_VALIDATION = (
+    "name",
+    "description",
+    "homepage",
+    "version_format",
+    "requires_sudo",
+    "tier",
+    "type",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +105,21 @@ def safe_executables(names: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, 
     return tuple(usable), tuple(rejected)
 
 
+def generated_metadata(metadata: Mapping[str, object]) -> dict[str, object]:
+    """``metadata`` with ``llm_validation = "skipped"`` where tsuku puts it.
+
+    That is right after the header keys (name, description, homepage, version_format,
+    requires_sudo, tier, type) and before every other key, whatever order the builder gave.
+    """
+    head = [(k, v) for k, v in metadata.items() if k in _KEYS_BEFORE_LLM_VALIDATION]
+    tail = [
+        (k, v)
+        for k, v in metadata.items()
+        if k not in _KEYS_BEFORE_LLM_VALIDATION and k != LLM_VALIDATION_KEY
+    ]
+    return dict([*head, (LLM_VALIDATION_KEY, LLM_VALIDATION), *tail])
+
+
 def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name.lower())
 
@@ -140,6 +172,7 @@ def _render_common(
         ("name", name),
         ("description", description),
         ("homepage", homepage),
+        (LLM_VALIDATION_KEY, LLM_VALIDATION),
     ]
     if dependencies:
         pairs.append(("dependencies", list(dependencies)))
@@ -171,7 +204,11 @@ def render_recipe(
     dependencies: Sequence[str] = (),
     extra_metadata: dict[str, object] | None = None,
 ) -> str:
-    """Render a recipe through tomlkit: every value is escaped by the TOML library."""
+    """Render a recipe through tomlkit: every value is escaped by the TOML library.
+
+    The [metadata] table carries ``llm_validation = "skipped"`` (:func:`generated_metadata`), on
+    the direct layout and the document path alike.
+    """
     check_recipe_name(name)
     if not extra_metadata:
         fast = _render_common(
@@ -179,14 +216,13 @@ def render_recipe(
         )
         if fast is not None:
             return fast
+    fields: dict[str, object] = {"name": name, "description": description, "homepage": homepage}
+    if dependencies:
+        fields["dependencies"] = list(dependencies)
+    fields.update(extra_metadata or {})
     doc = tomlkit.document()
     metadata = tomlkit.table()
-    metadata.add("name", name)
-    metadata.add("description", description)
-    metadata.add("homepage", homepage)
-    if dependencies:
-        metadata.add("dependencies", list(dependencies))
-    for key, value in (extra_metadata or {}).items():
+    for key, value in generated_metadata(fields).items():
         metadata.add(key, value)
     doc.add("metadata", metadata)
     steps_array = tomlkit.aot()

@@ -213,6 +213,8 @@ def _check_queue(report: CheckDataReport, layout: RegistryLayout, paths: list[Pa
     from automation.registry.queue import read_queue
 
     summary = report.kind("queue")
+    # (letter folder, stem) of every recipe file: one walk, not a stat per queue entry.
+    recipes = {(p.parent.name, p.stem) for p in layout.recipe_files()}
     for path in paths:
         rel = _rel(layout, path)
         summary.files += 1
@@ -245,6 +247,20 @@ def _check_queue(report: CheckDataReport, layout: RegistryLayout, paths: list[Pa
                             "warning",
                         )
                     )
+            if entry.status == "pending" and (entry.name[:1], entry.name) in recipes:
+                summary.counts["pending_with_recipe"] += 1
+                recipe = f"recipes/{entry.name[0]}/{entry.name}.toml"
+                problems.append(
+                    Problem(
+                        rel,
+                        f"entries[{index}].name",
+                        # Variable parts quoted: the text report groups these as one.
+                        f"{entry.name!r}: pending, but {recipe!r} exists: a batch skips it "
+                        "(merge then marks it success); generate --force <name> replaces a "
+                        "recipe that is not curated",
+                        "warning",
+                    )
+                )
             refusal = refusal_for(ecosystem, identifier) if entry.status == "pending" else None
             if refusal is not None:
                 summary.counts[refusal.counter] += 1

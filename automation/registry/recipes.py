@@ -34,7 +34,8 @@ from automation.core.ecosystem_facts import (
     recipe_action_sources,
     version_source_keys,
 )
-from automation.core.errors import DataError
+from automation.core.errors import DataError, UnsafeNameError
+from automation.core.layout import RegistryLayout
 from automation.core.report import Problem, Severity
 
 SCHEMA_NAME = "recipe"
@@ -802,3 +803,36 @@ def recipe_identities(recipe: Recipe) -> frozenset[str]:
     if source is not None:
         names.add(source.split(":", 1)[1])
     return frozenset(names)
+
+
+# --- existing recipes: what automation may replace ------------------------------------------
+
+
+def replacement_refusal(layout: RegistryLayout, name: str, *, forced: bool) -> str | None:
+    """Why automation must not write recipe ``name`` into the registry, or None when it may.
+
+    It may when the registry has no file of that name, or when the batch was told to replace it
+    (``forced``: ``generate --force NAME``) and the file is not ``curated = true``. A curated
+    recipe is a maintainer's, never replaced by automation; a file whose ``curated`` flag cannot
+    be read is treated the same way. An unsafe name has no registry file: the builder reports
+    it. The reason names the file and what to do.
+    """
+    try:
+        path = layout.recipe_path(name)
+    except UnsafeNameError:
+        return None
+    if not path.is_file():
+        return None
+    rel = f"recipes/{name[0]}/{name}.toml"  # the layout's own form (recipe_path)
+    unreadable: str | None = None
+    try:
+        metadata = tomllib.loads(path.read_text(encoding="utf-8")).get("metadata")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
+        metadata, unreadable = None, str(exc)
+    if isinstance(metadata, dict) and metadata.get("curated") is True:
+        return f"{rel} is curated (curated = true): automation never replaces it, even with --force"
+    if not forced:
+        return f"recipe exists: {rel}; pass --force {name} to replace it"
+    if unreadable is not None:
+        return f"{rel} cannot be read ({unreadable}), so it may be curated: not replaced"
+    return None

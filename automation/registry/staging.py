@@ -10,6 +10,9 @@ the same batch (or shard) skips entries already logged, so an interrupted run co
 Log lines are appended in place (``append_jsonl``: one ``write`` per line, then fsync); an
 unterminated last line (a power loss) is ignored by readers and cut off by the next append.
 
+An entry whose recipe is already in the registry is logged as ``skipped`` with the reason, not
+built (``automation.stages.generate``); ``--force NAME`` builds it anyway and logs ``forced``.
+
 ``selection.json`` is also the batch's reservation: while the batch is open its entries are not
 selected by any other batch (``automation.registry.reservation`` says what "open" means and how a
 reservation ends).
@@ -72,11 +75,17 @@ def staging_dir(layout: RegistryLayout, batch_id: str) -> Path:
 
 @dataclass(frozen=True, slots=True)
 class GenerationOutcome:
-    """One queue entry's generation result, as logged in ``generation.jsonl``."""
+    """One queue entry's generation result, as logged in ``generation.jsonl``.
+
+    ``skipped``: not built because the registry already has a recipe of that name (``message``
+    says which file and how to replace it). ``forced``: generated under ``--force NAME``, the only
+    way merge writes a recipe over an existing one (never over a curated one); logged only when
+    set, so the lines of a batch without force are as before.
+    """
 
     name: str
     source: str
-    status: str  # "generated" | "failed"
+    status: str  # "generated" | "failed" | "skipped"
     category: str = ""
     subcategory: str = ""
     message: str = ""
@@ -86,11 +95,14 @@ class GenerationOutcome:
     seconds: float = 0.0
     first_release: str | None = None  # RFC3339, when the registry says (age gate)
     downloads: int | None = None  # popularity, when known (popularity gate)
+    forced: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["executables"] = list(self.executables)
         out["blocked_by"] = list(self.blocked_by)
+        if not self.forced:
+            del out["forced"]
         return out
 
     @classmethod
@@ -108,6 +120,7 @@ class GenerationOutcome:
             seconds=float(raw.get("seconds", 0.0)),
             first_release=raw.get("first_release"),
             downloads=raw.get("downloads"),
+            forced=raw.get("forced", False) is True,
         )
 
 

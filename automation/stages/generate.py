@@ -2,6 +2,11 @@
 
 The core loop is pure orchestration over injected parts: ``fetch`` turns a source identifier into
 an ``UpstreamPackage`` (the ecosystem adapter, over HTTP), ``build`` turns that into a recipe.
+
+An entry whose recipe is already in the registry is not built: it is logged ``skipped`` with the
+reason (``automation.registry.recipes.replacement_refusal``), and merge then marks its queue
+entry ``success`` (the registry has its recipe). ``--force NAME`` builds it anyway, to replace a
+recipe that is not curated.
 """
 
 from __future__ import annotations
@@ -9,15 +14,16 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from automation.core.errors import ExitCode, StoppedError, UsageError
 from automation.ecosystems import build_any, seed_sources
 from automation.ecosystems.recipe import BuildFailure, BuiltRecipe
 from automation.registry.queue import QueueEntry
+from automation.registry.recipes import replacement_refusal
 from automation.registry.reservation import Reservations, ReservedSkip
 from automation.registry.staging import GenerationOutcome, Staging
 
@@ -103,20 +109,26 @@ class GenerateReport:
         )
 
     @property
+    def attempted(self) -> int:
+        """Entries built (generated or failed); not those skipped for an existing recipe."""
+        return len(self.outcomes) - self.counts["skipped"]
+
+    @property
     def exit_code(self) -> ExitCode:
         if self.stopped:
             return ExitCode.STOPPED
         return ExitCode.PARTIAL if self.counts["failed"] or self.left_pending else ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
-        rate = len(self.outcomes) / self.seconds if self.seconds else 0.0
+        rate = self.attempted / self.seconds if self.seconds else 0.0
         return (
             {
                 "batch_id": self.batch_id,
                 "ecosystem": self.ecosystem,
-                "attempted": len(self.outcomes),
+                "attempted": self.attempted,
                 "generated": self.counts["generated"],
                 "failed": self.counts["failed"],
+                "skipped_recipe_exists": self.counts["skipped"],
                 "skipped_already_done": self.skipped_already_done,
                 "reserved_skips": [skip.to_json() for skip in self.reserved_skips],
                 "expired_reservations": self.reservations.expired_json(),
@@ -151,10 +163,12 @@ class GenerateReport:
             if self.hint:
                 lines.append(self.hint)
             return "\n".join(lines)
+        skipped = self.counts["skipped"]
         lines = [
-            f"batch {self.batch_id} ({self.ecosystem}): {len(self.outcomes)} attempted, "
-            f"{self.counts['generated']} generated, {self.counts['failed']} failed "
-            f"in {self.seconds:.1f}s"
+            f"batch {self.batch_id} ({self.ecosystem}): {self.attempted} attempted, "
+            f"{self.counts['generated']} generated, {self.counts['failed']} failed"
+            + (f", {skipped} skipped (recipe exists)" if skipped else "")
+            + f" in {self.seconds:.1f}s"
         ]
         if self.skipped_already_done:
             lines.append(
@@ -170,12 +184,14 @@ class GenerateReport:
             lines.append(f"  {len(names)} skipped, reserved by open batch {holder}: {shown}")
         lines += [f"  {warning}" for warning in self.reservations.warnings()]
         for o in self.outcomes:
-            detail = (
-                ", ".join(o.executables)
-                if o.status == "generated"
-                else (f"{o.category}/{o.subcategory}: {(o.message.splitlines() or [''])[0]}")
-            )
-            lines.append(f"  {o.status:9} {o.name:30} {o.source:40} {detail}"[:200])
+            if o.status == "generated":
+                detail = ", ".join(o.executables)
+            elif o.status == "skipped":
+                detail = o.message  # which file, and how to replace it
+            else:
+                detail = f"{o.category}/{o.subcategory}: {(o.message.splitlines() or [''])[0]}"
+            width = 200 if o.status != "skipped" else 400  # the reason is the point: whole
+            lines.append(f"  {o.status:9} {o.name:30} {o.source:40} {detail}"[:width])
         if self.left_pending:
             lines.append(
                 f"budget of {self.budget_seconds:g} s ran out: {self.left_pending} entries not "
@@ -240,6 +256,12 @@ def _generate_one(
     ), result.text
 
 
+def _skipped(entry: QueueEntry, reason: str, forced: bool) -> GenerationOutcome:
+    return GenerationOutcome(
+        name=entry.name, source=entry.source, status="skipped", message=reason, forced=forced
+    )
+
+
 def generate_entries(
     staging: Staging,
     entries: Sequence[QueueEntry],
@@ -251,6 +273,7 @@ def generate_entries(
     progress: Callable[[GenerationOutcome], None] = lambda _o: None,
     budget_seconds: float | None = None,
     clock: Callable[[], float] = time.monotonic,
+    force: Collection[str] = (),
 ) -> GenerateReport:
     """Generate every entry not already logged in this batch; fetches run concurrently.
 
@@ -259,6 +282,11 @@ def generate_entries(
     much wall-clock time has passed; those left are counted (``left_pending``), not failed, so
     they stay pending in the queue and a rerun of the batch picks them up. Items in flight
     finish (each request has its own deadline, ``automation.core.http``).
+
+    An entry whose recipe the registry already has is logged ``skipped`` with the reason, not
+    built, unless its name is in ``force`` (case-insensitive) and that recipe is not curated;
+    a forced outcome is logged ``forced``, which is what lets merge replace the file. A name in
+    ``force`` already logged without force (say, skipped) is done again, with it.
     """
     if budget_seconds is not None and budget_seconds <= 0:
         raise UsageError("--budget-seconds must be positive")
@@ -267,15 +295,28 @@ def generate_entries(
     report = GenerateReport(
         batch_id=staging.batch_id, ecosystem=ecosystem, budget_seconds=budget_seconds
     )
-    done = {o.name for o in staging.outcomes()}
-    todo = [e for e in entries if e.name not in done]
+    forced = {name.lower() for name in force}
+    logged = {o.name: o for o in staging.outcomes()}
+
+    def done(entry: QueueEntry) -> bool:
+        outcome = logged.get(entry.name)
+        if outcome is None:
+            return False
+        return outcome.forced or entry.name.lower() not in forced
+
+    todo = [e for e in entries if not done(e)]
     report.skipped_already_done = len(entries) - len(todo)
 
     def guarded(entry: QueueEntry) -> tuple[GenerationOutcome, str | None] | None:
         if budget_seconds is not None and clock() - started >= budget_seconds:
             return None  # out of time: not started, left pending
         guard(entry.ecosystem)  # checked before each item: an emergency stop takes effect at once
-        return _generate_one(entry, fetch, build)
+        is_forced = entry.name.lower() in forced
+        refusal = replacement_refusal(staging.layout, entry.name, forced=is_forced)
+        if refusal is not None:
+            return _skipped(entry, refusal, is_forced), None
+        outcome, text = _generate_one(entry, fetch, build)
+        return (replace(outcome, forced=True) if is_forced else outcome), text
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(guarded, entry) for entry in todo]

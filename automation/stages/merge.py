@@ -5,6 +5,13 @@ them; gates decide between auto-merge and human review. Per generation failure: 
 failure record and a queue transition (blocked, failed with backoff, or excluded when no rerun can
 ever succeed).
 
+A recipe the registry already has is never written over unless the batch's generation logged
+that name ``forced`` (``generate --force NAME``), and a curated one never is
+(``automation.registry.recipes.replacement_refusal``): such an outcome, and one generation
+already skipped for that reason, is decided ``skipped`` with the reason, and its queue entry
+becomes ``success`` (the registry has its recipe, so selection leaves it alone). A forced
+replacement goes through validation and the gates as an update.
+
 Merge is plan-then-apply. :func:`plan_merge` reads and checks every input (generation log,
 results, queue, control file, failure history) and builds every byte it will write — recipes,
 failure records, the queue, the metrics record and the batch manifest with each file's before-image
@@ -79,6 +86,7 @@ from automation.registry.recipes import (
     load_recipe_text,
     read_recipe_identity,
     recipe_identity_from_text,
+    replacement_refusal,
 )
 from automation.registry.results import ResultLine, current_results
 from automation.registry.staging import GenerationOutcome, Staging, check_batch_id
@@ -89,7 +97,7 @@ from automation.stages.gates import Candidate, GateConfig, GateContext, RankedNa
 class RecipeDecision:
     name: str
     source: str
-    action: str  # merged | held | failed | blocked | excluded | not_validated
+    action: str  # merged | held | failed | blocked | excluded | not_validated | skipped
     reasons: list[str] = field(default_factory=list)
     category: str = ""
     subcategory: str = ""
@@ -333,6 +341,33 @@ def _generation_failure(
     out.decisions.append(decision)
 
 
+def _recipe_exists(
+    outcome: GenerationOutcome,
+    entry: QueueEntry | None,
+    reason: str,
+    out: _Decisions,
+    *,
+    still_there: bool = True,
+) -> None:
+    """An outcome not landed because the registry has the recipe: ``skipped``, the queue entry
+    ``success`` (what it would be had this batch merged it), no failure record, no vote.
+
+    ``still_there`` False: generation skipped it, but the file has gone since; the entry is left
+    as it is, for a later batch to build."""
+    decision = RecipeDecision(outcome.name, outcome.source, "skipped", reasons=[reason])
+    out.decisions.append(decision)
+    if not still_there:
+        decision.reasons.append(
+            "since generation the registry no longer holds it back (the file is gone or changed): "
+            "entry left as it was, for a later batch"
+        )
+        return
+    if entry is not None:
+        settled = entry.with_changes(status="success", failure_count=0, next_retry_at=None)
+        if settled != entry:
+            out.new_entries[entry.name.lower()] = settled
+
+
 def _validation_failures(
     outcome: GenerationOutcome, lines: list[ResultLine], ecosystem: str, batch_id: str
 ) -> list[tuple[str, NewFailure]]:
@@ -447,7 +482,7 @@ def _decide_outcomes(
     context: GateContext,
     batch_id: str,
 ) -> _Decisions:
-    """Decide every logged outcome, in log order (pure: reads staged recipes only)."""
+    """Decide every logged outcome, in log order (reads only: staged and registry recipes)."""
     by_recipe: dict[str, list[ResultLine]] = defaultdict(list)
     for (recipe_name, _env), line in sorted(results.items()):
         by_recipe[recipe_name].append(line)
@@ -457,7 +492,18 @@ def _decide_outcomes(
         ecosystem = outcome.source.split(":", 1)[0]
         entry = entries.get(outcome.name.lower())
         recipe: FileWrite | None = None
-        if outcome.status == "failed":
+        # Checked again here: the registry may have changed since generation.
+        refusal = (
+            replacement_refusal(layout, outcome.name, forced=outcome.forced)
+            if outcome.status in ("generated", "skipped")
+            else None
+        )
+        if outcome.status == "skipped":
+            still_there = refusal is not None
+            _recipe_exists(outcome, entry, outcome.message, out, still_there=still_there)
+        elif refusal is not None:
+            _recipe_exists(outcome, entry, refusal, out)
+        elif outcome.status == "failed":
             _generation_failure(outcome, entry, ecosystem, batch_id, context.now, out)
         else:
             lines = by_recipe.get(outcome.name, [])
@@ -636,7 +682,12 @@ def _metrics_write(
     when: datetime,
     seconds: float,
 ) -> FileWrite:
-    """The batch's SLI record (schema-checked), a new ``batch-runs-<batch>.jsonl``."""
+    """The batch's SLI record (schema-checked), a new ``batch-runs-<batch>.jsonl``.
+
+    Entries skipped because the registry has their recipe were not attempted: they count as
+    ``generation.skipped`` only, so they never dilute the generation rate."""
+    skipped = sum(1 for o in outcomes if o.status == "skipped")
+    outcomes = [o for o in outcomes if o.status != "skipped"]
     per_env: dict[str, Counter[str]] = defaultdict(Counter)
     for line in results.values():
         per_env[line.platform][line.status] += 1
@@ -662,6 +713,7 @@ def _metrics_write(
             succeeded=sum(1 for o in outcomes if o.status == "generated"),
             failed=sum(1 for o in outcomes if o.status == "failed" and not o.blocked_by),
             blocked=sum(1 for o in outcomes if o.blocked_by),
+            skipped=skipped,
         ),
     )
     path = layout.metrics_dir / f"batch-runs-{batch_id}.jsonl"

@@ -13,9 +13,10 @@ from typing import Any
 
 from automation.core.atomic import atomic_write_text, registry_lock
 from automation.core.config import load_config
-from automation.core.errors import DataError, ExitCode, UsageError
+from automation.core.errors import DataError, ExitCode, UnsafeNameError, UsageError
 from automation.core.http import HttpClient
 from automation.core.layout import RegistryLayout
+from automation.core.names import check_recipe_name
 from automation.core.timefmt import format_timestamp, now
 from automation.ecosystems import (
     adapter_for,
@@ -26,8 +27,8 @@ from automation.ecosystems import (
 )
 from automation.ecosystems.recipe import BuildFailure
 from automation.registry.control import Control, check_allowed_now, load_control, update_control
-from automation.registry.queue import load_queue
-from automation.registry.reservation import scan_reservations
+from automation.registry.queue import QueueEntry, load_queue
+from automation.registry.reservation import Reservations, scan_reservations
 from automation.registry.staging import GenerationOutcome, Staging, new_batch_id, shard_label
 from automation.stages.generate import (
     Fetch,
@@ -50,7 +51,11 @@ def _say(message: str) -> None:
 def _progress_printer(verbose: bool) -> Callable[[GenerationOutcome], None]:
     def show(outcome: GenerationOutcome) -> None:
         if verbose:
-            detail = ", ".join(outcome.executables) or f"{outcome.category}/{outcome.subcategory}"
+            detail = (
+                outcome.message
+                if outcome.status == "skipped"
+                else ", ".join(outcome.executables) or f"{outcome.category}/{outcome.subcategory}"
+            )
             _say(f"  generate {outcome.status:9} {outcome.name} ({detail})")
 
     return show
@@ -72,6 +77,7 @@ def run_generate(
     lock_wait: float | None = None,
     fetch: Fetch | None = None,
     budget_seconds: float | None = None,
+    force: Sequence[str] = (),
 ) -> GenerateReport:
     """Select entries (stops, breakers, backoff honoured), then generate them into staging.
 
@@ -83,11 +89,19 @@ def run_generate(
     lock (default :data:`GENERATE_LOCK_WAIT`). ``fetch`` replaces the adapters' HTTP fetch (tests).
     ``budget_seconds`` (default: ``[batch] budget_seconds`` / ``AUTOMATION_BATCH_BUDGET``, else
     none): entries not started when it runs out stay pending (``generate_entries``).
+
+    ``force``: recipe names to build even though the registry has a recipe of that name (which
+    merge then replaces, unless it is curated); every other such entry is logged ``skipped``.
+    A new batch takes the forced entries first, whatever their status (``success`` included:
+    that is what a skipped entry becomes), tier or backoff; a resumed batch must already hold
+    them. A forced name without a queue entry of ``ecosystem``, excluded, or held by another
+    open batch is a usage error.
     """
     ecosystem = normalise_ecosystem(ecosystem)
     adapter_for(ecosystem)  # a clear usage error for an ecosystem without a builder
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    forced = _forced_names(force)
     parsed_shard = parse_shard(shard)
     if parsed_shard is not None and not batch_id:
         raise UsageError("--shard needs --batch-id: every shard of a batch must name the same one")
@@ -109,8 +123,11 @@ def run_generate(
             free, reserved_skips = reservations.withhold(queue.entries, ecosystem, planned)
             if planned is None:
                 control = load_control(layout.control_file)
-                selection = select_batch(free, control, when, batch_size, max_tier, ecosystem)
-                planned = [e.name for e in selection.entries]
+                first = _forced_entries(forced, queue.entries, free, reservations, ecosystem)
+                rest = [e for e in free if e.name.lower() not in forced]
+                room = max(batch_size - len(first), 0)
+                selection = select_batch(rest, control, when, room, max_tier, ecosystem)
+                planned = [e.name for e in (*first, *selection.entries)]
                 if not planned:
                     # First use (or a drained queue): write no batch, say how to get entries.
                     nothing = nothing_selected_reason(
@@ -133,6 +150,8 @@ def run_generate(
                         return current
 
                     update_control(layout, advance)
+            else:
+                _check_forced_in_plan(forced, planned, batch_id)
             by_name = {e.name.lower(): e for e in free}
             entries = [
                 by_name[name.lower()]
@@ -168,6 +187,7 @@ def run_generate(
                     workers=workers,
                     progress=_progress_printer(verbose),
                     budget_seconds=budget,
+                    force=forced,
                 )
             )
         with HttpClient(config) as http:
@@ -181,8 +201,59 @@ def run_generate(
                     workers=workers,
                     progress=_progress_printer(verbose),
                     budget_seconds=budget,
+                    force=forced,
                 )
             )
+
+
+def _forced_names(names: Sequence[str]) -> frozenset[str]:
+    """``--force`` values, lowercased; a value that is no recipe name is a usage error."""
+    out = set()
+    for name in names:
+        try:
+            out.add(check_recipe_name(name.strip().lower()))
+        except UnsafeNameError as exc:
+            raise UsageError(f"--force {name!r}: not a recipe name ({exc})") from None
+    return frozenset(out)
+
+
+def _forced_entries(
+    forced: frozenset[str],
+    queue: Sequence[QueueEntry],
+    free: Sequence[QueueEntry],
+    reservations: Reservations,
+    ecosystem: str,
+) -> list[QueueEntry]:
+    """The queue entries ``--force`` names, in queue order; UsageError for one it cannot take."""
+    if not forced:
+        return []
+    entries = {e.name.lower(): e for e in queue}
+    free_names = {e.name.lower() for e in free}
+    holders = reservations.holders()
+    for name in sorted(forced):
+        entry = entries.get(name)
+        if entry is None or entry.ecosystem != ecosystem:
+            raise UsageError(f"--force {name}: the queue has no {ecosystem} entry named {name}")
+        if entry.status == "excluded":
+            raise UsageError(
+                f"--force {name}: its queue entry is excluded (no builder can make it)"
+            )
+        if name not in free_names:
+            raise UsageError(
+                f"--force {name}: reserved by open batch {holders.get(name, '?')}; merge or "
+                "abandon that batch first"
+            )
+    return [e for e in queue if e.name.lower() in forced]
+
+
+def _check_forced_in_plan(forced: frozenset[str], planned: Sequence[str], batch_id: str) -> None:
+    """A resumed batch keeps its recorded entries: a forced name must be one of them."""
+    missing = sorted(forced - {name.lower() for name in planned})
+    if missing:
+        raise UsageError(
+            f"--force {missing[0]}: not an entry of batch {batch_id} (its entries were chosen "
+            f"when it started); start a new batch with --force {missing[0]}"
+        )
 
 
 @dataclass
@@ -281,10 +352,12 @@ class PipelineReport:
             rows.append(("seeded", f"{len(self.seed.accepted)} new queue entries"))
         if self.generate is not None:
             g = self.generate
+            skipped = g.counts["skipped"]
             rows.append(
                 (
                     "generated",
-                    f"{g.counts['generated']} of {len(g.outcomes)} ({g.counts['failed']} failed)",
+                    f"{g.counts['generated']} of {g.attempted} ({g.counts['failed']} failed)"
+                    + (f", {skipped} skipped: recipe exists" if skipped else ""),
                 )
             )
         if self.validate is not None:
@@ -341,12 +414,14 @@ def run_pipeline(
     environment: str | Sequence[str] = "local",
     seed: bool = True,
     jobs: int = 2,
+    force: Sequence[str] = (),
 ) -> PipelineReport:
     """seed -> generate -> validate -> merge, with progress on stderr and a summary at the end.
 
     ``environment``: ``local`` (default), container environment ids, or ``all-local``. With
     container environments, ``local`` runs first as well (it discovers the ``[verify]`` pattern
-    the containers then check), so merge sees the whole per-environment matrix.
+    the containers then check), so merge sees the whole per-environment matrix. ``force``: as
+    for :func:`run_generate` (recipes to replace).
     """
     ecosystem = normalise_ecosystem(ecosystem)
     environments = _with_local([environment] if isinstance(environment, str) else environment)
@@ -362,7 +437,7 @@ def run_pipeline(
             return report
     _say(f"[2/4] generating up to {limit} recipes ...")
     started = time.monotonic()
-    report.generate = run_generate(layout, ecosystem, batch_size=limit, verbose=True)
+    report.generate = run_generate(layout, ecosystem, batch_size=limit, verbose=True, force=force)
     report.stages["generate"] = time.monotonic() - started
     if not report.generate.outcomes:
         return report

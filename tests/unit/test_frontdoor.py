@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -60,6 +61,20 @@ def test_required_names_the_flag_and_what_it_wants() -> None:
         flag.batch_id("--batch-id", None, expected="the batch to merge")
     with pytest.raises(UsageError, match=r"^--results is required \(repeatable\)"):
         flag.required_list("--results", ["", " "], expected="a results file")
+
+
+def test_names_are_recipe_names_lowercased_once_each_in_order() -> None:
+    assert flag.names("--force", None, expected="a name") == []
+    assert flag.names("--force", ["HTTPie", " black ", "", "httpie"], expected="x") == [
+        "httpie",
+        "black",
+    ]
+
+
+@pytest.mark.parametrize("text", ["../etc", "a/b", "two words", "-x"])
+def test_names_refuse_what_is_no_recipe_name(text: str) -> None:
+    with pytest.raises(UsageError, match=f"--force '{re.escape(text)}' is not a recipe name"):
+        flag.names("--force", [text], expected="a recipe name")
 
 
 def test_every_batch_id_generate_makes_is_one_merge_can_record() -> None:

@@ -35,6 +35,7 @@ from automation.ecosystems.recipe import (
     BuiltRecipe,
     choose_homepage,
     clean_description,
+    generated_metadata,
 )
 from automation.registry.constraints import VALIDATION_PLATFORMS, derive_constraints, parse_platform
 
@@ -130,14 +131,16 @@ def render_document(
     satisfies: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """Render through tomlkit: ``[metadata]`` (+ ``[metadata.satisfies]``), ``[version]``,
-    ``[[steps]]`` with inline ``when`` tables, ``[verify]``. Every value is escaped by tomlkit."""
+    ``[[steps]]`` with inline ``when`` tables, ``[verify]``. Every value is escaped by tomlkit.
+    The metadata gets ``llm_validation = "skipped"`` where tsuku puts it
+    (``generated_metadata``)."""
     name = metadata.get("name")
     if not isinstance(name, str):
         raise UnsafeNameError("recipe metadata needs a name")
     check_recipe_name(name)
     doc = tomlkit.document()
     meta = tomlkit.table()
-    for key, value in metadata.items():
+    for key, value in generated_metadata(metadata).items():
         meta.add(key, value)
     if satisfies:
         sub = tomlkit.table()

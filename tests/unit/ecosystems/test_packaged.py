@@ -34,6 +34,7 @@ def test_pypi_recipe_shape() -> None:
         "name": "httpie",
         "description": "HTTPie: modern, user-friendly command-line HTTP client for the API era.",
         "homepage": "https://httpie.io",
+        "llm_validation": "skipped",
     }
     assert doc["steps"] == [
         {"action": "pipx_install", "package": "httpie", "executables": ["http", "httpie", "https"]}

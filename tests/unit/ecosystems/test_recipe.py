@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,3 +102,83 @@ def test_homepage_is_always_https(candidates: tuple[str, ...], expected: str) ->
 )
 def test_verify_executable_choice(identifier: str, executables: list[str], expected: str) -> None:
     assert verify_executable_for(identifier, executables) == expected
+
+
+def _metadata_keys(text: str) -> list[str]:
+    """The [metadata] keys in file order."""
+    import tomllib
+
+    return list(tomllib.loads(text)["metadata"])
+
+
+COMMON: dict[str, Any] = {
+    "name": "cowsay",
+    "description": "Say moo",
+    "homepage": "https://example.org",
+    "steps": [{"action": "npm_install", "package": "cowsay", "executables": ["cowsay"]}],
+    "verify_command": "cowsay --version",
+    "dependencies": ("nodejs",),
+}
+
+
+def test_both_render_paths_mark_the_recipe_generated_where_tsuku_does() -> None:
+    """``llm_validation = "skipped"`` right after the header keys, before the dependencies, on
+    the direct layout and on the tomlkit document path alike."""
+    direct = builders._render_common(
+        COMMON["name"],
+        COMMON["description"],
+        COMMON["homepage"],
+        COMMON["steps"],
+        COMMON["verify_command"],
+        "",
+        COMMON["dependencies"],
+    )
+    assert direct is not None  # the common shape really takes the direct layout
+    document = document_path(**COMMON)
+    expected = ["name", "description", "homepage", "llm_validation", "dependencies"]
+    for text in (direct, document, render_recipe(**COMMON)):
+        assert _metadata_keys(text) == expected
+        assert '\nllm_validation = "skipped"\n' in text
+
+
+def test_extra_metadata_keeps_the_mark_after_tier_and_type_and_before_constraints() -> None:
+    kwargs = {
+        **COMMON,
+        "extra_metadata": {"unsupported_platforms": ["darwin/arm64"], "tier": 2, "type": "tool"},
+    }
+    assert _metadata_keys(render_recipe(**kwargs)) == [
+        "name",
+        "description",
+        "homepage",
+        "tier",
+        "type",
+        "llm_validation",
+        "dependencies",
+        "unsupported_platforms",
+    ]
+
+
+HEADER_KEYS = {"name", "description", "homepage", "version_format", "requires_sudo", "tier", "type"}
+
+
+def test_the_mark_goes_where_every_reference_recipe_has_it(reference_dir: Path) -> None:
+    """For each reference recipe tsuku generated, taking the mark out and putting it back with
+    ``generated_metadata`` gives the mark's place in the file: right after ``type``."""
+    import tomllib
+
+    checked = 0
+    for path in sorted((reference_dir / "recipes").glob("*/*.toml")):
+        metadata = tomllib.loads(path.read_text(encoding="utf-8"))["metadata"]
+        if "llm_validation" not in metadata:
+            continue
+        keys = list(metadata)
+        assert keys[keys.index("llm_validation") - 1] == "type", path.name  # tsuku's place
+        without = {k: v for k, v in metadata.items() if k != "llm_validation"}
+        placed = list(builders.generated_metadata(without))
+        assert placed[placed.index("llm_validation") - 1] == "type", path.name
+        # Only header keys before the mark (as in most reference files: dependencies and
+        # platform constraints after it).
+        assert set(placed[: placed.index("llm_validation")]) <= HEADER_KEYS, path.name
+        assert builders.generated_metadata(without)["llm_validation"] == "skipped"
+        checked += 1
+    assert checked > 1000  # 1,124 in the reference

@@ -146,6 +146,8 @@ def test_reference_semantic_findings(reference_report: CheckDataReport) -> None:
     assert sum("backoff overflow" in m for m in queue_warnings) == 2
     assert sum("tap-qualified" in m for m in queue_warnings) == 915
     assert r.kinds["queue"].counts["tap_pending"] == 915
+    # The reference queue marks every entry with a recipe success: none pending.
+    assert r.kinds["queue"].counts["pending_with_recipe"] == 0
     failures = r.kinds["failures"].counts
     assert failures["hyphenated_updated_at"] == 5744
     assert (
@@ -232,3 +234,32 @@ def test_invoke_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         tasks.check_data(Context(), root=str(tmp_path), json=False)
     assert raised.value.code == ExitCode.DATA_ERROR
     assert "batch-control.json" in capsys.readouterr().out
+
+
+def test_pending_entries_whose_recipe_exists_are_counted_and_named(tmp_path: Path) -> None:
+    from automation.registry.queue import QueueEntry, load_queue, save_queue
+
+    layout = RegistryLayout.at(tmp_path)
+    statuses = {"ant": "pending", "bee": "pending", "cat": "success", "dog": "pending"}
+    queued = [QueueEntry(n, f"pypi:{n}", 3, s, "auto", None, 0, None) for n, s in statuses.items()]
+    save_queue(layout.queue, load_queue(layout.queue).with_entries(queued))
+    for name in ("ant", "cat", "dog"):
+        path = layout.recipe_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            f'[metadata]\nname = "{name}"\n\n[[steps]]\naction = "pipx_install"\n'
+            f'package = "{name}"\n\n[verify]\ncommand = "{name} --version"\n'
+        )
+    report = check_data(layout)
+    assert report.kinds["queue"].counts["pending_with_recipe"] == 2
+    warnings = [p for k, p in report.problems if k == "queue" and p.severity == "warning"]
+    assert [(p.where, p.message.split(":")[0]) for p in warnings] == [
+        ("entries[0].name", "'ant'"),
+        ("entries[3].name", "'dog'"),
+    ]
+    assert "'recipes/a/ant.toml' exists" in warnings[0].message
+    assert "generate --force <name>" in warnings[0].message
+    assert report.exit_code == ExitCode.OK  # a warning, not an error
+    text = report.to_text()
+    assert "pending_with_recipe 2" in text and "[warning ×2]" in text
+    assert "'ant'" in text and "'dog'" in text

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from automation.core import schemas
 from automation.core.errors import DataError
+from automation.core.layout import RegistryLayout
 from automation.registry.recipes import (
     PlatformConstraints,
     Recipe,
@@ -30,6 +31,7 @@ from automation.registry.recipes import (
     recipe_identities,
     recipe_source,
     remove_metadata_field,
+    replacement_refusal,
     set_metadata_field,
 )
 
@@ -568,3 +570,55 @@ def _target(
         return when if isinstance(when, tomlkit.items.Table | tomlkit.items.InlineTable) else None
     found = toml.get(table)
     return found if isinstance(found, tomlkit.items.Table) else None
+
+
+# --- replacement_refusal: what automation may write over -------------------------------------
+
+
+def _registry_with(tmp_path: Path, name: str, text: str | bytes) -> RegistryLayout:
+    layout = RegistryLayout.at(tmp_path)
+    path = layout.recipes_dir / name[0] / f"{name}.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return layout
+
+
+PLAIN_RECIPE = '[metadata]\nname = "tool"\n\n[[steps]]\naction = "pipx_install"\npackage = "tool"\n'
+
+
+def test_a_name_without_a_recipe_may_be_written(tmp_path: Path) -> None:
+    layout = RegistryLayout.at(tmp_path)
+    assert replacement_refusal(layout, "tool", forced=False) is None
+    assert replacement_refusal(layout, "tool", forced=True) is None
+    assert replacement_refusal(layout, "../escape", forced=False) is None  # the builder refuses
+
+
+def test_an_existing_recipe_needs_force_and_the_reason_says_so(tmp_path: Path) -> None:
+    layout = _registry_with(tmp_path, "tool", PLAIN_RECIPE)
+    reason = replacement_refusal(layout, "tool", forced=False)
+    assert reason == "recipe exists: recipes/t/tool.toml; pass --force tool to replace it"
+    assert replacement_refusal(layout, "tool", forced=True) is None
+
+
+def test_a_curated_recipe_is_never_replaced(reference_dir: Path, tmp_path: Path) -> None:
+    """The reference's bat.toml (``curated = true``): not even with force, and the reason does
+    not suggest --force."""
+    text = (reference_dir / "recipes" / "b" / "bat.toml").read_text(encoding="utf-8")
+    assert tomllib.loads(text)["metadata"]["curated"] is True
+    layout = _registry_with(tmp_path, "bat", text)
+    for forced in (False, True):
+        reason = replacement_refusal(layout, "bat", forced=forced)
+        assert reason is not None and "recipes/b/bat.toml is curated" in reason
+        assert "pass --force" not in reason
+
+
+def test_curated_false_is_replaced_with_force(tmp_path: Path) -> None:
+    layout = _registry_with(tmp_path, "tool", PLAIN_RECIPE.replace("\n\n", "\ncurated = false\n\n"))
+    assert replacement_refusal(layout, "tool", forced=True) is None
+
+
+def test_an_unreadable_recipe_is_not_replaced_even_with_force(tmp_path: Path) -> None:
+    layout = _registry_with(tmp_path, "tool", b"[metadata\nname = \xff")
+    assert "pass --force tool" in (replacement_refusal(layout, "tool", forced=False) or "")
+    reason = replacement_refusal(layout, "tool", forced=True)
+    assert reason is not None and reason.startswith("recipes/t/tool.toml cannot be read")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +81,93 @@ def test_nothing_selected_for_an_ecosystem_without_a_seed_source_names_another_w
     reason, hint = nothing_selected_reason(entries(), "go", 3, reserved=0)
     assert reason == "the queue has no pending go entries; no batch was created"
     assert "invoke seed" not in hint and "invoke create --from go:<identifier>" in hint
+
+
+# --- entries whose recipe the registry already has ----------------------------------------------
+
+EXISTING = '[metadata]\nname = "bee"\n\n[[steps]]\naction = "pipx_install"\npackage = "bee"\n'
+
+
+def _with_recipe(layout: RegistryLayout, name: str, text: str) -> bytes:
+    path = layout.recipe_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path.read_bytes()
+
+
+def test_an_entry_whose_recipe_exists_is_skipped_with_the_reason_not_built(
+    tmp_path: Path,
+) -> None:
+    layout = RegistryLayout.at(tmp_path)
+    _with_recipe(layout, "bee", EXISTING)
+    staging = Staging(layout, BATCH)
+    fetched: list[str] = []
+    fetch = make_fetch(UPSTREAM)
+
+    def counting_fetch(ecosystem: str, identifier: str) -> Any:
+        fetched.append(identifier)
+        return fetch(ecosystem, identifier)
+
+    report = generate_entries(staging, entries(), fetch=counting_fetch, workers=1)
+    assert "bee" not in fetched  # not even fetched
+    assert not staging.recipe_path("bee").exists()
+    (bee,) = [o for o in staging.outcomes() if o.name == "bee"]  # logged, so merge sees it
+    assert (bee.status, bee.forced) == ("skipped", False)
+    reason = "recipe exists: recipes/b/bee.toml; pass --force bee to replace it"
+    assert bee.message == reason
+    assert report.exit_code == ExitCode.OK  # not a failure
+    document = report.to_json()
+    assert (document["attempted"], document["generated"], document["failed"]) == (4, 4, 0)
+    assert document["skipped_recipe_exists"] == 1
+    text = report.to_text()
+    assert "4 attempted, 4 generated, 0 failed, 1 skipped (recipe exists)" in text
+    assert reason in text
+
+
+def test_force_builds_an_existing_recipe_and_logs_it_forced(tmp_path: Path) -> None:
+    layout = RegistryLayout.at(tmp_path)
+    _with_recipe(layout, "bee", EXISTING)
+    staging = Staging(layout, BATCH)
+    report = generate_entries(
+        staging, entries(), fetch=make_fetch(UPSTREAM), workers=1, force=["BEE"]
+    )
+    assert report.counts["skipped"] == 0 and report.counts["generated"] == 5
+    forced = {o.name: o.forced for o in staging.outcomes()}
+    assert forced == {"ant": False, "bee": True, "cat": False, "dog": False, "eel": False}
+    assert staging.recipe_path("bee").exists()
+    # The log says so only where it is so: other lines are as they always were.
+    lines = staging.log_path.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line).get("forced") for line in lines].count(True) == 1
+    assert sum("forced" in json.loads(line) for line in lines) == 1
+
+
+def test_force_does_not_build_over_a_curated_recipe(tmp_path: Path) -> None:
+    layout = RegistryLayout.at(tmp_path)
+    _with_recipe(layout, "bee", EXISTING.replace("\n\n", "\ncurated = true\n\n", 1))
+    staging = Staging(layout, BATCH)
+    report = generate_entries(
+        staging, entries(), fetch=make_fetch(UPSTREAM), workers=1, force=["bee"]
+    )
+    (bee,) = [o for o in report.outcomes if o.name == "bee"]
+    assert bee.status == "skipped" and bee.forced
+    assert "recipes/b/bee.toml is curated" in bee.message
+    assert not staging.recipe_path("bee").exists()
+
+
+def test_a_rerun_with_force_builds_what_the_first_run_skipped(tmp_path: Path) -> None:
+    layout = RegistryLayout.at(tmp_path)
+    _with_recipe(layout, "bee", EXISTING)
+    staging = Staging(layout, BATCH)
+    generate_entries(staging, entries(), fetch=make_fetch(UPSTREAM), workers=1)
+    plain_rerun = generate_entries(staging, entries(), fetch=make_fetch(UPSTREAM), workers=1)
+    assert plain_rerun.outcomes == [] and plain_rerun.skipped_already_done == 5
+    forced = generate_entries(
+        staging, entries(), fetch=make_fetch(UPSTREAM), workers=1, force=["bee"]
+    )
+    assert [(o.name, o.status, o.forced) for o in forced.outcomes] == [("bee", "generated", True)]
+    (bee,) = [o for o in staging.outcomes() if o.name == "bee"]  # the later line decides
+    assert (bee.status, bee.forced) == ("generated", True)
+    again = generate_entries(
+        staging, entries(), fetch=make_fetch(UPSTREAM), workers=1, force=["bee"]
+    )
+    assert again.outcomes == []  # already done with force: not redone

@@ -7,6 +7,7 @@ import json
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,8 @@ from automation.registry import manifest as mf
 from automation.registry.queue import load_queue
 from automation.registry.reservation import abandon_batch
 from automation.registry.staging import Staging
-from automation.stages.merge import apply_merge, merge_batch, plan_merge
+from automation.stages.merge import MergeReport, apply_merge, merge_batch, plan_merge
+from automation.stages.pipeline import run_generate
 from automation.stages.rollback import rollback_batch
 from tests.support import pipeline_fakes as fakes
 from tests.support.interrupted_merge import (
@@ -170,3 +172,88 @@ def test_requeue_decided_in_the_plan_equals_requeue_after_the_writes(
     # One write covers transitions and requeue: rollback puts the entry back as it was.
     rollback_batch(planned, BATCH)
     assert load_queue(planned.queue).by_name()["needy"].status == "blocked"
+
+
+# --- recipes the registry already has -----------------------------------------------------------
+
+HAND_WRITTEN = (
+    '[metadata]\nname = "{name}"\ndescription = "by hand"\n{extra}\n'
+    '[[steps]]\naction = "pipx_install"\npackage = "{name}"\n'
+)
+
+
+def _write_recipe(layout: RegistryLayout, name: str, *, curated: bool = False) -> bytes:
+    path = layout.recipe_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(HAND_WRITTEN.format(name=name, extra="curated = true\n" if curated else ""))
+    return path.read_bytes()
+
+
+def _decisions(report: MergeReport) -> dict[str, tuple[str, list[str]]]:
+    return {d.name: (d.action, d.reasons) for d in report.decisions}
+
+
+def test_a_recipe_that_appeared_after_generation_is_not_overwritten(
+    validated: RegistryLayout,
+) -> None:
+    """The second line of defence: generated without --force, so never written over a file."""
+    before = _write_recipe(validated, "alpaca")
+    report = merge_batch(validated, BATCH, now=NOW)
+    action, reasons = _decisions(report)["alpaca"]
+    assert action == "skipped"
+    assert reasons == ["recipe exists: recipes/a/alpaca.toml; pass --force alpaca to replace it"]
+    assert validated.recipe_path("alpaca").read_bytes() == before
+    assert _decisions(report)["bravura"][0] == "merged"  # the rest of the batch lands
+    entry = load_queue(validated.queue).by_name()["alpaca"]
+    assert (entry.status, entry.failure_count, entry.next_retry_at) == ("success", 0, None)
+    assert checkdata_errors(validated) == []
+    # Rollback puts the queue entry back; the recipe was never the batch's to touch.
+    rollback_batch(validated, BATCH)
+    assert load_queue(validated.queue).by_name()["alpaca"].status == "pending"
+    assert validated.recipe_path("alpaca").read_bytes() == before
+
+
+def test_a_forced_batch_replaces_a_plain_recipe_but_never_a_curated_one(tmp_path: Path) -> None:
+    fakes.make_registry(tmp_path)
+    layout = RegistryLayout.at(tmp_path)
+    _write_recipe(layout, "alpaca")
+    run_generate(layout, "pypi", batch_id=BATCH, fetch=fakes.fetch, force=["alpaca", "bravura"])
+    fakes.run_stage(tmp_path, BATCH, "validate")
+    curated = _write_recipe(layout, "bravura", curated=True)  # made curated meanwhile
+    report = merge_batch(layout, BATCH, now=NOW)
+    decisions = _decisions(report)
+    assert decisions["alpaca"][0] == "merged"
+    replaced = layout.recipe_path("alpaca").read_text(encoding="utf-8")
+    assert 'llm_validation = "skipped"' in replaced and "by hand" not in replaced
+    action, reasons = decisions["bravura"]
+    assert action == "skipped" and "recipes/b/bravura.toml is curated" in reasons[0]
+    assert layout.recipe_path("bravura").read_bytes() == curated
+    assert load_queue(layout.queue).by_name()["bravura"].status == "success"
+
+
+def test_a_skipped_entry_whose_recipe_went_away_stays_pending(tmp_path: Path) -> None:
+    fakes.make_registry(tmp_path)
+    layout = RegistryLayout.at(tmp_path)
+    _write_recipe(layout, "alpaca")
+    fakes.run_stage(tmp_path, BATCH, "generate")
+    fakes.run_stage(tmp_path, BATCH, "validate")
+    layout.recipe_path("alpaca").unlink()
+    report = merge_batch(layout, BATCH, now=NOW)
+    action, reasons = _decisions(report)["alpaca"]
+    assert action == "skipped" and "no longer holds it back" in reasons[-1]
+    assert load_queue(layout.queue).by_name()["alpaca"].status == "pending"
+    assert not layout.recipe_path("alpaca").exists()
+
+
+def test_skipped_entries_are_no_generation_attempts_in_the_metrics(tmp_path: Path) -> None:
+    fakes.make_registry(tmp_path)
+    layout = RegistryLayout.at(tmp_path)
+    for name in ("alpaca", "bravura"):
+        _write_recipe(layout, name)
+    report = fakes.run_stage(tmp_path, BATCH, "all")
+    assert report.counts["skipped"] == 2
+    record = json.loads((layout.metrics_dir / f"batch-runs-{BATCH}.jsonl").read_text())
+    assert record["generation"]["skipped"] == 2
+    # Every pypi entry of the queue was in the batch; the two skipped were not attempted.
+    assert record["total"] == record["generation"]["attempted"] == len(fakes.NAMES) - 2
+    assert record["ecosystems"] == {"pypi": len(fakes.NAMES) - 2}

@@ -3,6 +3,7 @@ would, and the generate budget comes from the environment."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -133,3 +134,101 @@ def test_generate_after_an_empty_run_still_selects_what_was_seeded(tmp_path: Pat
     report = run_generate(layout, "pypi", batch_id=BATCH, fetch=make_fetch(UPSTREAM))
     assert report.nothing_selected is None
     assert report.counts["generated"] == len(UPSTREAM)
+
+
+# --- --force NAME ----------------------------------------------------------------------------
+
+OTHER_BATCH = "2026-11-27-110000-pypi"
+
+
+def _registry_with_bee_merged(tmp_path: Path) -> RegistryLayout:
+    """A registry whose ``bee`` recipe exists and whose queue entry says so (``success``)."""
+    layout = RegistryLayout.at(tmp_path)
+    queued = [e if e.name != "bee" else e.with_changes(status="success") for e in entries()]
+    save_queue(layout.queue, load_queue(layout.queue).with_entries(queued))
+    path = layout.recipe_path("bee")
+    path.parent.mkdir(parents=True)
+    path.write_text('[metadata]\nname = "bee"\n\n[[steps]]\naction = "pipx_install"\n')
+    return layout
+
+
+def test_force_puts_a_settled_entry_first_in_a_new_batch(tmp_path: Path) -> None:
+    """After a skip the entry is ``success``: selection leaves it alone, --force takes it."""
+    layout = _registry_with_bee_merged(tmp_path)
+    plain = run_generate(
+        layout, "pypi", batch_id=OTHER_BATCH, batch_size=2, fetch=make_fetch(UPSTREAM)
+    )
+    assert [o.name for o in plain.outcomes] == ["ant", "cat"]
+    report = run_generate(
+        layout, "pypi", batch_id=BATCH, batch_size=2, fetch=make_fetch(UPSTREAM), force=["bee"]
+    )
+    # Forced first, within the batch size; ant and cat are held by the other open batch.
+    assert [(o.name, o.status, o.forced) for o in report.outcomes] == [
+        ("bee", "generated", True),
+        ("dog", "generated", False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("force", "message"),
+    [
+        (["owl"], "--force owl: the queue has no pypi entry named owl"),
+        (["../bee"], "--force '../bee': not a recipe name"),
+        (["ant"], f"--force ant: reserved by open batch {OTHER_BATCH}"),
+        (["eel"], "--force eel: its queue entry is excluded"),
+    ],
+)
+def test_a_force_that_cannot_be_honoured_is_a_usage_error_before_any_batch(
+    tmp_path: Path, force: list[str], message: str
+) -> None:
+    from automation.core.errors import UsageError
+
+    layout = _registry_with_bee_merged(tmp_path)
+    queue = load_queue(layout.queue)
+    excluded = [e.with_changes(status="excluded") if e.name == "eel" else e for e in queue.entries]
+    save_queue(layout.queue, queue.with_entries(excluded))
+    run_generate(layout, "pypi", batch_id=OTHER_BATCH, batch_size=1, fetch=make_fetch(UPSTREAM))
+    with pytest.raises(UsageError, match=re.escape(message)):
+        run_generate(layout, "pypi", batch_id=BATCH, fetch=make_fetch(UPSTREAM), force=force)
+    assert not (tmp_path / "data" / "staging" / BATCH / "selection.json").exists()
+
+
+def test_a_resumed_batch_takes_a_force_only_for_its_own_entries(tmp_path: Path) -> None:
+    from automation.core.errors import UsageError
+
+    layout = _registry_with_bee_merged(tmp_path)
+    first = run_generate(layout, "pypi", batch_id=BATCH, batch_size=1, fetch=make_fetch(UPSTREAM))
+    assert [o.name for o in first.outcomes] == ["ant"]
+    with pytest.raises(UsageError, match=f"--force bee: not an entry of batch {BATCH}"):
+        run_generate(layout, "pypi", batch_id=BATCH, fetch=make_fetch(UPSTREAM), force=["bee"])
+
+
+def test_invoke_generate_refuses_a_bad_force_value_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = str(tmp_path)
+    code, _out, err = _invoke(
+        capsys, "generate", "--ecosystem", "pypi", "--force", "Bad/Name", "--root", root
+    )
+    assert code == 2 and "--force 'Bad/Name' is not a recipe name" in err
+    code, _out, err = _invoke(
+        capsys, "pipeline", "--ecosystem", "pypi", "--no-seed", "--force", "a b", "--root", root
+    )
+    assert code == 2 and "--force 'a b' is not a recipe name" in err
+
+
+def test_invoke_generate_hands_every_force_to_the_stage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_run_generate(layout: RegistryLayout, ecosystem: str, **options: Any) -> Any:
+        seen.update(options)
+        raise pipeline.UsageError("stop here")
+
+    monkeypatch.setattr(pipeline, "run_generate", fake_run_generate)
+    code, _out, _err = _invoke(
+        capsys, "generate", "--ecosystem", "pypi", "--force", "Bee", "--force", "ant",
+        "--force", "bee", "--root", str(tmp_path),
+    )  # fmt: skip
+    assert code == 2 and seen["force"] == ["bee", "ant"]

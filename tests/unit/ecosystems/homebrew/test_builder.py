@@ -168,6 +168,17 @@ def test_library_bottle(upstream: FakeUpstream, http: HttpClient) -> None:
     result = build_homebrew("libpng", adapter.inspect_formula(http, "libpng", registry()))
     doc = toml(result)
     assert doc["metadata"]["type"] == "library"
+    # Marked generated as tsuku marks its own: right after type, before the constraints.
+    keys = list(doc["metadata"])
+    assert keys[: keys.index("llm_validation") + 1] == [
+        "name",
+        "description",
+        "homepage",
+        "type",
+        "llm_validation",
+    ]
+    assert doc["metadata"]["llm_validation"] == "skipped"
+    assert "unsupported_platforms" in keys[keys.index("llm_validation") :]
     assert doc["version"] == {"source": "homebrew", "formula": "libpng"}
     assert "verify" not in doc
     linux_when = {"os": ["linux"], "libc": ["glibc"]}
