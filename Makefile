@@ -72,6 +72,7 @@ ENV_ID   ?= local
 BUDGET   ?= 20
 SEED_LIMIT ?= 50
 DOCKER   ?= docker
+PR_BODY  ?=
 
 .PHONY: build-images ci-batch-stamp ci-fetch-batch-branches generate validate-batch merge-batch seed drift bench \
         drift-failed install-workflow-lint
@@ -102,8 +103,10 @@ generate: venv
 validate-batch: venv
 	$(BIN)/invoke validate --batch-id $(BATCH_ID) --env $(ENV_ID) --root $(ROOT) || [ $$? -eq 4 ]
 
+## PR_BODY=FILE: also write the batch's pull-request body there (held recipes' reasons, results
+## and TOML; at most 65,536 characters) and the complete body beside it as <name>.full.md.
 merge-batch: venv
-	$(BIN)/invoke merge --batch-id $(BATCH_ID) --root $(ROOT) || [ $$? -eq 4 ]
+	$(BIN)/invoke merge --batch-id $(BATCH_ID) --root $(ROOT) $(if $(PR_BODY),--pr-body $(PR_BODY)) || [ $$? -eq 4 ]
 
 seed: venv
 	$(BIN)/invoke seed --source $(ECOSYSTEM) --limit $(SEED_LIMIT) --root $(ROOT)

@@ -403,11 +403,16 @@ def validate(c, env, batch_id=None, jobs=None, root=None, json=False):  # type: 
         "wait": "seconds to wait for a busy registry lock (default $AUTOMATION_LOCK_WAIT or 0: "
         "fail fast, exit 5)",
         "allow_missing_shards": "merge a sharded batch although some shards have not reported",
+        "pr_body": "also write the batch's pull-request body (Markdown: counts, every held "
+        "recipe's reasons, results and TOML) to this file, at most 65,536 characters, and the "
+        "complete body beside it as <name>.full.md",
         "root": ROOT_HELP,
         "json": JSON_HELP,
     }
 )
-def merge(c, batch_id=None, wait=None, allow_missing_shards=False, root=None, json=False):  # type: ignore[no-untyped-def]
+def merge(
+    c, batch_id=None, wait=None, allow_missing_shards=False, pr_body=None, root=None, json=False
+):  # type: ignore[no-untyped-def]
     """Land passing recipes; queue, failures, metrics and the batch manifest record the rest."""
 
     def work() -> Report:
@@ -416,6 +421,7 @@ def merge(c, batch_id=None, wait=None, allow_missing_shards=False, root=None, js
             "--batch-id", batch_id, expected=f"the batch to merge, {BATCH_TO_USE}"
         )
         lock_wait = flag.wait_seconds("--wait", wait)
+        body = flag.output_file("--pr-body", pr_body)
         from automation.core.layout import RegistryLayout
         from automation.stages.merge import merge_batch
 
@@ -424,6 +430,7 @@ def merge(c, batch_id=None, wait=None, allow_missing_shards=False, root=None, js
             batch or "",
             lock_wait=lock_wait,
             allow_missing_shards=allow_missing_shards,
+            pr_body=body,
         )
 
     run(work, as_json=json)

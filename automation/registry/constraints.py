@@ -14,7 +14,10 @@ which (the distro families) map to the same point. The derivation:
 * a point **passed** when some environment of it passed and none failed;
 * a point **failed** when some environment of it failed and none passed;
 * a point where one family failed and another passed is a *family failure*: the loader has no
-  family dimension, so the point stays admitted and the failure is reported, never dropped;
+  family dimension, so the constraint fields cannot exclude the failing family without excluding
+  the passing one. The fields keep the point admitted and the decision names the failure
+  (``family_failures``); :func:`admitted_failures` lists every environment that failed on a
+  point the fields admit, and the merge holds such a recipe for review instead of merging it;
 * a point with no pass or fail (only skipped, or not run) is **untested**. Untested points keep
   their previous admission (the recipe's current constraints; admitted when it has none). Every
   point can be excluded on its own, so this is always possible: the first cost criterion below is
@@ -338,7 +341,7 @@ def derive_constraints(
         reasons.append(
             f"{', '.join(failure.failed_platforms)} failed but "
             f"{', '.join(failure.passed_platforms)} passed on {failure.point.label()}: "
-            "the loader has no family dimension, so it stays admitted"
+            "the loader has no family dimension, so the constraint fields cannot exclude it"
         )
     if not must_admit:
         if failed:
@@ -392,10 +395,12 @@ def combine_environment_outcomes(
     """Fold ``(environment, platform, outcome)`` records (one per environment) to platforms.
 
     Several environments share a platform string (debian-12 and ubuntu-24.04 are both
-    ``linux-debian-glibc-x86_64``). When some of them passed and others failed, constraints
-    cannot tell them apart any more than they can tell families apart: like a family failure,
-    the platform stays admitted (folded to ``pass``) and a reason names who failed, so it is
-    reported, never dropped. Otherwise :func:`combine_outcomes` applies (fail beats pass).
+    ``linux-debian-glibc-x86_64``; ``local`` has the host's). When some of them passed and others
+    failed, constraints cannot tell them apart any more than they can tell families apart: like a
+    family failure, the platform is folded to ``pass`` (the fields must admit what passed) and a
+    reason names who failed. Such a failure is not accepted by folding it: pass the same records
+    to :func:`admitted_failures` with the decision, which lists it (the merge holds the recipe).
+    Otherwise :func:`combine_outcomes` applies (fail beats pass).
     """
     by_platform: dict[str, list[tuple[str, str]]] = {}
     for environment, platform, outcome in records:
@@ -411,9 +416,58 @@ def combine_environment_outcomes(
             combined[platform] = "pass"
             reasons.append(
                 f"{', '.join(failed)} failed but {', '.join(passed)} passed on {platform}: "
-                "constraints cannot tell these distributions apart, so it stays admitted"
+                "constraints cannot tell these distributions apart, so the platform stays in "
+                "the constraint fields"
             )
     return combined, tuple(reasons)
+
+
+@dataclass(frozen=True, slots=True)
+class AdmittedFailure:
+    """An environment that failed on a point the constraint fields admit: the loader would offer
+    the recipe where it is known to fail (one distribution or family of a platform)."""
+
+    environment: str
+    platform: str
+    point: Point
+    passed: tuple[str, ...]  # environments that passed on the same point
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "platform": self.platform,
+            "point": self.point.label(),
+            "passed": list(self.passed),
+        }
+
+
+def admitted_failures(
+    records: Iterable[tuple[str, str, str]], decision: ConstraintDecision
+) -> tuple[AdmittedFailure, ...]:
+    """Every ``(environment, platform, outcome)`` record that failed on a point ``decision``
+    admits, sorted by environment (none for an excluded decision).
+
+    A point that failed everywhere is excluded by the fields and never listed; what is listed
+    is a failure the fields cannot express (a family, or one of several environments sharing a
+    platform), which a caller must not accept silently. Raises ValueError for an unknown
+    platform string.
+    """
+    points = admitted(decision)
+    listed = [
+        (env, platform, parse_platform(platform).point, out) for env, platform, out in records
+    ]
+    passed_on: dict[Point, set[str]] = {}
+    for env, _platform, point, outcome in listed:
+        if outcome == "pass":
+            passed_on.setdefault(point, set()).add(env)
+    found = {
+        (env, platform): AdmittedFailure(
+            env, platform, point, tuple(sorted(passed_on.get(point, ())))
+        )
+        for env, platform, point, outcome in listed
+        if outcome == "fail" and point in points
+    }
+    return tuple(found[key] for key in sorted(found))
 
 
 # --- applying a decision to a tomlkit recipe document ------------------------------------------

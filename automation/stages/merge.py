@@ -1,9 +1,14 @@
 """Merge: land what passed validation, record everything the batch changed, update the queue.
 
 Per generated recipe: its result lines give per-platform outcomes; constraints are derived from
-them; gates decide between auto-merge and human review. Per generation failure: a structured
-failure record and a queue transition (blocked, failed with backoff, or excluded when no rerun can
-ever succeed).
+them; gates decide between auto-merge and human review. A recipe is merged only when every
+environment whose platform its constraints admit passed: a failure the constraint fields cannot
+express (one distribution or family of a platform, ``local`` and a container on the same platform)
+holds the recipe for review (``held``, queue ``requires_manual``, one reason per failing
+environment), like a gate does. Held recipes are not written to ``recipes/``; their constrained
+text and results are in the report and in the pull-request body (``pr_body``). Per generation
+failure: a structured failure record and a queue transition (blocked, failed with backoff, or
+excluded when no rerun can ever succeed).
 
 A recipe the registry already has is never written over unless the batch's generation logged
 that name ``forced`` (``generate --force NAME``), and a curated one never is
@@ -54,6 +59,8 @@ from automation.ops.maintenance import (
 from automation.registry import manifest as mf
 from automation.registry.breaker import BreakerConfig
 from automation.registry.constraints import (
+    AdmittedFailure,
+    admitted_failures,
     apply_constraints,
     combine_environment_outcomes,
     derive_constraints,
@@ -70,6 +77,7 @@ from automation.registry.failure_codes import queue_status, queue_transition
 from automation.registry.failures import (
     FailureRecord,
     NewFailure,
+    cap_message,
     failure_file_bytes,
     next_failure_path,
     scan_failure_text,
@@ -91,6 +99,11 @@ from automation.registry.recipes import (
 from automation.registry.results import ResultLine, current_results
 from automation.registry.staging import GenerationOutcome, Staging, check_batch_id
 from automation.stages.gates import Candidate, GateConfig, GateContext, RankedName, evaluate_gates
+from automation.stages.pr_body import complete_body_path, write_pr_body
+
+# A result's message as reports show it: head and tail of the tool's output (the error is usually
+# at the end), short enough for a pull-request body to carry several environments.
+MESSAGE_EXCERPT = 1200
 
 
 @dataclass
@@ -103,9 +116,13 @@ class RecipeDecision:
     subcategory: str = ""
     constraints: dict[str, Any] = field(default_factory=dict)
     platforms: dict[str, str] = field(default_factory=dict)
+    # Per environment: status, code, version, message excerpt (see :func:`result_summary`).
+    results: list[dict[str, Any]] = field(default_factory=list)
+    recipe_path: str = ""  # where it would land, root-relative
+    recipe_text: str = ""  # the constrained text a held recipe would be merged with
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "source": self.source,
             "action": self.action,
@@ -115,6 +132,11 @@ class RecipeDecision:
             "constraints": self.constraints,
             "platforms": self.platforms,
         }
+        if self.action == "held":  # what a reviewer needs: nothing of it is in recipes/
+            out["results"] = self.results
+            out["recipe_path"] = self.recipe_path
+            out["recipe_toml"] = self.recipe_text
+        return out
 
 
 @dataclass
@@ -129,6 +151,8 @@ class MergeReport:
     # Files an interrupted run of this merge had recorded that somebody changed since: left as
     # found (never overwritten with a stale before-image) and planned over as they are now.
     kept_as_found: list[str] = field(default_factory=list)
+    # Where ``--pr-body`` wrote the pull-request body: {"path", "complete", "shortened"}.
+    pr_body: dict[str, Any] = field(default_factory=dict)
 
     @property
     def counts(self) -> Counter[str]:
@@ -152,10 +176,13 @@ class MergeReport:
         }
         if self.kept_as_found:  # only after a resumed merge found changed files
             out["kept_as_found"] = self.kept_as_found
+        if self.pr_body:
+            out["pr_body"] = self.pr_body
         return out
 
     def to_text(self) -> str:
-        """Markdown, usable as a pull-request body."""
+        """Markdown, one table row per recipe (the pull-request body, with held recipes' text and
+        results, is :func:`automation.stages.pr_body.render_pr_body`)."""
         if self.already_merged:
             return f"batch {self.batch_id} was already merged: nothing to do"
         counts = ", ".join(f"{n} {k}" for k, n in sorted(self.counts.items()))
@@ -173,6 +200,10 @@ class MergeReport:
         if self.kept_as_found:
             lines += ["", "Changed since the interrupted merge, kept as found: "]
             lines[-1] += ", ".join(self.kept_as_found)
+        if self.pr_body:
+            shortened = " (shortened)" if self.pr_body["shortened"] else ""
+            lines += ["", f"Pull-request body: {self.pr_body['path']}{shortened}; complete: "]
+            lines[-1] += str(self.pr_body["complete"])
         return "\n".join(lines)
 
 
@@ -390,6 +421,35 @@ def _validation_failures(
     ]
 
 
+def _first_line(message: str, limit: int = 200) -> str:
+    line = next((ln.strip() for ln in message.splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def result_summary(line: ResultLine) -> dict[str, Any]:
+    """One environment's result as the report and the pull-request body show it."""
+    return {
+        "environment": line.environment,
+        "platform": line.platform,
+        "status": line.status,
+        "category": line.category,
+        "subcategory": line.subcategory,
+        "version": line.version,
+        "message": cap_message(line.message.strip(), MESSAGE_EXCERPT),
+    }
+
+
+def _admitted_failure_reason(failure: AdmittedFailure, line: ResultLine) -> str:
+    """Why a recipe is held: an environment failed on a platform its constraints admit."""
+    code = f"{line.category or 'install_failed'}/{line.subcategory or 'unclassified'}"
+    where = f"{failure.platform}, admitted by its constraints"
+    if failure.passed:
+        where += f": {', '.join(failure.passed)} passed there"
+    reason = f"{failure.environment} failed on {where} ({code})"
+    first = _first_line(line.message)
+    return f"{reason}: {first}" if first else reason
+
+
 def _gate(
     outcome: GenerationOutcome, final_text: str, context: GateContext
 ) -> tuple[bool, list[str]]:
@@ -423,15 +483,15 @@ def _generated(
     decision = RecipeDecision(outcome.name, outcome.source, "")
     out.decisions.append(decision)
     decision.platforms = {ln.environment: ln.status for ln in lines}
+    decision.results = [result_summary(ln) for ln in lines]
     if not lines or all(ln.status == "skipped" for ln in lines):
         decision.action = "not_validated"
         decision.reasons.append("no validation result for this batch: run validate first")
         return None
-    outcomes_by_platform, distro_failures = combine_environment_outcomes(
-        (ln.environment, ln.platform, ln.status) for ln in lines
-    )
+    records = [(ln.environment, ln.platform, ln.status) for ln in lines]
+    # The fold's own reasons are not kept: every environment it folds away is named below.
+    outcomes_by_platform, _ = combine_environment_outcomes(records)
     constraint = derive_constraints(outcomes_by_platform)
-    decision.reasons += list(distro_failures)
     failing = _validation_failures(outcome, lines, ecosystem, batch_id)
     for platform, failure in failing:
         out.failures[(ecosystem, platform)].append(failure)
@@ -454,12 +514,21 @@ def _generated(
     doc = load_recipe_text(staged_text, path=str(staged))
     apply_constraints(doc, constraint)
     final_text = dump_recipe(doc)
+    target = layout.recipe_path(outcome.name)
     decision.constraints = constraint.fields.as_metadata()
+    # The merge rule: merged only when every environment on an admitted platform passed.
+    by_environment = {ln.environment: ln for ln in lines}
+    unexpressed = [
+        _admitted_failure_reason(failure, by_environment[failure.environment])
+        for failure in admitted_failures(records, constraint)
+    ]
     decision.reasons += list(constraint.reasons)
     auto_merge, gate_reasons = _gate(outcome, final_text, context)
-    if not auto_merge:
+    if unexpressed or not auto_merge:
         decision.action = "held"
-        decision.reasons = gate_reasons + decision.reasons
+        decision.reasons = unexpressed + gate_reasons + decision.reasons
+        decision.recipe_path = _rel(layout, target)
+        decision.recipe_text = final_text
         if entry is not None:
             out.new_entries[entry.name.lower()] = entry.with_changes(status="requires_manual")
         return None
@@ -469,7 +538,6 @@ def _generated(
         out.new_entries[entry.name.lower()] = entry.with_changes(
             status="success", failure_count=0, next_retry_at=None
         )
-    target = layout.recipe_path(outcome.name)
     return FileWrite(_rel(layout, target), final_text.encode("utf-8"))
 
 
@@ -906,13 +974,16 @@ def merge_batch(
     requeue: bool = True,
     lock_wait: float | None = None,
     allow_missing_shards: bool = False,
+    pr_body: Path | None = None,
 ) -> MergeReport:
     """Merge one batch (idempotent: a merged batch is not merged twice): lock, plan, apply.
 
     A sharded batch merges once every shard's generation log is in place (their union, in
     selection order, so arrival order does not matter). ``lock_wait``: seconds to wait for the
     registry lock (default: fail fast, or ``AUTOMATION_LOCK_WAIT``). A merge of this batch that
-    was interrupted is undone first and redone.
+    was interrupted is undone first and redone. ``pr_body``: once the merge is applied, write the
+    batch's pull-request body there (and the complete one beside it, see
+    :func:`automation.stages.pr_body.write_pr_body`).
     """
     started = time.monotonic()
     _checked_staging(layout, batch_id, allow_missing_shards)
@@ -938,4 +1009,11 @@ def merge_batch(
         report.resumed_partial = True
         report.kept_as_found = kept
     report.seconds = time.monotonic() - started
+    if pr_body is not None:
+        body = write_pr_body(report.to_json(), pr_body)
+        report.pr_body = {
+            "path": str(pr_body),
+            "complete": str(complete_body_path(pr_body)),
+            "shortened": body.truncated,
+        }
     return report

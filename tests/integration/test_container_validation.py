@@ -111,20 +111,28 @@ def test_environments_write_their_own_files_resume_and_merge_derives_constraints
     decisions = {d.name: d for d in merged.decisions}
     assert {n: d.action for n, d in decisions.items()} == {
         "goodtool": "merged",
-        "ubuntubroken": "merged",
+        "ubuntubroken": "held",
         "muslbroken": "merged",
     }
-    recipe = {n: tomllib.loads(batch.recipe_path(n).read_text())["metadata"] for n in decisions}
+    recipe = {
+        n: tomllib.loads(batch.recipe_path(n).read_text())["metadata"]
+        for n in ("goodtool", "muslbroken")
+    }
     # Passed everywhere: no constraints.
     assert not {k for k in recipe["goodtool"] if k.startswith(("supported", "unsupported"))}
     # Musl failed, glibc passed: the loader can express it.
     assert recipe["muslbroken"]["unsupported_platforms"] == ["linux/amd64/musl"]
-    # One of two distributions on the same platform failed: inexpressible, so admitted, and
-    # the reason and a failure record say who failed.
-    assert "unsupported_platforms" not in recipe["ubuntubroken"]
-    assert any(
-        "ubuntu-24.04 failed but debian-12 passed" in r for r in decisions["ubuntubroken"].reasons
+    # One of two distributions on the same platform failed: no constraint can express it, so
+    # the recipe is held for review, not merged; the reason and a failure record say who failed.
+    assert not batch.recipe_path("ubuntubroken").exists()
+    held = decisions["ubuntubroken"]
+    assert held.reasons[0].startswith(
+        "ubuntu-24.04 failed on linux-debian-glibc-x86_64, admitted by its constraints: "
+        "debian-12 passed there (verify_failed/exit_code)"
     )
+    assert "unsupported_platforms" not in tomllib.loads(held.recipe_text)["metadata"]
+    [entry] = [e for e in load_queue(batch.queue).entries if e.name == "ubuntubroken"]
+    assert entry.status == "requires_manual"
     failures = "".join(p.read_text() for p in batch.failures_dir.glob("*.jsonl"))
     assert "distutils" in failures and "ubuntubroken" in failures
 

@@ -162,6 +162,7 @@ BAD_VALUES = [
     (["generate", "--ecosystem", "cobol"], "--ecosystem"),
     (["merge", "--batch-id", STAGED, "--wait", "abc"], "--wait"),
     (["merge", "--batch-id", STAGED, "--wait", "nan"], "--wait"),
+    (["merge", "--batch-id", STAGED, "--pr-body", "/"], "--pr-body"),
     (["abandon", "--batch-id", STAGED, "--wait", "1e9"], "--wait"),
     (["exclude-impossible", "--wait", "soon"], "--wait"),
     (["validate", "--batch-id", STAGED, "--jobs", "abc"], "--jobs"),
@@ -259,6 +260,26 @@ def test_the_real_command_line_agrees(scratch: Path, case: tuple[list[str], str]
     _check_refused(done, {ExitCode.USAGE}, flag)
     assert done.stderr.startswith("error: ") and done.stdout == ""
     assert _files(scratch) == before
+
+
+def test_merge_writes_the_pull_request_body_where_asked(
+    program: Program,
+    capsys: pytest.CaptureFixture[str],
+    base_registry: Path,
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "registry"
+    shutil.copytree(base_registry, root)
+    body = tmp_path / "merge" / "pr-body.md"
+    done = _run_in_process(
+        program, capsys, root, "merge", "--batch-id", STAGED, "--pr-body", str(body)
+    )
+    assert done.returncode in (ExitCode.OK, ExitCode.PARTIAL), done.stdout + done.stderr
+    text = body.read_text(encoding="utf-8")
+    assert text.startswith(f"## Batch {STAGED}\n")
+    assert "| merged | held |" in text
+    assert (tmp_path / "merge" / "pr-body.full.md").read_text(encoding="utf-8") == text
+    assert f"Pull-request body: {body}; complete: " in done.stdout
 
 
 def test_a_usage_error_in_json_mode_is_one_json_document(scratch: Path) -> None:

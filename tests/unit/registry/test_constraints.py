@@ -18,8 +18,10 @@ from automation.registry.constraints import (
     ConstraintFields,
     Point,
     admitted,
+    admitted_failures,
     admitted_points,
     apply_constraints,
+    combine_environment_outcomes,
     combine_outcomes,
     constrain_recipe_file,
     derive_constraints,
@@ -245,6 +247,109 @@ def test_combine_outcomes_fail_dominates() -> None:
         ]
     )
     assert combined == {"darwin-arm64": "fail", "darwin-x86_64": "pass"}
+
+
+# --- admitted failures: what the constraint fields cannot express ------------------------------
+
+DEBIAN = "linux-debian-glibc-x86_64"
+
+
+def _decide(records: list[tuple[str, str, str]]):
+    combined, _ = combine_environment_outcomes(records)
+    return derive_constraints(combined)
+
+
+def test_local_pass_and_a_container_fail_on_the_same_platform_is_an_admitted_failure() -> None:
+    records = [("local", DEBIAN, "pass"), ("debian-12", DEBIAN, "fail")]
+    decision = _decide(records)
+    assert not decision.excluded and decision.fields.as_metadata() == {}
+    [failure] = admitted_failures(records, decision)
+    assert (failure.environment, failure.platform, failure.passed) == (
+        "debian-12",
+        DEBIAN,
+        ("local",),
+    )
+    assert failure.point == L("amd64", "glibc")
+    assert failure.to_json()["point"] == "linux/amd64/glibc"
+
+
+def test_two_containers_of_one_platform_failing_are_each_listed_sorted() -> None:
+    records = [
+        ("ubuntu-24.04", DEBIAN, "fail"),
+        ("local", DEBIAN, "pass"),
+        ("debian-12", DEBIAN, "fail"),
+    ]
+    failures = admitted_failures(records, _decide(records))
+    assert [f.environment for f in failures] == ["debian-12", "ubuntu-24.04"]
+
+
+def test_a_family_failure_is_an_admitted_failure() -> None:
+    records = [("fedora-41", "linux-rhel-glibc-x86_64", "fail"), ("debian-12", DEBIAN, "pass")]
+    [failure] = admitted_failures(records, _decide(records))
+    assert (failure.environment, failure.passed) == ("fedora-41", ("debian-12",))
+
+
+def test_expressible_failures_are_not_admitted_failures() -> None:
+    # Musl failed everywhere it ran while glibc passed: the fields exclude musl.
+    musl = [("alpine-3.21", "linux-alpine-musl-x86_64", "fail"), ("debian-12", DEBIAN, "pass")]
+    decision = _decide(musl)
+    assert decision.fields.as_metadata() == {"unsupported_platforms": ["linux/amd64/musl"]}
+    assert admitted_failures(musl, decision) == ()
+    # All passed, or one point failed everywhere it ran and another passed.
+    passed = [("local", DEBIAN, "pass"), ("debian-12", DEBIAN, "pass")]
+    assert admitted_failures(passed, _decide(passed)) == ()
+    darwin = [("local", DEBIAN, "pass"), ("mac", "darwin-arm64", "fail")]
+    assert _decide(darwin).fields.as_metadata() == {"unsupported_platforms": ["darwin/arm64"]}
+    assert admitted_failures(darwin, _decide(darwin)) == ()
+    # Nothing passed: excluded, nothing admitted.
+    failed = [("local", DEBIAN, "fail")]
+    assert _decide(failed).excluded and admitted_failures(failed, _decide(failed)) == ()
+
+
+def test_a_skipped_environment_neither_passes_nor_fails() -> None:
+    records = [
+        ("local", DEBIAN, "skipped"),
+        ("debian-12", DEBIAN, "fail"),
+        ("m", "darwin-arm64", "pass"),
+    ]
+    decision = _decide(records)
+    assert admitted_failures(records, decision) == ()
+    assert L("amd64", "glibc") not in admitted(decision)
+
+
+ENVIRONMENTS = {
+    "local": DEBIAN,
+    "debian-12": DEBIAN,
+    "ubuntu-24.04": DEBIAN,
+    "fedora-41": "linux-rhel-glibc-x86_64",
+    "alpine-3.21": "linux-alpine-musl-x86_64",
+    "alpine-arm": "linux-alpine-musl-arm64",
+    "mac": "darwin-arm64",
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(sorted(ENVIRONMENTS)), st.sampled_from(["pass", "fail", "skipped"])
+    )
+)
+def test_property_admitted_failures_are_the_failures_where_something_else_passed(
+    outcome_by_env: dict[str, str],
+) -> None:
+    records = [(env, ENVIRONMENTS[env], out) for env, out in sorted(outcome_by_env.items())]
+    decision = _decide(records)
+    passed_points = {parse_platform(p).point for _, p, o in records if o == "pass"}
+    expected = {
+        e for e, p, o in records if o == "fail" and parse_platform(p).point in passed_points
+    }
+    failures = admitted_failures(records, decision)
+    assert {f.environment for f in failures} == expected
+    # Every other failure is excluded by the fields: merging with them is safe.
+    listed = {f.environment for f in failures}
+    for env, platform, outcome in records:
+        if outcome == "fail" and env not in listed:
+            assert parse_platform(platform).point not in admitted(decision)
 
 
 # --- property: every passing point admitted, no failing point -----------------------------------

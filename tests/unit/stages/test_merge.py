@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tomllib
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,10 +15,12 @@ import pytest
 from automation.core.errors import DataError, UsageError
 from automation.core.layout import RegistryLayout
 from automation.registry import manifest as mf
+from automation.registry.failures import FailureRecord, scan_failure_text
 from automation.registry.queue import load_queue
 from automation.registry.reservation import abandon_batch
+from automation.registry.results import ResultLine, append_results, current_results
 from automation.registry.staging import Staging
-from automation.stages.merge import MergeReport, apply_merge, merge_batch, plan_merge
+from automation.stages.merge import FileWrite, MergeReport, apply_merge, merge_batch, plan_merge
 from automation.stages.pipeline import run_generate
 from automation.stages.rollback import rollback_batch
 from tests.support import pipeline_fakes as fakes
@@ -257,3 +260,152 @@ def test_skipped_entries_are_no_generation_attempts_in_the_metrics(tmp_path: Pat
     # Every pypi entry of the queue was in the batch; the two skipped were not attempted.
     assert record["total"] == record["generation"]["attempted"] == len(fakes.NAMES) - 2
     assert record["ecosystems"] == {"pypi": len(fakes.NAMES) - 2}
+
+
+# --- the merge rule: merged only when every environment on an admitted platform passed ----------
+
+DEBIAN = "linux-debian-glibc-x86_64"
+
+
+def _result(name: str, env: str, platform: str, status: str) -> ResultLine:
+    failed = status == "fail"
+    return ResultLine(
+        recipe=name,
+        environment=env,
+        platform=platform,
+        status=status,
+        category="verify_failed" if failed else None,
+        subcategory="exit_code" if failed else None,
+        exit_code=1 if failed else 0,
+        attempts=1,
+        message=(
+            f"'{name} --version' exited 1, expected 0\nModuleNotFoundError: distutils"
+            if failed
+            else f"{name} 1.0.0"
+        ),
+        timestamp="2026-11-27T12:10:00Z",
+        version="1.0.0",
+        batch_id=BATCH,
+    )
+
+
+def _matrix(layout: RegistryLayout, rows: dict[str, list[tuple[str, str, str]]]) -> None:
+    """Each recipe's results beside ``local`` (pinned to the debian platform, whatever this
+    machine is): ``name -> [(environment, platform, status)]``."""
+    current = current_results(layout, BATCH)
+    pinned = [replace(current[(name, "local")], platform=DEBIAN) for name in rows]
+    append_results(layout, BATCH, "local", pinned)
+    by_env: dict[str, list[ResultLine]] = {}
+    for name, results in rows.items():
+        for env, platform, status in results:
+            by_env.setdefault(env, []).append(_result(name, env, platform, status))
+    for env, lines in by_env.items():
+        append_results(layout, BATCH, env, lines)
+
+
+RULE = {
+    # One distribution of the local platform failed: inexpressible, held.
+    "alpaca": [("debian-12", DEBIAN, "fail")],
+    "bravura": [("debian-12", DEBIAN, "pass"), ("alpine-3.21", "linux-alpine-musl-x86_64", "pass")],
+    # A point that failed everywhere it ran while another passed: excluded by a constraint.
+    "cumulus": [("macos-14", "darwin-arm64", "fail")],
+    "dynamo": [("alpine-3.21", "linux-alpine-musl-x86_64", "fail")],
+    # A family failure: rhel failed, debian passed on the same point.
+    "everest": [("fedora-41", "linux-rhel-glibc-x86_64", "fail")],
+}
+
+
+def _failure_records(write: FileWrite) -> list[FailureRecord]:
+    scan = scan_failure_text(write.data.decode("utf-8"), rel=write.path)
+    assert scan.problems == []
+    return [FailureRecord(write.path, line, *fields) for line, fields in scan.rows]
+
+
+def test_a_recipe_is_merged_only_when_every_admitted_environment_passed(
+    validated: RegistryLayout,
+) -> None:
+    _matrix(validated, RULE)
+    plan = plan_merge(validated, BATCH, now=NOW)
+    decisions = {d.name: d for d in plan.report.decisions if d.name in RULE}
+    assert {n: (d.action, d.constraints) for n, d in decisions.items()} == {
+        "alpaca": ("held", {}),
+        "bravura": ("merged", {}),
+        "cumulus": ("merged", {"unsupported_platforms": ["darwin/arm64"]}),
+        "dynamo": ("merged", {"unsupported_platforms": ["linux/amd64/musl"]}),
+        "everest": ("held", {}),
+    }
+    assert decisions["alpaca"].reasons[0] == (
+        "debian-12 failed on linux-debian-glibc-x86_64, admitted by its constraints: local "
+        "passed there (verify_failed/exit_code): 'alpaca --version' exited 1, expected 0"
+    )
+    everest = decisions["everest"].reasons[0]
+    assert everest.startswith("fedora-41 failed on linux-rhel-glibc-x86_64, admitted by its ")
+    assert "local passed there (verify_failed/exit_code): 'everest --version' exited 1" in everest
+    landing = {item.name for item in plan.items if item.recipe is not None}
+    assert {"bravura", "cumulus", "dynamo"} <= landing
+    assert not {"alpaca", "everest"} & landing
+    # The expressible failures are still recorded, as are the held ones.
+    failed = {
+        (record.name, record.environment, record.subcategory)
+        for write in plan.records
+        if write.path.startswith("data/failures/")
+        for record in _failure_records(write)
+    }
+    assert {
+        ("alpaca", DEBIAN, "exit_code"),
+        ("cumulus", "darwin-arm64", "exit_code"),
+        ("dynamo", "linux-alpine-musl-x86_64", "exit_code"),
+        ("everest", "linux-rhel-glibc-x86_64", "exit_code"),
+    } <= failed
+
+
+def test_a_held_recipe_is_not_written_and_waits_for_review(
+    validated: RegistryLayout, tmp_path: Path
+) -> None:
+    _matrix(validated, {"alpaca": RULE["alpaca"], "bravura": RULE["bravura"]})
+    plan = plan_merge(validated, BATCH, now=NOW)
+    report = apply_merge(validated, plan)
+    assert not validated.recipe_path("alpaca").exists()
+    assert validated.recipe_path("bravura").exists()
+    queue = load_queue(validated.queue).by_name()
+    assert queue["alpaca"].status == "requires_manual"
+    assert queue["bravura"].status == "success"
+    failures = "".join(p.read_text() for p in validated.failures_dir.glob("*.jsonl"))
+    assert '"name":"alpaca"' in failures.replace(" ", "") and "distutils" in failures
+    assert checkdata_errors(validated) == []
+    # The report carries what a reviewer needs: reasons, results per environment, the text.
+    [held] = [d for d in report.to_json()["decisions"] if d["name"] == "alpaca"]
+    assert held["action"] == "held" and held["reasons"][0].startswith("debian-12 failed")
+    assert {r["environment"]: (r["status"], r["subcategory"]) for r in held["results"]} == {
+        "local": ("pass", None),
+        "debian-12": ("fail", "exit_code"),
+    }
+    assert "distutils" in held["results"][0]["message"] + held["results"][1]["message"]
+    assert held["recipe_path"] == "recipes/a/alpaca.toml"
+    staged = tomllib.loads(Staging(validated, BATCH).recipe_path("alpaca").read_text())
+    assert tomllib.loads(held["recipe_toml"])["metadata"]["name"] == staged["metadata"]["name"]
+    [merged] = [d for d in report.to_json()["decisions"] if d["name"] == "bravura"]
+    assert "recipe_toml" not in merged  # it is in recipes/
+    # A rollback puts the queue entry back.
+    rollback_batch(validated, BATCH)
+    assert load_queue(validated.queue).by_name()["alpaca"].status != "requires_manual"
+
+
+def test_merge_writes_the_pull_request_body_with_the_held_recipe(
+    validated: RegistryLayout, tmp_path: Path
+) -> None:
+    _matrix(validated, {"alpaca": RULE["alpaca"]})
+    body = tmp_path / "out" / "pr-body.md"
+    report = merge_batch(validated, BATCH, now=NOW, pr_body=body)
+    text = body.read_text(encoding="utf-8")
+    [held] = [d for d in report.decisions if d.action == "held"]
+    assert held.recipe_text and held.recipe_text in text
+    assert "debian-12 failed on linux-debian-glibc-x86\\_64" in text
+    assert "| merged | held | failed |" in text.replace("not validated | ", "")
+    assert (tmp_path / "out" / "pr-body.full.md").read_text(encoding="utf-8") == text
+    assert report.to_json()["pr_body"] == {
+        "path": str(body),
+        "complete": str(tmp_path / "out" / "pr-body.full.md"),
+        "shortened": False,
+    }
+    assert "`quokka`" in text  # a failed recipe, listed with its code
