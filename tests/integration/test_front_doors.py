@@ -167,6 +167,11 @@ BAD_VALUES = [
     (["validate", "--batch-id", STAGED, "--jobs", "abc"], "--jobs"),
     (["validate-containers", "--jobs", "two"], "--jobs"),
     (["validate-containers", "--engine", "lxc"], "--engine"),
+    (["validate", "--batch-id", STAGED, "--installer", "apt"], "--installer"),
+    (["validate", "--batch-id", STAGED, "--tsuku-bin", "tsuku"], "--tsuku-bin"),
+    (["validate", "--batch-id", STAGED, "--installer", "tsuku", "--tsuku-bin", "nope"], "nope"),
+    (["validate-containers", "--installer", "tsuku", "--tsuku-bin", "nope"], "--tsuku-bin"),
+    (["pipeline", "--ecosystem", "pypi", "--installer", "rpm"], "--installer"),
     (["pipeline", "--ecosystem", "pypi", "--limit", "abc"], "--limit"),
     (["drift", "--budget", "abc"], "--budget"),
     (["drift", "--rate", "0"], "--rate"),
@@ -221,6 +226,30 @@ def test_a_bad_or_missing_flag_is_exit_2_naming_the_flag(
     done = _run_in_process(program, capsys, scratch, *argv)
     output = _check_refused(done, {ExitCode.USAGE}, flag)
     assert done.stderr.startswith("error: "), output
+    assert _files(scratch) == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", "--batch-id", STAGED, "--installer", "tsuku"],
+        ["validate-containers", "--installer", "tsuku"],
+        ["pipeline", "--ecosystem", "pypi", "--installer", "tsuku"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_the_tsuku_installer_without_a_binary_names_both_ways_to_give_one(
+    program: Program,
+    capsys: pytest.CaptureFixture[str],
+    scratch: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+) -> None:
+    monkeypatch.delenv("TSUKU_BIN", raising=False)
+    before = _files(scratch)
+    done = _run_in_process(program, capsys, scratch, *argv)
+    output = _check_refused(done, {ExitCode.USAGE}, "--tsuku-bin")
+    assert "TSUKU_BIN" in output
     assert _files(scratch) == before
 
 
