@@ -396,6 +396,23 @@ def _streams(completed: Completed) -> str:
     return "\n".join(part for part in (completed.stderr, completed.stdout) if part)
 
 
+# The engine could not start the binary at all (seen from podman as exit 1 with the OCI
+# runtime's message, from docker as 126/127): a setup problem, not the recipe's.
+_EXEC_FAILED = re.compile(
+    re.escape(TSUKU_IN_CONTAINER) + r"\S*: (no such file or directory|exec format error|"
+    r"permission denied)",
+    re.IGNORECASE,
+)
+
+
+def _not_runnable(completed: Completed) -> bool:
+    if completed.timed_out or completed.ok:
+        return False
+    return completed.returncode in (126, 127) or (
+        not completed.stdout.strip() and _EXEC_FAILED.search(completed.stderr) is not None
+    )
+
+
 def _attempt_tsuku(
     recipe: Recipe, env: Environment, runtime: ContainerRuntime, options: ValidationOptions
 ) -> tuple[dict[str, Any], dict[str, float]]:
@@ -435,7 +452,7 @@ def _attempt_tsuku(
                     timeout=options.install_timeout,
                 )
                 timings["install_exec"] = time.monotonic() - step
-                if install.returncode in (126, 127) and not install.timed_out:
+                if _not_runnable(install):
                     raise EngineError(
                         f"{binary.label} cannot run in {env.image} "
                         f"(exit {install.returncode}): {install.tail(300)}"

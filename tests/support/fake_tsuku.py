@@ -27,6 +27,11 @@ anything else                installs each declared executable, printing ``<exe>
 ============================ ==================================================================
 
 The version installed is the step's ``version``, else ``1.2.3``.
+
+:func:`write_shell_fake_tsuku` writes a smaller one in POSIX ``sh``, for inside the validation
+containers (which have no Python of the host): it installs every recipe (executables printing
+``<exe> 1.2.3``) except one whose package is ``MISSING`` or starts with
+``registry-automation-no-such-package``, which fails as tsuku does when pip finds no package.
 """
 
 from __future__ import annotations
@@ -175,3 +180,52 @@ def recipe_text(name: str, package: str, executables: tuple[str, ...] = (), **ve
     if verify:
         lines += ["", "[verify]", *(f'{key} = "{value}"' for key, value in verify.items())]
     return "\n".join(lines) + "\n"
+
+
+_SHELL_SCRIPT = r"""#!/bin/sh
+# A fake tsuku in POSIX sh for the validation containers (see tests/support/fake_tsuku.py).
+if [ "$1" = "--version" ]; then echo "tsuku version @VERSION@"; exit 0; fi
+[ "$1" = "install" ] || { echo "Error: unknown command $1" >&2; exit 2; }
+recipe=""; json=""; force=""
+while [ $# -gt 0 ]; do
+  case "$1" in --recipe) recipe=$2; shift ;; --json) json=1 ;; --force) force=1 ;; esac
+  shift
+done
+if [ -z "$recipe" ] || [ -z "$json" ] || [ -z "$force" ]; then
+  echo "Error: expected install --json --force --recipe FILE" >&2; exit 2
+fi
+if [ -z "$TSUKU_HOME" ] || [ "$TSUKU_NO_TELEMETRY" != 1 ]; then
+  echo "Error: TSUKU_HOME and the quiet switches must be set" >&2; exit 2
+fi
+name=$(sed -n 's/^name = "\(.*\)"$/\1/p' "$recipe" | head -n 1)
+package=$(sed -n 's/^package = "\(.*\)"$/\1/p' "$recipe" | head -n 1)
+exes=$(sed -n 's/^executables = \[\(.*\)\]$/\1/p' "$recipe" | head -n 1 | tr -d '" ' | tr ',' ' ')
+version=1.2.3
+echo "Installing $name@$version" >&2
+case "$package" in
+  MISSING|registry-automation-no-such-package*)
+    echo "Error: pipx_install failed: ERROR: No matching distribution found for $package" >&2
+    printf '{\n  "status": "error",\n  "category": "install_failed",\n'
+    printf '  "message": "pipx_install failed: No matching distribution found for %s",\n' "$package"
+    printf '  "missing_recipes": [],\n  "install_exit_code": 6\n}\n'
+    exit 6 ;;
+esac
+tree="$TSUKU_HOME/tools/$name-$version/bin"
+mkdir -p "$tree" "$TSUKU_HOME/tools/current"
+for exe in ${exes:-$name}; do
+  printf '#!/bin/sh\necho "%s %s"\n' "$exe" "$version" > "$tree/$exe"
+  chmod 755 "$tree/$exe"
+  ln -s "$tree/$exe" "$TSUKU_HOME/tools/current/$exe"
+done
+state='{"installed": {"%s": {"active_version": "%s"}}}\n'
+printf "$state" "$name" "$version" > "$TSUKU_HOME/state.json"
+"""
+
+
+def write_shell_fake_tsuku(folder: Path, *, version: str = VERSION) -> Path:
+    """Write the POSIX ``sh`` fake into ``folder`` and return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "tsuku"
+    path.write_text(_SHELL_SCRIPT.replace("@VERSION@", version))
+    path.chmod(0o755)
+    return path

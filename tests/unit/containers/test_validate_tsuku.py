@@ -161,13 +161,34 @@ def test_network_failures_are_retried_others_are_not(tmp_path: Path, recipe: Rec
     assert result.exit_code == 8 and "nodejs" in result.message
 
 
+@pytest.mark.parametrize(
+    ("code", "stderr"),
+    [
+        (126, "exec format error"),  # docker
+        # podman with crun, for a binary whose interpreter the image lacks (seen here).
+        (1, f"exec {TSUKU_IN_CONTAINER}: no such file or directory"),
+    ],
+)
 def test_a_tsuku_that_cannot_run_in_the_image_is_a_container_error(
-    tmp_path: Path, recipe: Recipe
+    tmp_path: Path, recipe: Recipe, code: int, stderr: str
 ) -> None:
-    runner = FakeRunner([(is_install, answer(126, "", "exec format error"))])
+    runner = FakeRunner([(is_install, answer(code, "", stderr))])
     [result] = run(recipe, runner, tmp_path)
     assert (result.status, result.subcategory) == ("skipped", "container_error")
-    assert "exec format error" in result.message and "tsuku 0.13.0" in result.message
+    assert stderr in result.message and "tsuku 0.13.0" in result.message
+
+
+def test_a_tool_failing_with_the_same_words_is_still_the_recipes_failure(
+    tmp_path: Path, recipe: Recipe
+) -> None:
+    said = "Error: npm: no such file or directory"
+    runner = FakeRunner([(is_install, answer(1, "", said)), STATE_ANSWER])
+    [result] = run(recipe, runner, tmp_path)
+    assert (result.status, result.category, result.subcategory) == (
+        "fail",
+        "install_failed",
+        "exit_1",
+    )
 
 
 def test_an_install_timeout_is_classified(tmp_path: Path, recipe: Recipe) -> None:
