@@ -277,7 +277,7 @@ def validate_containers(  # type: ignore[no-untyped-def]
         results_id = flag.batch_id("--batch-id", batch_id)
         chosen_engine = flag.choice("--engine", engine, ("podman", "docker"))
         parallel = flag.integer("--jobs", jobs, default=2, minimum=1, maximum=MAX_JOBS)
-        chosen = _installer(installer, tsuku_bin)
+        through = _installer(installer, tsuku_bin)
         from automation.containers.validate import run_validation
 
         return run_validation(
@@ -288,7 +288,7 @@ def validate_containers(  # type: ignore[no-untyped-def]
             engine=chosen_engine,
             ca_bundle=not no_ca_bundle,
             jobs=parallel,
-            installer=chosen,
+            installer=through,
         )
 
     run(work, as_json=json)
@@ -409,7 +409,7 @@ def validate(  # type: ignore[no-untyped-def]
             "--batch-id", batch_id, expected=f"the batch to validate, {BATCH_TO_USE}"
         )
         parallel = flag.integer("--jobs", jobs, default=2, minimum=1, maximum=MAX_JOBS)
-        chosen = _installer(installer, tsuku_bin)
+        through = _installer(installer, tsuku_bin)
         from automation.core.layout import RegistryLayout
         from automation.stages.pipeline import run_validate
 
@@ -418,7 +418,7 @@ def validate(  # type: ignore[no-untyped-def]
             batch or "",
             env or ["local"],
             jobs=parallel,
-            installer=chosen,
+            installer=through,
         )
 
     run(work, as_json=json)
@@ -554,7 +554,7 @@ def pipeline(  # type: ignore[no-untyped-def]
         chosen = _ecosystem("--ecosystem", ecosystem, "the ecosystem to run (e.g. pypi)")
         count = flag.integer("--limit", limit, default=3, minimum=1, maximum=MAX_LISTED)
         parallel = flag.integer("--jobs", jobs, default=2, minimum=1, maximum=MAX_JOBS)
-        chosen = _installer(installer, tsuku_bin)
+        through = _installer(installer, tsuku_bin)
         from automation.core.layout import RegistryLayout
         from automation.stages.pipeline import run_pipeline
 
@@ -565,7 +565,7 @@ def pipeline(  # type: ignore[no-untyped-def]
             environment=env or ["local"],
             seed=not no_seed,
             jobs=parallel,
-            installer=chosen,
+            installer=through,
         )
 
     run(work, as_json=json)

@@ -253,6 +253,32 @@ def test_the_tsuku_installer_without_a_binary_names_both_ways_to_give_one(
     assert _files(scratch) == before
 
 
+def test_validate_through_tsuku_records_the_binary_on_every_line(
+    program: Program,
+    capsys: pytest.CaptureFixture[str],
+    base_registry: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.support.fake_tsuku import write_fake_tsuku
+
+    root = tmp_path / "registry"
+    shutil.copytree(base_registry, root)
+    results = RegistryLayout.at(root).results_file(STAGED, "local")
+    results.unlink()  # validated again, this time through tsuku
+    monkeypatch.setenv("TSUKU_BIN", str(write_fake_tsuku(tmp_path / "bin")))
+    done = _run_in_process(
+        program, capsys, root, "validate", "--batch-id", STAGED, "--installer", "tsuku", "--json"
+    )
+    assert done.returncode == ExitCode.OK, done.stdout[-2000:] + done.stderr[-2000:]
+    import json
+
+    report = json.loads(done.stdout)
+    assert report["installer"]["version_output"] == "tsuku version 0.13.0"
+    lines = [json.loads(x) for x in results.read_text().splitlines()]
+    assert lines and {line["installer"] for line in lines} == {"tsuku 0.13.0"}
+
+
 @pytest.mark.parametrize("case", BAD_BATCH_IDS, ids=_case_id)
 def test_a_bad_batch_id_is_refused_where_it_enters(
     program: Program,
