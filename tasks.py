@@ -12,12 +12,16 @@ permission denied: the message names the path and what was being written), 4 par
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from invoke import task
 
 from automation import frontdoor as flag
 from automation.core.report import Report
 from automation.frontdoor import run
+
+if TYPE_CHECKING:
+    from automation.containers.tsuku import Installer
 
 ROOT_HELP = "registry checkout to operate on (default: this repository)"
 JSON_HELP = "print one JSON document on stdout instead of text"
@@ -27,6 +31,17 @@ MAX_LISTED = 10_000
 MAX_ENTRIES = 100_000
 MAX_JOBS = 64
 BATCH_TO_USE = "as printed by generate"
+INSTALLER_HELP = (
+    "kit (default: the kit's own installer) or tsuku (a tsuku binary: --tsuku-bin or TSUKU_BIN)"
+)
+TSUKU_BIN_HELP = "the tsuku binary for --installer tsuku (default: $TSUKU_BIN)"
+
+
+def _installer(name: str | None, tsuku_bin: str | None) -> Installer:
+    """The installer ``--installer``/``--tsuku-bin`` ask for; tsuku's binary checked (exit 2)."""
+    from automation.containers.tsuku import select_installer
+
+    return select_installer(flag.choice("--installer", name, ("kit", "tsuku")), tsuku_bin)
 
 
 def _ecosystem(flag_name: str, value: str | None, expected: str) -> str:
@@ -236,12 +251,24 @@ def check_data(c, root=None, json=False):  # type: ignore[no-untyped-def]
         "engine": "podman or docker (default: the first that works)",
         "jobs": "environments validated side by side",
         "no_ca_bundle": "do not bind-mount the host CA bundle into the containers",
+        "installer": INSTALLER_HELP,
+        "tsuku_bin": TSUKU_BIN_HELP,
         "root": ROOT_HELP,
         "json": JSON_HELP,
     },
 )
 def validate_containers(  # type: ignore[no-untyped-def]
-    c, env, recipe, batch_id=None, engine=None, jobs=None, no_ca_bundle=False, root=None, json=False
+    c,
+    env,
+    recipe,
+    batch_id=None,
+    engine=None,
+    jobs=None,
+    no_ca_bundle=False,
+    installer=None,
+    tsuku_bin=None,
+    root=None,
+    json=False,
 ):
     """Install and verify recipes in one container per Linux environment."""
 
@@ -250,6 +277,7 @@ def validate_containers(  # type: ignore[no-untyped-def]
         results_id = flag.batch_id("--batch-id", batch_id)
         chosen_engine = flag.choice("--engine", engine, ("podman", "docker"))
         parallel = flag.integer("--jobs", jobs, default=2, minimum=1, maximum=MAX_JOBS)
+        through = _installer(installer, tsuku_bin)
         from automation.containers.validate import run_validation
 
         return run_validation(
@@ -260,6 +288,7 @@ def validate_containers(  # type: ignore[no-untyped-def]
             engine=chosen_engine,
             ca_bundle=not no_ca_bundle,
             jobs=parallel,
+            installer=through,
         )
 
     run(work, as_json=json)
@@ -374,11 +403,15 @@ def create(c, from_=None, name=None, output=None, root=None, json=False):  # typ
         "all-local (every container environment built here); repeatable",
         "batch_id": "the batch whose staged recipes to validate",
         "jobs": "container environments validated side by side (default 2: one CPU each)",
+        "installer": INSTALLER_HELP,
+        "tsuku_bin": TSUKU_BIN_HELP,
         "root": ROOT_HELP,
         "json": JSON_HELP,
     },
 )
-def validate(c, env, batch_id=None, jobs=None, root=None, json=False):  # type: ignore[no-untyped-def]
+def validate(  # type: ignore[no-untyped-def]
+    c, env, batch_id=None, jobs=None, installer=None, tsuku_bin=None, root=None, json=False
+):
     """Install and run each staged recipe; one result line per recipe and environment."""
 
     def work() -> Report:
@@ -387,11 +420,16 @@ def validate(c, env, batch_id=None, jobs=None, root=None, json=False):  # type: 
             "--batch-id", batch_id, expected=f"the batch to validate, {BATCH_TO_USE}"
         )
         parallel = flag.integer("--jobs", jobs, default=2, minimum=1, maximum=MAX_JOBS)
+        through = _installer(installer, tsuku_bin)
         from automation.core.layout import RegistryLayout
         from automation.stages.pipeline import run_validate
 
         return run_validate(
-            RegistryLayout.at(registry), batch or "", env or ["local"], jobs=parallel
+            RegistryLayout.at(registry),
+            batch or "",
+            env or ["local"],
+            jobs=parallel,
+            installer=through,
         )
 
     run(work, as_json=json)
@@ -510,12 +548,24 @@ def _announce(text: str) -> None:
         "jobs": "container environments validated side by side (default 2)",
         "no_seed": "skip seeding; work on what is already queued",
         "force": FORCE_HELP,
+        "installer": INSTALLER_HELP,
+        "tsuku_bin": TSUKU_BIN_HELP,
         "root": ROOT_HELP,
         "json": JSON_HELP,
     },
 )
 def pipeline(  # type: ignore[no-untyped-def]
-    c, env, ecosystem=None, limit=None, jobs=None, no_seed=False, force=None, root=None, json=False
+    c,
+    env,
+    ecosystem=None,
+    limit=None,
+    jobs=None,
+    no_seed=False,
+    force=None,
+    installer=None,
+    tsuku_bin=None,
+    root=None,
+    json=False,
 ):
     """seed -> generate -> validate -> merge on one live batch, with a summary table."""
 
@@ -525,6 +575,7 @@ def pipeline(  # type: ignore[no-untyped-def]
         count = flag.integer("--limit", limit, default=3, minimum=1, maximum=MAX_LISTED)
         parallel = flag.integer("--jobs", jobs, default=2, minimum=1, maximum=MAX_JOBS)
         replace_names = flag.names("--force", force, expected="a recipe name, e.g. --force httpie")
+        through = _installer(installer, tsuku_bin)
         from automation.core.layout import RegistryLayout
         from automation.stages.pipeline import run_pipeline
 
@@ -536,6 +587,7 @@ def pipeline(  # type: ignore[no-untyped-def]
             seed=not no_seed,
             jobs=parallel,
             force=replace_names,
+            installer=through,
         )
 
     run(work, as_json=json)

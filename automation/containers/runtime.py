@@ -8,6 +8,7 @@ removes it on every exit path, KeyboardInterrupt included.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import shutil
 import uuid
@@ -120,6 +121,12 @@ class RunOptions:
     pids_limit: int | None = 4096
     network: str | None = None  # engine default; "none" cuts the network
     labels: tuple[str, ...] = (CONTAINER_LABEL,)
+
+    def with_mount(self, mount: Mount) -> RunOptions:
+        """These options plus one more bind mount (a target mounted twice is refused)."""
+        if any(m.target == mount.target for m in self.mounts):
+            raise ValueError(f"{mount.target} is mounted already")
+        return dataclasses.replace(self, mounts=(*self.mounts, mount))
 
     def with_ca_bundle(self, bundle: Path = DEFAULT_CA_BUNDLE) -> RunOptions:
         """Bind-mount the host CA bundle read-only and point every TLS client at it."""

@@ -27,6 +27,14 @@ missing_runtime        fail / missing_dep / ``missing_runtime`` (npm, python3...
 container_error        skipped / null / ``container_error`` (the engine failed: says nothing
                        about the recipe; a rerun of the batch retries it)
 ====================== ========================================================================
+
+With ``--installer tsuku`` (:mod:`automation.containers.tsuku`) the tsuku binary is bind-mounted
+read-only into each container instead; ``tsuku install`` installs the recipe (its outcome read by
+``tsuku.classify_install``), then, with the network cut as above, the recipe's verify commands
+run with ``$TSUKU_HOME/tools/current`` first on PATH and are judged by ``tsuku.judge_verify``
+(the kit's pattern rules). A recipe whose constraints exclude the environment is skipped without
+a container, as the kit's installer would skip it; a tsuku that cannot run in the container
+(exit 126/127 from the engine) is a ``container_error``.
 """
 
 from __future__ import annotations
@@ -48,7 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automation.containers import installer
+from automation.containers import installer, tsuku
 from automation.containers.environments import (
     CONTAINERS_DIR,
     DEFAULT_LOCAL_ENVIRONMENTS,
@@ -62,6 +70,7 @@ from automation.containers.runtime import (
     Completed,
     ContainerRuntime,
     EngineError,
+    Mount,
     RunOptions,
     container,
     detect_runtime,
@@ -83,6 +92,10 @@ INSTALLER_IN_KIT = "containers/installer.py"
 SMOKE_RECIPES_DIR = CONTAINERS_DIR / "smoke"
 PAYLOAD_DIR = "/tmp/registry-automation"
 PREFIX = "/opt/tsuku-validate"
+# With --installer tsuku: where the binary is mounted (read-only) and tsuku's home.
+TSUKU_IN_CONTAINER = "/run/registry-automation/tsuku"
+TSUKU_HOME_IN_CONTAINER = f"{PREFIX}/tsuku-home"
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RETRY_BACKOFF = (2.0, 4.0)
 CONTAINER_ERROR = "container_error"
 
@@ -94,20 +107,22 @@ class Recipe:
     name: str
     path: Path
     document: dict[str, Any]
+    text: str = ""  # the file as written (what a tsuku binary reads)
 
 
 def load_recipe(path: Path) -> Recipe:
     """Read a recipe TOML; DataError names the file when it is unreadable or unnamed."""
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+        document = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise DataError(f"cannot read recipe: {exc}", path=str(path)) from None
     name = document.get("metadata", {}).get("name")
     try:
         check_recipe_name(name)
     except DataError as exc:
         raise DataError(exc.detail, path=str(path), where="metadata.name") from None
-    return Recipe(str(name), path, document)
+    return Recipe(str(name), path, document, text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +138,13 @@ class ValidationOptions:
     isolate_verify: bool = True
     max_attempts: int = 3
     backoff: tuple[float, ...] = RETRY_BACKOFF
+    installer: tsuku.Installer = tsuku.KIT_INSTALLER
 
     def run_options(self) -> RunOptions:
         options = RunOptions(memory=self.memory, cpus=self.cpus)
+        if self.installer.tsuku is not None:
+            binary = Mount(self.installer.tsuku.path, TSUKU_IN_CONTAINER, read_only=True)
+            options = options.with_mount(binary)
         return options.with_ca_bundle(self.ca_bundle) if self.ca_bundle else options
 
 
@@ -152,6 +171,7 @@ class ValidationResult:
     timings: dict[str, float] = field(default_factory=dict)
     batch_id: str | None = None
     installer_category: str = ""
+    installer: str | None = None  # the result line's field: None for the kit's own installer
 
     def to_result_line(self) -> ResultLine:
         wall = self.timings.get("wall")
@@ -169,6 +189,7 @@ class ValidationResult:
             version=self.version or None,
             duration_seconds=round(wall, 3) if wall is not None else None,
             batch_id=self.batch_id,
+            installer=self.installer,
         )
 
     def to_line(self) -> dict[str, Any]:
@@ -355,6 +376,136 @@ def install_version(completed: Completed) -> str:
     return str(parse_installer_output(completed).get("version") or "")
 
 
+def _tsuku_record(outcome: tsuku.Outcome, phase: str, version: str | None) -> dict[str, Any]:
+    """A tsuku outcome in the record shape :func:`validate_one` reads (already canonical)."""
+    return {
+        "status": outcome.status,
+        "category": outcome.category or "",
+        "subcategory": outcome.subcategory or "",
+        "exit_code": outcome.exit_code,
+        "message": outcome.message,
+        "output": "",
+        "version": version or "",
+        "phase": phase,
+        "canonical": True,
+    }
+
+
+def _streams(completed: Completed) -> str:
+    """stderr (tsuku's progress and errors), then stdout (its JSON error document)."""
+    return "\n".join(part for part in (completed.stderr, completed.stdout) if part)
+
+
+# The engine could not start the binary at all (seen from podman as exit 1 with the OCI
+# runtime's message, from docker as 126/127): a setup problem, not the recipe's.
+_EXEC_FAILED = re.compile(
+    re.escape(TSUKU_IN_CONTAINER) + r"\S*: (no such file or directory|exec format error|"
+    r"permission denied)",
+    re.IGNORECASE,
+)
+
+
+def _not_runnable(completed: Completed) -> bool:
+    if completed.timed_out or completed.ok:
+        return False
+    return completed.returncode in (126, 127) or (
+        not completed.stdout.strip() and _EXEC_FAILED.search(completed.stderr) is not None
+    )
+
+
+def _attempt_tsuku(
+    recipe: Recipe, env: Environment, runtime: ContainerRuntime, options: ValidationOptions
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """One attempt through the mounted tsuku binary: install, cut the network, verify."""
+    binary = options.installer.tsuku
+    if binary is None:
+        raise ValueError("_attempt_tsuku needs options.installer to be a tsuku binary")
+    timings: dict[str, float] = {}
+    start = time.monotonic()
+    reason = tsuku.skip_reason(recipe.document, installer.Platform.parse(env.platform))
+    if reason is not None:  # the kit's installer skips it too: no container needed
+        skipped = tsuku.Outcome(installer.SKIPPED, None, "unsupported_platform", 0, reason)
+        return _tsuku_record(skipped, "install", None), timings
+    home = TSUKU_HOME_IN_CONTAINER
+    recipe_file = f"{PAYLOAD_DIR}/recipes/{recipe.name}.toml"
+    with tempfile.TemporaryDirectory(prefix="ra-validate-") as tmp:
+        payload = Path(tmp) / "payload"
+        (payload / "recipes").mkdir(parents=True)
+        text = recipe.text or recipe.path.read_text(encoding="utf-8")
+        (payload / "recipes" / f"{recipe.name}.toml").write_text(text, encoding="utf-8")
+        try:
+            with container(
+                runtime,
+                env.image,
+                options.run_options(),
+                name=new_container_name(recipe.name, env.id),
+            ) as name:
+                timings["start"] = time.monotonic() - start
+                copied = runtime.copy_in(name, payload, PAYLOAD_DIR)
+                if not copied.ok:
+                    raise EngineError(f"copy into {name} failed: {copied.tail(300)}")
+                step = time.monotonic()
+                install = runtime.exec(
+                    name,
+                    tsuku.install_command(TSUKU_IN_CONTAINER, recipe_file),
+                    env=tsuku.quiet_env(home),
+                    timeout=options.install_timeout,
+                )
+                timings["install_exec"] = time.monotonic() - step
+                if _not_runnable(install):
+                    raise EngineError(
+                        f"{binary.label} cannot run in {env.image} "
+                        f"(exit {install.returncode}): {install.tail(300)}"
+                    )
+                outcome = tsuku.classify_install(
+                    install.returncode, _streams(install), timed_out=install.timed_out
+                )
+                state = runtime.exec(name, ["cat", f"{home}/state.json"], timeout=60)
+                version = tsuku.installed_version(state.stdout, recipe.name) if state.ok else None
+                if outcome.status != installer.PASS:
+                    return _tsuku_record(outcome, "install", version), timings
+                note = ""
+                if options.isolate_verify:
+                    step = time.monotonic()
+                    cut = runtime.disconnect_network(name)
+                    timings["disconnect"] = time.monotonic() - step
+                    note = (
+                        "verify ran without network"
+                        if cut.ok
+                        else f"network could not be cut ({cut.tail(120)}); verify ran with it"
+                    )
+                step = time.monotonic()
+                tree = tsuku.tool_dir(home, recipe.name, version or "")
+                checks = tsuku.verify_checks(recipe.document, version or "", tree)
+                path = f"{tsuku.current_dir(home)}:{tree}/bin:{SYSTEM_PATH}"
+                runs = []
+                for check in checks:
+                    # `exec 2>&1` first: the whole command's stderr joins its output, in order.
+                    done = runtime.exec(
+                        name,
+                        ["/bin/sh", "-c", "exec 2>&1\n" + check.command],
+                        env={"PATH": path, "TSUKU_HOME": home},
+                        workdir="/tmp",
+                        timeout=options.verify_timeout,
+                    )
+                    runs.append((done.returncode, done.stdout + done.stderr, done.timed_out))
+                timings["verify_exec"] = time.monotonic() - step
+                verdict = tsuku.judge_verify(recipe.document, checks, runs, version)
+                record = _tsuku_record(verdict, "verify", version)
+                if note:
+                    record["note"] = note
+                step = time.monotonic()
+        except EngineError as exc:
+            record = installer.result(
+                installer.FAIL, CONTAINER_ERROR, "engine", str(exc), exit_code=-1
+            )
+            record["phase"] = "container"
+            return record, timings
+        timings["remove"] = time.monotonic() - step
+        timings["total"] = time.monotonic() - start
+    return record, timings
+
+
 def validate_one(
     recipe: Recipe,
     env: Environment,
@@ -369,16 +520,22 @@ def validate_one(
     record: dict[str, Any] = {}
     timings: dict[str, float] = {}
     wall = time.monotonic()
+    attempt = _attempt if options.installer.tsuku is None else _attempt_tsuku
     while attempts < options.max_attempts:
         attempts += 1
-        record, timings = _attempt(recipe, env, runtime, options)
+        record, timings = attempt(recipe, env, runtime, options)
         if not is_transient(record) or attempts >= options.max_attempts:
             break
         if stop is not None and stop.is_set():
             break
         sleep(options.backoff[min(attempts - 1, len(options.backoff) - 1)])
     timings["wall"] = time.monotonic() - wall
-    status, category, subcategory = canonical_outcome(record, str(record.get("phase") or ""))
+    if record.get("canonical"):  # read already (tsuku's outcome)
+        status = str(record["status"])
+        category = str(record.get("category") or "") or None
+        subcategory = str(record.get("subcategory") or "") or None
+    else:
+        status, category, subcategory = canonical_outcome(record, str(record.get("phase") or ""))
     return ValidationResult(
         recipe=recipe.name,
         environment=env.id,
@@ -395,6 +552,7 @@ def validate_one(
         timings={k: round(v, 2) for k, v in timings.items()},
         batch_id=options.batch_id,
         installer_category=str(record.get("category") or ""),
+        installer=options.installer.result_field,
     )
 
 
@@ -459,6 +617,7 @@ class ValidationReport:
     environments: tuple[str, ...] = ()
     already_done: int = 0
     seconds: float = 0.0
+    installer: tsuku.Installer = tsuku.KIT_INSTALLER
 
     @property
     def environment(self) -> str:
@@ -487,6 +646,7 @@ class ValidationReport:
         return {
             "batch_id": self.batch_id,
             "engine": self.engine,
+            "installer": self.installer.to_json(),
             "environments": list(self.environments),
             "interrupted": self.interrupted,
             "stopped": self.stopped,
@@ -507,7 +667,8 @@ class ValidationReport:
         }
 
     def to_text(self) -> str:
-        lines = [f"batch {self.batch_id} ({self.engine}; {self.environment})"]
+        through = "" if self.installer.tsuku is None else f"; {self.installer.label}"
+        lines = [f"batch {self.batch_id} ({self.engine}; {self.environment}{through})"]
         for r in self.results:
             what = (r.category or "") + (f"/{r.subcategory}" if r.subcategory else "")
             lines.append(
@@ -593,6 +754,7 @@ def validate_batch(
         tuple(env.id for env in environments),
         skipped,
         time.monotonic() - started,
+        options.installer,
     )
 
 
@@ -788,10 +950,18 @@ def _ready_runtime(
     return runtime
 
 
-def _options(batch_id: str, ca_bundle: bool, isolate_verify: bool = True) -> ValidationOptions:
+def _options(
+    batch_id: str,
+    ca_bundle: bool,
+    isolate_verify: bool = True,
+    installer: tsuku.Installer = tsuku.KIT_INSTALLER,
+) -> ValidationOptions:
     bundle = DEFAULT_CA_BUNDLE if ca_bundle and DEFAULT_CA_BUNDLE.is_file() else None
     return ValidationOptions(
-        batch_id=check_recipe_name(batch_id), ca_bundle=bundle, isolate_verify=isolate_verify
+        batch_id=check_recipe_name(batch_id),
+        ca_bundle=bundle,
+        isolate_verify=isolate_verify,
+        installer=installer,
     )
 
 
@@ -807,8 +977,10 @@ def run_validation(
     jobs: int = 2,
     isolate_verify: bool = True,
     runtime: ContainerRuntime | None = None,
+    installer: tsuku.Installer = tsuku.KIT_INSTALLER,
 ) -> ValidationReport:
-    """The front doors' one call: pick engine, environments and recipes, build, validate."""
+    """The front doors' one call: pick engine, environments and recipes, build, validate
+    (``installer``: the kit's own, or a tsuku binary mounted into each container)."""
     from automation.registry.control import check_allowed_now
 
     layout = RegistryLayout.at(root)
@@ -820,7 +992,7 @@ def run_validation(
     runtime = runtime or detect_runtime(prefer=engine)
     envs, _ = resolve_environment_ids(environment_ids, runtime)
     runtime = _ready_runtime(envs, runtime, engine, build)
-    options = _options(batch_id or default_batch_id(), ca_bundle, isolate_verify)
+    options = _options(batch_id or default_batch_id(), ca_bundle, isolate_verify, installer)
     return validate_batch(
         recipes,
         envs,
@@ -855,6 +1027,7 @@ def validate_batch_in_environments(
     ca_bundle: bool = True,
     guard: Callable[[str], None] | None = None,
     progress: Callable[[ValidationResult], None] | None = None,
+    installer: tsuku.Installer = tsuku.KIT_INSTALLER,
 ) -> ValidationReport:
     """Validate a staged batch's generated recipes in container environments (pipeline use).
 
@@ -888,6 +1061,7 @@ def validate_batch_in_environments(
             files,
             environments=tuple(e.id for e in envs),
             already_done=already,
+            installer=installer,
         )
     runtime = _ready_runtime(envs, runtime, None, build)
     return validate_batch(
@@ -895,7 +1069,7 @@ def validate_batch_in_environments(
         envs,
         runtime,
         layout=layout,
-        options=_options(batch_id, ca_bundle),
+        options=_options(batch_id, ca_bundle, installer=installer),
         jobs=jobs,
         done=done,
         guard=None if guard is None else (lambda name: guard(ecosystem_of.get(name, ""))),
@@ -929,9 +1103,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--no-ca-bundle", action="store_true", help="do not pass the host CA bundle"
     )
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument(
+        "--installer", default=None, help="kit (default: the kit's own installer) or tsuku"
+    )
+    parser.add_argument(
+        "--tsuku-bin", default=None, help="the tsuku binary for --installer tsuku (or TSUKU_BIN)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     try:
+        chosen = tsuku.select_installer(args.installer, args.tsuku_bin)
         report = run_validation(
             root=args.root,
             environment_ids=args.environments,
@@ -941,6 +1122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ca_bundle=not args.no_ca_bundle,
             build=not args.no_build,
             jobs=args.jobs,
+            installer=chosen,
         )
     except AutomationError as exc:
         print(f"error: {exc}", file=sys.stderr)

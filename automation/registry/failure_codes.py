@@ -62,15 +62,17 @@ recipe_not_found | no_source_prefix | no | requires_manual | - | ops/maintenance
 network_error | rate_limited | yes | failed+backoff | - | stages/generate.py | HTTP 429 after
     retries
 network_error | connection_error | yes | failed+backoff | - | stages/generate.py,
-    containers/installer.py, containers/validate.py | connection refused, reset or broken
+    containers/installer.py, containers/validate.py, containers/tsuku.py | connection refused, reset
+    or broken
 network_error | upstream_unavailable | yes | failed+backoff | - | stages/generate.py | registry 5xx
     after retries
-network_error | timeout | yes | failed+backoff | - | stages/generate.py, containers/installer.py | a
-    request timed out or passed its overall deadline (stalled or slow-drip upstream)
-network_error | dns_error | yes | failed+backoff | - | containers/installer.py | name resolution
-    failed
-network_error | tls_error | no | failed+backoff | - | containers/installer.py | certificate
-    verification failed (a CA-bundle problem: not retried at once)
+network_error | timeout | yes | failed+backoff | - | stages/generate.py, containers/installer.py,
+    containers/tsuku.py | a request timed out or passed its overall deadline (stalled or slow-drip
+    upstream)
+network_error | dns_error | yes | failed+backoff | - | containers/installer.py, containers/tsuku.py
+    | name resolution failed
+network_error | tls_error | no | failed+backoff | - | containers/installer.py, containers/tsuku.py |
+    certificate verification failed (a CA-bundle problem: not retried at once)
 network_error | transient_network | yes | failed+backoff | - | stages/validate_local.py | the
     package manager's output shows a network failure
 network_error | http_<status> | yes | failed+backoff | - | containers/installer.py | a download
@@ -97,8 +99,13 @@ missing_dep | missing_runtime | no | failed+backoff | - | containers/validate.py
 missing_dep | <runtime> | no | failed+backoff | missing_runtime | containers/installer.py,
     containers/validate.py | raw installer code: the missing runtime's name (python3, zstd,
     ...)
+missing_dep | dependency_not_found | no | failed+backoff | - | containers/tsuku.py | a recipe tsuku
+    needs for the recipe's dependencies is in no registry it reads (tsuku exit 3, or exit 8 naming
+    the missing recipes)
+missing_dep | dependency_failed | no | failed+backoff | - | containers/tsuku.py | a dependency tsuku
+    installs before the recipe failed (tsuku exit 8)
 install_failed | timeout | no | failed+backoff | - | stages/validate_local.py,
-    containers/validate.py | the install exceeded its time limit
+    containers/validate.py, containers/tsuku.py | the install exceeded its time limit
 install_failed | install | no | failed+backoff | timeout | containers/installer.py | raw installer
     code: install timed out
 install_failed | container_exec | yes | failed+backoff | timeout | containers/validate.py | raw: the
@@ -113,14 +120,14 @@ install_failed | build_failed | no | failed+backoff | - | containers/installer.p
     source failed (wheel, native addon)
 install_failed | package_manager_error | no | failed+backoff | - | stages/validate_local.py | the
     package manager failed for another reason
-install_failed | exit_<code> | no | failed+backoff | - | containers/installer.py | an install
-    command exited non-zero
+install_failed | exit_<code> | no | failed+backoff | - | containers/installer.py,
+    containers/tsuku.py | an install command exited non-zero
 install_failed | http_<status> | no | failed+backoff | - | containers/installer.py | a download
     answered 4xx
 install_failed | bad_response | no | failed+backoff | - | containers/installer.py | download
     metadata is not JSON
-install_failed | checksum_mismatch | no | failed+backoff | - | containers/installer.py | a
-    downloaded file fails its sha256
+install_failed | checksum_mismatch | no | failed+backoff | - | containers/installer.py,
+    containers/tsuku.py | a downloaded file fails its sha256
 install_failed | checksum_missing | no | failed+backoff | - | ops/drift.py | no sha256 published
     for the asset
 install_failed | checksum_drift | no | failed+backoff | - | ops/drift.py | the artifact no longer
@@ -133,16 +140,16 @@ install_failed | unknown_archive | no | failed+backoff | - | containers/installe
     is not a known archive format
 install_failed | bad_archive | no | failed+backoff | - | containers/installer.py | the archive
     cannot be read
-install_failed | bad_recipe | no | failed+backoff | - | containers/installer.py | the recipe is
-    malformed for the installer
+install_failed | bad_recipe | no | failed+backoff | - | containers/installer.py,
+    containers/tsuku.py, stages/validate_local.py | the recipe is malformed for the installer
 install_failed | missing_executable | no | failed+backoff | - | containers/installer.py | a declared
     executable was not installed
 install_failed | layout_mismatch | no | failed+backoff | - | containers/installer.py | the archive
     keeps the binary under one more top-level directory than strip_dirs removes
 install_failed | unresolved_placeholder | no | failed+backoff | - | containers/installer.py | a URL
     template needs a version source the installer lacks
-install_failed | no_version | no | failed+backoff | - | containers/installer.py | no version could
-    be resolved
+install_failed | no_version | no | failed+backoff | - | containers/installer.py, containers/tsuku.py
+    | no version could be resolved
 install_failed | unknown_action | no | failed+backoff | - | containers/installer.py | a step action
     the installer does not support
 install_failed | unclassified! | no | failed+backoff | - | stages/merge.py, containers/validate.py |
@@ -151,14 +158,14 @@ verify_failed | missing_executable | no | failed+backoff | - | stages/validate_l
     containers/installer.py | a declared executable is missing or not executable
 verify_failed | nonzero_exit | no | failed+backoff | - | stages/validate_local.py | every verify
     candidate exited non-zero
-verify_failed | timeout | no | failed+backoff | - | stages/validate_local.py, containers/validate.py
-    | the verify command timed out
+verify_failed | timeout | no | failed+backoff | - | stages/validate_local.py,
+    containers/validate.py, containers/tsuku.py | the verify command timed out
 verify_failed | verify | no | failed+backoff | timeout | containers/installer.py | raw installer
     code: verify timed out
-verify_failed | exit_code | no | failed+backoff | - | containers/installer.py | verify exited with
-    an unexpected status
-verify_failed | pattern_mismatch | no | failed+backoff | - | containers/installer.py | verify output
-    does not match the pattern
+verify_failed | exit_code | no | failed+backoff | - | containers/installer.py, containers/tsuku.py |
+    verify exited with an unexpected status
+verify_failed | pattern_mismatch | no | failed+backoff | - | containers/installer.py,
+    containers/tsuku.py | verify output does not match the pattern
 verify_failed | unclassified! | no | failed+backoff | - | containers/validate.py | fallback: a
     verify failure without a subcategory
 """
@@ -166,11 +173,12 @@ verify_failed | unclassified! | no | failed+backoff | - | containers/validate.py
 _NOTES = """
 - | version_not_printed | no | none | - | stages/validate_local.py | pass: verify exits 0 but does
     not print the version
-- | no_verify | no | none | - | containers/installer.py | pass: the recipe has no [verify] command
+- | no_verify | no | none | - | containers/installer.py, containers/tsuku.py | pass: the recipe has
+    no [verify] command
 - | unsupported_action | no | none | install_failed | stages/validate_local.py | skipped: local
     validation cannot run this action
-- | unsupported_platform | no | none | - | containers/validate.py | skipped: the platform is
-    not supported by the recipe
+- | unsupported_platform | no | none | - | containers/validate.py, stages/validate_local.py |
+    skipped: the platform is not supported by the recipe
 - | container_error | no | none | - | containers/validate.py | skipped: the container could not
     run the check
 - | constraints | no | none | unsupported_platform | containers/installer.py | skipped: the

@@ -44,6 +44,8 @@ class ResultLine:
     version: str | None = None
     duration_seconds: float | None = None
     batch_id: str | None = None
+    # "tsuku <version>" when a tsuku binary installed it; None (not written) for the kit's own.
+    installer: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -68,6 +70,8 @@ class ResultLine:
             out["duration_seconds"] = self.duration_seconds
         if self.batch_id is not None:
             out["batch_id"] = self.batch_id
+        if self.installer is not None:
+            out["installer"] = self.installer
         return out
 
 
@@ -86,6 +90,7 @@ def _line_from_json(doc: dict[str, Any]) -> ResultLine:
         version=doc.get("version"),
         duration_seconds=doc.get("duration_seconds"),
         batch_id=doc.get("batch_id"),
+        installer=doc.get("installer"),
     )
 
 

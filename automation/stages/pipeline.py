@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from automation.containers.tsuku import KIT_INSTALLER, Installer
 from automation.core.atomic import atomic_write_text, registry_lock
 from automation.core.config import load_config
 from automation.core.errors import DataError, ExitCode, UnsafeNameError, UsageError
@@ -415,13 +416,15 @@ def run_pipeline(
     seed: bool = True,
     jobs: int = 2,
     force: Sequence[str] = (),
+    installer: Installer = KIT_INSTALLER,
 ) -> PipelineReport:
     """seed -> generate -> validate -> merge, with progress on stderr and a summary at the end.
 
     ``environment``: ``local`` (default), container environment ids, or ``all-local``. With
     container environments, ``local`` runs first as well (it discovers the ``[verify]`` pattern
     the containers then check), so merge sees the whole per-environment matrix. ``force``: as
-    for :func:`run_generate` (recipes to replace).
+    for :func:`run_generate` (recipes to replace). ``installer``: the kit's own (default) or a
+    tsuku binary, in every environment.
     """
     ecosystem = normalise_ecosystem(ecosystem)
     environments = _with_local([environment] if isinstance(environment, str) else environment)
@@ -448,6 +451,7 @@ def run_pipeline(
         report.validate = validate_batch_locally(
             layout,
             batch_id,
+            installer=installer,
             guard=lambda eco: check_allowed_now(layout, eco),
             progress=lambda line: _say(
                 f"  validate {line.status:7} {line.recipe} "
@@ -464,6 +468,7 @@ def run_pipeline(
             jobs=jobs,
             guard=lambda eco: check_allowed_now(layout, eco),
             progress=_say,
+            installer=installer,
         )
     report.stages["validate"] = time.monotonic() - started
     _say(f"[4/4] merging batch {batch_id} ...")
@@ -479,15 +484,24 @@ def _with_local(environments: Sequence[str]) -> list[str]:
 
 
 def run_validate(
-    layout: RegistryLayout, batch_id: str, environment: str | Sequence[str], *, jobs: int = 2
+    layout: RegistryLayout,
+    batch_id: str,
+    environment: str | Sequence[str],
+    *,
+    jobs: int = 2,
+    installer: Installer = KIT_INSTALLER,
 ) -> Any:
     """``local``: this machine; container ids (or ``all-local``): those environments, side by
-    side, ``jobs`` at a time; both may be named (local runs first)."""
+    side, ``jobs`` at a time; both may be named (local runs first). ``installer``: the kit's own
+    (default) or a tsuku binary."""
     environments = [environment] if isinstance(environment, str) else list(environment)
     check_allowed_now(layout, None)  # stopped: exit 5 before an engine is even looked for
     if environments in ([], ["local"]):
         return validate_batch_locally(
-            layout, batch_id, guard=lambda eco: check_allowed_now(layout, eco)
+            layout,
+            batch_id,
+            installer=installer,
+            guard=lambda eco: check_allowed_now(layout, eco),
         )
     from automation.stages.validate_matrix import validate_matrix
 
@@ -498,4 +512,5 @@ def run_validate(
         jobs=jobs,
         guard=lambda eco: check_allowed_now(layout, eco),
         progress=_say,
+        installer=installer,
     )

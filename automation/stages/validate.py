@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from automation.containers.tsuku import KIT_INSTALLER, Installer
 from automation.core.atomic import atomic_write_text
 from automation.core.errors import ExitCode, StoppedError, UsageError
 from automation.core.hostplatform import host_platform
@@ -18,7 +19,12 @@ from automation.ecosystems import split_source
 from automation.registry.failures import cap_message
 from automation.registry.results import ResultLine, read_results_file, write_result_lines
 from automation.registry.staging import Staging
-from automation.stages.validate_local import LocalResult, LocalValidator, apply_verify
+from automation.stages.validate_local import (
+    LocalResult,
+    LocalValidator,
+    TsukuValidator,
+    apply_verify,
+)
 
 
 @dataclass
@@ -31,6 +37,7 @@ class ValidateReport:
     install_seconds: list[float] = field(default_factory=list)
     seconds: float = 0.0
     stopped: str | None = None
+    installer: Installer = KIT_INSTALLER
 
     @property
     def counts(self) -> Counter[str]:
@@ -48,6 +55,7 @@ class ValidateReport:
             "batch_id": self.batch_id,
             "environment": self.environment,
             "platform": self.platform,
+            "installer": self.installer.to_json(),
             "passed": self.counts["pass"],
             "failed": self.counts["fail"],
             "skipped": self.counts["skipped"],
@@ -60,8 +68,9 @@ class ValidateReport:
         }
 
     def to_text(self) -> str:
+        through = "" if self.installer.tsuku is None else f" with {self.installer.label}"
         out = [
-            f"validate {self.batch_id} in {self.environment} ({self.platform}): "
+            f"validate {self.batch_id} in {self.environment} ({self.platform}){through}: "
             f"{self.counts['pass']} pass, {self.counts['fail']} fail, "
             f"{self.counts['skipped']} skipped in {self.seconds:.1f}s"
         ]
@@ -79,7 +88,12 @@ class ValidateReport:
 
 
 def _line_from_local(
-    recipe: str, environment: str, platform: str, batch_id: str, result: LocalResult
+    recipe: str,
+    environment: str,
+    platform: str,
+    batch_id: str,
+    result: LocalResult,
+    installer: str | None = None,
 ) -> ResultLine:
     return ResultLine(
         recipe=recipe,
@@ -95,6 +109,7 @@ def _line_from_local(
         version=result.version,
         duration_seconds=round(result.seconds, 3),
         batch_id=batch_id,
+        installer=installer,
     )
 
 
@@ -102,7 +117,8 @@ def validate_batch_locally(
     layout: RegistryLayout,
     batch_id: str,
     *,
-    validator: LocalValidator | None = None,
+    validator: LocalValidator | TsukuValidator | None = None,
+    installer: Installer = KIT_INSTALLER,
     guard: Callable[[str], None] = lambda _eco: None,
     progress: Callable[[ResultLine], None] = lambda _line: None,
 ) -> ValidateReport:
@@ -111,13 +127,18 @@ def validate_batch_locally(
     Recipes that already have a result line for ``local`` in this batch are not run again, so an
     interrupted validation resumes. A passing recipe's ``[verify]`` is rewritten with the command
     and pattern that really worked.
+
+    ``installer`` says what installs (the kit's own, or a tsuku binary: :class:`TsukuValidator`);
+    a ``validator`` given brings its own.
     """
     staging = Staging(layout, batch_id)
     if not staging.exists():
         raise UsageError(f"no batch {batch_id!r}: {staging.log_path} does not exist")
     environment, platform = "local", host_platform()
-    validator = validator or LocalValidator()
-    report = ValidateReport(batch_id, environment, platform)
+    if validator is None:
+        tsuku = installer.tsuku
+        validator = LocalValidator() if tsuku is None else TsukuValidator(tsuku)
+    report = ValidateReport(batch_id, environment, platform, installer=validator.installer)
     started = time.monotonic()
     results_path = layout.results_file(batch_id, environment)
     done = (
@@ -136,7 +157,7 @@ def validate_batch_locally(
             break
         path = staging.recipe_path(outcome.name)
         text = path.read_text(encoding="utf-8")
-        result = validator.validate(tomllib.loads(text))
+        result = validator.validate(tomllib.loads(text), text)
         report.install_seconds.append(result.install_seconds)
         if result.status == "pass" and result.verify_command is not None:
             atomic_write_text(
@@ -145,7 +166,14 @@ def validate_batch_locally(
                     text, result.verify_command, result.verify_pattern or "", path=str(path)
                 ),
             )
-        line = _line_from_local(outcome.name, environment, platform, batch_id, result)
+        line = _line_from_local(
+            outcome.name,
+            environment,
+            platform,
+            batch_id,
+            result,
+            validator.installer.result_field,
+        )
         write_result_lines(results_path, [line])
         report.lines.append(line)
         progress(line)

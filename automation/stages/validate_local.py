@@ -23,7 +23,7 @@ from typing import Any
 
 import tomlkit
 
-from automation.containers import installer
+from automation.containers import installer, tsuku
 from automation.core.errors import DataError
 from automation.core.hostplatform import host_platform
 from automation.core.process import Completed, run_process
@@ -44,7 +44,15 @@ HELP_FLAGS = ("--help", "-h")
 # argv, environment, working directory, timeout -> what the process did (tests pass a fake).
 Runner = Callable[[Sequence[str], Mapping[str, str], str, float], Completed]
 
-__all__ = ["Completed", "LocalResult", "LocalValidator", "Runner", "apply_verify", "run_process"]
+__all__ = [
+    "Completed",
+    "LocalResult",
+    "LocalValidator",
+    "Runner",
+    "TsukuValidator",
+    "apply_verify",
+    "run_process",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +185,8 @@ def _failure_outcome(exc: installer.StepFailure) -> tuple[str, str, int, str]:
 class LocalValidator:
     """Validates recipes on this machine; one instance per run (holds the runner and limits)."""
 
+    installer = tsuku.KIT_INSTALLER
+
     def __init__(
         self,
         *,
@@ -219,8 +229,11 @@ class LocalValidator:
             return _Installed(_failure_outcome(exc), bin_dir, ctx.version)
         return _Installed(None, bin_dir, ctx.version)
 
-    def validate(self, recipe: Mapping[str, Any]) -> LocalResult:
-        """Install, check the executables, find a verify command and pattern. Never raises."""
+    def validate(self, recipe: Mapping[str, Any], text: str | None = None) -> LocalResult:
+        """Install, check the executables, find a verify command and pattern. Never raises.
+
+        ``text`` (the recipe file as written) is not needed here: the installer reads the
+        parsed recipe."""
         started = time.monotonic()
         step = _install_step(recipe)
         if step is None:
@@ -290,7 +303,22 @@ class LocalValidator:
         bin_dir: Path,
         version: str,
     ) -> tuple[str, str | None, str, int, str, str | None, str | None]:
-        executables = [str(e) for e in step.get("executables", [])]
+        return self.discover_verify(
+            recipe, [str(e) for e in step.get("executables", [])], work, bin_dir, version
+        )
+
+    def discover_verify(
+        self,
+        recipe: Mapping[str, Any],
+        executables: Sequence[str],
+        work: Path,
+        bin_dir: Path,
+        version: str,
+    ) -> tuple[str, str | None, str, int, str, str | None, str | None]:
+        """Check that ``executables`` are in ``bin_dir`` and find the verify command and pattern
+        from what they print: (status, category, subcategory, exit code, message, command,
+        pattern). Used for whatever installed them (this installer or tsuku)."""
+        executables = list(executables)
         missing = [e for e in executables if not os.access(bin_dir / e, os.X_OK)]
         if missing:
             present = sorted(p.name for p in bin_dir.iterdir()) if bin_dir.is_dir() else []
@@ -341,6 +369,151 @@ class LocalValidator:
         assert last is not None
         subcategory = "timeout" if last.timed_out else "nonzero_exit"
         return ("fail", "verify_failed", subcategory, last.exit_code, last.output, None, None)
+
+
+class TsukuValidator:
+    """Validates recipes on this machine through a tsuku binary (``--installer tsuku``).
+
+    Per recipe and attempt, a throwaway ``TSUKU_HOME`` holds the recipe as
+    ``recipes/<name>.toml`` and ``tsuku install --json --force --recipe`` installs it (tsuku runs
+    the recipe's ``[verify]`` as part of that); tsuku's outcome is read by
+    :func:`automation.containers.tsuku.classify_install`. After a pass, the kit's own verify
+    discovery (:meth:`LocalValidator.discover_verify`) runs the executables from
+    ``$TSUKU_HOME/tools/current``, so the ``[verify]`` written back into the recipe comes from
+    what the tool really printed, whichever installer put it there. Every action runs (tsuku
+    implements them all); a recipe whose constraints exclude this machine is skipped.
+    """
+
+    def __init__(
+        self,
+        binary: tsuku.TsukuBinary,
+        *,
+        runner: Runner = run_process,
+        install_timeout: float = 900,
+        verify_timeout: float = 30,
+        attempts: int = 3,
+        backoff: float = 2.0,
+        environ: Mapping[str, str] | None = None,
+    ):
+        self.binary = binary
+        self.installer = tsuku.Installer(tsuku.TSUKU, binary)
+        self.runner = runner
+        self.install_timeout = install_timeout
+        self.attempts = attempts
+        self.backoff = backoff
+        self.environ = os.environ if environ is None else environ
+        self.kit = LocalValidator(runner=runner, verify_timeout=verify_timeout)
+
+    def validate(self, recipe: Mapping[str, Any], text: str | None = None) -> LocalResult:
+        """Install with tsuku, then find the verify command and pattern. Never raises."""
+        started = time.monotonic()
+        platform = _local_platform()
+        name = str((recipe.get("metadata") or {}).get("name") or "")
+        if not installer.SAFE_NAME.match(name) or ".." in name:
+            return LocalResult(
+                "fail",
+                "install_failed",
+                "bad_recipe",
+                2,
+                0,
+                f"unsafe or missing metadata.name {name!r}",
+                None,
+                None,
+                None,
+                0.0,
+                0.0,
+            )
+        reason = tsuku.skip_reason(recipe, platform)
+        if reason is not None:
+            return LocalResult(
+                "skipped",
+                None,
+                "unsupported_platform",
+                0,
+                0,
+                reason,
+                None,
+                None,
+                None,
+                0.0,
+                0.0,
+            )
+        if text is None:
+            text = tomlkit.dumps(dict(recipe))
+        attempt = 0
+        while True:
+            attempt += 1
+            with tempfile.TemporaryDirectory(prefix="automation-tsuku-") as tmp:
+                work = Path(tmp)
+                home = work / "tsuku-home"
+                recipe_file = Path(tsuku.recipe_file(str(home), name))
+                recipe_file.parent.mkdir(parents=True)
+                recipe_file.write_text(text, encoding="utf-8")
+                (work / "home").mkdir()
+                env = _install_env(
+                    work / "home",
+                    Path(tsuku.current_dir(str(home))),
+                    tsuku.local_env(str(home), self.environ),
+                )
+                install_started = time.monotonic()
+                done = self.runner(
+                    tsuku.install_command(self.binary.path, str(recipe_file)),
+                    env,
+                    str(work),
+                    self.install_timeout,
+                )
+                install_seconds = time.monotonic() - install_started
+                outcome = tsuku.classify_install(
+                    done.exit_code, done.output, timed_out=done.timed_out
+                )
+                version = _installed_version(home, name)
+                if outcome.status != "pass":
+                    if outcome.transient and attempt < self.attempts:
+                        time.sleep(self.backoff * 2 ** (attempt - 1))
+                        continue
+                    return LocalResult(
+                        outcome.status,
+                        outcome.category,
+                        outcome.subcategory or "unclassified",
+                        outcome.exit_code,
+                        attempt,
+                        outcome.message,
+                        version,
+                        None,
+                        None,
+                        time.monotonic() - started,
+                        install_seconds,
+                    )
+                executables = tsuku.declared_executables(recipe, platform) or [name]
+                result = self.kit.discover_verify(
+                    recipe,
+                    executables,
+                    work,
+                    Path(tsuku.current_dir(str(home))),
+                    version or "",
+                )
+                return LocalResult(
+                    result[0],
+                    result[1],
+                    result[2],
+                    result[3],
+                    attempt,
+                    result[4],
+                    version,
+                    result[5],
+                    result[6],
+                    time.monotonic() - started,
+                    install_seconds,
+                )
+
+
+def _installed_version(home: Path, name: str) -> str | None:
+    """The version tsuku recorded for ``name`` in ``$TSUKU_HOME/state.json`` (None if absent)."""
+    try:
+        text = (home / "state.json").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return tsuku.installed_version(text, name)
 
 
 def apply_verify(recipe_text: str, command: str, pattern: str, *, path: str) -> str:

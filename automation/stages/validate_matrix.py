@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from automation.containers.tsuku import KIT_INSTALLER, Installer
 from automation.core.errors import ExitCode, UsageError
 from automation.core.layout import RegistryLayout
 from automation.stages.validate import ValidateReport, validate_batch_locally
@@ -83,8 +84,10 @@ def validate_matrix(
     jobs: int = 2,
     guard: Callable[[str], None] = lambda _eco: None,
     progress: Callable[[str], None] = lambda _text: None,
+    installer: Installer = KIT_INSTALLER,
 ) -> MatrixReport:
-    """Validate ``batch_id`` in ``local`` (first, if named) and the container environments."""
+    """Validate ``batch_id`` in ``local`` (first, if named) and the container environments,
+    every one of them with ``installer``."""
     run_local, container_ids = split_environments(environments)
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
@@ -94,6 +97,7 @@ def validate_matrix(
         local = validate_batch_locally(
             layout,
             batch_id,
+            installer=installer,
             guard=guard,
             progress=lambda line: progress(
                 f"  validate local        {line.status:7} {line.recipe} "
@@ -114,6 +118,12 @@ def validate_matrix(
             )
 
         containers = validate_batch_in_environments(
-            layout, batch_id, container_ids, jobs=jobs, guard=guard, progress=show
+            layout,
+            batch_id,
+            container_ids,
+            jobs=jobs,
+            guard=guard,
+            progress=show,
+            installer=installer,
         )
     return MatrixReport(batch_id, local, containers, time.monotonic() - started)

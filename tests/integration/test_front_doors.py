@@ -168,6 +168,11 @@ BAD_VALUES = [
     (["validate", "--batch-id", STAGED, "--jobs", "abc"], "--jobs"),
     (["validate-containers", "--jobs", "two"], "--jobs"),
     (["validate-containers", "--engine", "lxc"], "--engine"),
+    (["validate", "--batch-id", STAGED, "--installer", "apt"], "--installer"),
+    (["validate", "--batch-id", STAGED, "--tsuku-bin", "tsuku"], "--tsuku-bin"),
+    (["validate", "--batch-id", STAGED, "--installer", "tsuku", "--tsuku-bin", "nope"], "nope"),
+    (["validate-containers", "--installer", "tsuku", "--tsuku-bin", "nope"], "--tsuku-bin"),
+    (["pipeline", "--ecosystem", "pypi", "--installer", "rpm"], "--installer"),
     (["pipeline", "--ecosystem", "pypi", "--limit", "abc"], "--limit"),
     (["drift", "--budget", "abc"], "--budget"),
     (["drift", "--rate", "0"], "--rate"),
@@ -223,6 +228,56 @@ def test_a_bad_or_missing_flag_is_exit_2_naming_the_flag(
     output = _check_refused(done, {ExitCode.USAGE}, flag)
     assert done.stderr.startswith("error: "), output
     assert _files(scratch) == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", "--batch-id", STAGED, "--installer", "tsuku"],
+        ["validate-containers", "--installer", "tsuku"],
+        ["pipeline", "--ecosystem", "pypi", "--installer", "tsuku"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_the_tsuku_installer_without_a_binary_names_both_ways_to_give_one(
+    program: Program,
+    capsys: pytest.CaptureFixture[str],
+    scratch: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+) -> None:
+    monkeypatch.delenv("TSUKU_BIN", raising=False)
+    before = _files(scratch)
+    done = _run_in_process(program, capsys, scratch, *argv)
+    output = _check_refused(done, {ExitCode.USAGE}, "--tsuku-bin")
+    assert "TSUKU_BIN" in output
+    assert _files(scratch) == before
+
+
+def test_validate_through_tsuku_records_the_binary_on_every_line(
+    program: Program,
+    capsys: pytest.CaptureFixture[str],
+    base_registry: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.support.fake_tsuku import write_fake_tsuku
+
+    root = tmp_path / "registry"
+    shutil.copytree(base_registry, root)
+    results = RegistryLayout.at(root).results_file(STAGED, "local")
+    results.unlink()  # validated again, this time through tsuku
+    monkeypatch.setenv("TSUKU_BIN", str(write_fake_tsuku(tmp_path / "bin")))
+    done = _run_in_process(
+        program, capsys, root, "validate", "--batch-id", STAGED, "--installer", "tsuku", "--json"
+    )
+    assert done.returncode == ExitCode.OK, done.stdout[-2000:] + done.stderr[-2000:]
+    import json
+
+    report = json.loads(done.stdout)
+    assert report["installer"]["version_output"] == "tsuku version 0.13.0"
+    lines = [json.loads(x) for x in results.read_text().splitlines()]
+    assert lines and {line["installer"] for line in lines} == {"tsuku 0.13.0"}
 
 
 @pytest.mark.parametrize("case", BAD_BATCH_IDS, ids=_case_id)

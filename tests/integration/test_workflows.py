@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
@@ -207,3 +208,74 @@ def test_build_images_uses_the_same_dockerfiles_with_docker() -> None:
     )
     assert "docker build --build-arg BASE_IMAGE=" in result.stdout
     assert "containers/$env/Dockerfile" in result.stdout
+
+
+def _validate_steps() -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = load(WORKFLOWS / "batch-generate.yml")["jobs"]["validate"][
+        "steps"
+    ]
+    return steps
+
+
+def test_tsuku_is_fetched_only_on_hosted_runners_and_only_when_chosen() -> None:
+    workflow = load(WORKFLOWS / "batch-generate.yml")
+    choice = workflow["on"]["workflow_dispatch"]["inputs"]["installer"]
+    assert (choice["options"], choice["default"]) == (["kit", "tsuku"], "kit")
+    # The hourly batch (no inputs) keeps the kit's installer.
+    assert workflow["env"]["INSTALLER"] == "${{ inputs.installer || 'kit' }}"
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", workflow["env"]["TSUKU_VERSION"])
+    runs = [s.get("run", "") for s in _validate_steps()]
+    fetch = next(s for s in _validate_steps() if s.get("run") == "make fetch-tsuku")
+    assert "runner.environment == 'github-hosted'" in fetch["if"]
+    assert "env.INSTALLER == 'tsuku'" in fetch["if"]
+    validate = next(i for i, r in enumerate(runs) if r.startswith("make validate-batch"))
+    assert runs.index("make fetch-tsuku") < validate
+    assert "INSTALLER=${{ env.INSTALLER }}" in runs[validate]
+
+
+def _fetch_tsuku(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    for tool in ("make", "curl", "sha256sum"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed")
+    env = {**os.environ, "GITHUB_ENV": str(tmp_path / "github-env")}
+    args = [f"{key}={value}" for key, value in variables.items()]
+    return subprocess.run(
+        ["make", "--no-print-directory", "fetch-tsuku", f"TSUKU_DIR={tmp_path / 'tools'}", *args],
+        cwd=REPOSITORY_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_the_pinned_checksum_placeholder_stops_the_fetch_before_any_download(
+    tmp_path: Path,
+) -> None:
+    pinned = load(WORKFLOWS / "batch-generate.yml")["env"]
+    if re.fullmatch(r"[0-9a-f]{64}", pinned["TSUKU_SHA256"]):
+        pytest.skip("TSUKU_SHA256 is pinned: nothing to stop")
+    done = _fetch_tsuku(
+        tmp_path, TSUKU_VERSION=pinned["TSUKU_VERSION"], TSUKU_SHA256=pinned["TSUKU_SHA256"]
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "TSUKU_SHA256" in output and "checksums.txt" in output
+    assert "curl" not in output and not (tmp_path / "tools").exists()
+
+
+def test_fetch_tsuku_keeps_only_a_binary_matching_its_sha256(tmp_path: Path) -> None:
+    from tests.support.fake_tsuku import write_fake_tsuku
+
+    asset = write_fake_tsuku(tmp_path / "release")
+    digest = hashlib.sha256(asset.read_bytes()).hexdigest()
+    url = asset.as_uri()  # the download, from a file instead of github.com
+    wrong = _fetch_tsuku(tmp_path, TSUKU_VERSION="v0.13.0", TSUKU_SHA256="0" * 64, TSUKU_URL=url)
+    assert wrong.returncode != 0 and "does not match TSUKU_SHA256" in wrong.stdout
+    assert list((tmp_path / "tools").iterdir()) == []
+    right = _fetch_tsuku(tmp_path, TSUKU_VERSION="v0.13.0", TSUKU_SHA256=digest, TSUKU_URL=url)
+    assert right.returncode == 0, right.stdout + right.stderr
+    binary = tmp_path / "tools" / "tsuku"
+    assert os.access(binary, os.X_OK) and "tsuku version 0.13.0" in right.stdout
+    assert (tmp_path / "github-env").read_text() == f"TSUKU_BIN={binary}\n"

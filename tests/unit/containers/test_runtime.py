@@ -15,6 +15,7 @@ from automation.containers.runtime import (
     ContainerRuntime,
     DockerRuntime,
     EngineError,
+    Mount,
     PodmanRuntime,
     RunOptions,
     container,
@@ -74,6 +75,17 @@ def test_run_options_ca_bundle_limits_and_network() -> None:
     assert args[args.index("--memory") + 1] == "1g"
     assert args[args.index("--cpus") + 1] == "0.5"
     assert "--pull=never" in args and args[-2:] == ["img", "true"]
+
+
+def test_an_extra_mount_keeps_the_other_options_and_a_target_is_mounted_once() -> None:
+    base = RunOptions(memory="1g", network="none").with_ca_bundle(Path("/host/ca.pem"))
+    options = base.with_mount(Mount("/host/tsuku", "/run/x/tsuku"))
+    args = DockerRuntime(FakeRunner()).run_args("img", ["true"], options)
+    assert "/host/tsuku:/run/x/tsuku:ro" in args and f"/host/ca.pem:{CONTAINER_CA_PATH}:ro" in args
+    assert (options.memory, options.network, options.env) == ("1g", "none", base.env)
+    assert base.mounts == options.mounts[:1]  # the original is unchanged
+    with pytest.raises(ValueError, match="/run/x/tsuku is mounted already"):
+        options.with_mount(Mount("/elsewhere", "/run/x/tsuku"))
 
 
 def test_container_is_removed_on_success_error_and_keyboard_interrupt() -> None:
