@@ -2,7 +2,9 @@
 
 The ecosystem's facts (``FACTS.install_action``, ``id_key``, ``dependencies``) give the step shape.
 Each emits one install step ``{<id key>, executables}`` and a ``[verify]`` that runs the executable
-matching the package name. The verify pattern is left for validation to fill in from what the tool
+matching the package name. A package whose declared runtime requirement excludes the runtime tsuku
+installs (``UpstreamPackage.runtime_conflict``, found by the ecosystem's adapter) fails with
+``runtime_unsatisfiable``. The verify pattern is left for validation to fill in from what the tool
 really prints.
 """
 
@@ -42,6 +44,13 @@ def build_packaged(name: str, package: UpstreamPackage) -> BuiltRecipe | BuildFa
             "no_executables",
             f"{package.ecosystem}:{package.identifier} {package.version} declares no "
             f"command-line executables{detail}",
+        )
+    if package.runtime_conflict:
+        return BuildFailure(
+            "generation_failed",
+            "runtime_unsatisfiable",
+            f"{package.ecosystem}:{package.identifier}: {package.runtime_conflict}",
+            version=package.version,
         )
     verify_exe = verify_executable_for(package.identifier, executables)
     text = render_recipe(

@@ -48,6 +48,10 @@ class UpstreamPackage:
     executables: tuple[str, ...]  # as declared upstream (order irrelevant; builders sort)
     fallback_homepage: str = ""  # an https page the registry itself serves for the package
     first_release: str | None = None  # RFC3339 time of the first release, when known
+    # Set when the package's declared runtime requirement excludes the runtime version tsuku
+    # installs for the ecosystem (``FACTS.runtime``), for every release tsuku would install:
+    # why, in one line. The builder then fails with ``runtime_unsatisfiable``.
+    runtime_conflict: str = ""
 
 
 @dataclass(frozen=True, slots=True)

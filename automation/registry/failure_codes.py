@@ -79,6 +79,9 @@ network_error | http_<status> | yes | failed+backoff | - | containers/installer.
     answered 408, 429 or 5xx
 generation_failed | no_executables | no | excluded | - | ecosystems/packaged.py,
     ecosystems/toolchain.py | the release declares no command-line executables
+generation_failed | runtime_unsatisfiable | no | failed+backoff | - | ecosystems/packaged.py | the
+    package's declared runtime requirement excludes the runtime version tsuku installs (no
+    release tsuku would install admits it)
 generation_failed | library_only | no | excluded | - | ops/maintenance.py | a library: no
     executables where a tool is expected
 generation_failed | unsafe_name | no | excluded | - | stages/generate.py, ecosystems/packaged.py,

@@ -11,8 +11,12 @@ from automation.core.errors import ExitCode
 from automation.core.http import HttpClient
 from automation.core.layout import RegistryLayout
 from automation.core.timefmt import now
+from automation.ecosystems.npm.adapter import ADAPTER as NPM
 from automation.ecosystems.npm.client import fetch_npm_package
+from automation.ecosystems.pypi.adapter import ADAPTER as PYPI
+from automation.ecosystems.pypi.builder import PypiUpstream
 from automation.ecosystems.pypi.client import fetch_pypi_project
+from automation.ecosystems.recipe import BuildFailure, BuiltRecipe
 from automation.registry.queue import load_queue
 from automation.stages.seed import seed
 
@@ -44,3 +48,32 @@ def test_live_adapters(http: HttpClient) -> None:
         assert "ruff" in fetch_pypi_project(http, "ruff").executables
         assert fetch_npm_package(http, "@angular/cli").bin == ("ng",)
         assert fetch_npm_package(http, "lodash").bin == ()
+
+
+@pytest.mark.parametrize(
+    ("project", "command", "extra"), [("httpx", "httpx", "cli"), ("python-dotenv", "dotenv", "cli")]
+)
+def test_live_commands_needing_an_extra(
+    http: HttpClient, project: str, command: str, extra: str
+) -> None:
+    """The extra is found in the live wheel; tsuku's pipx_install takes no extras, so the
+    build fails naming it rather than emitting a recipe whose command cannot run."""
+    with http:
+        package = PYPI.fetch(http, project)
+    assert isinstance(package, PypiUpstream)
+    assert package.script_extras[command].extras == (extra,)
+    failure = PYPI.build(project, package)
+    assert isinstance(failure, BuildFailure) and failure.subcategory == "missing_extra"
+    assert f"pip install '{project}[{extra}]'" in failure.message
+
+
+def test_live_black_leaves_out_blackd(http: HttpClient) -> None:
+    with http:
+        built = PYPI.build("black", PYPI.fetch(http, "black"))
+    assert isinstance(built, BuiltRecipe) and built.executables == ("black",)
+
+
+def test_live_npm_engines_admit_node_26(http: HttpClient) -> None:
+    with http:
+        built = NPM.build("ng", NPM.fetch(http, "@angular/cli"))
+    assert isinstance(built, BuiltRecipe), built

@@ -1,11 +1,17 @@
-"""npm: the package document's latest version and its ``bin`` -> ``npm_install``."""
+"""npm: the package document's latest version and its ``bin`` -> ``npm_install``.
+
+tsuku installs the ``latest`` dist-tag whatever its ``engines.node`` says, so a latest version
+whose ``engines.node`` excludes the Node.js tsuku installs fails with ``runtime_unsatisfiable``.
+"""
 
 from __future__ import annotations
 
 from automation.core.http import HttpClient
 from automation.core.layout import RegistryLayout
 from automation.ecosystems import EcosystemAdapter, Lookup
+from automation.ecosystems.npm import FACTS
 from automation.ecosystems.npm.client import fetch_npm_package
+from automation.ecosystems.npm.engines import runtime_conflict
 from automation.ecosystems.npm.popularity import load_npm_popularity
 from automation.ecosystems.packaged import build_packaged
 from automation.ecosystems.popularity import PopularityList
@@ -14,6 +20,10 @@ from automation.ecosystems.recipe import UpstreamPackage
 
 def fetch(http: HttpClient, identifier: str) -> UpstreamPackage:
     package = fetch_npm_package(http, identifier)
+    assert FACTS.runtime is not None
+    conflict = runtime_conflict(package.engines_node, FACTS.runtime.version)
+    if conflict:
+        conflict += f", the Node.js tsuku installs ({FACTS.runtime.pinned_by})"
     return UpstreamPackage(
         ecosystem="npm",
         identifier=package.name,
@@ -23,6 +33,7 @@ def fetch(http: HttpClient, identifier: str) -> UpstreamPackage:
         executables=package.bin,
         fallback_homepage=f"https://www.npmjs.com/package/{package.name}",
         first_release=package.created,
+        runtime_conflict=conflict,
     )
 
 

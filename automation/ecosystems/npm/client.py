@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 from automation.core.errors import UnsafeNameError
 from automation.core.http import BadResponse, HttpClient
 from automation.core.jsonsplit import split_object
+from automation.ecosystems.npm.engines import engines_node
 
 ABBREVIATED = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8"
 # npm rules: URL-safe name (legacy ones may have capitals), optional @scope/, <= 214 characters.
@@ -62,6 +63,7 @@ class NpmPackage:
     tarball: str | None
     integrity: str | None
     ignored_bins: tuple[str, ...] = ()
+    engines_node: str | None = None  # the latest version's ``engines.node`` (a semver range)
 
     @property
     def is_cli(self) -> bool:
@@ -163,6 +165,7 @@ def parse_packument(document: Any, *, url: str = "") -> NpmPackage:
         tarball=dist.get("tarball") if isinstance(dist.get("tarball"), str) else None,
         integrity=dist.get("integrity") if isinstance(dist.get("integrity"), str) else None,
         ignored_bins=ignored,
+        engines_node=engines_node(manifest),
     )
 
 

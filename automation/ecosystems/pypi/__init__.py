@@ -1,7 +1,8 @@
 """PyPI: project JSON + the newest wheel's entry points -> ``pipx_install``.
 
 Everything this kit knows of the ecosystem lives in this package: ``client`` (the registry's
-URLs and parsers), ``builder`` where the recipe shape is its own, ``adapter`` (fetch + build).
+URLs and parsers), ``requires`` (Requires-Python, Requires-Dist), ``extras`` (scripts that need an
+optional extra), ``builder`` (the recipe, or ``missing_extra``), ``adapter`` (fetch + build).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ FAILURE_CODES = """
 recipe_not_found | package_not_found | no | excluded | - | ecosystems/pypi/install.py | -
 install_failed | runtime_version | no | failed+backoff | - | ecosystems/pypi/install.py | -
 install_failed | build_failed | no | failed+backoff | - | ecosystems/pypi/install.py | -
+generation_failed | missing_extra | no | excluded | - | ecosystems/pypi/builder.py | the command
+    matching the project runs only with an optional extra installed (httpx[cli]), which tsuku's
+    pipx_install cannot install (it takes a bare project name)
 """
 
 FACTS = EcosystemFacts(

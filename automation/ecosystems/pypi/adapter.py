@@ -1,20 +1,33 @@
-"""PyPI: project JSON + the newest wheel's entry points -> ``pipx_install``."""
+"""PyPI: project JSON + the newest wheel's entry points -> ``pipx_install``.
+
+Generation reads the newest release admitting the CPython tsuku installs (``FACTS.runtime``) and
+the optional extras its scripts need (``builder``); seeding's lookup reads the latest release's
+scripts only.
+"""
 
 from __future__ import annotations
 
 from automation.core.http import HttpClient
 from automation.core.layout import RegistryLayout
 from automation.ecosystems import EcosystemAdapter, Lookup
-from automation.ecosystems.packaged import build_packaged
 from automation.ecosystems.popularity import PopularityList
+from automation.ecosystems.pypi import FACTS
+from automation.ecosystems.pypi.builder import PypiUpstream, build_pypi
 from automation.ecosystems.pypi.client import fetch_pypi_project
 from automation.ecosystems.pypi.popularity import load_pypi_popularity
-from automation.ecosystems.recipe import UpstreamPackage
+from automation.ecosystems.pypi.requires import PythonTarget
+
+assert FACTS.runtime is not None
+PYTHON = PythonTarget.from_pin(FACTS.runtime)
 
 
-def fetch(http: HttpClient, identifier: str) -> UpstreamPackage:
-    project = fetch_pypi_project(http, identifier)
-    return UpstreamPackage(
+def fetch(http: HttpClient, identifier: str) -> PypiUpstream:
+    project = fetch_pypi_project(http, identifier, python=PYTHON, extras=True)
+    conflict = ""
+    if project.runtime_conflict:
+        assert FACTS.runtime is not None
+        conflict = f"{project.runtime_conflict} ({FACTS.runtime.pinned_by})"
+    return PypiUpstream(
         ecosystem="pypi",
         identifier=project.name if project.name.lower() == identifier.lower() else identifier,
         version=project.version,
@@ -22,6 +35,8 @@ def fetch(http: HttpClient, identifier: str) -> UpstreamPackage:
         homepage_candidates=(project.homepage,) if project.homepage else (),
         executables=project.executables,
         fallback_homepage=f"https://pypi.org/project/{identifier}/",
+        runtime_conflict=conflict,
+        script_extras=project.script_extras,
     )
 
 
@@ -35,5 +50,5 @@ def popularity(http: HttpClient, layout: RegistryLayout, top_n: int) -> Populari
 
 
 ADAPTER = EcosystemAdapter(
-    "pypi", fetch, build_packaged, "pipx_install from wheel entry points", popularity, lookup
+    "pypi", fetch, build_pypi, "pipx_install from wheel entry points", popularity, lookup
 )

@@ -19,13 +19,21 @@ import re
 import struct
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 from automation.core.errors import UnsafeNameError
 from automation.core.http import BadResponse, HttpClient
 from automation.core.jsonsplit import split_object
+from automation.ecosystems.pypi.extras import ExtraNeed, script_needs, source_members
+from automation.ecosystems.pypi.requires import (
+    PythonTarget,
+    admits,
+    newest_admitting,
+    parse_metadata_requirements,
+    release_requires_python,
+)
 
 # PEP 508 project names.
 PROJECT_NAME = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]{0,198}[A-Za-z0-9])$")
@@ -37,6 +45,11 @@ WHEEL_NAME = re.compile(
 TAIL_BYTES = 64 * 1024
 MAX_CENTRAL_DIRECTORY = 16 * 1024 * 1024
 MAX_ENTRY_POINTS_BYTES = 1024 * 1024
+# Reading a wheel's METADATA and module sources to find the optional extras a script needs.
+MAX_METADATA_BYTES = 4 * 1024 * 1024
+MAX_SOURCE_BYTES = 1024 * 1024  # one module
+MAX_SOURCE_SPAN = 8 * 1024 * 1024  # one range holding the scripts' packages
+MAX_SOURCE_READS = 32  # member by member, when the packages span more
 MAX_SCRIPTS = 200
 # Scripts that only Windows runs (checked case-insensitively).
 WINDOWS_ONLY_SUFFIXES = (".bat", ".cmd", ".ps1", ".exe")
@@ -87,6 +100,11 @@ class ProjectInfo:
     release_count: int
     has_project_urls: bool
     wheel: WheelFile | None
+    # With a Python target: ``version`` is the newest release admitting it (tsuku's choice),
+    # ``latest`` the project's latest release; ``runtime_conflict`` says why none admits it.
+    latest: str = ""
+    requires_python: str | None = None  # of ``version``
+    runtime_conflict: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +113,8 @@ class WheelScripts:
     data_scripts: tuple[str, ...]
     method: str  # "range" | "full"
     ignored: tuple[str, ...] = ()  # entries skipped as unsafe
+    entry_points: Mapping[str, str] = field(default_factory=dict)  # console script -> reference
+    dist_info: str = ""  # the ``*.dist-info`` directory entry_points.txt was read from
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +132,11 @@ class PypiProject:
     has_project_urls: bool
     wheel: WheelFile | None
     wheel_read: str | None  # "range" | "full" | None (no wheel)
+    latest: str = ""  # the latest release (``version`` is older when it excludes the runtime)
+    requires_python: str | None = None
+    runtime_conflict: str = ""  # why no release admits the runtime ("" when one does)
+    # console script -> the optional extras it needs to run (read with ``extras=True``)
+    script_extras: Mapping[str, ExtraNeed] = field(default_factory=dict)
 
     @property
     def executables(self) -> tuple[str, ...]:
@@ -241,12 +266,63 @@ def select_wheel(files: Sequence[WheelFile]) -> WheelFile | None:
     return min(files, key=lambda w: _wheel_rank(w.filename))
 
 
-def parse_project_json(document: Any, *, base_url: str) -> ProjectInfo:
+def latest_requires_python(document: Mapping[str, Any]) -> str | None:
+    """``requires_python`` of the latest release: ``info.requires_python``, else its files'."""
+    info = document.get("info")
+    value = info.get("requires_python") if isinstance(info, dict) else None
+    if isinstance(value, str) and value.strip():
+        return value
+    urls = document.get("urls")
+    return release_requires_python(urls) if isinstance(urls, list) else None
+
+
+def _needs_releases(document: Mapping[str, Any], python: PythonTarget | None) -> bool:
+    """Whether ``parse_project_json`` reads the files of ``releases``: the latest release has
+    no wheel, or (with ``python``) its ``requires_python`` excludes that interpreter."""
+    if not _wheel_files(document.get("urls"), ""):
+        return True
+    return python is not None and not admits(latest_requires_python(document), python)
+
+
+def _newest_wheels(
+    releases: Mapping[str, Any], base_url: str, keep: Callable[[str], bool]
+) -> list[WheelFile]:
+    """The wheels of the most recently uploaded release ``keep`` accepts that has one."""
+    newest: tuple[str, list[WheelFile]] | None = None
+    for key, files in releases.items():
+        if not keep(key):
+            continue
+        candidates = _wheel_files(files, base_url)
+        if not candidates:
+            continue
+        stamp = max(w.upload_time or "" for w in candidates)
+        if newest is None or stamp > newest[0]:
+            newest = (stamp, candidates)
+    return newest[1] if newest else []
+
+
+def _upload_times(files: object) -> list[str]:
+    return [
+        f["upload_time_iso_8601"]
+        for f in (files if isinstance(files, list) else [])
+        if isinstance(f, dict) and isinstance(f.get("upload_time_iso_8601"), str)
+    ]
+
+
+def parse_project_json(
+    document: Any, *, base_url: str, python: PythonTarget | None = None
+) -> ProjectInfo:
     """Parse ``/pypi/<name>/json``. ``base_url`` resolves relative file URLs (mirrors use them).
 
     The newest wheel is taken from ``urls`` (files of ``info.version``); when that release has no
-    wheel, from the most recently uploaded release in ``releases`` that has one. The files of
-    ``releases`` are read in that case only (``decode_project_json`` relies on it).
+    wheel, from the most recently uploaded release in ``releases`` that has one.
+
+    With ``python``, a latest release whose ``requires_python`` excludes that interpreter gives
+    way to the newest release admitting it (``requires.newest_admitting``, the release tsuku
+    installs): its version and wheel are returned (a release without a wheel borrows the most
+    recently uploaded admitting release's). When no release admits it, the latest is returned
+    with ``runtime_conflict`` set. The files of ``releases`` are read in these cases only
+    (``decode_project_json`` relies on it).
     """
     if not isinstance(document, dict) or not isinstance(document.get("info"), dict):
         raise BadResponse("PyPI document has no info object", url=base_url)
@@ -257,23 +333,29 @@ def parse_project_json(document: Any, *, base_url: str) -> ProjectInfo:
     check_project_name(name)
     releases = document.get("releases") if isinstance(document.get("releases"), dict) else {}
     assert isinstance(releases, dict)
-    wheels = _wheel_files(document.get("urls"), base_url)
+    latest, requires_python, conflict = version, latest_requires_python(document), ""
+    files: object = document.get("urls")
+    if python is not None and not admits(requires_python, python):
+        choice = newest_admitting(releases, python)
+        if choice is None:
+            shown = requires_python.strip() if requires_python else "?"
+            conflict = (
+                f"no release admits {python.label}: the latest, {latest}, requires Python {shown}"
+            )
+        else:
+            version, requires_python = choice.version, choice.requires_python
+            files = releases.get(version)
+    wheels = _wheel_files(files, base_url)
     if not wheels:
-        newest: tuple[str, list[WheelFile]] | None = None
-        for files in releases.values():
-            candidates = _wheel_files(files, base_url)
-            if not candidates:
-                continue
-            stamp = max(w.upload_time or "" for w in candidates)
-            if newest is None or stamp > newest[0]:
-                newest = (stamp, candidates)
-        wheels = newest[1] if newest else []
+
+        def keep(key: str) -> bool:
+            if python is None or conflict:
+                return True
+            return admits(release_requires_python(releases.get(key) or []), python)
+
+        wheels = _newest_wheels(releases, base_url, keep)
     wheel = select_wheel(wheels)
-    upload_times: list[str] = [
-        f["upload_time_iso_8601"]
-        for f in (document.get("urls") or [])
-        if isinstance(f, dict) and isinstance(f.get("upload_time_iso_8601"), str)
-    ]
+    upload_times = _upload_times(files)
     summary = info.get("summary")
     project_urls = info.get("project_urls")
     return ProjectInfo(
@@ -285,26 +367,30 @@ def parse_project_json(document: Any, *, base_url: str) -> ProjectInfo:
         release_count=len(releases),
         has_project_urls=isinstance(project_urls, dict) and any(project_urls.values()),
         wheel=wheel,
+        latest=latest,
+        requires_python=requires_python,
+        runtime_conflict=conflict,
     )
 
 
-def decode_project_json(body: bytes) -> Any:
+def decode_project_json(body: bytes, python: PythonTarget | None = None) -> Any:
     """``json.loads(body)`` as far as ``parse_project_json`` can tell, in a fraction of the time.
 
     Only ``info``, ``urls`` and ``releases`` are decoded, and the files of each release only
-    when ``urls`` (the current release's files) holds no wheel: the one case in which
-    ``parse_project_json`` reads them. Otherwise every release maps to None (the count stays).
-    A body the fast path cannot vouch for is decoded whole by ``json.loads``, errors included.
+    when ``parse_project_json`` (given the same ``python``) reads them: ``urls`` (the current
+    release's files) holds no wheel, or the latest release excludes ``python``. Otherwise every
+    release maps to None (the count stays). A body the fast path cannot vouch for is decoded
+    whole by ``json.loads``, errors included.
     """
     members = split_object(body, ("info", "urls"), nested="releases")
     if members is None:
         return json.loads(body)
     document: dict[str, Any] = {key: json.loads(bytes(raw)) for key, raw in members.raw.items()}
     if members.nested is not None:
-        if _wheel_files(document.get("urls"), ""):
-            document["releases"] = dict.fromkeys(members.nested)
-        else:
+        if _needs_releases(document, python):
             document["releases"] = {k: json.loads(bytes(v)) for k, v in members.nested.items()}
+        else:
+            document["releases"] = dict.fromkeys(members.nested)
     return document
 
 
@@ -575,40 +661,104 @@ def locate_central_directory(
     return count, cd_size, cd_offset
 
 
+class WheelArchive:
+    """A zip of ``total`` bytes whose last bytes are ``tail``: its central directory, parsed
+    once, and its members, read through ``read(offset, length)`` (only called for regions
+    outside ``tail`` and outside what ``prefetch`` fetched). The same code serves ranged reads
+    and a fully downloaded wheel."""
+
+    def __init__(
+        self, read: Callable[[int, int], bytes], tail: bytes, total: int, url: str
+    ) -> None:
+        self.url = url
+        self.total = total
+        self._region = zip_regions(read, tail, total, url)
+        self._spans: list[tuple[int, bytes]] = []
+        count, cd_size, cd_offset = locate_central_directory(self._region, tail, url)
+        if cd_size > MAX_CENTRAL_DIRECTORY:
+            raise BadResponse(f"central directory of {cd_size} bytes is implausible", url=url)
+        self.records = _central_records(self._region(cd_offset, cd_size), count, url)
+        self.names = [record[0] for record in self.records]
+        self._index = {name: i for i, name in enumerate(self.names)}  # duplicates: the last
+
+    def region(self, offset: int, length: int) -> bytes:
+        for start, data in self._spans:
+            if start <= offset and offset + length <= start + len(data):
+                return data[offset - start : offset - start + length]
+        return self._region(offset, length)
+
+    def entry(self, name: str) -> ZipEntry | None:
+        index = self._index.get(name)
+        return None if index is None else ZipEntry(*self.records[index])
+
+    def _local_span(self, entry: ZipEntry) -> int:
+        # The local header's extra field may differ from the central one: allow some slack.
+        return 30 + len(entry.name.encode("utf-8")) + 256 + entry.compressed_size
+
+    def read_member(self, entry: ZipEntry, limit: int) -> bytes:
+        """The inflated data of ``entry`` (at most ``limit`` bytes, CRC checked)."""
+        guess = self._local_span(entry)
+        local = self.region(entry.header_offset, min(guess, self.total - entry.header_offset))
+        if len(local) >= 30:
+            name_len, extra_len = struct.unpack("<HH", local[26:30])
+            needed = 30 + name_len + extra_len + entry.compressed_size
+            if needed > len(local):
+                local = self.region(entry.header_offset, needed)
+        return inflate_member(entry, local, self.url, limit)
+
+    def prefetch(self, names: Sequence[str], cap: int) -> bool:
+        """Fetch the byte range holding all of ``names`` in one read when it spans at most
+        ``cap`` bytes (members of one package usually sit together); True when it did."""
+        entries = [e for e in (self.entry(n) for n in names) if e is not None]
+        if not entries:
+            return False
+        start = min(e.header_offset for e in entries)
+        end = min(self.total, max(e.header_offset + self._local_span(e) for e in entries))
+        if end - start > cap or start >= end:
+            return False
+        self._spans.append((start, self.region(start, end - start)))
+        return True
+
+
+def console_entry_points(text: str) -> dict[str, str]:
+    """Console script -> object reference, for the scripts ``console_scripts_from`` accepts."""
+    scripts = parse_entry_points(text).get("console_scripts", {})
+    good, _ = console_scripts_from(text)
+    return {name: scripts[name] for name in good}
+
+
+def wheel_scripts(archive: WheelArchive, project: str, method: str) -> WheelScripts:
+    """The console and data scripts of a wheel (``method``: how it is being read)."""
+    index, data_scripts, ignored = _locate(archive.names, project)
+    if index is None:
+        return WheelScripts((), data_scripts, method, ignored)
+    entry = ZipEntry(*archive.records[index])
+    if entry.compressed_size > MAX_ENTRY_POINTS_BYTES:
+        raise BadResponse("entry_points.txt is implausibly large", url=archive.url)
+    raw = archive.read_member(entry, MAX_ENTRY_POINTS_BYTES)
+    text = raw.decode("utf-8", "replace")
+    console, bad = console_scripts_from(text)
+    return WheelScripts(
+        console,
+        data_scripts,
+        method,
+        ignored + bad,
+        entry_points=console_entry_points(text),
+        dist_info=entry.name.split("/", 1)[0],
+    )
+
+
 def scripts_from_zip(
     read: Callable[[int, int], bytes], tail: bytes, total: int, project: str, url: str
 ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """(console scripts, data scripts, ignored) of a zip given its ``tail`` and a reader.
-
-    ``read(offset, length)`` returns bytes of the file; it is only called for regions outside
-    ``tail``. The same code serves ranged reads and a fully downloaded wheel.
-    """
-    region = zip_regions(read, tail, total, url)
-    count, cd_size, cd_offset = locate_central_directory(region, tail, url)
-    if cd_size > MAX_CENTRAL_DIRECTORY:
-        raise BadResponse(f"central directory of {cd_size} bytes is implausible", url=url)
-    records = _central_records(region(cd_offset, cd_size), count, url)
-    index, data_scripts, ignored = _locate([record[0] for record in records], project)
-    entry = None if index is None else ZipEntry(*records[index])
-    if entry is None:
-        return (), data_scripts, ignored
-    if entry.compressed_size > MAX_ENTRY_POINTS_BYTES:
-        raise BadResponse("entry_points.txt is implausibly large", url=url)
-    # One read covers the local header; its extra field may differ from the central one.
-    guess = 30 + len(entry.name.encode("utf-8")) + 256 + entry.compressed_size
-    local = region(entry.header_offset, min(guess, total - entry.header_offset))
-    if len(local) >= 30:
-        name_len, extra_len = struct.unpack("<HH", local[26:30])
-        needed = 30 + name_len + extra_len + entry.compressed_size
-        if needed > len(local):
-            local = region(entry.header_offset, needed)
-    text = inflate_member(entry, local, url, MAX_ENTRY_POINTS_BYTES).decode("utf-8", "replace")
-    console, bad = console_scripts_from(text)
-    return console, data_scripts, ignored + bad
+    """(console scripts, data scripts, ignored) of a zip given its ``tail`` and a reader."""
+    scripts = wheel_scripts(WheelArchive(read, tail, total, url), project, "")
+    return scripts.console_scripts, scripts.data_scripts, scripts.ignored
 
 
-def read_wheel_scripts(http: HttpClient, wheel: WheelFile, project: str) -> WheelScripts:
-    """Executables of ``wheel`` via Range requests, or a checked full download as a fallback."""
+def open_wheel(http: HttpClient, wheel: WheelFile) -> tuple[WheelArchive, str]:
+    """``wheel`` as an archive read by Range requests, or from a checked full download as a
+    fallback; and how it is read (``"range"`` | ``"full"``)."""
     url = http.config.rewrite_public_url(wheel.url)
     endpoint = http.config.endpoint_for_url(url)
     cap = int(http.config.setting("pypi", "max_wheel_bytes"))
@@ -626,8 +776,7 @@ def read_wheel_scripts(http: HttpClient, wheel: WheelFile, project: str) -> Whee
                 raise BadResponse(f"asked {length} bytes, got {len(got.body)}", url=url)
             return got.body
 
-        console, data, ignored = scripts_from_zip(read, first.body, total, project, url)
-        return WheelScripts(console, data, "range", ignored)
+        return WheelArchive(read, first.body, total, url), "range"
     # The whole file arrived (Range ignored, or the file is smaller than the tail window).
     body = first.body
     if wheel.size is not None and len(body) != wheel.size:
@@ -639,28 +788,83 @@ def read_wheel_scripts(http: HttpClient, wheel: WheelFile, project: str) -> Whee
     def whole(offset: int, length: int) -> bytes:
         return body[offset : offset + length]
 
-    console, data, ignored = scripts_from_zip(whole, body, len(body), project, url)
-    return WheelScripts(console, data, method, ignored)
+    return WheelArchive(whole, body, len(body), url), method
+
+
+def read_wheel_scripts(http: HttpClient, wheel: WheelFile, project: str) -> WheelScripts:
+    """Executables of ``wheel`` via Range requests, or a checked full download as a fallback."""
+    archive, method = open_wheel(http, wheel)
+    return wheel_scripts(archive, project, method)
+
+
+# ---------------------------------------------------------------- optional extras
+
+
+def analyse_extras(
+    archive: WheelArchive, scripts: WheelScripts, project: str, python: PythonTarget
+) -> dict[str, ExtraNeed]:
+    """Console script -> the extras it needs (``extras.script_needs``), read from the wheel's
+    ``METADATA`` and module sources. Sources are read only when some extra installs a project
+    the base does not (or an entry point declares extras): in one range when the wheel's
+    modules (else the scripts' packages) span at most ``MAX_SOURCE_SPAN`` bytes, else member
+    by member, at most ``MAX_SOURCE_READS`` of them. A member too large or past that budget
+    counts as unread."""
+    if not scripts.entry_points or not scripts.dist_info:
+        return {}
+    metadata = archive.entry(f"{scripts.dist_info}/METADATA")
+    if metadata is None or metadata.size > MAX_METADATA_BYTES:
+        return {}
+    text = archive.read_member(metadata, MAX_METADATA_BYTES).decode("utf-8", "replace")
+    requirements = parse_metadata_requirements(text, python)
+    members = [name for name in archive.names if _safe_member(name)]
+    prefetched = archive.prefetch(source_members({}, members), MAX_SOURCE_SPAN) or archive.prefetch(
+        source_members(scripts.entry_points, members), MAX_SOURCE_SPAN
+    )
+    budget = [0 if prefetched else MAX_SOURCE_READS]
+
+    def read(name: str) -> bytes | None:
+        entry = archive.entry(name)
+        if entry is None or entry.size > MAX_SOURCE_BYTES:
+            return None
+        if not prefetched:
+            if budget[0] <= 0:
+                return None
+            budget[0] -= 1
+        return archive.read_member(entry, MAX_SOURCE_BYTES)
+
+    return script_needs(scripts.entry_points, members, read, requirements, project)
 
 
 # ---------------------------------------------------------------- fetch
 
 
-def fetch_project_info(http: HttpClient, name: str) -> ProjectInfo:
-    """GET and parse the JSON document only (one request)."""
+def fetch_project_info(
+    http: HttpClient, name: str, python: PythonTarget | None = None
+) -> ProjectInfo:
+    """GET and parse the JSON document only (one request); see ``parse_project_json``."""
     path = project_path(name)
-    document = http.get_json("pypi", path, decode=decode_project_json)
-    return parse_project_json(document, base_url=http.url("pypi", path))
+    document = http.get_json("pypi", path, decode=lambda body: decode_project_json(body, python))
+    return parse_project_json(document, base_url=http.url("pypi", path), python=python)
 
 
-def fetch_pypi_project(http: HttpClient, name: str) -> PypiProject:
-    """Metadata and executables of PyPI project ``name`` (1 JSON request + 2–3 ranged reads)."""
-    info = fetch_project_info(http, name)
-    scripts = (
-        read_wheel_scripts(http, info.wheel, info.name)
-        if info.wheel
-        else WheelScripts((), (), "none")
-    )
+def fetch_pypi_project(
+    http: HttpClient, name: str, *, python: PythonTarget | None = None, extras: bool = False
+) -> PypiProject:
+    """Metadata and executables of PyPI project ``name`` (1 JSON request + 2–3 ranged reads).
+
+    ``python``: the release read is the newest admitting that interpreter
+    (``parse_project_json``). ``extras`` (with ``python``): the console scripts that need an
+    optional extra are found (``analyse_extras``: 0–2 more reads), unless no release admits it.
+    """
+    info = fetch_project_info(http, name, python)
+    needs: dict[str, ExtraNeed] = {}
+    if info.wheel:
+        archive, method = open_wheel(http, info.wheel)
+        scripts = wheel_scripts(archive, info.name, method)
+        if extras and python is not None and not info.runtime_conflict:
+            needs = analyse_extras(archive, scripts, info.name, python)
+    else:
+        scripts = WheelScripts((), (), "none")
     return PypiProject(
         name=info.name,
         version=info.version,
@@ -673,4 +877,8 @@ def fetch_pypi_project(http: HttpClient, name: str) -> PypiProject:
         has_project_urls=info.has_project_urls,
         wheel=info.wheel,
         wheel_read=scripts.method if info.wheel else None,
+        latest=info.latest,
+        requires_python=info.requires_python,
+        runtime_conflict=info.runtime_conflict,
+        script_extras=needs,
     )

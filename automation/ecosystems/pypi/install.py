@@ -17,12 +17,29 @@ else:  # loaded by the installer core, which registered itself under this name
     kit = sys.modules["registry_automation_installer"]
 
 
+def project_name(package: str) -> str:
+    """The project of a package spec: ``httpx[cli]`` -> ``httpx`` (what importlib.metadata
+    knows the installed distribution by)."""
+    return package.split("[", 1)[0].strip()
+
+
+def requirement_spec(package: str, version: str | None) -> str:
+    """What pip installs: ``package``, pinned to ``version`` when given. PEP 508 puts the
+    version after any extras, ``httpx[cli]==0.28.1``; whitespace inside the brackets goes."""
+    name, bracket, extras = package.partition("[")
+    spec = name.strip()
+    if bracket:
+        spec += "[" + ",".join(e.strip() for e in extras.rstrip().rstrip("]").split(",")) + "]"
+    return spec + ("==" + version if version else "")
+
+
 def pipx_install(step: dict[str, Any], ctx: kit.Context) -> None:
     """One venv per package (what pipx does), made by the interpreter running the installer."""
     package = kit.step_field(step, "package")
     venv = os.path.join(ctx.tool_dir, "venv")
     python = os.path.join(venv, "bin", "python")
-    spec = package + ("==" + ctx.requested_version if ctx.requested_version else "")
+    project = project_name(package)
+    spec = requirement_spec(package, ctx.requested_version)
     if ctx.reuse_host_tools:
         # The installer's interpreter has pip (the kit's own environment): a venv without one is
         # made in a fraction of the time, and that pip installs into it.
@@ -48,7 +65,7 @@ def pipx_install(step: dict[str, Any], ctx: kit.Context) -> None:
     )
     probe = "import sys, importlib.metadata as m; print(m.version(sys.argv[1]))"
     with contextlib.suppress(kit.StepFailure):
-        ctx.version = kit.run_command([python, "-c", probe, package], ctx).strip() or ctx.version
+        ctx.version = kit.run_command([python, "-c", probe, project], ctx).strip() or ctx.version
     kit.link_executables(ctx, os.path.join(venv, "bin"), kit.step_executables(step))
 
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from automation.core import jsonsplit
 from automation.ecosystems.npm import client as npm
 from automation.ecosystems.pypi import client as pypi
+from automation.ecosystems.pypi.requires import PythonTarget
 from tests.support.fake_upstream import FIXTURES
 
 # Packuments only (the other npm fixtures are download-count files).
@@ -38,16 +39,19 @@ def npm_via(decode: Callable[[bytes], Any], body: bytes) -> tuple[str, Any]:
     return outcome(lambda: npm.parse_packument(decode(body), url="u"))
 
 
-def pypi_via(decode: Callable[[bytes], Any], body: bytes) -> tuple[str, Any]:
-    return outcome(lambda: pypi.parse_project_json(decode(body), base_url=BASE))
+def pypi_via(
+    decode: Callable[[bytes], Any], body: bytes, python: PythonTarget | None = None
+) -> tuple[str, Any]:
+    return outcome(lambda: pypi.parse_project_json(decode(body), base_url=BASE, python=python))
 
 
 def same_npm(body: bytes) -> None:
     assert npm_via(npm.decode_packument, body) == npm_via(json.loads, body)
 
 
-def same_pypi(body: bytes) -> None:
-    assert pypi_via(pypi.decode_project_json, body) == pypi_via(json.loads, body)
+def same_pypi(body: bytes, python: PythonTarget | None = None) -> None:
+    fast = pypi_via(lambda b: pypi.decode_project_json(b, python), body, python)
+    assert fast == pypi_via(json.loads, body, python)
 
 
 def test_fixtures_are_there() -> None:
@@ -62,11 +66,17 @@ def test_real_packuments_parse_the_same(path: Path) -> None:
     assert npm_via(npm.decode_packument, body)[0] == "ok"
 
 
+# Interpreters some saved releases exclude (requests 2.33 needs 3.10, httpie 3.x needs 3.7).
+TARGETS = [None, PythonTarget("3.13", "3.13.5"), PythonTarget("3.9", "3.9.18")]
+TARGETS += [PythonTarget("3.6", "3.6.15"), PythonTarget("2.6", "2.6.9")]
+
+
 @pytest.mark.parametrize("path", PYPI_DOCS, ids=lambda p: p.name)
-def test_real_project_documents_parse_the_same(path: Path) -> None:
+@pytest.mark.parametrize("python", TARGETS, ids=lambda t: t.version if t else "any")
+def test_real_project_documents_parse_the_same(path: Path, python: PythonTarget | None) -> None:
     body = path.read_bytes()
     assert jsonsplit.split_object(body, ("info",), nested="releases") is not None
-    same_pypi(body)
+    same_pypi(body, python)
     assert pypi_via(pypi.decode_project_json, body)[0] == "ok"
 
 
@@ -158,6 +168,7 @@ PACKUMENTS = st.fixed_dictionaries(
         "description": JSON_VALUES,
     },
 )
+REQUIRES_PYTHON = st.sampled_from([None, "", ">=3.8", ">=3.14", "<3", ">=3.6.*", 3])
 FILES = st.lists(
     st.fixed_dictionaries(
         {
@@ -165,7 +176,11 @@ FILES = st.lists(
             "filename": st.sampled_from(["x-1.0-py3-none-any.whl", "x-1.0.tar.gz", "y.whl"]),
             "url": st.sampled_from(["https://files.example/x.whl", "/rel/x.whl"]),
         },
-        optional={"yanked": st.booleans(), "upload_time_iso_8601": st.text(max_size=4)},
+        optional={
+            "yanked": st.booleans(),
+            "upload_time_iso_8601": st.text(max_size=4),
+            "requires_python": REQUIRES_PYTHON,
+        },
     ),
     max_size=3,
 )
@@ -175,7 +190,11 @@ PROJECTS = st.fixed_dictionaries(
         "info": st.one_of(
             st.fixed_dictionaries(
                 {"name": st.sampled_from(["x", "bad name"]), "version": VERSION},
-                optional={"summary": JSON_VALUES, "home_page": JSON_VALUES},
+                optional={
+                    "summary": JSON_VALUES,
+                    "home_page": JSON_VALUES,
+                    "requires_python": REQUIRES_PYTHON,
+                },
             ),
             JSON_VALUES,
         ),
@@ -197,9 +216,11 @@ def test_any_packument_parses_the_same(document: dict[str, Any], ascii_only: boo
 @settings(
     max_examples=300, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
-@given(PROJECTS, st.booleans())
-def test_any_project_document_parses_the_same(document: dict[str, Any], ascii_only: bool) -> None:
-    same_pypi(json.dumps(document, ensure_ascii=ascii_only).encode())
+@given(PROJECTS, st.booleans(), st.sampled_from(TARGETS))
+def test_any_project_document_parses_the_same(
+    document: dict[str, Any], ascii_only: bool, python: PythonTarget | None
+) -> None:
+    same_pypi(json.dumps(document, ensure_ascii=ascii_only).encode(), python)
 
 
 @settings(max_examples=300)

@@ -92,3 +92,20 @@ def test_hostile_executable_names_are_dropped() -> None:
 def test_unsafe_registry_name_fails_cleanly() -> None:
     failed = build_packaged("../evil", package())
     assert isinstance(failed, BuildFailure) and failed.subcategory == "unsafe_name"
+
+
+def test_a_runtime_conflict_fails_with_runtime_unsatisfiable() -> None:
+    reason = "engines.node '^20' excludes Node.js 26.12.1"
+    failure = build_packaged(
+        "cowsay", package(ecosystem="npm", identifier="cowsay", runtime_conflict=reason)
+    )
+    assert isinstance(failure, BuildFailure)
+    assert (failure.category, failure.subcategory) == ("generation_failed", "runtime_unsatisfiable")
+    assert failure.message == f"npm:cowsay: {reason}"
+    assert failure.version == "3.2.4"
+
+
+def test_no_executables_is_reported_before_a_runtime_conflict() -> None:
+    """A library stays excluded whatever runtime it asks for."""
+    failure = build_packaged("lib", package(executables=(), runtime_conflict="needs 3.14"))
+    assert isinstance(failure, BuildFailure) and failure.subcategory == "no_executables"

@@ -21,6 +21,7 @@ from automation.core.config import Config, public_endpoints
 from automation.core.errors import UnsafeNameError
 from automation.core.http import BadResponse, HttpClient
 from automation.ecosystems.pypi import client as pypi
+from automation.ecosystems.pypi.requires import PythonTarget
 from tests.support.fake_upstream import FIXTURES, FakeUpstream, sparse_wheel, wheel_manifest
 
 
@@ -117,6 +118,8 @@ def test_locate_members_on_names_matches_entries(names: list[str]) -> None:
 
 
 PYPI = FIXTURES / "pypi"
+PY313 = PythonTarget("3.13", "3.13.5")
+BASE_HTTPIE = "https://pypi.org/pypi/httpie/json"
 
 
 def doc(name: str) -> dict[str, Any]:
@@ -448,3 +451,113 @@ def test_wheel_scripts_that_only_windows_shells_or_one_python_use_are_not_execut
         ("checkov.cmd", "windows_only"),
         ("coverage-3.11", "interpreter_specific"),
     )
+
+
+# ---------------------------------------------------------------- the Python tsuku installs
+
+
+def test_the_newest_release_admitting_the_python_is_read() -> None:
+    """httpie 3.x requires 3.7; on 3.6 tsuku installs 2.6.0, whose wheel is the one read."""
+    on_36 = PythonTarget("3.6", "3.6.15")
+    info = pypi.parse_project_json(doc("httpie"), base_url=BASE_HTTPIE, python=on_36)
+    assert (info.version, info.latest, info.requires_python) == ("2.6.0", "3.2.4", ">=3.6")
+    assert info.wheel is not None and info.wheel.filename == "httpie-2.6.0-py3-none-any.whl"
+    assert info.upload_time == info.wheel.upload_time and info.runtime_conflict == ""
+    latest = pypi.parse_project_json(doc("httpie"), base_url=BASE_HTTPIE, python=PY313)
+    assert (latest.version, latest.latest, latest.requires_python) == ("3.2.4", "3.2.4", ">=3.7")
+    # The latest admits 3.13: reading with the target changes nothing.
+    assert latest == pypi.parse_project_json(doc("httpie"), base_url=BASE_HTTPIE)
+
+
+def test_no_release_admitting_the_python_keeps_the_latest_and_says_why() -> None:
+    on_37 = PythonTarget("3.7", "3.7.17")
+    info = pypi.parse_project_json(doc("requests"), base_url="https://pypi.org/x", python=on_37)
+    assert info.version == info.latest == "2.34.2"
+    assert info.wheel is not None and info.wheel.filename == "requests-2.34.2-py3-none-any.whl"
+    assert info.runtime_conflict == (
+        "no release admits Python 3.7.17: the latest, 2.34.2, requires Python >=3.10"
+    )
+
+
+def test_an_admitting_release_without_a_wheel_borrows_the_newest_admitting_wheel() -> None:
+    document = copy.deepcopy(doc("requests"))
+    document["releases"]["2.32.5"] = [
+        f for f in document["releases"]["2.32.5"] if f["packagetype"] == "sdist"
+    ]
+    on_39 = PythonTarget("3.9", "3.9.18")
+    info = pypi.parse_project_json(document, base_url="https://pypi.org/x", python=on_39)
+    assert info.version == "2.32.5"
+    # 2.32.4 (3.8+) admits 3.9; the 3.10-only releases, uploaded later, do not.
+    assert info.wheel is not None and info.wheel.filename == "requests-2.32.4-py3-none-any.whl"
+
+
+def test_the_fast_decoder_reads_releases_when_the_python_needs_them() -> None:
+    body = (PYPI / "requests.json").read_bytes()
+    on_39 = PythonTarget("3.9", "3.9.18")
+    fast = pypi.decode_project_json(body, on_39)
+    assert all(isinstance(v, list) for v in fast["releases"].values())
+    assert all(v is None for v in pypi.decode_project_json(body, PY313)["releases"].values())
+    full = json.loads(body)
+    assert pypi.parse_project_json(fast, base_url="u", python=on_39) == pypi.parse_project_json(
+        full, base_url="u", python=on_39
+    )
+
+
+# ---------------------------------------------------------------- optional extras
+
+
+def test_fetch_finds_the_extras_a_script_needs(upstream: FakeUpstream, http: HttpClient) -> None:
+    serve_project(upstream, "httpx")
+    project = pypi.fetch_pypi_project(http, "httpx", python=PY313, extras=True)
+    assert {s: n.extras for s, n in project.script_extras.items()} == {"httpx": ("cli",)}
+    # A 73 KB wheel: the tail read holds all of it but 9 KB, fetched once for the sources.
+    assert len([e for e in upstream.log if e[1].endswith(".whl")]) == 2
+    assert pypi.fetch_pypi_project(http, "httpx").script_extras == {}  # not asked
+
+
+def test_a_wheel_served_whole_is_analysed_from_memory(
+    upstream: FakeUpstream, http: HttpClient
+) -> None:
+    serve_project(upstream, "python-dotenv", honour_range=False)
+    project = pypi.fetch_pypi_project(http, "python-dotenv", python=PY313, extras=True)
+    assert {s: n.extras for s, n in project.script_extras.items()} == {"dotenv": ("cli",)}
+    assert len([e for e in upstream.log if "python_dotenv" in e[1]]) == 1
+
+
+@pytest.mark.parametrize(("budget", "found"), [(32, {"httpx": ("cli",)}), (1, {})])
+def test_sources_too_spread_are_read_one_by_one_within_a_budget(
+    upstream: FakeUpstream,
+    http: HttpClient,
+    monkeypatch: pytest.MonkeyPatch,
+    budget: int,
+    found: dict[str, tuple[str, ...]],
+) -> None:
+    """With no span small enough, each module is one read; past the budget a module is
+    unread, so the need through httpx/_main.py is not seen (no evidence is invented)."""
+    monkeypatch.setattr(pypi, "MAX_SOURCE_SPAN", 0)
+    monkeypatch.setattr(pypi, "MAX_SOURCE_READS", budget)
+    serve_project(upstream, "httpx")
+    project = pypi.fetch_pypi_project(http, "httpx", python=PY313, extras=True)
+    assert {s: n.extras for s, n in project.script_extras.items()} == found
+    reads = [e for e in upstream.log if e[1].endswith(".whl")]
+    assert 1 < len(reads) <= 1 + budget
+
+
+def test_the_prefetched_range_serves_member_reads() -> None:
+    data = (PYPI / "wheels" / "httpx-0.29.0-py3-none-any.whl").read_bytes()
+    calls: list[tuple[int, int]] = []
+
+    def read(offset: int, length: int) -> bytes:
+        calls.append((offset, length))
+        return data[offset : offset + length]
+
+    archive = pypi.WheelArchive(read, data[-1000:], len(data), "mem://")
+    calls.clear()
+    names = [n for n in archive.names if n.endswith(".py")]
+    assert archive.prefetch(names, 1 << 20) and len(calls) == 1
+    entry = archive.entry("httpx/_main.py")
+    assert entry is not None
+    assert b"import click" in archive.read_member(entry, 1 << 20)
+    assert len(calls) == 1
+    assert not archive.prefetch(names, 100)  # over the cap: nothing fetched
+    assert archive.entry("no/such.py") is None

@@ -1,0 +1,91 @@
+"""The installer's pipx_install: a package spec with extras installs and reports its version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from automation.containers import installer
+from automation.containers.installer import Context, Platform, ProcessResult
+
+PIPX = installer.ACTIONS["pipx_install"]
+requirement_spec: Callable[[str, str | None], str] = PIPX.__globals__["requirement_spec"]
+project_name: Callable[[str], str] = PIPX.__globals__["project_name"]
+
+
+@pytest.mark.parametrize(
+    ("package", "version", "expected"),
+    [
+        ("httpx", "0.28.1", "httpx==0.28.1"),
+        ("httpx", None, "httpx"),
+        ("httpx[cli]", "0.28.1", "httpx[cli]==0.28.1"),
+        ("fastapi[standard, all]", "1.0", "fastapi[standard,all]==1.0"),
+        ("python-dotenv[cli]", None, "python-dotenv[cli]"),
+    ],
+)
+def test_requirement_spec_puts_the_version_after_the_extras(
+    package: str, version: str | None, expected: str
+) -> None:
+    assert requirement_spec(package, version) == expected
+
+
+@pytest.mark.parametrize(
+    ("package", "expected"),
+    [("httpx", "httpx"), ("httpx[cli]", "httpx"), ("python-dotenv[cli]", "python-dotenv")],
+)
+def test_project_name_strips_the_extras(package: str, expected: str) -> None:
+    assert project_name(package) == expected
+
+
+class FakePip:
+    """Records commands; pip creates the executables; importlib.metadata knows only ``httpx``."""
+
+    def __init__(self, executables: list[str]) -> None:
+        self.executables = executables
+        self.commands: list[list[str]] = []
+
+    def __call__(self, argv: list[str], env: dict[str, str], cwd: str, timeout: float) -> Any:
+        self.commands.append(list(argv))
+        if "venv" in argv:
+            return ProcessResult(0, "")
+        if "install" in argv:
+            bin_dir = Path(argv[argv.index("--python") + 1]).parent
+            bin_dir.mkdir(parents=True, exist_ok=True)
+            for name in self.executables:
+                (bin_dir / name).write_text("#!/bin/sh\n")
+                (bin_dir / name).chmod(0o755)
+            return ProcessResult(0, "")
+        if "-c" in argv:
+            if argv[-1] == "httpx":
+                return ProcessResult(0, "0.28.1\n")
+            return ProcessResult(1, "importlib.metadata.PackageNotFoundError: " + argv[-1])
+        raise AssertionError(argv)
+
+
+@pytest.mark.parametrize(
+    ("requested", "spec"), [("0.28.1", "httpx[cli]==0.28.1"), (None, "httpx[cli]")]
+)
+def test_pipx_install_of_a_package_with_an_extra(
+    tmp_path: Path, requested: str | None, spec: str
+) -> None:
+    runner = FakePip(["httpx"])
+    ctx = Context(
+        "httpx",
+        Platform.parse("linux-debian-glibc-x86_64"),
+        str(tmp_path),
+        requested,
+        runner=runner,
+        reuse_host_tools=True,
+        log_to=lambda _line: None,
+    )
+    step = {"action": "pipx_install", "package": "httpx[cli]", "executables": ["httpx"]}
+    PIPX(step, ctx)
+    pip = next(c for c in runner.commands if "install" in c)
+    assert pip[-1] == spec
+    probe = next(c for c in runner.commands if "-c" in c)
+    assert probe[-1] == "httpx"  # the distribution's name, which the probe can find
+    assert ctx.version == "0.28.1"  # unpinned: known only from the probe
+    assert (tmp_path / "bin" / "httpx").exists()
