@@ -62,10 +62,19 @@ from automation.containers.runtime import (
     Completed,
     ContainerRuntime,
     EngineError,
+    Mount,
     RunOptions,
     container,
     detect_runtime,
     new_container_name,
+)
+from automation.containers.runtimes import (
+    ProvisionedRuntime,
+    annotate,
+    container_path,
+    ecosystems_in,
+    interpreter,
+    runtimes_for,
 )
 from automation.core.errors import AutomationError, DataError, ExitCode, StoppedError, UsageError
 from automation.core.jsondata import loads
@@ -83,6 +92,8 @@ INSTALLER_IN_KIT = "containers/installer.py"
 SMOKE_RECIPES_DIR = CONTAINERS_DIR / "smoke"
 PAYLOAD_DIR = "/tmp/registry-automation"
 PREFIX = "/opt/tsuku-validate"
+# The PATH of the images' own tools, after the mounted runtimes' bin folders.
+CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RETRY_BACKOFF = (2.0, 4.0)
 CONTAINER_ERROR = "container_error"
 
@@ -123,10 +134,21 @@ class ValidationOptions:
     isolate_verify: bool = True
     max_attempts: int = 3
     backoff: tuple[float, ...] = RETRY_BACKOFF
+    # tsuku's runtimes (pinned Node.js, Python): mounted read-only, first on the container's PATH.
+    runtimes: tuple[ProvisionedRuntime, ...] = ()
 
     def run_options(self) -> RunOptions:
-        options = RunOptions(memory=self.memory, cpus=self.cpus)
+        mounts = tuple(
+            Mount(str(r.host_root), r.mount_point, read_only=True) for r in self.runtimes
+        )
+        env = (("PATH", container_path(self.runtimes, CONTAINER_PATH)),) if self.runtimes else ()
+        options = RunOptions(memory=self.memory, cpus=self.cpus, env=env, mounts=mounts)
         return options.with_ca_bundle(self.ca_bundle) if self.ca_bundle else options
+
+    def installer_args(self) -> list[str]:
+        """Installer flags the runtimes add (the interpreter that makes virtual environments)."""
+        python = interpreter(self.runtimes, container=True)
+        return ["--python", python] if python else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +174,7 @@ class ValidationResult:
     timings: dict[str, float] = field(default_factory=dict)
     batch_id: str | None = None
     installer_category: str = ""
+    runtimes: tuple[dict[str, str], ...] = ()
 
     def to_result_line(self) -> ResultLine:
         wall = self.timings.get("wall")
@@ -169,6 +192,7 @@ class ValidationResult:
             version=self.version or None,
             duration_seconds=round(wall, 3) if wall is not None else None,
             batch_id=self.batch_id,
+            runtimes=self.runtimes,
         )
 
     def to_line(self) -> dict[str, Any]:
@@ -276,7 +300,7 @@ def _attempt(
         payload.mkdir()
         write_kit(payload / KIT_DIR)
         (payload / "recipe.json").write_text(json.dumps(recipe.document), encoding="utf-8")
-        common = ["--platform", env.platform, "--prefix", PREFIX]
+        common = ["--platform", env.platform, "--prefix", PREFIX, *options.installer_args()]
         script = [env.python, installer_path_in_container()]
         recipe_arg = f"{PAYLOAD_DIR}/recipe.json"
         try:
@@ -333,10 +357,12 @@ def _attempt(
                     timeout=options.verify_timeout + 60,
                 )
                 timings["verify_exec"] = time.monotonic() - step
+                installed = parse_installer_output(install)
                 record = parse_installer_output(checked)
                 record.setdefault("phase", "verify")
+                record.setdefault("runtimes", installed.get("runtimes") or [])
                 if not record.get("version"):
-                    record["version"] = install_version(install)
+                    record["version"] = str(installed.get("version") or "")
                 if note:
                     record["note"] = note
                 step = time.monotonic()
@@ -349,10 +375,6 @@ def _attempt(
         timings["remove"] = time.monotonic() - step
         timings["total"] = time.monotonic() - start
     return record, timings
-
-
-def install_version(completed: Completed) -> str:
-    return str(parse_installer_output(completed).get("version") or "")
 
 
 def validate_one(
@@ -395,7 +417,13 @@ def validate_one(
         timings={k: round(v, 2) for k, v in timings.items()},
         batch_id=options.batch_id,
         installer_category=str(record.get("category") or ""),
+        runtimes=tuple(annotate(_records(record.get("runtimes")), options.runtimes)),
     )
+
+
+def _records(value: Any) -> list[dict[str, Any]]:
+    """The installer's runtime records, ignoring anything that is not one (container output)."""
+    return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
 
 
 def validate_in_environment(
@@ -788,10 +816,18 @@ def _ready_runtime(
     return runtime
 
 
-def _options(batch_id: str, ca_bundle: bool, isolate_verify: bool = True) -> ValidationOptions:
+def _options(
+    batch_id: str,
+    ca_bundle: bool,
+    isolate_verify: bool = True,
+    runtimes: tuple[ProvisionedRuntime, ...] = (),
+) -> ValidationOptions:
     bundle = DEFAULT_CA_BUNDLE if ca_bundle and DEFAULT_CA_BUNDLE.is_file() else None
     return ValidationOptions(
-        batch_id=check_recipe_name(batch_id), ca_bundle=bundle, isolate_verify=isolate_verify
+        batch_id=check_recipe_name(batch_id),
+        ca_bundle=bundle,
+        isolate_verify=isolate_verify,
+        runtimes=runtimes,
     )
 
 
@@ -820,7 +856,8 @@ def run_validation(
     runtime = runtime or detect_runtime(prefer=engine)
     envs, _ = resolve_environment_ids(environment_ids, runtime)
     runtime = _ready_runtime(envs, runtime, engine, build)
-    options = _options(batch_id or default_batch_id(), ca_bundle, isolate_verify)
+    runtimes = runtimes_for(ecosystems_in(r.document for r in recipes))
+    options = _options(batch_id or default_batch_id(), ca_bundle, isolate_verify, runtimes)
     return validate_batch(
         recipes,
         envs,
@@ -890,12 +927,13 @@ def validate_batch_in_environments(
             already_done=already,
         )
     runtime = _ready_runtime(envs, runtime, None, build)
+    runtimes = runtimes_for(ecosystems_in(r.document for r in recipes))
     return validate_batch(
         recipes,
         envs,
         runtime,
         layout=layout,
-        options=_options(batch_id, ca_bundle),
+        options=_options(batch_id, ca_bundle, runtimes=runtimes),
         jobs=jobs,
         done=done,
         guard=None if guard is None else (lambda name: guard(ecosystem_of.get(name, ""))),

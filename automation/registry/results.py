@@ -44,6 +44,8 @@ class ResultLine:
     version: str | None = None
     duration_seconds: float | None = None
     batch_id: str | None = None
+    # The runtimes the install ran on: ({"name", "version", "build"}, ...); () when none was used.
+    runtimes: tuple[dict[str, str], ...] = field(default=(), hash=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -68,7 +70,13 @@ class ResultLine:
             out["duration_seconds"] = self.duration_seconds
         if self.batch_id is not None:
             out["batch_id"] = self.batch_id
+        if self.runtimes:
+            out["runtimes"] = [dict(r) for r in self.runtimes]
         return out
+
+    def runtime_text(self) -> str:
+        """``node 26.12.1, npm 12.2.3``: what reports print beside a verdict."""
+        return ", ".join(f"{r['name']} {r['version'] or '?'}" for r in self.runtimes)
 
 
 def _line_from_json(doc: dict[str, Any]) -> ResultLine:
@@ -86,6 +94,7 @@ def _line_from_json(doc: dict[str, Any]) -> ResultLine:
         version=doc.get("version"),
         duration_seconds=doc.get("duration_seconds"),
         batch_id=doc.get("batch_id"),
+        runtimes=tuple(dict(r) for r in doc.get("runtimes") or ()),
     )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from automation.containers.runtimes import ecosystems_in, runtimes_for
 from automation.core.atomic import atomic_write_text
 from automation.core.errors import ExitCode, StoppedError, UsageError
 from automation.core.hostplatform import host_platform
@@ -95,6 +96,7 @@ def _line_from_local(
         version=result.version,
         duration_seconds=round(result.seconds, 3),
         batch_id=batch_id,
+        runtimes=result.runtimes,
     )
 
 
@@ -116,7 +118,13 @@ def validate_batch_locally(
     if not staging.exists():
         raise UsageError(f"no batch {batch_id!r}: {staging.log_path} does not exist")
     environment, platform = "local", host_platform()
-    validator = validator or LocalValidator()
+    if validator is None:
+        # tsuku's runtimes for the ecosystems this batch installs from (provisioned on first use)
+        documents = [
+            tomllib.loads(staging.recipe_path(o.name).read_text(encoding="utf-8"))
+            for o in staging.generated()
+        ]
+        validator = LocalValidator(runtimes=runtimes_for(ecosystems_in(documents)))
     report = ValidateReport(batch_id, environment, platform)
     started = time.monotonic()
     results_path = layout.results_file(batch_id, environment)

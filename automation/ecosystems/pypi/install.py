@@ -23,6 +23,7 @@ def pipx_install(step: dict[str, Any], ctx: kit.Context) -> None:
     venv = os.path.join(ctx.tool_dir, "venv")
     python = os.path.join(venv, "bin", "python")
     spec = package + ("==" + ctx.requested_version if ctx.requested_version else "")
+    ctx.note_runtime("python3", ctx.python)
     if ctx.reuse_host_tools:
         # The installer's interpreter has pip (the kit's own environment): a venv without one is
         # made in a fraction of the time, and that pip installs into it.
