@@ -448,9 +448,9 @@ def validate(  # type: ignore[no-untyped-def]
         "json": JSON_HELP,
     }
 )
-def merge(
+def merge(  # type: ignore[no-untyped-def]
     c, batch_id=None, wait=None, allow_missing_shards=False, pr_body=None, root=None, json=False
-):  # type: ignore[no-untyped-def]
+):
     """Land passing recipes; queue, failures, metrics and the batch manifest record the rest."""
 
     def work() -> Report:

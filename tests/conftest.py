@@ -14,6 +14,7 @@ reads it and fails after the last one if anything under it changed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,3 +76,13 @@ def upstream() -> Iterator[FakeUpstream]:
     yield server
     server.stop()
     assert server.unexpected == []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _host_runtimes_unless_a_test_asks() -> Iterator[None]:
+    """Tests run installs with fakes or the machine's own tools: no test provisions tsuku's
+    pinned Node.js/Python by accident (a download and a 4-minute build). Tests of provisioning
+    set ``AUTOMATION_RUNTIMES`` themselves; container and live tests choose in their conftest."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUTOMATION_RUNTIMES", os.environ.get("AUTOMATION_RUNTIMES", "host"))
+        yield

@@ -807,6 +807,8 @@ class Context:
         self.log = log_to or log
         self.executables: list[str] = []
         self.last_tree: str | None = None  # the tree an action last unpacked (install_binaries)
+        # The language runtimes the actions ran on: {"name", "version", "path"} (note_runtime).
+        self.runtimes: list[dict[str, str]] = []
         for directory in (self.bin_dir, self.tool_dir, self.work_dir):
             os.makedirs(directory, exist_ok=True)
 
@@ -815,6 +817,30 @@ class Context:
         if left <= 0:
             raise StepFailure(TIMEOUT, "install", f"install exceeded {self.timeout:.0f}s")
         return left
+
+    def note_runtime(self, name: str, executable: str) -> None:
+        """Record the runtime an action runs on, with the version it reports (once per name).
+
+        The version is what ``<executable> --version`` prints (``v26.12.1``, ``Python 3.13.5``,
+        ``cargo 1.95.0 (...)``): the first dotted number. A runtime that cannot say is recorded
+        with an empty version rather than failing the install.
+        """
+        if any(r["name"] == name for r in self.runtimes):
+            return
+        version = ""
+        try:
+            budget = min(30.0, self.remaining())
+            done = self.runner([executable, "--version"], self.environment(), self.work_dir, budget)
+            found = re.search(r"\d+\.\d+(?:\.\d+)?", str(done.output or ""))
+            if done.exit_code == 0 and found:
+                version = found.group(0)
+        except StepFailure:
+            pass
+        self.runtimes.append({"name": name, "version": version, "path": executable})
+
+    def which(self, name: str) -> str | None:
+        """``name`` on the PATH commands start with (the context's, else this process's)."""
+        return shutil.which(name, path=self.environment().get("PATH"))
 
     def environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         """The environment a command starts with: the base one plus ``extra``."""
@@ -889,9 +915,15 @@ def run_command(
     return str(done.output)
 
 
-def require_tool(name: str, action: str) -> str:
-    """The path of ``name`` on PATH, or a missing-runtime failure naming the action."""
-    path = shutil.which(name)
+def require_tool(name: str, action: str, ctx: Context | None = None) -> str:
+    """The path of ``name`` on the PATH commands start with, or a missing-runtime failure.
+
+    With ``ctx`` the runtime is recorded (``Context.note_runtime``): result lines say which
+    ``node``/``cargo``/... an install ran on and its version.
+    """
+    path = ctx.which(name) if ctx is not None else shutil.which(name)
+    if path is not None and ctx is not None:
+        ctx.note_runtime(name, path)
     if path is None:
         raise StepFailure(MISSING_RUNTIME, name, f"{action} needs {name}, which is not installed")
     return path
@@ -1177,7 +1209,11 @@ def install(recipe: dict[str, Any], ctx: Context) -> dict[str, Any]:
             run_step(step, ctx, index)
     except StepFailure as exc:
         return failure_result(
-            exc, ctx.version, phase="install", duration_ms=int((time.monotonic() - start) * 1000)
+            exc,
+            ctx.version,
+            phase="install",
+            duration_ms=int((time.monotonic() - start) * 1000),
+            runtimes=ctx.runtimes,
         )
     state = {"version": ctx.version or "", "executables": ctx.executables}
     with open(os.path.join(ctx.tool_dir, "state.json"), "w", encoding="utf-8") as handle:
@@ -1189,6 +1225,7 @@ def install(recipe: dict[str, Any], ctx: Context) -> dict[str, Any]:
         phase="install",
         executables=ctx.executables,
         duration_ms=int((time.monotonic() - start) * 1000),
+        runtimes=ctx.runtimes,
     )
 
 
@@ -1302,12 +1339,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", dest="version", default=None, help="install this version")
     parser.add_argument("--timeout", type=float, default=900, help="install budget in seconds")
     parser.add_argument("--verify-timeout", type=float, default=60)
+    parser.add_argument(
+        "--python",
+        default=None,
+        help="the interpreter that makes virtual environments (default: this one)",
+    )
     args = parser.parse_args(argv)
     recipe = load_recipe(args.recipe)
     try:
         name = recipe_name(recipe)
         ctx = Context(
-            name, Platform.parse(args.platform), args.prefix, args.version, args.timeout, recipe
+            name,
+            Platform.parse(args.platform),
+            args.prefix,
+            args.version,
+            args.timeout,
+            recipe,
+            python=args.python,
         )
     except (StepFailure, ValueError) as exc:
         record = result(FAIL, INSTALL_FAILED, "bad_recipe", str(exc), exit_code=2)

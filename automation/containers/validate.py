@@ -76,6 +76,14 @@ from automation.containers.runtime import (
     detect_runtime,
     new_container_name,
 )
+from automation.containers.runtimes import (
+    ProvisionedRuntime,
+    annotate,
+    container_path,
+    ecosystems_in,
+    interpreter,
+    runtimes_for,
+)
 from automation.core.errors import AutomationError, DataError, ExitCode, StoppedError, UsageError
 from automation.core.jsondata import loads
 from automation.core.layout import RegistryLayout
@@ -96,6 +104,8 @@ PREFIX = "/opt/tsuku-validate"
 TSUKU_IN_CONTAINER = "/run/registry-automation/tsuku"
 TSUKU_HOME_IN_CONTAINER = f"{PREFIX}/tsuku-home"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# The PATH of the images' own tools, after the mounted runtimes' bin folders.
+CONTAINER_PATH = SYSTEM_PATH
 RETRY_BACKOFF = (2.0, 4.0)
 CONTAINER_ERROR = "container_error"
 
@@ -139,13 +149,24 @@ class ValidationOptions:
     max_attempts: int = 3
     backoff: tuple[float, ...] = RETRY_BACKOFF
     installer: tsuku.Installer = tsuku.KIT_INSTALLER
+    # tsuku's runtimes (pinned Node.js, Python): mounted read-only, first on the container's PATH.
+    runtimes: tuple[ProvisionedRuntime, ...] = ()
 
     def run_options(self) -> RunOptions:
-        options = RunOptions(memory=self.memory, cpus=self.cpus)
+        mounts = tuple(
+            Mount(str(r.host_root), r.mount_point, read_only=True) for r in self.runtimes
+        )
+        env = (("PATH", container_path(self.runtimes, CONTAINER_PATH)),) if self.runtimes else ()
+        options = RunOptions(memory=self.memory, cpus=self.cpus, env=env, mounts=mounts)
         if self.installer.tsuku is not None:
             binary = Mount(self.installer.tsuku.path, TSUKU_IN_CONTAINER, read_only=True)
             options = options.with_mount(binary)
         return options.with_ca_bundle(self.ca_bundle) if self.ca_bundle else options
+
+    def installer_args(self) -> list[str]:
+        """Installer flags the runtimes add (the interpreter that makes virtual environments)."""
+        python = interpreter(self.runtimes, container=True)
+        return ["--python", python] if python else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +193,7 @@ class ValidationResult:
     batch_id: str | None = None
     installer_category: str = ""
     installer: str | None = None  # the result line's field: None for the kit's own installer
+    runtimes: tuple[dict[str, str], ...] = ()
 
     def to_result_line(self) -> ResultLine:
         wall = self.timings.get("wall")
@@ -190,6 +212,7 @@ class ValidationResult:
             duration_seconds=round(wall, 3) if wall is not None else None,
             batch_id=self.batch_id,
             installer=self.installer,
+            runtimes=self.runtimes,
         )
 
     def to_line(self) -> dict[str, Any]:
@@ -297,7 +320,7 @@ def _attempt(
         payload.mkdir()
         write_kit(payload / KIT_DIR)
         (payload / "recipe.json").write_text(json.dumps(recipe.document), encoding="utf-8")
-        common = ["--platform", env.platform, "--prefix", PREFIX]
+        common = ["--platform", env.platform, "--prefix", PREFIX, *options.installer_args()]
         script = [env.python, installer_path_in_container()]
         recipe_arg = f"{PAYLOAD_DIR}/recipe.json"
         try:
@@ -354,10 +377,12 @@ def _attempt(
                     timeout=options.verify_timeout + 60,
                 )
                 timings["verify_exec"] = time.monotonic() - step
+                installed = parse_installer_output(install)
                 record = parse_installer_output(checked)
                 record.setdefault("phase", "verify")
+                record.setdefault("runtimes", installed.get("runtimes") or [])
                 if not record.get("version"):
-                    record["version"] = install_version(install)
+                    record["version"] = str(installed.get("version") or "")
                 if note:
                     record["note"] = note
                 step = time.monotonic()
@@ -370,10 +395,6 @@ def _attempt(
         timings["remove"] = time.monotonic() - step
         timings["total"] = time.monotonic() - start
     return record, timings
-
-
-def install_version(completed: Completed) -> str:
-    return str(parse_installer_output(completed).get("version") or "")
 
 
 def _tsuku_record(outcome: tsuku.Outcome, phase: str, version: str | None) -> dict[str, Any]:
@@ -553,7 +574,13 @@ def validate_one(
         batch_id=options.batch_id,
         installer_category=str(record.get("category") or ""),
         installer=options.installer.result_field,
+        runtimes=tuple(annotate(_records(record.get("runtimes")), options.runtimes)),
     )
+
+
+def _records(value: Any) -> list[dict[str, Any]]:
+    """The installer's runtime records, ignoring anything that is not one (container output)."""
+    return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
 
 
 def validate_in_environment(
@@ -955,6 +982,7 @@ def _options(
     ca_bundle: bool,
     isolate_verify: bool = True,
     installer: tsuku.Installer = tsuku.KIT_INSTALLER,
+    runtimes: tuple[ProvisionedRuntime, ...] = (),
 ) -> ValidationOptions:
     bundle = DEFAULT_CA_BUNDLE if ca_bundle and DEFAULT_CA_BUNDLE.is_file() else None
     return ValidationOptions(
@@ -962,6 +990,7 @@ def _options(
         ca_bundle=bundle,
         isolate_verify=isolate_verify,
         installer=installer,
+        runtimes=runtimes,
     )
 
 
@@ -992,7 +1021,10 @@ def run_validation(
     runtime = runtime or detect_runtime(prefer=engine)
     envs, _ = resolve_environment_ids(environment_ids, runtime)
     runtime = _ready_runtime(envs, runtime, engine, build)
-    options = _options(batch_id or default_batch_id(), ca_bundle, isolate_verify, installer)
+    runtimes = runtimes_for(ecosystems_in(r.document for r in recipes))
+    options = _options(
+        batch_id or default_batch_id(), ca_bundle, isolate_verify, installer, runtimes
+    )
     return validate_batch(
         recipes,
         envs,
@@ -1064,12 +1096,13 @@ def validate_batch_in_environments(
             installer=installer,
         )
     runtime = _ready_runtime(envs, runtime, None, build)
+    runtimes = runtimes_for(ecosystems_in(r.document for r in recipes))
     return validate_batch(
         recipes,
         envs,
         runtime,
         layout=layout,
-        options=_options(batch_id, ca_bundle, installer=installer),
+        options=_options(batch_id, ca_bundle, installer=installer, runtimes=runtimes),
         jobs=jobs,
         done=done,
         guard=None if guard is None else (lambda name: guard(ecosystem_of.get(name, ""))),

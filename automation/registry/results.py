@@ -46,6 +46,8 @@ class ResultLine:
     batch_id: str | None = None
     # "tsuku <version>" when a tsuku binary installed it; None (not written) for the kit's own.
     installer: str | None = None
+    # The runtimes the install ran on: ({"name", "version", "build"}, ...); () when none was used.
+    runtimes: tuple[dict[str, str], ...] = field(default=(), hash=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -72,7 +74,13 @@ class ResultLine:
             out["batch_id"] = self.batch_id
         if self.installer is not None:
             out["installer"] = self.installer
+        if self.runtimes:
+            out["runtimes"] = [dict(r) for r in self.runtimes]
         return out
+
+    def runtime_text(self) -> str:
+        """``node 26.12.1, npm 12.2.3``: what reports print beside a verdict."""
+        return ", ".join(f"{r['name']} {r['version'] or '?'}" for r in self.runtimes)
 
 
 def _line_from_json(doc: dict[str, Any]) -> ResultLine:
@@ -91,6 +99,7 @@ def _line_from_json(doc: dict[str, Any]) -> ResultLine:
         duration_seconds=doc.get("duration_seconds"),
         batch_id=doc.get("batch_id"),
         installer=doc.get("installer"),
+        runtimes=tuple(dict(r) for r in doc.get("runtimes") or ()),
     )
 
 

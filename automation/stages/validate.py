@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from automation.containers.runtimes import ecosystems_in, runtimes_for
 from automation.containers.tsuku import KIT_INSTALLER, Installer
 from automation.core.atomic import atomic_write_text
 from automation.core.errors import ExitCode, StoppedError, UsageError
@@ -110,6 +111,7 @@ def _line_from_local(
         duration_seconds=round(result.seconds, 3),
         batch_id=batch_id,
         installer=installer,
+        runtimes=result.runtimes,
     )
 
 
@@ -137,7 +139,15 @@ def validate_batch_locally(
     environment, platform = "local", host_platform()
     if validator is None:
         tsuku = installer.tsuku
-        validator = LocalValidator() if tsuku is None else TsukuValidator(tsuku)
+        if tsuku is None:
+            # tsuku's runtimes for the ecosystems this batch installs from (provisioned once)
+            documents = [
+                tomllib.loads(staging.recipe_path(o.name).read_text(encoding="utf-8"))
+                for o in staging.generated()
+            ]
+            validator = LocalValidator(runtimes=runtimes_for(ecosystems_in(documents)))
+        else:
+            validator = TsukuValidator(tsuku)
     report = ValidateReport(batch_id, environment, platform, installer=validator.installer)
     started = time.monotonic()
     results_path = layout.results_file(batch_id, environment)

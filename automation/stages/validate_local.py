@@ -24,6 +24,7 @@ from typing import Any
 import tomlkit
 
 from automation.containers import installer, tsuku
+from automation.containers.runtimes import ProvisionedRuntime, annotate, host_path, interpreter
 from automation.core.errors import DataError
 from automation.core.hostplatform import host_platform
 from automation.core.process import Completed, run_process
@@ -72,6 +73,8 @@ class LocalResult:
     verify_pattern: str | None
     seconds: float
     install_seconds: float
+    # The runtimes the install ran on ({"name", "version", "build"}), as result lines record them.
+    runtimes: tuple[dict[str, str], ...] = ()
 
 
 def version_pattern(output: str, version: str) -> str | None:
@@ -92,10 +95,14 @@ def version_pattern(output: str, version: str) -> str | None:
 
 
 def _install_env(
-    home: Path, bin_dir: Path, extra: Mapping[str, str] | None = None
+    home: Path,
+    bin_dir: Path,
+    extra: Mapping[str, str] | None = None,
+    runtimes: Sequence[ProvisionedRuntime] = (),
 ) -> dict[str, str]:
+    base = host_path(runtimes, os.environ.get("PATH", "/usr/bin:/bin"))
     env = {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "PATH": f"{bin_dir}{os.pathsep}{base}",
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
@@ -160,6 +167,7 @@ class _Installed:
     failure: tuple[str, str, int, str] | None
     bin_dir: Path
     version: str | None
+    runtimes: tuple[dict[str, str], ...] = ()
 
 
 def _failure_outcome(exc: installer.StepFailure) -> tuple[str, str, int, str]:
@@ -195,7 +203,11 @@ class LocalValidator:
         verify_timeout: float = 30,
         attempts: int = 3,
         backoff: float = 2.0,
+        runtimes: Sequence[ProvisionedRuntime] = (),
     ):
+        """``runtimes``: tsuku's pinned runtimes (first on PATH, their interpreter makes the
+        virtual environments); none means this machine's own ``node``/``python3``."""
+        self.runtimes = tuple(runtimes)
         self.runner = runner
         self.install_timeout = install_timeout
         self.verify_timeout = verify_timeout
@@ -218,16 +230,18 @@ class LocalValidator:
             timeout=self.install_timeout,
             recipe=dict(recipe),
             runner=self.runner,
+            python=interpreter(self.runtimes, container=False),
             reuse_host_tools=True,
             log_to=lambda _line: None,  # the report says what happened; no command echo
         )
         bin_dir = Path(ctx.bin_dir)
-        ctx.env = _install_env(home, bin_dir)
+        ctx.env = _install_env(home, bin_dir, runtimes=self.runtimes)
         try:
             installer.run_step(dict(step), ctx)
         except installer.StepFailure as exc:
-            return _Installed(_failure_outcome(exc), bin_dir, ctx.version)
-        return _Installed(None, bin_dir, ctx.version)
+            used = tuple(annotate(ctx.runtimes, self.runtimes))
+            return _Installed(_failure_outcome(exc), bin_dir, ctx.version, used)
+        return _Installed(None, bin_dir, ctx.version, tuple(annotate(ctx.runtimes, self.runtimes)))
 
     def validate(self, recipe: Mapping[str, Any], text: str | None = None) -> LocalResult:
         """Install, check the executables, find a verify command and pattern. Never raises.
@@ -279,6 +293,7 @@ class LocalValidator:
                         None,
                         time.monotonic() - started,
                         install_seconds,
+                        installed.runtimes,
                     )
                 result = self._verify(recipe, step, work, installed.bin_dir, version or "")
                 return LocalResult(
@@ -293,6 +308,7 @@ class LocalValidator:
                     result[6],
                     time.monotonic() - started,
                     install_seconds,
+                    installed.runtimes,
                 )
 
     def _verify(
@@ -334,7 +350,7 @@ class LocalValidator:
         declared = str(recipe.get("verify", {}).get("command", "")).strip()
         words = shlex.split(declared) if declared else []
         exe = words[0] if words and words[0] in executables else executables[0]
-        env = _install_env(work / "home", bin_dir)
+        env = _install_env(work / "home", bin_dir, runtimes=self.runtimes)
         candidates = ([words[1:]] if len(words) > 1 and words[0] == exe else []) + [
             [flag] for flag in (*VERSION_FLAGS, *HELP_FLAGS)
         ]

@@ -20,8 +20,8 @@ def cpan_install(step: dict[str, Any], ctx: kit.Context) -> None:
     """``cpanm --local-lib-contained`` the tool's directory; wrappers set PERL5LIB."""
     dist = step.get("module") or kit.step_field(step, "distribution")
     module = str(dist).replace("-", "::")
-    cpanm = kit.require_tool("cpanm", "cpan_install")
-    kit.require_tool("perl", "cpan_install")
+    cpanm = kit.require_tool("cpanm", "cpan_install", ctx)
+    kit.require_tool("perl", "cpan_install", ctx)
     local = os.path.join(ctx.tool_dir, "perl5")
     kit.run_command(
         [cpanm, "--notest", "--local-lib-contained", local, module], ctx, what="cpanm " + module

@@ -19,7 +19,7 @@ else:  # loaded by the installer core, which registered itself under this name
 def cargo_install(step: dict[str, Any], ctx: kit.Context) -> None:
     """``cargo install --locked --root`` the tool's directory."""
     crate = kit.step_field(step, "crate")
-    cargo = kit.require_tool("cargo", "cargo_install")
+    cargo = kit.require_tool("cargo", "cargo_install", ctx)
     args = [cargo, "install", "--locked", "--root", ctx.tool_dir, crate]
     if ctx.requested_version:
         args += ["--version", ctx.requested_version]

@@ -19,7 +19,7 @@ else:  # loaded by the installer core, which registered itself under this name
 def go_install(step: dict[str, Any], ctx: kit.Context) -> None:
     """``go install module@version`` with GOBIN in the tool's directory."""
     module = kit.step_field(step, "module")
-    go = kit.require_tool("go", "go_install")
+    go = kit.require_tool("go", "go_install", ctx)
     gobin = os.path.join(ctx.tool_dir, "bin")
     target = "{}@{}".format(module, ctx.requested_version or "latest")
     kit.run_command(

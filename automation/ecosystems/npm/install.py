@@ -20,8 +20,8 @@ else:  # loaded by the installer core, which registered itself under this name
 def npm_install(step: dict[str, Any], ctx: kit.Context) -> None:
     """``npm install --global --prefix`` into the tool's own directory; links its bin entries."""
     package = kit.step_field(step, "package")
-    npm = kit.require_tool("npm", "npm_install")
-    kit.require_tool("node", "npm_install")
+    npm = kit.require_tool("npm", "npm_install", ctx)
+    kit.require_tool("node", "npm_install", ctx)
     root = os.path.join(ctx.tool_dir, "npm")
     spec = package + ("@" + ctx.requested_version if ctx.requested_version else "")
     kit.run_command(

@@ -30,6 +30,8 @@ FACTS = EcosystemFacts(
     endpoints=(
         Endpoint("pypi", "https://pypi.org", 20.0),
         Endpoint("pypifiles", "https://files.pythonhosted.org", 20.0),
+        # The Debian archive: the source of the CPython the kit builds for validation (runtime.py).
+        Endpoint("debian", "http://deb.debian.org/debian", 5.0),
     ),
     endpoint="pypi",
     install_action="pipx_install",

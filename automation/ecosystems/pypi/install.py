@@ -40,6 +40,7 @@ def pipx_install(step: dict[str, Any], ctx: kit.Context) -> None:
     python = os.path.join(venv, "bin", "python")
     project = project_name(package)
     spec = requirement_spec(package, ctx.requested_version)
+    ctx.note_runtime("python3", ctx.python)
     if ctx.reuse_host_tools:
         # The installer's interpreter has pip (the kit's own environment): a venv without one is
         # made in a fraction of the time, and that pip installs into it.

@@ -19,7 +19,7 @@ else:  # loaded by the installer core, which registered itself under this name
 def gem_install(step: dict[str, Any], ctx: kit.Context) -> None:
     """``gem install --install-dir`` the tool's directory; wrappers set GEM_HOME/GEM_PATH."""
     gem_name = kit.step_field(step, "gem")
-    gem = kit.require_tool("gem", "gem_install")
+    gem = kit.require_tool("gem", "gem_install", ctx)
     home = os.path.join(ctx.tool_dir, "gems")
     args = [
         gem,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -127,14 +128,22 @@ def test_unsupported_action_is_skipped_not_failed() -> None:
 
 
 def test_the_installers_pipx_action_runs_through_the_injected_runner() -> None:
-    """Local validation runs the containers' installer code: venv, pip, the version probe, then
-    the verify candidates; every process through the one runner, in a clean environment."""
+    """Local validation runs the containers' installer code: the runtime's version, venv, pip,
+    the version probe, then the verify candidates; every process through the one runner."""
     runner = ScriptedRunner(
         install=Completed(0, ""), verify={"--version": Completed(0, "tool 1.2.3\n")}
     )
     result = LocalValidator(runner=runner).validate(PIPX)
     assert result.status == "pass"
-    venv, pip, probe, verify = runner.calls
+    runtime, venv, pip, probe, verify = runner.calls
+    assert runtime == [sys.executable, "--version"]  # no pinned runtime given: this interpreter
+    assert result.runtimes == (
+        {
+            "name": "python3",
+            "version": "1.2.3",
+            "build": f"not provided by the kit: {sys.executable}",
+        },
+    )
     assert venv[1:4] == ["-m", "venv", "--without-pip"]
     assert pip[1:3] == ["-m", "pip"] and pip[-1] == "tool"
     assert probe[1] == "-c" and probe[-1] == "tool"
@@ -215,7 +224,11 @@ def test_npm_install_runs_the_installers_action(
     runner = FakeNpm()
     result = LocalValidator(runner=runner).validate(recipe)
     assert (result.status, result.version, result.verify_pattern) == ("pass", "1.6.0", "{version}")
-    assert runner.calls[0][0] == str(tmp_path / "npm") and runner.calls[0][-1] == "cowsay"
+    # the runtimes' versions are asked first (recorded in the result line), then npm installs
+    assert runner.calls[0] == [str(tmp_path / "npm"), "--version"]
+    assert runner.calls[1] == [str(tmp_path / "node"), "--version"]
+    assert runner.calls[2][0] == str(tmp_path / "npm") and runner.calls[2][-1] == "cowsay"
+    assert [r["name"] for r in result.runtimes] == ["npm", "node"]
 
 
 def test_a_missing_runtime_is_a_missing_dependency(
