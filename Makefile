@@ -10,7 +10,7 @@ LIMIT  ?= 3
 FORCE  ?=
 FORCE_FLAGS = $(foreach name,$(FORCE),--force $(name))
 
-.PHONY: venv run test test-fast lint typecheck check-data clean setup-containers test-containers
+.PHONY: venv run test test-fast lint typecheck check-data clean setup-containers setup-runtimes test-containers
 
 venv: $(STAMP)
 
@@ -50,6 +50,12 @@ clean:
 ENVS ?= debian-12 ubuntu-24.04
 setup-containers:
 	containers/setup.sh --build $(ENVS)
+
+## tsuku's runtimes into the cache (~/.cache/registry-automation/runtimes, AUTOMATION_RUNTIMES_DIR):
+## the official Node.js from the npm registry (sha512-pinned) and CPython 3.13 built from Debian's
+## source (sha256-pinned, about 4 minutes once). Validation provisions them on first use anyway.
+setup-runtimes: venv
+	$(BIN)/python -m automation.containers.runtimes
 
 ## testinfra specs in the built images (REGISTRY_AUTOMATION_TEST_ENVS narrows them).
 test-containers: venv
