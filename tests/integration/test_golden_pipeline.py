@@ -50,6 +50,7 @@ _DIGEST = re.compile(r'"(sha256|size)": ("[0-9a-f]{64}"|[0-9]+)')
 
 def _mask(text: str, root: Path) -> str:
     text = text.replace(str(root), "<ROOT>")
+    text = text.replace(sys.executable, "<PYTHON>")  # the interpreter running the tests
     text = _DURATION.sub(lambda m: f'"{m.group(1)}": <N>', text)
     text = _DIGEST.sub(lambda m: f'"{m.group(1)}": <DIGEST>', text)
     return _TIMESTAMP.sub("<TIME>", text)

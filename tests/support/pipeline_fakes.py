@@ -93,6 +93,8 @@ class FakeProcesses:
     def __call__(
         self, argv: Sequence[str], env: Mapping[str, str], cwd: str, timeout: float
     ) -> Completed:
+        if list(argv[1:]) == ["--version"] and "python" in Path(argv[0]).name:
+            return Completed(0, "Python 3.13.5\n")  # the interpreter the venvs are made from
         if "venv" in argv:
             return Completed(0, "")
         if "pip" in argv:

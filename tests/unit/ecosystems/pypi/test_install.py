@@ -49,6 +49,8 @@ class FakePip:
 
     def __call__(self, argv: list[str], env: dict[str, str], cwd: str, timeout: float) -> Any:
         self.commands.append(list(argv))
+        if argv[1:] == ["--version"]:
+            return ProcessResult(0, "Python 3.13.5\n")
         if "venv" in argv:
             return ProcessResult(0, "")
         if "install" in argv:
@@ -89,3 +91,5 @@ def test_pipx_install_of_a_package_with_an_extra(
     assert probe[-1] == "httpx"  # the distribution's name, which the probe can find
     assert ctx.version == "0.28.1"  # unpinned: known only from the probe
     assert (tmp_path / "bin" / "httpx").exists()
+    # The interpreter the venv was made from is recorded with the version it reported.
+    assert ctx.runtimes == [{"name": "python3", "version": "3.13.5", "path": ctx.python}]
