@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import sys
@@ -84,6 +85,7 @@ from automation.containers.runtimes import (
     interpreter,
     runtimes_for,
 )
+from automation.core.config import ENV_PREFIX as ENDPOINT_ENV_PREFIX
 from automation.core.errors import AutomationError, DataError, ExitCode, StoppedError, UsageError
 from automation.core.jsondata import loads
 from automation.core.layout import RegistryLayout
@@ -106,6 +108,7 @@ TSUKU_HOME_IN_CONTAINER = f"{PREFIX}/tsuku-home"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # The PATH of the images' own tools, after the mounted runtimes' bin folders.
 CONTAINER_PATH = SYSTEM_PATH
+CONTAINER_NETWORK_ENV = "AUTOMATION_CONTAINER_NETWORK"
 RETRY_BACKOFF = (2.0, 4.0)
 CONTAINER_ERROR = "container_error"
 
@@ -151,13 +154,25 @@ class ValidationOptions:
     installer: tsuku.Installer = tsuku.KIT_INSTALLER
     # tsuku's runtimes (pinned Node.js, Python): mounted read-only, first on the container's PATH.
     runtimes: tuple[ProvisionedRuntime, ...] = ()
+    # The kit's endpoint overrides (``AUTOMATION_ENDPOINT_*``), forwarded into the container so
+    # that the toolchains there use the same mirrors as the kit (see ``mirror_environment``).
+    mirrors: tuple[tuple[str, str], ...] = ()
+    # ``--network`` for validation containers (``AUTOMATION_CONTAINER_NETWORK``), e.g. ``host``
+    # to reach a mirror on the host's loopback; None keeps the engine's default network.
+    network: str | None = None
 
     def run_options(self) -> RunOptions:
         mounts = tuple(
             Mount(str(r.host_root), r.mount_point, read_only=True) for r in self.runtimes
         )
         env = (("PATH", container_path(self.runtimes, CONTAINER_PATH)),) if self.runtimes else ()
-        options = RunOptions(memory=self.memory, cpus=self.cpus, env=env, mounts=mounts)
+        options = RunOptions(
+            memory=self.memory,
+            cpus=self.cpus,
+            env=env + self.mirrors,
+            mounts=mounts,
+            network=self.network,
+        )
         if self.installer.tsuku is not None:
             binary = Mount(self.installer.tsuku.path, TSUKU_IN_CONTAINER, read_only=True)
             options = options.with_mount(binary)
@@ -991,7 +1006,28 @@ def _options(
         isolate_verify=isolate_verify,
         installer=installer,
         runtimes=runtimes,
+        mirrors=mirror_environment(),
+        network=container_network(),
     )
+
+
+def mirror_environment(env: Mapping[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+    """The ``AUTOMATION_ENDPOINT_*`` variables of the kit's environment, sorted by name.
+
+    The installer in the container reads them the way the kit does: a toolchain action points
+    its package manager at the configured endpoint (cargo source replacement, ``GOPROXY``, gem
+    and cpanm sources, pip's index, npm's registry) instead of the public registry.
+    """
+    source = os.environ if env is None else env
+    return tuple(sorted((k, v) for k, v in source.items() if k.startswith(ENDPOINT_ENV_PREFIX)))
+
+
+def container_network(env: Mapping[str, str] | None = None) -> str | None:
+    """``--network`` for validation containers from ``AUTOMATION_CONTAINER_NETWORK``."""
+    value = (os.environ if env is None else env).get(CONTAINER_NETWORK_ENV, "").strip()
+    if value and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}", value):
+        raise UsageError(f"{CONTAINER_NETWORK_ENV}={value!r} is not a network name")
+    return value or None
 
 
 def run_validation(

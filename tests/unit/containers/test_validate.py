@@ -420,3 +420,38 @@ def test_an_image_never_built_names_the_setup_command_not_the_pull_error(
     assert error.endswith("run `make setup-containers ENVS=ubuntu-24.04` first")
     assert "pinging container registry" not in error
     assert not any(call[1] == "run" for call in engine.calls)  # no recipe was tried
+
+
+def test_the_kits_endpoint_overrides_reach_the_container_and_nothing_else() -> None:
+    from automation.containers.validate import ValidationOptions, mirror_environment
+
+    env = {
+        "AUTOMATION_ENDPOINT_CRATESIO": "http://127.0.0.1:8080",
+        "AUTOMATION_ENDPOINT_PYPI": "http://mirror.example/pypi",
+        "HOME": "/root",
+        "GITHUB_TOKEN": "secret",
+    }
+    mirrors = mirror_environment(env)
+    assert mirrors == (
+        ("AUTOMATION_ENDPOINT_CRATESIO", "http://127.0.0.1:8080"),
+        ("AUTOMATION_ENDPOINT_PYPI", "http://mirror.example/pypi"),
+    )
+    run = ValidationOptions(batch_id="b", mirrors=mirrors, network="host").run_options()
+    assert dict(run.env)["AUTOMATION_ENDPOINT_CRATESIO"] == "http://127.0.0.1:8080"
+    assert "GITHUB_TOKEN" not in dict(run.env)  # secrets of the host stay on the host
+    assert run.network == "host"
+    # The CA bundle option keeps both.
+    with_ca = ValidationOptions(
+        batch_id="b", mirrors=mirrors, network="host", ca_bundle=Path("/etc/hosts")
+    ).run_options()
+    assert with_ca.network == "host" and "AUTOMATION_ENDPOINT_PYPI" in dict(with_ca.env)
+
+
+def test_the_container_network_setting_is_checked() -> None:
+    from automation.containers.validate import container_network
+    from automation.core.errors import UsageError
+
+    assert container_network({}) is None
+    assert container_network({"AUTOMATION_CONTAINER_NETWORK": "host"}) == "host"
+    with pytest.raises(UsageError, match="AUTOMATION_CONTAINER_NETWORK"):
+        container_network({"AUTOMATION_CONTAINER_NETWORK": "host --privileged"})
