@@ -17,6 +17,14 @@ else:  # loaded by the installer core, which registered itself under this name
     kit = sys.modules["registry_automation_installer"]
 
 
+def registry_args(env: dict[str, str]) -> list[str]:
+    """npm's ``--registry`` for the kit's npm mirror (``AUTOMATION_ENDPOINT_NPM``), if any."""
+    base = env.get(MIRROR_ENV, "").strip().rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        return []
+    return ["--registry", base + "/"]
+
+
 def npm_install(step: dict[str, Any], ctx: kit.Context) -> None:
     """``npm install --global --prefix`` into the tool's own directory; links its bin entries."""
     package = kit.step_field(step, "package")
@@ -34,6 +42,7 @@ def npm_install(step: dict[str, Any], ctx: kit.Context) -> None:
             "--no-audit",
             "--no-fund",
             "--no-update-notifier",
+            *registry_args(ctx.environment()),
             spec,
         ],
         ctx,
@@ -48,6 +57,7 @@ def npm_install(step: dict[str, Any], ctx: kit.Context) -> None:
     kit.link_executables(ctx, os.path.join(root, "bin"), kit.step_executables(step))
 
 
+MIRROR_ENV = "AUTOMATION_ENDPOINT_NPM"
 ACTIONS = {"npm_install": npm_install}
 # Needs only Node.js on the user's machine and installs below a throwaway prefix.
 LOCAL_ACTIONS = ("npm_install",)

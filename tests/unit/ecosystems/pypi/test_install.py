@@ -93,3 +93,14 @@ def test_pipx_install_of_a_package_with_an_extra(
     assert (tmp_path / "bin" / "httpx").exists()
     # The interpreter the venv was made from is recorded with the version it reported.
     assert ctx.runtimes == [{"name": "python3", "version": "3.13.5", "path": ctx.python}]
+
+
+def test_pip_uses_the_kits_pypi_mirror_when_one_is_configured() -> None:
+    index_args: Callable[[dict[str, str]], list[str]] = PIPX.__globals__["index_args"]
+    assert index_args({}) == []
+    assert index_args({"AUTOMATION_ENDPOINT_PYPI": "http://127.0.0.1:8080/"}) == [
+        "--index-url",
+        "http://127.0.0.1:8080/simple/",
+    ]
+    # Not a URL (a typo, an injected option): ignored rather than handed to pip.
+    assert index_args({"AUTOMATION_ENDPOINT_PYPI": "--trusted-host=evil"}) == []
