@@ -70,10 +70,6 @@ MIRROR_EXCEPTIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
         "an installer action: runs inside the validation container through the installer",
         ("unit/containers/test_installer.py", "containers/test_containers_recipes.py"),
     ),
-    "ecosystems/npm/install.py": (
-        "an installer action: runs locally and in containers through the installer",
-        ("unit/containers/test_installer.py", "unit/stages/test_validate_local.py"),
-    ),
     "ecosystems/toolchain.py": (
         "the shared recipe shape of toolchain ecosystems; built through each one's adapter",
         (
