@@ -105,7 +105,7 @@ ci-fetch-batch-branches:
 
 ## Exit 4 (some items failed and were recorded) is a normal outcome of a batch step.
 generate: venv
-	$(BIN)/invoke generate --ecosystem $(ECOSYSTEM) --batch-id $(BATCH_ID) $(if $(SHARD),--shard $(SHARD)) $(FORCE_FLAGS) --root $(ROOT) || [ $$? -eq 4 ]
+	$(BIN)/invoke generate --ecosystem $(ECOSYSTEM) $(if $(BATCH_ID),--batch-id $(BATCH_ID)) $(if $(SHARD),--shard $(SHARD)) $(FORCE_FLAGS) --root $(ROOT) || [ $$? -eq 4 ]
 
 ## INSTALLER=tsuku validates through the tsuku binary named by $$TSUKU_BIN (default: the kit's own).
 validate-batch: venv

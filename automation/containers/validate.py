@@ -23,9 +23,12 @@ verify_failed          fail / verify_failed / ``exit_code``, ``pattern_mismatch`
 network_error          fail / network_error / ``dns_error``, ``tls_error``, ``http_503``... (the
                        only category retried, TLS excepted: that is configuration)
 timeout                fail / install_failed or verify_failed (by phase) / ``timeout``
-missing_runtime        fail / missing_dep / ``missing_runtime`` (npm, python3... absent in image)
+missing_runtime        skipped / null / ``missing_toolchain`` (cargo, python3... absent in the
+                       image: an environment gap, code environment_gap/missing_toolchain; the
+                       message starts ``environment lacks <tool>:``)
 container_error        skipped / null / ``container_error`` (the engine failed: says nothing
-                       about the recipe; a rerun of the batch retries it)
+                       about the recipe; a rerun of the batch retries it), or ``image_missing``
+                       when the validation image is gone (an environment gap)
 ====================== ========================================================================
 
 With ``--installer tsuku`` (:mod:`automation.containers.tsuku`) the tsuku binary is bind-mounted
@@ -92,6 +95,13 @@ from automation.core.layout import RegistryLayout
 from automation.core.names import check_recipe_name
 from automation.core.report import Problem
 from automation.core.timefmt import format_filename_stamp, format_timestamp, now
+from automation.registry.failure_codes import (
+    ENVIRONMENT_GAP,
+    IMAGE_MISSING,
+    MISSING_TOOLCHAIN,
+    gap_message,
+    is_environment_gap,
+)
 from automation.registry.failures import cap_message
 from automation.registry.results import ResultLine, read_results_file, write_result_lines
 
@@ -253,7 +263,10 @@ def canonical_outcome(record: dict[str, Any], phase: str) -> tuple[str, str | No
         category = installer.VERIFY_FAILED if phase == "verify" else installer.INSTALL_FAILED
         return installer.FAIL, category, "timeout"
     if raw == installer.MISSING_RUNTIME:
-        return installer.FAIL, "missing_dep", "missing_runtime"
+        # The image lacks the toolchain (cargo, python3...): the environment's gap, no verdict.
+        return installer.SKIPPED, None, MISSING_TOOLCHAIN
+    if raw == ENVIRONMENT_GAP:
+        return installer.SKIPPED, None, sub
     if raw == installer.NETWORK:
         return installer.FAIL, "network_error", sub or "connection_error"
     if raw == installer.VERIFY_FAILED:
@@ -402,14 +415,29 @@ def _attempt(
                     record["note"] = note
                 step = time.monotonic()
         except EngineError as exc:
-            record = installer.result(
-                installer.FAIL, CONTAINER_ERROR, "engine", str(exc), exit_code=-1
-            )
-            record["phase"] = "container"
+            record = _engine_failure(exc, env, runtime)
             return record, timings
         timings["remove"] = time.monotonic() - step
         timings["total"] = time.monotonic() - start
     return record, timings
+
+
+def _engine_failure(
+    exc: EngineError, env: Environment, runtime: ContainerRuntime
+) -> dict[str, Any]:
+    """The record of a container the engine could not run: an environment gap when the
+    validation image is gone (not the recipe's fault, and no retry brings it back), else a
+    ``container_error`` (retried; a rerun of the batch tries again)."""
+    if runtime.inspect_image(env.image) is None:
+        message = gap_message(
+            f"its validation image {env.image}",
+            f"{exc} (run `{setup_hint([env.id])}` to build it)",
+        )
+        record = installer.result(installer.FAIL, ENVIRONMENT_GAP, IMAGE_MISSING, message)
+    else:
+        record = installer.result(installer.FAIL, CONTAINER_ERROR, "engine", str(exc), exit_code=-1)
+    record["phase"] = "container"
+    return record
 
 
 def _tsuku_record(outcome: tsuku.Outcome, phase: str, version: str | None) -> dict[str, Any]:
@@ -532,10 +560,7 @@ def _attempt_tsuku(
                     record["note"] = note
                 step = time.monotonic()
         except EngineError as exc:
-            record = installer.result(
-                installer.FAIL, CONTAINER_ERROR, "engine", str(exc), exit_code=-1
-            )
-            record["phase"] = "container"
+            record = _engine_failure(exc, env, runtime)
             return record, timings
         timings["remove"] = time.monotonic() - step
         timings["total"] = time.monotonic() - start
@@ -572,6 +597,9 @@ def validate_one(
         subcategory = str(record.get("subcategory") or "") or None
     else:
         status, category, subcategory = canonical_outcome(record, str(record.get("phase") or ""))
+    message = _message(record, str(record.get("note") or ""))
+    if subcategory == MISSING_TOOLCHAIN:  # name the missing tool first (merge reports it)
+        message = gap_message(str(record.get("subcategory") or "a toolchain"), message)
     return ValidationResult(
         recipe=recipe.name,
         environment=env.id,
@@ -581,7 +609,7 @@ def validate_one(
         subcategory=subcategory,
         exit_code=int(record.get("exit_code", -1)),
         attempts=attempts,
-        message=_message(record, str(record.get("note") or "")),
+        message=message,
         timestamp=format_timestamp(now()),
         version=str(record.get("version") or ""),
         output=str(record.get("output") or ""),
@@ -717,7 +745,11 @@ class ValidationReport:
                 f"  {r.environment:<14} {r.recipe:<20} {r.status:<7} {what or '-':<28} "
                 f"v{r.version or '?'}  {r.timings.get('wall', 0):.1f}s  attempts={r.attempts}"
             )
-            if r.status == installer.FAIL or r.subcategory == CONTAINER_ERROR:
+            if (
+                r.status == installer.FAIL
+                or r.subcategory == CONTAINER_ERROR
+                or is_environment_gap(r.status, r.subcategory)
+            ):
                 lines.append(f"      {r.message[:300]}")
         if self.already_done:
             lines.append(f"  {self.already_done} (recipe, environment) pairs already had a result")
@@ -1075,13 +1107,20 @@ def run_validation(
 def recipes_with_results(layout: RegistryLayout, batch_id: str, environment: str) -> set[str]:
     """Recipes that already have a usable line for ``environment`` in this batch.
 
-    A ``container_error`` line does not count: the engine failed, so a rerun tries again.
+    A ``container_error`` line does not count: the engine failed, so a rerun tries again; nor
+    does an environment gap (a toolchain or the image missing): a rerun after setting the
+    environment up checks the recipe.
     """
     path = layout.results_file(batch_id, environment)
     if not path.exists():
         return set()
     scan = read_results_file(path, rel=_rel(layout, path))
-    return {line.recipe for line in scan.lines if line.subcategory != CONTAINER_ERROR}
+    return {
+        line.recipe
+        for line in scan.lines
+        if line.subcategory != CONTAINER_ERROR
+        and not is_environment_gap(line.status, line.subcategory)
+    }
 
 
 def validate_batch_in_environments(

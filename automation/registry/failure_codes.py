@@ -34,12 +34,15 @@ BLOCKED = "blocked"  # waits for the recipes in blocked_by; requeued when they l
 EXCLUDED = "excluded"  # no rerun can succeed: never selected again
 REQUIRES_MANUAL = "requires_manual"  # a human decides
 NO_TRANSITION = "none"  # a note on a passing or skipped line, not a failure
-TRANSITIONS = (FAILED_BACKOFF, BLOCKED, EXCLUDED, REQUIRES_MANUAL, NO_TRANSITION)
+# An environment gap: the entry stays pending, held for an environment that has what it needs.
+PENDING = "pending"
+TRANSITIONS = (FAILED_BACKOFF, BLOCKED, EXCLUDED, REQUIRES_MANUAL, PENDING, NO_TRANSITION)
 QUEUE_STATUS = {
     FAILED_BACKOFF: "failed",
     BLOCKED: "blocked",
     EXCLUDED: "excluded",
     REQUIRES_MANUAL: "requires_manual",
+    PENDING: "pending",
 }
 # Raw categories written by the container installer/runner, and their canonical reading.
 RAW_CATEGORIES = ("timeout", "missing_runtime", "unsupported_platform", "container_error")
@@ -97,11 +100,6 @@ generation_failed | builder_error | no | failed+backoff | - | stages/generate.py
     raised (a bug in this kit)
 generation_failed | unexpected_<exception>! | no | failed+backoff | - | stages/generate.py |
     fallback: an adapter exception no classifier knows
-missing_dep | missing_runtime | no | failed+backoff | - | containers/validate.py | the environment
-    lacks a runtime the installer needs
-missing_dep | <runtime> | no | failed+backoff | missing_runtime | containers/installer.py,
-    containers/validate.py | raw installer code: the missing runtime's name (python3, zstd,
-    ...)
 missing_dep | dependency_not_found | no | failed+backoff | - | containers/tsuku.py | a recipe tsuku
     needs for the recipe's dependencies is in no registry it reads (tsuku exit 3, or exit 8 naming
     the missing recipes)
@@ -171,6 +169,17 @@ verify_failed | pattern_mismatch | no | failed+backoff | - | containers/installe
     containers/tsuku.py | verify output does not match the pattern
 verify_failed | unclassified! | no | failed+backoff | - | containers/validate.py | fallback: a
     verify failure without a subcategory
+environment_gap | missing_toolchain | no | pending | - | containers/validate.py,
+    stages/validate_local.py | the validation environment lacks a toolchain or runtime the
+    install needs (a language toolchain, python3, zstd...): not the package's fault. The
+    result line is skipped (the message starts "environment lacks <tool>:"); merge records it,
+    keeps the entry pending and gives the breaker no vote
+environment_gap | image_missing | no | pending | - | containers/validate.py | the environment's
+    validation image disappeared from the engine during the run (make setup-containers
+    ENVS=<env>); the result line is skipped, as for missing_toolchain
+environment_gap | <runtime> | no | pending | missing_runtime | containers/installer.py,
+    containers/validate.py | raw installer code: the missing tool's name (python3, zstd...),
+    read as missing_toolchain
 """
 # Subcategories on passing or skipped lines: notes, never failures (no queue transition).
 _NOTES = """
@@ -178,8 +187,8 @@ _NOTES = """
     not print the version
 - | no_verify | no | none | - | containers/installer.py, containers/tsuku.py | pass: the recipe has
     no [verify] command
-- | unsupported_action | no | none | install_failed | stages/validate_local.py | skipped: local
-    validation cannot run this action
+- | unsupported_action | no | none | - | stages/validate_local.py | skipped: local validation
+    cannot run this action
 - | unsupported_platform | no | none | - | containers/validate.py, stages/validate_local.py |
     skipped: the platform is not supported by the recipe
 - | container_error | no | none | - | containers/validate.py | skipped: the container could not
@@ -313,6 +322,34 @@ def canonical(category: str, subcategory: str) -> tuple[str, str]:
     return category, subcategory
 
 
+ENVIRONMENT_GAP = "environment_gap"
+MISSING_TOOLCHAIN = "missing_toolchain"
+IMAGE_MISSING = "image_missing"
+# Subcategories of a skipped result line that record an environment gap, not a verdict.
+GAP_SUBCATEGORIES = frozenset({MISSING_TOOLCHAIN, IMAGE_MISSING})
+_GAP_PREFIX = "environment lacks "
+
+
+def is_environment_gap(status: str, subcategory: str | None) -> bool:
+    """A result line that says the environment could not run the check (a skipped line with
+    a gap subcategory): no verdict on the package or its platform."""
+    return status == "skipped" and subcategory in GAP_SUBCATEGORIES
+
+
+def gap_message(missing: str, detail: str) -> str:
+    """A gap line's message: ``environment lacks cargo: <what the installer said>``."""
+    head = f"{_GAP_PREFIX}{missing}"
+    return f"{head}: {detail}" if detail else head
+
+
+def gap_subject(message: str) -> str | None:
+    """What a gap line's message says the environment lacks (``cargo``), or None."""
+    first = message.split("\n", 1)[0]
+    if not first.startswith(_GAP_PREFIX):
+        return None
+    return first[len(_GAP_PREFIX) :].split(": ", 1)[0].strip() or None
+
+
 def is_specific(category: str, subcategory: str | None) -> bool:
     """True for a listed code that is not a fallback."""
     if not subcategory:
@@ -372,7 +409,7 @@ def render_markdown() -> str:
         "<!-- Generated from automation/registry/failure_codes.py by render_markdown(); "
         "tests/unit/registry/test_failure_codes.py fails when it is stale. -->",
         "",
-        "Every failure record carries one of the canonical six categories and a specific",
+        "Every failure record carries one of the canonical categories and a specific",
         "subcategory from this table. *Transient* codes are retried at once by the emitter",
         "(validation attempts, HTTP retries); the *queue transition* is what merge does to the",
         "queue entry when the failure carries no `blocked_by` (with `blocked_by` it is always",
@@ -382,6 +419,12 @@ def render_markdown() -> str:
         "",
         "`unclassified` and `unexpected_<exception>` are fallbacks only: a record with one",
         "means a classifier missed a case.",
+        "",
+        "`environment_gap` is the one category that is not about the package: the validation",
+        "environment lacked what the install needs (a toolchain, its image). Its result line is",
+        "`skipped` (no verdict, so it never constrains a platform or holds a recipe); merge",
+        "records it here, keeps the queue entry `pending` (held for an environment that has what",
+        "it needs) and gives the ecosystem's circuit breaker no vote, success or failure.",
         "",
         "| category | subcategory | meaning | emitted by | transient | queue transition |",
         "|---|---|---|---|---|---|",

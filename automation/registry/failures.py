@@ -26,6 +26,10 @@ CATEGORIES = (
     "verify_failed",
     "missing_dep",
     "generation_failed",
+    # Not the package's fault: the validation environment lacked what the install needs (a
+    # toolchain, its image). Recorded so the gap is visible; never a queue failure or a breaker
+    # vote (automation.registry.failure_codes).
+    "environment_gap",
 )
 # Legacy category values and their canonical reading (reference §1.6).
 LEGACY_CATEGORIES = {

@@ -5,7 +5,11 @@ them; gates decide between auto-merge and human review. A recipe is merged only 
 environment whose platform its constraints admit passed: a failure the constraint fields cannot
 express (one distribution or family of a platform, ``local`` and a container on the same platform)
 holds the recipe for review (``held``, queue ``requires_manual``, one reason per failing
-environment), like a gate does. Held recipes are not written to ``recipes/``; their constrained
+environment), like a gate does. An environment gap (a skipped line whose environment lacked a
+toolchain or its image: ``environment_gap/...``) is no verdict: it gets a failure record and a
+reason (``not validated: debian-12 lacks cargo``), and the recipe is judged on the other
+environments alone; with gaps only it is ``not_validated`` and its entry stays as it was
+(pending), with no breaker vote. Held recipes are not written to ``recipes/``; their constrained
 text and results are in the report and in the pull-request body (``pr_body``). Per generation
 failure: a structured failure record and a queue transition (blocked, failed with backoff, or
 excluded when no rerun can ever succeed).
@@ -73,7 +77,13 @@ from automation.registry.control import (
     sweep_control_temp,
     update_control,
 )
-from automation.registry.failure_codes import queue_status, queue_transition
+from automation.registry.failure_codes import (
+    ENVIRONMENT_GAP,
+    gap_subject,
+    is_environment_gap,
+    queue_status,
+    queue_transition,
+)
 from automation.registry.failures import (
     FailureRecord,
     NewFailure,
@@ -421,6 +431,38 @@ def _validation_failures(
     ]
 
 
+def _environment_gaps(
+    outcome: GenerationOutcome,
+    lines: list[ResultLine],
+    ecosystem: str,
+    batch_id: str,
+    out: _Decisions,
+) -> list[str]:
+    """Record each environment gap (a toolchain or image the environment lacked) as a failure
+    record with its own code, and return one reason per gap for the report.
+
+    A gap is no verdict: it never becomes a constraint, never holds the recipe, never moves
+    the queue entry and never votes in the breaker (the callers leave it out of all four)."""
+    reasons = []
+    for line in lines:
+        if not is_environment_gap(line.status, line.subcategory):
+            continue
+        out.failures[(ecosystem, line.platform)].append(
+            NewFailure(
+                name=outcome.name,
+                package_id=outcome.source,
+                category=ENVIRONMENT_GAP,
+                subcategory=line.subcategory or "missing_toolchain",
+                message=line.message,
+                exit_code=line.exit_code,
+                batch_id=batch_id,
+            )
+        )
+        missing = gap_subject(line.message) or "what the install needs"
+        reasons.append(f"not validated: {line.environment} lacks {missing}")
+    return reasons
+
+
 def _first_line(message: str, limit: int = 200) -> str:
     line = next((ln.strip() for ln in message.splitlines() if ln.strip()), "")
     return line if len(line) <= limit else line[: limit - 3] + "..."
@@ -484,9 +526,20 @@ def _generated(
     out.decisions.append(decision)
     decision.platforms = {ln.environment: ln.status for ln in lines}
     decision.results = [result_summary(ln) for ln in lines]
+    gaps = [ln for ln in lines if is_environment_gap(ln.status, ln.subcategory)]
+    gap_reasons = _environment_gaps(outcome, gaps, ecosystem, batch_id, out)
+    # Judged only on the environments that really ran it: a gap says nothing of the platform.
+    lines = [ln for ln in lines if ln not in gaps]
     if not lines or all(ln.status == "skipped" for ln in lines):
         decision.action = "not_validated"
-        decision.reasons.append("no validation result for this batch: run validate first")
+        if gaps:
+            # Held for an environment that has what it needs: the entry is left as it was
+            # (pending), no failure counted, no breaker vote.
+            decision.category = ENVIRONMENT_GAP
+            decision.subcategory = gaps[0].subcategory or ""
+            decision.reasons += gap_reasons
+        else:
+            decision.reasons.append("no validation result for this batch: run validate first")
         return None
     records = [(ln.environment, ln.platform, ln.status) for ln in lines]
     # The fold's own reasons are not kept: every environment it folds away is named below.
@@ -500,7 +553,7 @@ def _generated(
         decision.action = "failed"
         decision.category = first.category if first else ""
         decision.subcategory = first.subcategory if first else ""
-        decision.reasons += list(constraint.reasons)
+        decision.reasons += list(constraint.reasons) + gap_reasons
         out.votes[ecosystem].append(False)
         if entry is not None:
             out.new_entries[entry.name.lower()] = _failed(entry, context.now)
@@ -522,7 +575,7 @@ def _generated(
         _admitted_failure_reason(failure, by_environment[failure.environment])
         for failure in admitted_failures(records, constraint)
     ]
-    decision.reasons += list(constraint.reasons)
+    decision.reasons += list(constraint.reasons) + gap_reasons
     auto_merge, gate_reasons = _gate(outcome, final_text, context)
     if unexpressed or not auto_merge:
         decision.action = "held"

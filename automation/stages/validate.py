@@ -17,6 +17,7 @@ from automation.core.hostplatform import host_platform
 from automation.core.layout import RegistryLayout
 from automation.core.timefmt import format_timestamp, now
 from automation.ecosystems import split_source
+from automation.registry.failure_codes import gap_subject, is_environment_gap
 from automation.registry.failures import cap_message
 from automation.registry.results import ResultLine, read_results_file, write_result_lines
 from automation.registry.staging import Staging
@@ -82,6 +83,8 @@ class ValidateReport:
                 if line.status != "pass"
                 else ""
             )
+            if is_environment_gap(line.status, line.subcategory):
+                code += f" (this machine lacks {gap_subject(line.message) or 'a toolchain'})"
             out.append(f"  {line.status:7} {line.recipe:30} {code}")
         if self.stopped:
             out.append(f"stopped: {self.stopped}")
@@ -127,8 +130,8 @@ def validate_batch_locally(
     """Validate every generated recipe of a batch on this machine (environment ``local``).
 
     Recipes that already have a result line for ``local`` in this batch are not run again, so an
-    interrupted validation resumes. A passing recipe's ``[verify]`` is rewritten with the command
-    and pattern that really worked.
+    interrupted validation resumes (an environment gap excepted: it is tried again). A passing
+    recipe's ``[verify]`` is rewritten with the command and pattern that really worked.
 
     ``installer`` says what installs (the kit's own, or a tsuku binary: :class:`TsukuValidator`);
     a ``validator`` given brings its own.
@@ -151,8 +154,14 @@ def validate_batch_locally(
     report = ValidateReport(batch_id, environment, platform, installer=validator.installer)
     started = time.monotonic()
     results_path = layout.results_file(batch_id, environment)
+    # An environment gap (the toolchain was missing) is not done: a rerun after installing the
+    # toolchain checks the recipe.
     done = (
-        {line.recipe for line in read_results_file(results_path).lines}
+        {
+            line.recipe
+            for line in read_results_file(results_path).latest().values()
+            if not is_environment_gap(line.status, line.subcategory)
+        }
         if results_path.exists()
         else set()
     )

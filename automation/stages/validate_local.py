@@ -28,7 +28,12 @@ from automation.containers.runtimes import ProvisionedRuntime, annotate, host_pa
 from automation.core.errors import DataError
 from automation.core.hostplatform import host_platform
 from automation.core.process import Completed, run_process
-from automation.registry.failure_codes import canonical
+from automation.registry.failure_codes import (
+    ENVIRONMENT_GAP,
+    MISSING_TOOLCHAIN,
+    canonical,
+    gap_message,
+)
 
 # Output fragments that mean the network, not the package, failed: only these are retried.
 TRANSIENT = re.compile(
@@ -181,6 +186,16 @@ def _failure_outcome(exc: installer.StepFailure) -> tuple[str, str, int, str]:
             1,
             f"declared executables not installed: {exc.missing}; installed: {exc.present}",
         )
+    if exc.category == installer.MISSING_RUNTIME:
+        # This machine lacks the toolchain (cargo, go, npm...): a gap of the environment, not
+        # the package's failure. The message names what is missing.
+        exit_code = installer.EXIT_CODES[installer.MISSING_RUNTIME]
+        return (
+            ENVIRONMENT_GAP,
+            MISSING_TOOLCHAIN,
+            exit_code,
+            gap_message(exc.subcategory, exc.message),
+        )
     if exc.returncode is not None:  # a package-manager command failed: classify its output
         done = Completed(exc.returncode, exc.output, timed_out=exc.category == installer.TIMEOUT)
         category, subcategory = _classify_install(done)
@@ -278,6 +293,23 @@ class LocalValidator:
                 version = installed.version
                 if installed.failure is not None:
                     category, subcategory, exit_code, message = installed.failure
+                    if category == ENVIRONMENT_GAP:
+                        # Skipped, not failed: nothing was learnt about the package (the line
+                        # carries no category; the subcategory names the gap).
+                        return LocalResult(
+                            "skipped",
+                            None,
+                            subcategory,
+                            exit_code,
+                            attempt,
+                            message,
+                            version,
+                            None,
+                            None,
+                            time.monotonic() - started,
+                            install_seconds,
+                            installed.runtimes,
+                        )
                     if category == "network_error" and attempt < self.attempts:
                         time.sleep(self.backoff * 2 ** (attempt - 1))
                         continue

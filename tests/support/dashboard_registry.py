@@ -63,6 +63,7 @@ EXPECTED: dict[str, Any] = {
         "verify_failed": 0,
         "missing_dep": 2,
         "generation_failed": 1,
+        "environment_gap": 0,
     },
     "runs.records": 4,
     "runs.empty": 2,

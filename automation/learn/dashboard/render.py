@@ -35,7 +35,7 @@ STATUS_COLORS = {
 CATEGORY_COLORS = dict(
     zip(
         CATEGORIES,
-        ("#8e6bbf", "#3b82c4", "#d64545", "#e8a33d", "#c2410c", "#52606d"),
+        ("#8e6bbf", "#3b82c4", "#d64545", "#e8a33d", "#c2410c", "#52606d", "#9aa5b1"),
         strict=True,
     )
 )

@@ -303,7 +303,13 @@ def test_timeouts_and_garbage_are_classified(tmp_path: Path, recipe: Recipe) -> 
         layout=RegistryLayout.at(tmp_path),
         options=options(),
     )
-    assert (result.category, result.subcategory) == ("missing_dep", "missing_runtime")
+    # The image lacks python3: an environment gap (skipped, the tool named), not a failure.
+    assert (result.status, result.category, result.subcategory) == (
+        "skipped",
+        None,
+        "missing_toolchain",
+    )
+    assert result.message.startswith("environment lacks python3: ")
     assert "python3: not found" in result.message
 
 
@@ -420,6 +426,66 @@ def test_an_image_never_built_names_the_setup_command_not_the_pull_error(
     assert error.endswith("run `make setup-containers ENVS=ubuntu-24.04` first")
     assert "pinging container registry" not in error
     assert not any(call[1] == "run" for call in engine.calls)  # no recipe was tried
+
+
+def test_invoke_validate_of_a_batch_in_an_unbuilt_image_names_the_setup_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`invoke validate --env ubuntu-24.04 --batch-id B` (the stage's path, not nox's) before
+    `make setup-containers`: the same usage error, and no result line written."""
+    import automation.containers.validate as container_validate
+    from automation.core.errors import UsageError
+    from automation.registry.staging import GenerationOutcome, Staging
+    from automation.stages.pipeline import run_validate
+
+    layout = RegistryLayout.at(tmp_path)
+    batch = "2026-01-02-030405-pypi"
+    recipe_text = (
+        '[metadata]\nname = "tool"\n\n[[steps]]\naction = "pipx_install"\n'
+        'package = "tool"\nexecutables = ["tool"]\n'
+    )
+    Staging(layout, batch).record(GenerationOutcome("tool", "pypi:tool", "generated"), recipe_text)
+    engine = EngineWithoutImages()
+    monkeypatch.setattr(
+        container_validate, "detect_runtime", lambda prefer=None: PodmanRuntime(engine)
+    )
+    monkeypatch.setattr(container_validate, "runtimes_for", lambda _ecosystems: ())
+    with pytest.raises(UsageError) as refused:
+        run_validate(layout, batch, ["ubuntu-24.04"])
+    message = str(refused.value)
+    assert message.startswith("validation image not built for ubuntu-24.04")
+    assert message.endswith("run `make setup-containers ENVS=ubuntu-24.04` first")
+    assert "pinging container registry" not in message
+    assert not any(call[1] == "run" for call in engine.calls)
+    assert not layout.results_file(batch, "ubuntu-24.04").exists()
+
+
+def test_an_image_gone_mid_run_is_an_environment_gap(tmp_path: Path, recipe: Recipe) -> None:
+    """The engine cannot start the container because the image is gone: a skipped
+    environment_gap/image_missing line naming the setup command, not a container error."""
+    runner = FakeRunner(
+        [
+            (lambda a: a[1] == "run", lambda a: Completed(tuple(a), 125, "", "image not known")),
+            (lambda a: a[1:3] == ["image", "inspect"], lambda a: Completed(tuple(a), 125)),
+        ]
+    )
+    [result] = validate_in_environment(
+        [recipe],
+        BY_ID["debian-12"],
+        PodmanRuntime(runner),
+        layout=RegistryLayout.at(tmp_path),
+        options=options(),
+    )
+    assert (result.status, result.category, result.subcategory) == (
+        "skipped",
+        None,
+        "image_missing",
+    )
+    assert result.message.startswith(
+        f"environment lacks its validation image {BY_ID['debian-12'].image}"
+    )
+    assert "make setup-containers ENVS=debian-12" in result.message
+    assert result.attempts == 1  # not retried like an engine hiccup
 
 
 def test_the_kits_endpoint_overrides_reach_the_container_and_nothing_else() -> None:

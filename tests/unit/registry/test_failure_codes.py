@@ -120,6 +120,27 @@ def test_transient_and_canonical() -> None:
     assert not fc.is_transient("install_failed", "package_manager_error")
     assert fc.canonical("timeout", "install") == ("install_failed", "install")
     assert fc.canonical("timeout", "verify") == ("verify_failed", "verify")
-    assert fc.canonical("missing_runtime", "zstd") == ("missing_dep", "zstd")
+    # A tool missing from the environment is an environment gap, not the package's dependency.
+    assert fc.canonical("missing_runtime", "zstd") == ("environment_gap", "zstd")
     assert fc.lookup("network_error", "http_503") is not None
     assert fc.lookup("network_error", "http_") is None
+
+
+def test_environment_gaps_are_their_own_code_and_never_fail_the_entry() -> None:
+    """A missing toolchain or image is recorded under environment_gap, leaves the queue entry
+    pending, and reads back from the line's message (what the environment lacked)."""
+    for sub in ("missing_toolchain", "image_missing"):
+        row = fc.lookup("environment_gap", sub)
+        assert row is not None and not row.transient
+        assert fc.queue_status(row.transition) == "pending"
+    assert "environment_gap" in CATEGORIES
+    assert fc.is_environment_gap("skipped", "missing_toolchain")
+    assert not fc.is_environment_gap("fail", "missing_toolchain")
+    assert not fc.is_environment_gap("skipped", "unsupported_platform")
+    message = fc.gap_message("cargo", "cargo_install needs cargo, which is not installed")
+    assert message == "environment lacks cargo: cargo_install needs cargo, which is not installed"
+    assert fc.gap_subject(message + "\nmore output") == "cargo"
+    assert fc.gap_subject("localhost/x/debian-12:latest is gone") is None
+    assert fc.gap_subject(fc.gap_message("localhost/x/debian-12:latest", "")) == (
+        "localhost/x/debian-12:latest"
+    )

@@ -409,3 +409,121 @@ def test_merge_writes_the_pull_request_body_with_the_held_recipe(
         "shortened": False,
     }
     assert "`quokka`" in text  # a failed recipe, listed with its code
+
+
+# --- environment gaps: no verdict, never the package's fault ------------------------------------
+
+
+def _gap(name: str, env: str, platform: str, tool: str = "cargo") -> ResultLine:
+    """The line validation writes when ``env`` lacks ``tool`` (a skipped environment gap)."""
+    return ResultLine(
+        recipe=name,
+        environment=env,
+        platform=platform,
+        status="skipped",
+        category=None,
+        subcategory="missing_toolchain",
+        exit_code=8,
+        attempts=1,
+        message=f"environment lacks {tool}: cargo_install needs {tool}, which is not installed",
+        timestamp="2026-11-27T12:10:00Z",
+        batch_id=BATCH,
+    )
+
+
+def _gap_records(plan_records: tuple[FileWrite, ...]) -> set[tuple[str, str, str, str]]:
+    return {
+        (record.name or "", record.environment, record.category, record.subcategory or "")
+        for write in plan_records
+        if write.path.startswith("data/failures/")
+        for record in _failure_records(write)
+        if record.category == "environment_gap"
+    }
+
+
+def test_a_recipe_with_only_environment_gaps_stays_pending_and_the_breaker_is_untouched(
+    tmp_path: Path,
+) -> None:
+    """Every environment lacked the toolchain: not validated, the entry stays pending (held for
+    an environment that has it), no breaker vote, and the failures file records the gap."""
+    from automation.registry.control import load_control
+
+    names = ("alpaca", "bravura")
+    fakes.make_registry(tmp_path, names, impossible=False)
+    layout = RegistryLayout.at(tmp_path)
+    run_generate(layout, "pypi", batch_id=BATCH, fetch=fakes.make_fetch(fakes.UPSTREAM))
+    append_results(layout, BATCH, "local", [_gap(n, "local", DEBIAN) for n in names])
+    append_results(layout, BATCH, "debian-12", [_gap(n, "debian-12", DEBIAN) for n in names])
+    breaker_before = load_control(layout.control_file).breaker("pypi")
+
+    plan = plan_merge(layout, BATCH, now=NOW)
+    assert plan.votes == ()  # the breaker hears nothing of an environment's gap
+    report = apply_merge(layout, plan)
+
+    assert load_control(layout.control_file).breaker("pypi") == breaker_before
+    decisions = {d.name: d for d in report.decisions}
+    for name in names:
+        decision = decisions[name]
+        assert decision.action == "not_validated"
+        assert (decision.category, decision.subcategory) == ("environment_gap", "missing_toolchain")
+        assert decision.reasons == [
+            "not validated: debian-12 lacks cargo",
+            "not validated: local lacks cargo",
+        ]
+        assert not layout.recipe_path(name).exists()
+    queue = load_queue(layout.queue).by_name()
+    assert {name: queue[name].status for name in names} == {n: "pending" for n in names}
+    assert {name: queue[name].failure_count for name in names} == {n: 0 for n in names}
+    assert _gap_records(plan.records) == {
+        (name, DEBIAN, "environment_gap", "missing_toolchain") for name in names
+    }
+    assert report.exit_code == 0
+    assert "| alpaca | pypi:alpaca | not_validated | not validated: debian-12 lacks cargo" in (
+        report.to_text()
+    )
+    assert checkdata_errors(layout) == []
+
+
+def test_a_pass_beside_gaps_is_judged_on_the_environments_that_ran_it(
+    validated: RegistryLayout,
+) -> None:
+    """local passed; debian-12 (same platform) and alpine (musl) lacked the toolchain. A gap is
+    no failure: not held (a debian-12 failure would hold it), no constraint from the gaps (musl
+    stays admitted, untested), merged with the gaps named."""
+    _matrix(validated, {"alpaca": [], "bravura": [("debian-12", DEBIAN, "fail")]})
+    musl = "linux-alpine-musl-x86_64"
+    append_results(validated, BATCH, "debian-12", [_gap("alpaca", "debian-12", DEBIAN)])
+    append_results(validated, BATCH, "alpine-3.21", [_gap("alpaca", "alpine-3.21", musl, "go")])
+
+    plan = plan_merge(validated, BATCH, now=NOW)
+    decisions = {d.name: d for d in plan.report.decisions}
+    alpaca = decisions["alpaca"]
+    assert (alpaca.action, alpaca.constraints) == ("merged", {})
+    assert alpaca.reasons == [
+        "not validated: alpine-3.21 lacks go",
+        "not validated: debian-12 lacks cargo",
+    ]
+    # The same environment failing for real holds the recipe: the rule is unchanged.
+    assert decisions["bravura"].action == "held"
+    assert _gap_records(plan.records) == {
+        ("alpaca", DEBIAN, "environment_gap", "missing_toolchain"),
+        ("alpaca", musl, "environment_gap", "missing_toolchain"),
+    }
+    report = apply_merge(validated, plan)
+    assert load_queue(validated.queue).by_name()["alpaca"].status == "success"
+    [merged] = [d for d in report.to_json()["decisions"] if d["name"] == "alpaca"]
+    assert "not validated: debian-12 lacks cargo" in merged["reasons"]
+
+
+def test_a_real_failure_beside_a_gap_is_still_a_failure(validated: RegistryLayout) -> None:
+    """local failed for real; debian-12 lacked the toolchain: failed on local's verdict alone."""
+    current = current_results(validated, BATCH)
+    failing = replace(
+        _result("alpaca", "local", DEBIAN, "fail"), runtimes=current[("alpaca", "local")].runtimes
+    )
+    append_results(validated, BATCH, "local", [failing])
+    append_results(validated, BATCH, "debian-12", [_gap("alpaca", "debian-12", DEBIAN)])
+    plan = plan_merge(validated, BATCH, now=NOW)
+    [alpaca] = [d for d in plan.report.decisions if d.name == "alpaca"]
+    assert (alpaca.action, alpaca.category) == ("failed", "verify_failed")
+    assert "not validated: debian-12 lacks cargo" in alpaca.reasons

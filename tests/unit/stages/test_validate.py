@@ -109,3 +109,87 @@ def test_a_skip_reads_as_its_reason_in_the_text_report(batch: RegistryLayout) ->
     )
     rust_line = next(row for row in report.to_text().splitlines() if "rust-tool" in row)
     assert rust_line.split() == ["skipped", "rust-tool", "unsupported_action"]
+
+
+class EveryOutcomeRunner(PerPackageRunner):
+    """As :class:`PerPackageRunner`, plus: pip times out for ``slow-tool``, the network fails for
+    ``offline-tool``, ``hollow-tool`` installs without its executable and ``hang-tool`` hangs
+    on every verify flag."""
+
+    def __call__(
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: str, timeout: float
+    ) -> Completed:
+        if "pip" in argv and argv[-1] == "slow-tool":
+            return Completed(-9, "", timed_out=True)
+        if "pip" in argv and argv[-1] == "offline-tool":
+            return Completed(1, "ERROR: Temporary failure in name resolution")
+        if "pip" in argv and argv[-1] == "hollow-tool":
+            return Completed(0, "")
+        if Path(argv[0]).name == "hang-tool":
+            return Completed(-9, "", timed_out=True)
+        return super().__call__(argv, env, cwd, timeout)
+
+
+def test_every_local_outcome_writes_a_schema_valid_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each outcome local validation can produce (pass, every kind of fail, each skip: an action
+    it does not run, a platform the recipe excludes, a toolchain this machine lacks) goes through
+    the real writer (automation.registry.results, schema-checked) and reads back valid."""
+    from automation.containers.tsuku import TsukuBinary
+    from automation.core import schemas
+    from automation.stages.validate_local import TsukuValidator
+
+    layout = RegistryLayout.at(tmp_path / "registry")
+    staging = Staging(layout, BATCH)
+    pypi = ("good-tool", "slow-tool", "offline-tool", "hollow-tool", "hang-tool", "broken-tool")
+    for name in pypi:
+        staging.record(GenerationOutcome(name, f"pypi:{name}", "generated"), _pipx_recipe(name))
+    staging.record(GenerationOutcome("rust-tool", "crates.io:rust-tool", "generated"), CARGO_RECIPE)
+    npm_recipe = (
+        '[metadata]\nname = "node-tool"\n\n[[steps]]\naction = "npm_install"\n'
+        'package = "node-tool"\nexecutables = ["node-tool"]\n'
+    )
+    staging.record(GenerationOutcome("node-tool", "npm:node-tool", "generated"), npm_recipe)
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # no npm on this machine
+    runner = EveryOutcomeRunner(
+        {"good-tool": "good-tool 1.2.3\n", "hang-tool": None}, broken=["broken-tool"]
+    )
+    validator = LocalValidator(runner=runner, backoff=0, attempts=2)
+    report = validate_batch_locally(layout, BATCH, validator=validator)
+
+    scan = read_results_file(layout.results_file(BATCH, "local"))
+    assert scan.problems == []
+    got = {line.recipe: (line.status, line.category, line.subcategory) for line in scan.lines}
+    assert got == {
+        "good-tool": ("pass", None, None),
+        "slow-tool": ("fail", "install_failed", "timeout"),
+        "offline-tool": ("fail", "network_error", "transient_network"),
+        "hollow-tool": ("fail", "verify_failed", "missing_executable"),
+        "hang-tool": ("fail", "verify_failed", "timeout"),
+        "broken-tool": ("fail", "install_failed", "package_manager_error"),
+        "rust-tool": ("skipped", None, "unsupported_action"),
+        "node-tool": ("skipped", None, "missing_toolchain"),
+    }
+    offline = next(line for line in scan.lines if line.recipe == "offline-tool")
+    assert offline.attempts == 2  # only network trouble is retried
+    gap = next(line for line in scan.lines if line.recipe == "node-tool")
+    assert gap.message.startswith("environment lacks npm: ")
+    assert "this machine lacks npm" in report.to_text()
+
+    # A platform the recipe excludes (tsuku's installer decides it before installing).
+    excluded = (
+        '[metadata]\nname = "mac-tool"\nsupported_os = ["darwin"]\n\n[[steps]]\n'
+        'action = "pipx_install"\npackage = "mac-tool"\nexecutables = ["mac-tool"]\n'
+    )
+    staging.record(GenerationOutcome("mac-tool", "pypi:mac-tool", "generated"), excluded)
+    never = TsukuBinary(str(tmp_path / "no-tsuku"), "0.13.0", "tsuku version 0.13.0")
+    validate_batch_locally(layout, BATCH, validator=TsukuValidator(never, runner=runner))
+    lines = read_results_file(layout.results_file(BATCH, "local"))
+    assert lines.problems == []
+    mac = lines.latest()[("mac-tool", "local")]
+    assert (mac.status, mac.category, mac.subcategory) == ("skipped", None, "unsupported_platform")
+    for line in lines.lines:
+        assert schemas.check(line.to_json(), "results-line", path="x") == []

@@ -231,14 +231,22 @@ def test_npm_install_runs_the_installers_action(
     assert [r["name"] for r in result.runtimes] == ["npm", "node"]
 
 
-def test_a_missing_runtime_is_a_missing_dependency(
+def test_a_missing_toolchain_is_an_environment_gap_not_a_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No npm on this machine says nothing about the package: skipped, the gap named."""
     monkeypatch.setenv("PATH", str(tmp_path))  # no npm here
     recipe = {"steps": [{"action": "npm_install", "package": "cowsay", "executables": ["cowsay"]}]}
     result = LocalValidator(runner=FakeNpm()).validate(recipe)
-    assert (result.status, result.category, result.subcategory) == ("fail", "missing_dep", "npm")
-    assert result.message == "npm_install needs npm, which is not installed"
+    assert (result.status, result.category, result.subcategory) == (
+        "skipped",
+        None,
+        "missing_toolchain",
+    )
+    assert result.message == (
+        "environment lacks npm: npm_install needs npm, which is not installed"
+    )
+    assert result.attempts == 1  # not retried: only network trouble is
 
 
 def test_skip_message_keeps_its_words() -> None:
