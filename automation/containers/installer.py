@@ -81,6 +81,8 @@ VERSION_RE = r"v?(\d+(?:\.[0-9A-Za-z]+)*(?:[-+][0-9A-Za-z.]+)?)"
 DEFAULT_EXTRACT_LIMIT = 4 << 30
 # A symlink's target inside a zip is its content: anything longer than a path is not a link.
 ZIP_LINK_LIMIT = 4096
+# The kit's endpoint overrides (automation/core/config.py), forwarded to the installer.
+ENDPOINT_ENV = "AUTOMATION_ENDPOINT_"
 # The name the ecosystem install modules find this module under (see _load_ecosystem_actions).
 KIT_MODULE = "registry_automation_installer"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -818,19 +820,23 @@ class Context:
             raise StepFailure(TIMEOUT, "install", f"install exceeded {self.timeout:.0f}s")
         return left
 
-    def note_runtime(self, name: str, executable: str) -> None:
+    def note_runtime(
+        self, name: str, executable: str, version_args: tuple[str, ...] = ("--version",)
+    ) -> None:
         """Record the runtime an action runs on, with the version it reports (once per name).
 
-        The version is what ``<executable> --version`` prints (``v26.12.1``, ``Python 3.13.5``,
-        ``cargo 1.95.0 (...)``): the first dotted number. A runtime that cannot say is recorded
-        with an empty version rather than failing the install.
+        The version is what ``<executable> --version`` (or ``version_args``: ``go version``)
+        prints (``v26.12.1``, ``Python 3.13.5``, ``cargo 1.95.0 (...)``, ``go1.19.8``): the first
+        dotted number. A runtime that cannot say is recorded with an empty version rather than
+        failing the install.
         """
         if any(r["name"] == name for r in self.runtimes):
             return
         version = ""
         try:
             budget = min(30.0, self.remaining())
-            done = self.runner([executable, "--version"], self.environment(), self.work_dir, budget)
+            argv = [executable, *version_args]
+            done = self.runner(argv, self.environment(), self.work_dir, budget)
             found = re.search(r"\d+\.\d+(?:\.\d+)?", str(done.output or ""))
             if done.exit_code == 0 and found:
                 version = found.group(0)
@@ -915,15 +921,48 @@ def run_command(
     return str(done.output)
 
 
-def require_tool(name: str, action: str, ctx: Context | None = None) -> str:
+def configured_endpoint(ctx: Context, name: str) -> str | None:
+    """The base URL ``AUTOMATION_ENDPOINT_<NAME>`` gives the kit for endpoint ``name``, as the
+    action's environment has it (forwarded from the host), without a trailing slash; None when
+    nothing is configured (the toolchain then uses its public registry).
+
+    Only ``http(s)://`` URLs without whitespace, quotes or backslashes are taken: the value goes
+    into toolchain configuration (a cargo ``--config`` string, ``GOPROXY``).
+    """
+    value = ctx.environment().get(ENDPOINT_ENV + name.upper(), "").strip()
+    if not value:
+        return None
+    parts = urllib.parse.urlsplit(value)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or parts.query
+        or parts.fragment
+        or re.search(r"[\s\"'\\]", value)
+    ):
+        raise StepFailure(
+            INSTALL_FAILED,
+            "bad_endpoint",
+            f"{ENDPOINT_ENV}{name.upper()}={value[:200]!r} is not an http(s) base URL",
+        )
+    return value.rstrip("/")
+
+
+def require_tool(
+    name: str,
+    action: str,
+    ctx: Context | None = None,
+    version_args: tuple[str, ...] = ("--version",),
+) -> str:
     """The path of ``name`` on the PATH commands start with, or a missing-runtime failure.
 
-    With ``ctx`` the runtime is recorded (``Context.note_runtime``): result lines say which
-    ``node``/``cargo``/... an install ran on and its version.
+    With ``ctx`` the runtime is recorded (``Context.note_runtime``, asking it for its version
+    with ``version_args``): result lines say which ``node``/``cargo``/... an install ran on and
+    its version.
     """
     path = ctx.which(name) if ctx is not None else shutil.which(name)
     if path is not None and ctx is not None:
-        ctx.note_runtime(name, path)
+        ctx.note_runtime(name, path, version_args)
     if path is None:
         raise StepFailure(MISSING_RUNTIME, name, f"{action} needs {name}, which is not installed")
     return path
@@ -1076,6 +1115,10 @@ ACTIONS: dict[str, Action] = {
 }
 # Actions local validation may run on the user's machine (declared by the install modules).
 LOCAL_ACTIONS: list[str] = []
+# The toolchains' own variables for private modules and mirrors (declared by the install modules
+# as ``PASS_ENV``) that the host hands to the installer, locally and in the containers, beside
+# the kit's ``AUTOMATION_ENDPOINT_*`` overrides.
+PASS_ENV: list[str] = []
 # What a package manager's output means, declared by the install modules as ``OUTPUT_CLASSES``
 # ((category, subcategory, regular expression), ...): checked in order, first match wins.
 OUTPUT_CLASSES: list[tuple[str, str, re.Pattern[str]]] = []
@@ -1133,6 +1176,11 @@ def _load_ecosystem_actions() -> None:
             LOCAL_ACTIONS.append(name)
         for category, subcategory, expression in getattr(module, "OUTPUT_CLASSES", ()):
             OUTPUT_CLASSES.append((category, subcategory, re.compile(expression, re.IGNORECASE)))
+        for variable in getattr(module, "PASS_ENV", ()):
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]*", variable) or variable.startswith(ENDPOINT_ENV):
+                raise ImportError(f"{path}: PASS_ENV names {variable!r}")
+            if variable not in PASS_ENV:
+                PASS_ENV.append(variable)
 
 
 # --- results ----------------------------------------------------------------------------------

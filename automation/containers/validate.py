@@ -1044,14 +1044,21 @@ def _options(
 
 
 def mirror_environment(env: Mapping[str, str] | None = None) -> tuple[tuple[str, str], ...]:
-    """The ``AUTOMATION_ENDPOINT_*`` variables of the kit's environment, sorted by name.
+    """The ``AUTOMATION_ENDPOINT_*`` variables of the kit's environment, sorted by name, and
+    the toolchains' own mirror settings the install modules declare (``installer.PASS_ENV``:
+    which private modules skip a checksum database, ...).
 
     The installer in the container reads them the way the kit does: a toolchain action points
     its package manager at the configured endpoint (cargo source replacement, ``GOPROXY``, gem
     and cpanm sources, pip's index, npm's registry) instead of the public registry.
     """
     source = os.environ if env is None else env
-    return tuple(sorted((k, v) for k, v in source.items() if k.startswith(ENDPOINT_ENV_PREFIX)))
+    passed = set(installer.PASS_ENV)
+    return tuple(
+        sorted(
+            (k, v) for k, v in source.items() if k.startswith(ENDPOINT_ENV_PREFIX) or k in passed
+        )
+    )
 
 
 def container_network(env: Mapping[str, str] | None = None) -> str | None:

@@ -143,6 +143,8 @@ install_failed | bad_archive | no | failed+backoff | - | containers/installer.py
     cannot be read
 install_failed | bad_recipe | no | failed+backoff | - | containers/installer.py,
     containers/tsuku.py, stages/validate_local.py | the recipe is malformed for the installer
+install_failed | bad_endpoint | no | failed+backoff | - | containers/installer.py | an
+    AUTOMATION_ENDPOINT_* value the toolchain is pointed at is not an http(s) base URL
 install_failed | missing_executable | no | failed+backoff | - | containers/installer.py | a declared
     executable was not installed
 install_failed | layout_mismatch | no | failed+backoff | - | containers/installer.py | the archive

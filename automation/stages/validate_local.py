@@ -135,6 +135,12 @@ def _install_env(
     ):
         if key in os.environ:
             env[key] = os.environ[key]
+    # The kit's endpoint overrides and the toolchains' own mirror settings the install modules
+    # declare (``installer.PASS_ENV``): the actions point their package managers at the same
+    # mirrors as the kit, as they do in the containers (``mirror_environment``).
+    for key, value in os.environ.items():
+        if key.startswith(installer.ENDPOINT_ENV) or key in installer.PASS_ENV:
+            env[key] = value
     env.update(extra or {})
     return env
 

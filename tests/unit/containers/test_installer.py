@@ -598,7 +598,13 @@ def test_every_former_action_is_registered_where_its_ecosystem_lives() -> None:
     }  # fmt: skip
     assert installer.ACTIONS["npm_install"].__code__.co_filename.endswith("npm/install.py")
     assert installer.ACTIONS["download_archive"].__module__ == installer.__name__
-    assert sorted(installer.LOCAL_ACTIONS) == ["npm_install", "pipx_install"]
+    assert sorted(installer.LOCAL_ACTIONS) == [
+        "cargo_install",
+        "go_install",
+        "npm_install",
+        "pipx_install",
+    ]
+    assert "GONOSUMDB" in installer.PASS_ENV  # declared by go/install.py
 
 
 def test_the_kit_folder_runs_alone_with_only_the_standard_library(tmp_path: Path) -> None:
@@ -708,3 +714,49 @@ def test_a_wrapped_archive_without_strip_dirs_names_the_fix(tmp_path: Path) -> N
     shutil.rmtree(tmp_path / "p")
     record = installer.install(recipe, Context("t", DEBIAN, str(tmp_path / "p")))
     assert record["subcategory"] == "missing_executable"
+
+
+# --- mirrors ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("https://mirror.example/crates/", "https://mirror.example/crates"),
+        ("", None),
+    ],
+)
+def test_configured_endpoint_is_the_forwarded_base_url(
+    tmp_path: Path, value: str, expected: str | None
+) -> None:
+    ctx = Context("t", DEBIAN, str(tmp_path), env={"AUTOMATION_ENDPOINT_GOPROXY": value})
+    assert installer.configured_endpoint(ctx, "goproxy") == expected
+    assert installer.configured_endpoint(ctx, "cratesio") is None
+
+
+@pytest.mark.parametrize(
+    "value", ["ftp://mirror.example", "http://", 'http://x/"; rm -rf /', "http://x/?a=1", "x"]
+)
+def test_a_configured_endpoint_that_is_no_base_url_fails_the_install(
+    tmp_path: Path, value: str
+) -> None:
+    ctx = Context("t", DEBIAN, str(tmp_path), env={"AUTOMATION_ENDPOINT_CRATESIO": value})
+    with pytest.raises(StepFailure) as caught:
+        installer.configured_endpoint(ctx, "cratesio")
+    assert (caught.value.category, caught.value.subcategory) == ("install_failed", "bad_endpoint")
+    assert "AUTOMATION_ENDPOINT_CRATESIO" in caught.value.message
+
+
+def test_note_runtime_asks_with_the_given_arguments(tmp_path: Path) -> None:
+    seen: list[list[str]] = []
+
+    def runner(argv: list[str], env: dict[str, str], cwd: str, timeout: float) -> object:
+        seen.append(argv)
+        return installer.ProcessResult(0, "go version go1.19.8 linux/amd64\n")
+
+    ctx = Context("t", DEBIAN, str(tmp_path), runner=runner)
+    ctx.note_runtime("go", "/usr/bin/go", ("version",))
+    ctx.note_runtime("go", "/usr/bin/go", ("version",))  # once per name
+    assert seen == [["/usr/bin/go", "version"]]
+    assert ctx.runtimes == [{"name": "go", "version": "1.19.8", "path": "/usr/bin/go"}]

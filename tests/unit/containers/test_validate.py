@@ -496,11 +496,13 @@ def test_the_kits_endpoint_overrides_reach_the_container_and_nothing_else() -> N
         "AUTOMATION_ENDPOINT_PYPI": "http://mirror.example/pypi",
         "HOME": "/root",
         "GITHUB_TOKEN": "secret",
+        "GONOSUMDB": "example.com",  # a toolchain's own setting an install module declares
     }
     mirrors = mirror_environment(env)
     assert mirrors == (
         ("AUTOMATION_ENDPOINT_CRATESIO", "http://127.0.0.1:8080"),
         ("AUTOMATION_ENDPOINT_PYPI", "http://mirror.example/pypi"),
+        ("GONOSUMDB", "example.com"),
     )
     run = ValidationOptions(batch_id="b", mirrors=mirrors, network="host").run_options()
     assert dict(run.env)["AUTOMATION_ENDPOINT_CRATESIO"] == "http://127.0.0.1:8080"

@@ -58,9 +58,9 @@ def _pipx_recipe(name: str) -> str:
     )
 
 
-CARGO_RECIPE = (
-    '[metadata]\nname = "rust-tool"\n\n'
-    '[[steps]]\naction = "cargo_install"\ncrate = "rust-tool"\nexecutables = ["rust-tool"]\n'
+# An action local validation does not run (a Homebrew bottle): the skip.
+BOTTLE_RECIPE = (
+    '[metadata]\nname = "bottle-tool"\n\n[[steps]]\naction = "homebrew"\nformula = "bottle-tool"\n'
 )
 
 
@@ -71,7 +71,9 @@ def batch(tmp_path: Path) -> RegistryLayout:
     staging = Staging(layout, BATCH)
     for name in ("good-tool", "quiet-tool", "broken-tool", "silent-tool"):
         staging.record(GenerationOutcome(name, f"pypi:{name}", "generated"), _pipx_recipe(name))
-    staging.record(GenerationOutcome("rust-tool", "crates.io:rust-tool", "generated"), CARGO_RECIPE)
+    staging.record(
+        GenerationOutcome("bottle-tool", "homebrew:bottle-tool", "generated"), BOTTLE_RECIPE
+    )
     return layout
 
 
@@ -94,11 +96,11 @@ def test_every_local_status_is_written_as_a_schema_valid_line(batch: RegistryLay
         "quiet-tool": ("pass", None, "version_not_printed"),
         "broken-tool": ("fail", "install_failed", "package_manager_error"),
         "silent-tool": ("fail", "verify_failed", "nonzero_exit"),
-        "rust-tool": ("skipped", None, "unsupported_action"),
+        "bottle-tool": ("skipped", None, "unsupported_action"),
     }
     assert [line.to_json() for line in scan.lines] == [line.to_json() for line in report.lines]
-    skipped = next(line for line in scan.lines if line.recipe == "rust-tool")
-    assert "not ['cargo_install']" in skipped.message  # the reason travels in the message
+    skipped = next(line for line in scan.lines if line.recipe == "bottle-tool")
+    assert "not ['homebrew']" in skipped.message  # the reason travels in the message
     assert report.counts == {"pass": 2, "fail": 2, "skipped": 1}
 
 
@@ -107,8 +109,8 @@ def test_a_skip_reads_as_its_reason_in_the_text_report(batch: RegistryLayout) ->
     report = validate_batch_locally(
         batch, BATCH, validator=LocalValidator(runner=runner, backoff=0)
     )
-    rust_line = next(row for row in report.to_text().splitlines() if "rust-tool" in row)
-    assert rust_line.split() == ["skipped", "rust-tool", "unsupported_action"]
+    bottle_line = next(row for row in report.to_text().splitlines() if "bottle-tool" in row)
+    assert bottle_line.split() == ["skipped", "bottle-tool", "unsupported_action"]
 
 
 class EveryOutcomeRunner(PerPackageRunner):
@@ -145,7 +147,9 @@ def test_every_local_outcome_writes_a_schema_valid_line(
     pypi = ("good-tool", "slow-tool", "offline-tool", "hollow-tool", "hang-tool", "broken-tool")
     for name in pypi:
         staging.record(GenerationOutcome(name, f"pypi:{name}", "generated"), _pipx_recipe(name))
-    staging.record(GenerationOutcome("rust-tool", "crates.io:rust-tool", "generated"), CARGO_RECIPE)
+    staging.record(
+        GenerationOutcome("bottle-tool", "homebrew:bottle-tool", "generated"), BOTTLE_RECIPE
+    )
     npm_recipe = (
         '[metadata]\nname = "node-tool"\n\n[[steps]]\naction = "npm_install"\n'
         'package = "node-tool"\nexecutables = ["node-tool"]\n'
@@ -170,7 +174,7 @@ def test_every_local_outcome_writes_a_schema_valid_line(
         "hollow-tool": ("fail", "verify_failed", "missing_executable"),
         "hang-tool": ("fail", "verify_failed", "timeout"),
         "broken-tool": ("fail", "install_failed", "package_manager_error"),
-        "rust-tool": ("skipped", None, "unsupported_action"),
+        "bottle-tool": ("skipped", None, "unsupported_action"),
         "node-tool": ("skipped", None, "missing_toolchain"),
     }
     offline = next(line for line in scan.lines if line.recipe == "offline-tool")

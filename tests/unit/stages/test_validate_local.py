@@ -250,11 +250,27 @@ def test_a_missing_toolchain_is_an_environment_gap_not_a_failure(
 
 
 def test_skip_message_keeps_its_words() -> None:
-    recipe = {"steps": [{"action": "cargo_install", "crate": "x"}]}
+    recipe = {"steps": [{"action": "homebrew", "formula": "x"}]}
     result = LocalValidator(runner=FakeNpm()).validate(recipe)
     assert result.message == (
-        "local validation handles pipx_install and npm_install, not ['cargo_install']"
+        "local validation handles pipx_install and npm_install and go_install and cargo_install,"
+        " not ['homebrew']"
     )
+
+
+def test_install_environment_carries_the_mirrors_and_nothing_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The actions point their toolchains at the kit's mirrors locally, as in the containers."""
+    from automation.stages.validate_local import _install_env
+
+    monkeypatch.setenv("AUTOMATION_ENDPOINT_CRATESIO", "http://127.0.0.1:9")
+    monkeypatch.setenv("GONOSUMDB", "example.com")
+    monkeypatch.setenv("GITHUB_TOKEN", "secret")
+    env = _install_env(tmp_path / "home", tmp_path / "bin")
+    assert env["AUTOMATION_ENDPOINT_CRATESIO"] == "http://127.0.0.1:9"
+    assert env["GONOSUMDB"] == "example.com"
+    assert "GITHUB_TOKEN" not in env
 
 
 @pytest.mark.parametrize(
