@@ -17,12 +17,10 @@ else:  # loaded by the installer core, which registered itself under this name
     kit = sys.modules["registry_automation_installer"]
 
 
-def registry_args(env: dict[str, str]) -> list[str]:
+def registry_args(ctx: kit.Context) -> list[str]:
     """npm's ``--registry`` for the kit's npm mirror (``AUTOMATION_ENDPOINT_NPM``), if any."""
-    base = env.get(MIRROR_ENV, "").strip().rstrip("/")
-    if not base.startswith(("http://", "https://")):
-        return []
-    return ["--registry", base + "/"]
+    base = kit.configured_endpoint(ctx, "npm")
+    return ["--registry", base + "/"] if base else []
 
 
 def npm_install(step: dict[str, Any], ctx: kit.Context) -> None:
@@ -42,7 +40,7 @@ def npm_install(step: dict[str, Any], ctx: kit.Context) -> None:
             "--no-audit",
             "--no-fund",
             "--no-update-notifier",
-            *registry_args(ctx.environment()),
+            *registry_args(ctx),
             spec,
         ],
         ctx,
@@ -57,7 +55,6 @@ def npm_install(step: dict[str, Any], ctx: kit.Context) -> None:
     kit.link_executables(ctx, os.path.join(root, "bin"), kit.step_executables(step))
 
 
-MIRROR_ENV = "AUTOMATION_ENDPOINT_NPM"
 ACTIONS = {"npm_install": npm_install}
 # Needs only Node.js on the user's machine and installs below a throwaway prefix.
 LOCAL_ACTIONS = ("npm_install",)

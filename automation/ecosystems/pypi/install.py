@@ -33,16 +33,14 @@ def requirement_spec(package: str, version: str | None) -> str:
     return spec + ("==" + version if version else "")
 
 
-def index_args(env: dict[str, str]) -> list[str]:
+def index_args(ctx: kit.Context) -> list[str]:
     """pip's ``--index-url`` for the kit's PyPI mirror (``AUTOMATION_ENDPOINT_PYPI``), if any.
 
     The endpoint is the base of PyPI's JSON API (``<base>/pypi/<name>/json``); a PyPI mirror
     (devpi, a proxy, a test server) serves the simple index beside it at ``<base>/simple/``.
     """
-    base = env.get(MIRROR_ENV, "").strip().rstrip("/")
-    if not base.startswith(("http://", "https://")):
-        return []
-    return ["--index-url", base + "/simple/"]
+    base = kit.configured_endpoint(ctx, "pypi")
+    return ["--index-url", base + "/simple/"] if base else []
 
 
 def pipx_install(step: dict[str, Any], ctx: kit.Context) -> None:
@@ -71,7 +69,7 @@ def pipx_install(step: dict[str, Any], ctx: kit.Context) -> None:
             "--no-input",
             "--progress-bar",
             "off",
-            *index_args(ctx.environment()),
+            *index_args(ctx),
             spec,
         ],
         ctx,
@@ -83,7 +81,6 @@ def pipx_install(step: dict[str, Any], ctx: kit.Context) -> None:
     kit.link_executables(ctx, os.path.join(venv, "bin"), kit.step_executables(step))
 
 
-MIRROR_ENV = "AUTOMATION_ENDPOINT_PYPI"
 ACTIONS = {"pipx_install": pipx_install}
 # Needs only Python on the user's machine and installs into a throwaway venv.
 LOCAL_ACTIONS = ("pipx_install",)

@@ -7,20 +7,32 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from automation.containers import installer
 from automation.containers.installer import Context, Platform, ProcessResult
 
 NPM = installer.ACTIONS["npm_install"]
-registry_args: Callable[[dict[str, str]], list[str]] = NPM.__globals__["registry_args"]
+registry_args: Callable[[Context], list[str]] = NPM.__globals__["registry_args"]
 
 
-def test_npm_uses_the_kits_npm_mirror_when_one_is_configured() -> None:
-    assert registry_args({}) == []
-    assert registry_args({"AUTOMATION_ENDPOINT_NPM": "http://127.0.0.1:4873"}) == [
-        "--registry",
-        "http://127.0.0.1:4873/",
-    ]
-    assert registry_args({"AUTOMATION_ENDPOINT_NPM": "--userconfig=/x"}) == []
+def _ctx_with(env: dict[str, str], tmp_path: Path) -> Context:
+    return Context(
+        "cowsay",
+        Platform.parse("linux-debian-glibc-x86_64"),
+        str(tmp_path),
+        None,
+        env=env,
+        log_to=lambda _line: None,
+    )
+
+
+def test_npm_uses_the_kits_npm_mirror_when_one_is_configured(tmp_path: Path) -> None:
+    assert registry_args(_ctx_with({}, tmp_path)) == []
+    mirror = _ctx_with({"AUTOMATION_ENDPOINT_NPM": "http://127.0.0.1:4873"}, tmp_path)
+    assert registry_args(mirror) == ["--registry", "http://127.0.0.1:4873/"]
+    with pytest.raises(installer.StepFailure, match="AUTOMATION_ENDPOINT_NPM"):
+        registry_args(_ctx_with({"AUTOMATION_ENDPOINT_NPM": "--userconfig=/x"}, tmp_path))
 
 
 class FakeNpm:

@@ -95,12 +95,22 @@ def test_pipx_install_of_a_package_with_an_extra(
     assert ctx.runtimes == [{"name": "python3", "version": "3.13.5", "path": ctx.python}]
 
 
-def test_pip_uses_the_kits_pypi_mirror_when_one_is_configured() -> None:
-    index_args: Callable[[dict[str, str]], list[str]] = PIPX.__globals__["index_args"]
-    assert index_args({}) == []
-    assert index_args({"AUTOMATION_ENDPOINT_PYPI": "http://127.0.0.1:8080/"}) == [
-        "--index-url",
-        "http://127.0.0.1:8080/simple/",
-    ]
-    # Not a URL (a typo, an injected option): ignored rather than handed to pip.
-    assert index_args({"AUTOMATION_ENDPOINT_PYPI": "--trusted-host=evil"}) == []
+def _ctx_with(env: dict[str, str], tmp_path: Path) -> Context:
+    return Context(
+        "httpx",
+        Platform.parse("linux-debian-glibc-x86_64"),
+        str(tmp_path),
+        None,
+        env=env,
+        log_to=lambda _line: None,
+    )
+
+
+def test_pip_uses_the_kits_pypi_mirror_when_one_is_configured(tmp_path: Path) -> None:
+    index_args: Callable[[Context], list[str]] = PIPX.__globals__["index_args"]
+    assert index_args(_ctx_with({}, tmp_path)) == []
+    mirror = _ctx_with({"AUTOMATION_ENDPOINT_PYPI": "http://127.0.0.1:8080/"}, tmp_path)
+    assert index_args(mirror) == ["--index-url", "http://127.0.0.1:8080/simple/"]
+    # Not a URL (a typo, an injected option): a clear install failure, never handed to pip.
+    with pytest.raises(installer.StepFailure, match="AUTOMATION_ENDPOINT_PYPI"):
+        index_args(_ctx_with({"AUTOMATION_ENDPOINT_PYPI": "--trusted-host=evil"}, tmp_path))
