@@ -25,6 +25,7 @@ import tomlkit
 
 from automation.containers import installer, tsuku
 from automation.containers.runtimes import ProvisionedRuntime, annotate, host_path, interpreter
+from automation.core.config import ENV_PREFIX as ENDPOINT_ENV_PREFIX
 from automation.core.errors import DataError
 from automation.core.hostplatform import host_platform
 from automation.core.process import Completed, run_process
@@ -130,6 +131,9 @@ def _install_env(
     ):
         if key in os.environ:
             env[key] = os.environ[key]
+    # The kit's endpoint overrides: an install action points its toolchain at the same mirror
+    # the kit reads (gem sources, cpanm's mirror, ...), as in the validation containers.
+    env.update((k, v) for k, v in os.environ.items() if k.startswith(ENDPOINT_ENV_PREFIX))
     env.update(extra or {})
     return env
 

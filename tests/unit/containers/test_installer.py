@@ -598,7 +598,9 @@ def test_every_former_action_is_registered_where_its_ecosystem_lives() -> None:
     }  # fmt: skip
     assert installer.ACTIONS["npm_install"].__code__.co_filename.endswith("npm/install.py")
     assert installer.ACTIONS["download_archive"].__module__ == installer.__name__
-    assert sorted(installer.LOCAL_ACTIONS) == ["npm_install", "pipx_install"]
+    assert sorted(installer.LOCAL_ACTIONS) == [
+        "cpan_install", "gem_install", "npm_install", "pipx_install"
+    ]  # fmt: skip
 
 
 def test_the_kit_folder_runs_alone_with_only_the_standard_library(tmp_path: Path) -> None:

@@ -245,7 +245,8 @@ def test_skip_message_keeps_its_words() -> None:
     recipe = {"steps": [{"action": "cargo_install", "crate": "x"}]}
     result = LocalValidator(runner=FakeNpm()).validate(recipe)
     assert result.message == (
-        "local validation handles pipx_install and npm_install, not ['cargo_install']"
+        "local validation handles pipx_install and npm_install and gem_install and cpan_install,"
+        " not ['cargo_install']"
     )
 
 
