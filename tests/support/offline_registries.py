@@ -20,11 +20,18 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
+import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from automation.core.layout import RegistryLayout
 from automation.ecosystems.cpan.client import release_path, scripts_search_path
+from automation.registry.queue import QueueEntry, load_queue, save_queue
 from tests.support.fake_upstream import FIXTURES, FakeUpstream, Reply
 
 GEM = "tinyhello"
@@ -236,3 +243,93 @@ def serve_cpan_mirror(upstream: FakeUpstream) -> Served:
             "AUTOMATION_ENDPOINT_CPAN": upstream.base + CPAN_PREFIX,
         },
     )
+
+
+# ------------------------------------------------------------------ the pipeline on them
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+TOOLCHAINS = {"rubygems": ("ruby", "gem"), "cpan": ("perl", "cpanm", "make")}
+# Every other registry the kit knows points nowhere: nothing may leave this machine.
+NOWHERE = {
+    f"AUTOMATION_ENDPOINT_{name}": "http://127.0.0.1:9"
+    for name in ("PYPI", "NPM", "CRATESIO", "GOPROXY", "HOMEBREW", "GITHUB", "GITHUBDOWNLOAD")
+}
+
+
+def serve_for(ecosystem: str, upstream: FakeUpstream, work: Path) -> Served:
+    """Serve ``ecosystem``'s registry of our own; skip naming what is missing to build or use it."""
+    missing = missing_tools(*TOOLCHAINS[ecosystem])
+    if missing:
+        pytest.skip(f"{ecosystem} toolchain absent: {', '.join(missing)} not on PATH")
+    if ecosystem == "rubygems":
+        return serve_gem_source(upstream, work)
+    return serve_cpan_mirror(upstream)
+
+
+def queue_entry(layout: RegistryLayout, served: Served) -> None:
+    """Queue the served tool (what ``invoke seed`` would have done)."""
+    entry = QueueEntry(
+        served.executable,
+        f"{served.ecosystem}:{served.identifier}",
+        1,
+        "pending",
+        "curated",
+        None,
+        0,
+        None,
+    )
+    save_queue(layout.queue, load_queue(layout.queue).with_entries([entry]))
+
+
+def run_pipeline(
+    root: Path, served: Served, *envs: str, extra: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """``invoke pipeline --ecosystem E --no-seed [--env ...] --json`` on ``root`` with the
+    endpoints pointed at our server (every other one at a closed port); and its seconds."""
+    argv = ["pipeline", "--ecosystem", served.ecosystem, "--no-seed", "--limit", "1"]
+    for env in envs:
+        argv += ["--env", env]
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "invoke", *argv, "--root", str(root), "--json"],
+        cwd=REPOSITORY,
+        env={
+            **os.environ,
+            **NOWHERE,
+            "AUTOMATION_RUNTIMES": "host",
+            **served.endpoints,
+            **(extra or {}),
+        },
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return done, time.monotonic() - started
+
+
+def check_merged(
+    layout: RegistryLayout, served: Served, done: subprocess.CompletedProcess[str], *envs: str
+) -> list[dict[str, object]]:
+    """The recipe is in ``recipes/``, its verify matched the version it printed, the queue
+    entry is ``success``; returns the result lines of ``envs``."""
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    report = json.loads(done.stdout)
+    assert report, done.stderr
+    recipe = tomllib.loads(layout.recipe_path(served.executable).read_text())
+    [step] = recipe["steps"]
+    key = "gem" if served.ecosystem == "rubygems" else "distribution"
+    assert (step["action"], step[key], step["executables"]) == (
+        f"{'gem' if served.ecosystem == 'rubygems' else 'cpan'}_install",
+        served.identifier,
+        [served.executable],
+    )
+    assert recipe["verify"] == {"command": f"{served.executable} --version", "pattern": "{version}"}
+    [entry] = load_queue(layout.queue).entries
+    assert entry.status == "success"
+    lines: list[dict[str, object]] = []
+    batch = next(layout.results_dir.iterdir()).name
+    for env in envs:
+        [line] = [json.loads(t) for t in layout.results_file(batch, env).read_text().splitlines()]
+        assert (line["status"], line["version"]) == ("pass", served.version), line
+        lines.append(line)
+    return lines
