@@ -11,6 +11,9 @@ from automation.core.ecosystem_facts import EcosystemFacts, Endpoint, RecipeActi
 # Rows of the failure-code table (automation/registry/failure_codes.py's format) only this
 # ecosystem emits; a row whose meaning is "-" adds an emitter to a shared code.
 FAILURE_CODES = """
+recipe_not_found | package_not_found | no | excluded | - | ecosystems/rubygems/install.py | -
+install_failed | runtime_version | no | failed+backoff | - | ecosystems/rubygems/install.py | -
+install_failed | build_failed | no | failed+backoff | - | ecosystems/rubygems/install.py | -
 generation_failed | no_executables | no | excluded | - | ecosystems/rubygems/adapter.py | -
 """
 

@@ -600,6 +600,8 @@ def test_every_former_action_is_registered_where_its_ecosystem_lives() -> None:
     assert installer.ACTIONS["download_archive"].__module__ == installer.__name__
     assert sorted(installer.LOCAL_ACTIONS) == [
         "cargo_install",
+        "cpan_install",
+        "gem_install",
         "go_install",
         "npm_install",
         "pipx_install",

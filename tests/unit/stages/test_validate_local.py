@@ -253,7 +253,8 @@ def test_skip_message_keeps_its_words() -> None:
     recipe = {"steps": [{"action": "homebrew", "formula": "x"}]}
     result = LocalValidator(runner=FakeNpm()).validate(recipe)
     assert result.message == (
-        "local validation handles pipx_install and npm_install and go_install and cargo_install,"
+        "local validation handles pipx_install and npm_install and go_install and gem_install"
+        " and cpan_install and cargo_install,"
         " not ['homebrew']"
     )
 
