@@ -594,6 +594,29 @@ def pipeline(  # type: ignore[no-untyped-def]
 
 
 @task(
+    name="seed-report",
+    help={
+        "ecosystem": "a seedable ecosystem, e.g. pypi or npm",
+        "top": "how many of the ranking's first candidates to look up (default 200)",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    },
+)
+def seed_report(c, ecosystem=None, top=None, root=None, json=False):  # type: ignore[no-untyped-def]
+    """What seeding's tool rule does to the first candidates: named-like share before/after."""
+
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        chosen = _ecosystem("--ecosystem", ecosystem, "a seedable ecosystem, e.g. pypi")
+        count = flag.integer("--top", top, default=200, minimum=1, maximum=2000)
+        from automation.stages.seed_report import run_seed_report
+
+        return run_seed_report(registry, chosen, count)
+
+    run(work, as_json=json)
+
+
+@task(
     help={
         "budget": "artifacts to download this run (default 20); later runs continue after it",
         "rate": "artifact downloads per second (default 1)",

@@ -3,8 +3,10 @@
 Candidates come in popularity order (``automation.ecosystems.popularity``). A candidate is accepted
 when
 its newest release ships executables (PyPI: wheel console scripts or ``.data/scripts``; npm:
-``bin`` of the latest version) and its recipe name is safe, new to the queue (case-insensitive)
-and has no recipe yet.
+``bin`` of the latest version), the ecosystem does not judge it a library that happens to ship
+a script (``automation.ecosystems.toolness``: outcome ``library_script``, with the signals that
+decided it; names in ``data/tier1.json`` are exempt; the rule is in ``docs/SEEDING.md``), and
+its recipe name is safe, new to the queue (case-insensitive) and has no recipe yet.
 
 ``limit`` is the seeding window, as in tsuku's seeder where ``-limit`` bounds the candidates
 taken from the source before existing names are dropped: the run stops once ``limit`` candidates
@@ -47,6 +49,7 @@ from automation.ecosystems.popularity import (
     PopularityList,
     Ranked,
 )
+from automation.ecosystems.toolness import LIBRARY_SCRIPT
 from automation.registry.disambiguations import audit_dir, audit_filename, read_audit_file
 from automation.registry.queue import QueueEntry, load_queue, save_queue
 from automation.stages.disambiguate import Probe, decide, probe_from_popularity, record_decision
@@ -55,7 +58,15 @@ TIER1_FILE = REPOSITORY_ROOT / "data" / "tier1.json"
 TIER2_PERCENTILE = 99.0
 SEEDING_RUNS_FILE = "seeding-runs.jsonl"
 # Skip reasons, in report order.
-REASONS = ("has_recipe", "in_queue", "duplicate", "not_cli", "unsafe_name", "fetch_error")
+REASONS = (
+    "has_recipe",
+    "in_queue",
+    "duplicate",
+    "not_cli",
+    LIBRARY_SCRIPT,
+    "unsafe_name",
+    "fetch_error",
+)
 TRANSIENT = frozenset({"network_error", "upstream_error", "rate_limited"})
 
 
@@ -94,6 +105,8 @@ class SeedItem:
     detail: str = ""
     priority: int | None = None
     executables: tuple[str, ...] = ()
+    tool_score: int | None = None  # the ecosystem's tool verdict (``toolness``), when it judges
+    signals: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -108,6 +121,9 @@ class SeedItem:
             out["priority"] = self.priority
         if self.executables:
             out["executables"] = list(self.executables)
+        if self.tool_score is not None:
+            out["tool_score"] = self.tool_score
+            out["signals"] = list(self.signals)
         return out
 
 
@@ -531,11 +547,34 @@ def _judge(
         return SeedItem(ranked.identifier, name, ranked.rank, "fetch_error", detail[:500])
     if not found.executables:
         return SeedItem(ranked.identifier, name, ranked.rank, "not_cli", f"version {found.version}")
+    verdict = found.tool
+    score = None if verdict is None else verdict.score
+    signals = () if verdict is None else tuple(s.label() for s in verdict.signals)
+    if verdict is not None and not verdict.is_tool and name not in tier1:
+        # A library that happens to ship a script: not queued, for a stable, stated reason.
+        return SeedItem(
+            ranked.identifier,
+            name,
+            ranked.rank,
+            LIBRARY_SCRIPT,
+            verdict.explain(),
+            executables=found.executables,
+            tool_score=score,
+            signals=signals,
+        )
     if name in accepted_names:
         return SeedItem(ranked.identifier, name, ranked.rank, "duplicate", "name taken in this run")
     priority = tier_for(name, ranked.percentile, tier1)
     return SeedItem(
-        ranked.identifier, name, ranked.rank, "accepted", "", priority, found.executables
+        ranked.identifier,
+        name,
+        ranked.rank,
+        "accepted",
+        "",
+        priority,
+        found.executables,
+        tool_score=score,
+        signals=signals,
     )
 
 
