@@ -261,7 +261,7 @@ class GrowPlan:
             raise UsageError("--batch-size must be at least 1")
         chosen = tuple(dict.fromkeys(normalise_ecosystem(e) for e in ecosystems))
         if not chosen:
-            raise UsageError("--ecosystem: give at least one, e.g. --ecosystem pypi")
+            raise UsageError(f"--ecosystem: give at least one of {', '.join(known)}")
         for eco in chosen:
             if eco not in known:
                 raise UsageError(f"--ecosystem must be one of {', '.join(known)}, got {eco!r}")
