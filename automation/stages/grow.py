@@ -323,7 +323,8 @@ class GrowReport:
 
         doc = self.to_json()
         console = Console(record=True, width=110, file=io.StringIO())
-        recipes = Table(title=f"grow: {doc['status']} ({doc['message']})")
+        console.print(f"grow {doc['status']}: {doc['message']}")
+        recipes = Table(title="recipes per ecosystem")
         for column in ("ecosystem", "before", "after", "added"):
             recipes.add_column(column, justify="left" if column == "ecosystem" else "right")
         for eco, added in doc["recipes"]["added"].items():

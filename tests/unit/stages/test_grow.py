@@ -349,3 +349,24 @@ def test_the_plan_is_checked_before_anything_runs() -> None:
 
 def test_timestamps_are_the_kits_form() -> None:
     assert format_timestamp(Clock().now()) == "2026-12-05T08:00:01Z"
+
+
+def test_check_data_checks_the_state_file_with_its_schema() -> None:
+    from automation.ops.checkdata import classify
+
+    names = frozenset(schemas.schema_names())
+    assert classify(("data", "grow-state.json"), names) == ("schema_checked", "")
+
+
+def test_the_rich_display_takes_every_event() -> None:
+    from automation.stages.grow import RichDisplay
+
+    with RichDisplay() as display:
+        display.recipes(3, 10)
+        display.stage("round 1 pypi: generate", 4)
+        display.tick("round 1 pypi: generate")
+        display.tick("round 1 pypi: unknown stage")  # ignored, never a crash
+        display.stage("round 1 pypi: validate local", 0)
+        display.say("a line above the bars")
+        display.recipes(5, 10)
+    assert display.progress.tasks[0].completed == 5
