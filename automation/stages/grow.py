@@ -798,6 +798,18 @@ def _history_entry(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def check_environments(environments: Sequence[str]) -> None:
+    """Every container environment named exists (``data/environments.json``): checked before
+    anything is seeded, not when the first batch reaches validation."""
+    from automation.containers.environments import select_environments
+
+    named = [e for e in environments if e not in (LOCAL, "all-local")]
+    try:
+        select_environments(named)
+    except UsageError as exc:
+        raise UsageError(f"--env: {exc}") from None
+
+
 def run_grow(
     root: str | Path,
     *,
@@ -811,6 +823,7 @@ def run_grow(
     from automation.ecosystems import seed_sources
 
     plan = GrowPlan.of(target, ecosystems, environments, batch_size, seed_sources())
+    check_environments(plan.environments)
     layout = RegistryLayout.at(root)
     with default_display() as display:
         return grow(layout, plan, stages=pipeline_stages(jobs=jobs), display=display)
