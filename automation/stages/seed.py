@@ -24,6 +24,7 @@ within the ecosystem is at least 99 (the top 1 %); else 3. The raw numbers go to
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import time
@@ -32,7 +33,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,11 @@ REASONS = (
     "fetch_error",
 )
 TRANSIENT = frozenset({"network_error", "upstream_error", "rate_limited"})
+# Look-up verdicts remembered between runs (cache, not registry data): a candidate without
+# executables or judged a library is not looked up again for this long, so widening the window
+# run after run (``invoke grow``) costs requests for new candidates only.
+REMEMBERED = ("not_cli", LIBRARY_SCRIPT)
+MEMO_DAYS = 7
 
 
 def popularity_path(layout: RegistryLayout) -> Path:
@@ -317,6 +323,7 @@ def seed(
         contested = _contested(layout, queue.by_name(), popularity_doc, source)
         show = progress if progress is not None else sys.stderr.isatty()
         display, update = _progress(show and limit > 0, limit)
+        memo = load_memo(layout, source, now)
         with display:
             new_entries = _examine(
                 layout,
@@ -328,7 +335,9 @@ def seed(
                 max_lookups,
                 check_stop,
                 update,
+                memo,
             )
+        save_memo(layout, source, memo, report, now)
         new_entries, changed = _disambiguate(
             layout, contested, popularity_doc, popularity, report, new_entries, now
         )
@@ -448,6 +457,7 @@ def _examine(
     max_lookups: int,
     check_stop: Callable[[], None],
     update: Callable[..., None],
+    memo: dict[str, dict[str, str]] | None = None,
 ) -> list[QueueEntry]:
     source = report.source
     lookup = adapter_for(source).lookup
@@ -471,6 +481,10 @@ def _examine(
             return name, SeedItem(ranked.identifier, name, ranked.rank, "in_queue")
         if layout.recipe_path(name).exists():
             return name, SeedItem(ranked.identifier, name, ranked.rank, "has_recipe")
+        known = (memo or {}).get(ranked.identifier)
+        if known is not None and not (known["outcome"] == LIBRARY_SCRIPT and name in tier1):
+            detail = f"{known['detail']} (look-up of {known['at']} remembered)"
+            return name, SeedItem(ranked.identifier, name, ranked.rank, known["outcome"], detail)
         return name, None
 
     def counts(item: SeedItem | None) -> bool:
@@ -578,6 +592,59 @@ def _judge(
         tool_score=score,
         signals=signals,
     )
+
+
+def memo_path(layout: RegistryLayout, source: str) -> Path:
+    return layout.cache_dir / "seeding" / f"{source.replace('.', '')}-lookups.json"
+
+
+def load_memo(layout: RegistryLayout, source: str, now: datetime) -> dict[str, dict[str, str]]:
+    """Remembered ``not_cli``/``library_script`` verdicts younger than :data:`MEMO_DAYS`
+    (identifier -> outcome, detail, at); an unreadable file is a cache miss, never an error."""
+    path = memo_path(layout, source)
+    if not path.is_file():
+        return {}
+    document, problem = read_json(path, str(path))
+    entries = document.get("entries") if problem is None and isinstance(document, dict) else None
+    if not isinstance(entries, dict):
+        return {}
+    oldest = format_timestamp(now - timedelta(days=MEMO_DAYS))
+    out: dict[str, dict[str, str]] = {}
+    for identifier, value in entries.items():
+        if (
+            isinstance(value, dict)
+            and value.get("outcome") in REMEMBERED
+            and isinstance(value.get("detail"), str)
+            and isinstance(value.get("at"), str)
+            and value["at"] >= oldest  # the kit's timestamps sort as text
+        ):
+            out[identifier] = {
+                "outcome": value["outcome"],
+                "detail": value["detail"],
+                "at": value["at"],
+            }
+    return out
+
+
+def save_memo(
+    layout: RegistryLayout,
+    source: str,
+    memo: dict[str, dict[str, str]],
+    report: SeedReport,
+    now: datetime,
+) -> None:
+    """Add this run's fresh ``not_cli``/``library_script`` verdicts to the memo (replaced whole)."""
+    stamp = format_timestamp(now)
+    fresh = {
+        item.identifier: {"outcome": item.outcome, "detail": item.detail, "at": stamp}
+        for item in report.items
+        if item.outcome in REMEMBERED and "remembered)" not in item.detail
+    }
+    if not fresh:
+        return
+    # A cache that cannot be written only costs requests next time.
+    with contextlib.suppress(OSError):
+        atomic_write_json(memo_path(layout, source), {"entries": {**memo, **fresh}}, pretty=False)
 
 
 def _entry(source: str, item: SeedItem) -> QueueEntry:

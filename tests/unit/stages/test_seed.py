@@ -225,3 +225,35 @@ def test_libraries_that_ship_a_script_are_skipped_with_their_signals(
     # a rerun over the same ranking decides the same (nothing new, same reasons)
     again = seed(layout, "npm", 2, http, NOW, popularity=ranked, progress=False)
     assert again.accepted == [] and again.skipped["library_script"] == 2
+
+
+def test_skips_are_remembered_so_a_wider_window_looks_up_only_new_candidates(
+    layout: RegistryLayout, http: HttpClient, upstream: FakeUpstream
+) -> None:
+    from datetime import timedelta
+
+    from automation.stages.seed import MEMO_DAYS, memo_path
+
+    latest = Path(__file__).parents[2] / "fixtures" / "npm" / "latest"
+    upstream.json("/semver/latest", json.loads((latest / "semver.json").read_text()))
+    ranked = ranking("npm", ["lodash", "semver", "cowsay", "typescript"])
+    seed(layout, "npm", 1, http, NOW, popularity=ranked, progress=False)
+    looked_up = [entry[1] for entry in upstream.log]
+    assert "/lodash/latest" in looked_up and "/semver/latest" in looked_up
+    assert memo_path(layout, "npm").is_file()
+    upstream.log.clear()
+    report = seed(layout, "npm", 2, http, NOW, popularity=ranked, progress=False)
+    assert [entry[1] for entry in upstream.log] == ["/typescript/latest"]
+    skipped = {i["identifier"]: i for i in report.to_json()["skipped_items"]}
+    assert skipped["lodash"]["outcome"] == "not_cli"
+    assert skipped["semver"]["outcome"] == "library_script"
+    assert skipped["semver"]["detail"].endswith("(look-up of 2026-11-27T12:00:00Z remembered)")
+    assert queue_names(layout) == [("cowsay", "npm:cowsay", 2), ("typescript", "npm:typescript", 1)]
+    # after MEMO_DAYS the verdicts are looked up again
+    upstream.log.clear()
+    later = NOW + timedelta(days=MEMO_DAYS, seconds=1)
+    seed(layout, "npm", 2, http, later, popularity=ranked, progress=False)
+    assert sorted(entry[1] for entry in upstream.log) == ["/lodash/latest", "/semver/latest"]
+    # an unreadable memo is a cache miss, never an error
+    memo_path(layout, "npm").write_text("{not json")
+    seed(layout, "npm", 2, http, later, popularity=ranked, progress=False)
