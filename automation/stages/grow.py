@@ -433,8 +433,8 @@ class PlainDisplay:
 
 
 class RichDisplay:
-    """rich bars on stderr: the recipes toward the target (rate, ETA), one bar per stage of
-    the current batch."""
+    """rich bars on stderr: the recipes toward the target, one bar per stage of the current
+    batch; each with its rate (per minute), elapsed time and ETA."""
 
     def __init__(self) -> None:
         from rich.console import Console
@@ -442,25 +442,31 @@ class RichDisplay:
             BarColumn,
             MofNCompleteColumn,
             Progress,
+            ProgressColumn,
+            Task,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
+        from rich.text import Text
+
+        class RateColumn(ProgressColumn):
+            def render(self, task: Task) -> Text:
+                speed = task.finished_speed or task.speed
+                return Text(f"{speed * 60:6.1f}/min" if speed else "       -  ")
 
         self.progress = Progress(
-            TextColumn("{task.description:<28}"),
+            TextColumn("{task.description:<34}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
+            RateColumn(),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=Console(stderr=True),
         )
-        self.total_task = self.progress.add_task("recipes", total=None, rate="")
+        self.total_task = self.progress.add_task("recipes", total=None)
         self.tasks: dict[str, Any] = {}
-        self.started = time.monotonic()
-        self.first: int | None = None
 
     def __enter__(self) -> RichDisplay:
         self.progress.start()
@@ -473,17 +479,16 @@ class RichDisplay:
         self.progress.console.print(text)
 
     def recipes(self, total: int, target: int) -> None:
-        if self.first is None:
-            self.first = total
-        per_min = (total - self.first) / max(time.monotonic() - self.started, 1e-9) * 60
-        self.progress.update(
-            self.total_task, completed=total, total=target, rate=f"{per_min:.1f}/min"
-        )
+        if self.progress.tasks[0].total is None:
+            # The registry's recipes so far are no progress of this run: no rate from them.
+            self.progress.reset(self.total_task, total=target, completed=total)
+        else:
+            self.progress.update(self.total_task, completed=total, total=target)
 
     def stage(self, label: str, total: int) -> None:
         for old in self.tasks.values():
             self.progress.update(old, visible=False)
-        self.tasks[label] = self.progress.add_task(label, total=max(total, 1), rate="")
+        self.tasks[label] = self.progress.add_task(label, total=max(total, 1))
 
     def tick(self, label: str) -> None:
         task = self.tasks.get(label)
