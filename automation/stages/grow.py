@@ -176,6 +176,16 @@ def batch_results(layout: RegistryLayout, batch_id: str) -> dict[str, dict[str, 
     return out
 
 
+def merged_recipes(layout: RegistryLayout, batch_id: str) -> int:
+    """Recipes a merged batch wrote, from its manifest (0 when it has none)."""
+    from automation.registry.manifest import load_manifest
+
+    if not layout.batch_manifest(batch_id).exists():
+        return 0
+    manifest = load_manifest(layout, batch_id)
+    return sum(1 for change in manifest.files if change.path.startswith("recipes/"))
+
+
 def failure_codes(merge_report: Any) -> dict[str, int]:
     """``category/subcategory`` (or the action) of every decision of a merge but merged/skipped."""
     codes: Counter[str] = Counter()
@@ -627,6 +637,9 @@ class _Run:
                 batch["merged"] = report.counts["merged"]
                 batch["merge_counts"] = dict(sorted(report.counts.items()))
                 batch["failures"] = failure_codes(report)
+            elif not batch.get("merge_counts"):
+                # Merged by the interrupted run after its last save: its manifest says what.
+                batch["merged"] = merged_recipes(self.layout, batch_id)
             batch["stage"] = "merged"
             batch["finished_at"] = format_timestamp(self.now())
             self.save()

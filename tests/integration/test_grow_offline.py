@@ -153,3 +153,33 @@ def _result_lines(layout: RegistryLayout, batch_id: str) -> list[str]:
     if not path.exists():
         return []
     return [json.loads(line)["recipe"] for line in path.read_text().splitlines() if line]
+
+
+def test_a_kill_after_merge_before_the_state_is_saved_is_not_merged_again(tmp_path: Path) -> None:
+    layout = RegistryLayout.at(tmp_path)
+    start = datetime(2026, 12, 5, 8, 0, 0, tzinfo=UTC)
+    real = stages(Runner(die_at=None), [])
+
+    def merge_then_die(layout: RegistryLayout, batch_id: str) -> Any:
+        real.merge(layout, batch_id)
+        raise Killed  # the merge is on disk; grow never heard of it
+
+    dying = GrowStages(real.seed, real.generate, real.validate, merge_then_die)
+    plan = GrowPlan.of(len(GOOD), ["pypi"], ["local"], 4, ("pypi",))
+    with pytest.raises(Killed):
+        grow(layout, plan, stages=dying, now=lambda: start)
+    state = load_state(layout)
+    assert state is not None
+    batch = state["rounds"][0]["batches"][0]
+    assert batch["stage"] == "merging" and batch["merged"] == 0
+    on_disk = len(layout.recipe_files())
+    assert on_disk > 0
+
+    reports: list[Any] = []
+    resumed = run(layout, Runner(die_at=None), reports, start + timedelta(hours=1))
+    first = resumed.state["rounds"][0]["batches"][0]
+    assert first["batch_id"] == batch["batch_id"] and first["stage"] == "merged"
+    assert first["merged"] == on_disk  # read back from the batch's manifest
+    merges = [r for r in reports if getattr(r, "batch_id", None) == batch["batch_id"]]
+    assert [r.already_merged for r in merges] == [True]
+    assert resumed.status == "reached" and {p.stem for p in layout.recipe_files()} == set(GOOD)
