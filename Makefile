@@ -10,7 +10,7 @@ LIMIT  ?= 3
 FORCE  ?=
 FORCE_FLAGS = $(foreach name,$(FORCE),--force $(name))
 
-.PHONY: venv run test test-fast lint typecheck check-data clean setup-containers setup-runtimes test-containers
+.PHONY: venv run grow seed-report test test-fast lint typecheck check-data clean setup-containers setup-runtimes test-containers
 
 venv: $(STAMP)
 
@@ -24,6 +24,20 @@ $(STAMP): pyproject.toml
 ## Exit 4 (some items failed and were recorded) is a normal outcome of a batch, not an error.
 run: venv
 	$(BIN)/invoke pipeline --ecosystem $(ECOSYSTEM) --limit $(LIMIT) $(FORCE_FLAGS) --root $(ROOT) || [ $$? -eq 4 ]
+
+## Grow ROOT to TARGET recipes from GROW_ECOSYSTEMS through GROW_ENVS, batch after batch;
+## resumable (rerun after an interruption: nothing merged is redone). Exit 4: target not reached.
+TARGET ?= 1000
+GROW_ECOSYSTEMS ?= pypi npm
+GROW_ENVS ?= local debian-12 ubuntu-24.04
+BATCH_SIZE ?= 40
+grow: venv
+	$(BIN)/invoke grow --target $(TARGET) $(foreach e,$(GROW_ECOSYSTEMS),--ecosystem $(e)) $(foreach e,$(GROW_ENVS),--env $(e)) --batch-size $(BATCH_SIZE) --root $(ROOT)
+
+## What the seeding rule does to the first 200 candidates of PyPI and npm (live look-ups).
+seed-report: venv
+	$(BIN)/invoke seed-report --ecosystem pypi --top 200 --root $(ROOT)
+	$(BIN)/invoke seed-report --ecosystem npm --top 200 --root $(ROOT)
 
 ## All tests, including live PyPI/npm tests (marked `network`).
 test: venv

@@ -594,6 +594,65 @@ def pipeline(  # type: ignore[no-untyped-def]
 
 
 @task(
+    iterable=["env", "ecosystem"],
+    help={
+        "target": "recipes the registry should hold (default 1000)",
+        "ecosystem": "ecosystems to grow from, in turn; repeatable (default: pypi and npm)",
+        "env": "validation environments: local (default; always first), container ids; repeatable",
+        "batch_size": "entries per batch (default 40)",
+        "jobs": "container environments validated side by side (default 2)",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    },
+)
+def grow(  # type: ignore[no-untyped-def]
+    c, env, ecosystem, target=None, batch_size=None, jobs=None, root=None, json=False
+):
+    """Seed and run batches across ecosystems until the registry holds --target recipes."""
+
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        count = flag.integer("--target", target, default=1000, minimum=1, maximum=MAX_ENTRIES)
+        size = flag.integer("--batch-size", batch_size, default=40, minimum=1, maximum=MAX_LISTED)
+        parallel = flag.integer("--jobs", jobs, default=2, minimum=1, maximum=MAX_JOBS)
+        from automation.stages.grow import run_grow
+
+        return run_grow(
+            registry,
+            target=count,
+            ecosystems=ecosystem or ["pypi", "npm"],
+            environments=env or ["local"],
+            batch_size=size,
+            jobs=parallel,
+        )
+
+    run(work, as_json=json)
+
+
+@task(
+    name="seed-report",
+    help={
+        "ecosystem": "a seedable ecosystem, e.g. pypi or npm",
+        "top": "how many of the ranking's first candidates to look up (default 200)",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    },
+)
+def seed_report(c, ecosystem=None, top=None, root=None, json=False):  # type: ignore[no-untyped-def]
+    """What seeding's tool rule does to the first candidates: named-like share before/after."""
+
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        chosen = _ecosystem("--ecosystem", ecosystem, "a seedable ecosystem, e.g. pypi")
+        count = flag.integer("--top", top, default=200, minimum=1, maximum=2000)
+        from automation.stages.seed_report import run_seed_report
+
+        return run_seed_report(registry, chosen, count)
+
+    run(work, as_json=json)
+
+
+@task(
     help={
         "budget": "artifacts to download this run (default 20); later runs continue after it",
         "rate": "artifact downloads per second (default 1)",

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the adapters' types; importing them here would make every r
     from automation.core.layout import RegistryLayout
     from automation.ecosystems.popularity import PopularityList
     from automation.ecosystems.recipe import BuildFailure, BuiltRecipe
+    from automation.ecosystems.toolness import ToolVerdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,9 @@ class Lookup:
     identifier: str
     executables: tuple[str, ...]
     version: str
+    # tool or library with a side script, from the same document (``toolness``); None: the
+    # ecosystem does not judge, every candidate with executables is taken
+    tool: ToolVerdict | None = None
 
 
 class Unresolvable(Exception):

@@ -79,6 +79,7 @@ def run_generate(
     fetch: Fetch | None = None,
     budget_seconds: float | None = None,
     force: Sequence[str] = (),
+    progress: Callable[[GenerationOutcome], None] | None = None,
 ) -> GenerateReport:
     """Select entries (stops, breakers, backoff honoured), then generate them into staging.
 
@@ -97,6 +98,9 @@ def run_generate(
     that is what a skipped entry becomes), tier or backoff; a resumed batch must already hold
     them. A forced name without a queue entry of ``ecosystem``, excluded, or held by another
     open batch is a usage error.
+
+    ``progress``: called with each outcome as it is logged (default: a line on stderr when
+    ``verbose``).
     """
     ecosystem = normalise_ecosystem(ecosystem)
     adapter_for(ecosystem)  # a clear usage error for an ecosystem without a builder
@@ -186,7 +190,7 @@ def run_generate(
                     build=build_any,
                     guard=guard,
                     workers=workers,
-                    progress=_progress_printer(verbose),
+                    progress=progress or _progress_printer(verbose),
                     budget_seconds=budget,
                     force=forced,
                 )
@@ -200,7 +204,7 @@ def run_generate(
                     build=build_any,
                     guard=guard,
                     workers=workers,
-                    progress=_progress_printer(verbose),
+                    progress=progress or _progress_printer(verbose),
                     budget_seconds=budget,
                     force=forced,
                 )

@@ -3,8 +3,10 @@
 Candidates come in popularity order (``automation.ecosystems.popularity``). A candidate is accepted
 when
 its newest release ships executables (PyPI: wheel console scripts or ``.data/scripts``; npm:
-``bin`` of the latest version) and its recipe name is safe, new to the queue (case-insensitive)
-and has no recipe yet.
+``bin`` of the latest version), the ecosystem does not judge it a library that happens to ship
+a script (``automation.ecosystems.toolness``: outcome ``library_script``, with the signals that
+decided it; names in ``data/tier1.json`` are exempt; the rule is in ``docs/SEEDING.md``), and
+its recipe name is safe, new to the queue (case-insensitive) and has no recipe yet.
 
 ``limit`` is the seeding window, as in tsuku's seeder where ``-limit`` bounds the candidates
 taken from the source before existing names are dropped: the run stops once ``limit`` candidates
@@ -22,6 +24,7 @@ within the ecosystem is at least 99 (the top 1 %); else 3. The raw numbers go to
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import time
@@ -30,7 +33,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,7 @@ from automation.ecosystems.popularity import (
     PopularityList,
     Ranked,
 )
+from automation.ecosystems.toolness import LIBRARY_SCRIPT
 from automation.registry.disambiguations import audit_dir, audit_filename, read_audit_file
 from automation.registry.queue import QueueEntry, load_queue, save_queue
 from automation.stages.disambiguate import Probe, decide, probe_from_popularity, record_decision
@@ -55,8 +59,21 @@ TIER1_FILE = REPOSITORY_ROOT / "data" / "tier1.json"
 TIER2_PERCENTILE = 99.0
 SEEDING_RUNS_FILE = "seeding-runs.jsonl"
 # Skip reasons, in report order.
-REASONS = ("has_recipe", "in_queue", "duplicate", "not_cli", "unsafe_name", "fetch_error")
+REASONS = (
+    "has_recipe",
+    "in_queue",
+    "duplicate",
+    "not_cli",
+    LIBRARY_SCRIPT,
+    "unsafe_name",
+    "fetch_error",
+)
 TRANSIENT = frozenset({"network_error", "upstream_error", "rate_limited"})
+# Look-up verdicts remembered between runs (cache, not registry data): a candidate without
+# executables or judged a library is not looked up again for this long, so widening the window
+# run after run (``invoke grow``) costs requests for new candidates only.
+REMEMBERED = ("not_cli", LIBRARY_SCRIPT)
+MEMO_DAYS = 7
 
 
 def popularity_path(layout: RegistryLayout) -> Path:
@@ -94,6 +111,8 @@ class SeedItem:
     detail: str = ""
     priority: int | None = None
     executables: tuple[str, ...] = ()
+    tool_score: int | None = None  # the ecosystem's tool verdict (``toolness``), when it judges
+    signals: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -108,6 +127,9 @@ class SeedItem:
             out["priority"] = self.priority
         if self.executables:
             out["executables"] = list(self.executables)
+        if self.tool_score is not None:
+            out["tool_score"] = self.tool_score
+            out["signals"] = list(self.signals)
         return out
 
 
@@ -273,7 +295,9 @@ def seed(
         raise UsageError(f"--source must be one of {', '.join(sources)}, got {source!r}")
     if limit < 0:
         raise UsageError("--limit must be >= 0")
-    max_lookups = max_lookups if max_lookups is not None else max(200, limit * 40)
+    # Deep enough for an ecosystem whose tools are rare among its popular packages (npm:
+    # about 1 in 65 of the first 1,000 passes the tool rule, docs/SEEDING.md).
+    max_lookups = max_lookups if max_lookups is not None else max(1000, limit * 100)
     started = time.monotonic()
     requests_before = http.requests_made
     report = SeedReport(source=source, limit=limit, run_at=format_timestamp(now))
@@ -299,6 +323,7 @@ def seed(
         contested = _contested(layout, queue.by_name(), popularity_doc, source)
         show = progress if progress is not None else sys.stderr.isatty()
         display, update = _progress(show and limit > 0, limit)
+        memo = load_memo(layout, source, now)
         with display:
             new_entries = _examine(
                 layout,
@@ -310,7 +335,9 @@ def seed(
                 max_lookups,
                 check_stop,
                 update,
+                memo,
             )
+        save_memo(layout, source, memo, report, now)
         new_entries, changed = _disambiguate(
             layout, contested, popularity_doc, popularity, report, new_entries, now
         )
@@ -430,6 +457,7 @@ def _examine(
     max_lookups: int,
     check_stop: Callable[[], None],
     update: Callable[..., None],
+    memo: dict[str, dict[str, str]] | None = None,
 ) -> list[QueueEntry]:
     source = report.source
     lookup = adapter_for(source).lookup
@@ -453,6 +481,10 @@ def _examine(
             return name, SeedItem(ranked.identifier, name, ranked.rank, "in_queue")
         if layout.recipe_path(name).exists():
             return name, SeedItem(ranked.identifier, name, ranked.rank, "has_recipe")
+        known = (memo or {}).get(ranked.identifier)
+        if known is not None and not (known["outcome"] == LIBRARY_SCRIPT and name in tier1):
+            detail = f"{known['detail']} (look-up of {known['at']} remembered)"
+            return name, SeedItem(ranked.identifier, name, ranked.rank, known["outcome"], detail)
         return name, None
 
     def counts(item: SeedItem | None) -> bool:
@@ -531,12 +563,88 @@ def _judge(
         return SeedItem(ranked.identifier, name, ranked.rank, "fetch_error", detail[:500])
     if not found.executables:
         return SeedItem(ranked.identifier, name, ranked.rank, "not_cli", f"version {found.version}")
+    verdict = found.tool
+    score = None if verdict is None else verdict.score
+    signals = () if verdict is None else tuple(s.label() for s in verdict.signals)
+    if verdict is not None and not verdict.is_tool and name not in tier1:
+        # A library that happens to ship a script: not queued, for a stable, stated reason.
+        return SeedItem(
+            ranked.identifier,
+            name,
+            ranked.rank,
+            LIBRARY_SCRIPT,
+            verdict.explain(),
+            executables=found.executables,
+            tool_score=score,
+            signals=signals,
+        )
     if name in accepted_names:
         return SeedItem(ranked.identifier, name, ranked.rank, "duplicate", "name taken in this run")
     priority = tier_for(name, ranked.percentile, tier1)
     return SeedItem(
-        ranked.identifier, name, ranked.rank, "accepted", "", priority, found.executables
+        ranked.identifier,
+        name,
+        ranked.rank,
+        "accepted",
+        "",
+        priority,
+        found.executables,
+        tool_score=score,
+        signals=signals,
     )
+
+
+def memo_path(layout: RegistryLayout, source: str) -> Path:
+    return layout.cache_dir / "seeding" / f"{source.replace('.', '')}-lookups.json"
+
+
+def load_memo(layout: RegistryLayout, source: str, now: datetime) -> dict[str, dict[str, str]]:
+    """Remembered ``not_cli``/``library_script`` verdicts younger than :data:`MEMO_DAYS`
+    (identifier -> outcome, detail, at); an unreadable file is a cache miss, never an error."""
+    path = memo_path(layout, source)
+    if not path.is_file():
+        return {}
+    document, problem = read_json(path, str(path))
+    entries = document.get("entries") if problem is None and isinstance(document, dict) else None
+    if not isinstance(entries, dict):
+        return {}
+    oldest = format_timestamp(now - timedelta(days=MEMO_DAYS))
+    out: dict[str, dict[str, str]] = {}
+    for identifier, value in entries.items():
+        if (
+            isinstance(value, dict)
+            and value.get("outcome") in REMEMBERED
+            and isinstance(value.get("detail"), str)
+            and isinstance(value.get("at"), str)
+            and value["at"] >= oldest  # the kit's timestamps sort as text
+        ):
+            out[identifier] = {
+                "outcome": value["outcome"],
+                "detail": value["detail"],
+                "at": value["at"],
+            }
+    return out
+
+
+def save_memo(
+    layout: RegistryLayout,
+    source: str,
+    memo: dict[str, dict[str, str]],
+    report: SeedReport,
+    now: datetime,
+) -> None:
+    """Add this run's fresh ``not_cli``/``library_script`` verdicts to the memo (replaced whole)."""
+    stamp = format_timestamp(now)
+    fresh = {
+        item.identifier: {"outcome": item.outcome, "detail": item.detail, "at": stamp}
+        for item in report.items
+        if item.outcome in REMEMBERED and "remembered)" not in item.detail
+    }
+    if not fresh:
+        return
+    # A cache that cannot be written only costs requests next time.
+    with contextlib.suppress(OSError):
+        atomic_write_json(memo_path(layout, source), {"entries": {**memo, **fresh}}, pretty=False)
 
 
 def _entry(source: str, item: SeedItem) -> QueueEntry:

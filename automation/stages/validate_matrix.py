@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from automation.containers.tsuku import KIT_INSTALLER, Installer
 from automation.core.errors import ExitCode, UsageError
 from automation.core.layout import RegistryLayout
+from automation.registry.results import ResultLine
 from automation.stages.validate import ValidateReport, validate_batch_locally
 
 if TYPE_CHECKING:
@@ -70,6 +71,16 @@ class MatrixReport:
         return "\n".join(parts)
 
 
+def _local_progress(
+    line: ResultLine, progress: Callable[[str], None], on_result: Callable[[str, str], None]
+) -> None:
+    progress(
+        f"  validate local        {line.status:7} {line.recipe} "
+        f"{line.category or ''}/{line.subcategory or ''}"
+    )
+    on_result(LOCAL, line.status)
+
+
 def split_environments(environments: Sequence[str]) -> tuple[bool, list[str]]:
     """(whether ``local`` is asked for, the container environment ids in order)."""
     ids = list(dict.fromkeys(environments or [LOCAL]))
@@ -85,9 +96,11 @@ def validate_matrix(
     guard: Callable[[str], None] = lambda _eco: None,
     progress: Callable[[str], None] = lambda _text: None,
     installer: Installer = KIT_INSTALLER,
+    on_result: Callable[[str, str], None] = lambda _env, _status: None,
 ) -> MatrixReport:
     """Validate ``batch_id`` in ``local`` (first, if named) and the container environments,
-    every one of them with ``installer``."""
+    every one of them with ``installer``. ``on_result(environment, status)`` is called once per
+    result (progress bars)."""
     run_local, container_ids = split_environments(environments)
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
@@ -99,10 +112,7 @@ def validate_matrix(
             batch_id,
             installer=installer,
             guard=guard,
-            progress=lambda line: progress(
-                f"  validate local        {line.status:7} {line.recipe} "
-                f"{line.category or ''}/{line.subcategory or ''}"
-            ),
+            progress=lambda line: _local_progress(line, progress, on_result),
         )
         if local.stopped:
             return MatrixReport(batch_id, local, None, time.monotonic() - started)
@@ -111,6 +121,7 @@ def validate_matrix(
         from automation.containers.validate import validate_batch_in_environments
 
         def show(result: ValidationResult) -> None:
+            on_result(result.environment, result.status)
             progress(
                 f"  validate {result.environment:<13} {result.status:7} {result.recipe} "
                 f"{result.category or ''}/{result.subcategory or ''} "

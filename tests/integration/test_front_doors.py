@@ -183,6 +183,13 @@ BAD_VALUES = [
     (["dashboard", "--out", "/proc/no-such/site"], "--out"),
     (["create", "--from", "pypi:httpie", "--output", "/"], "--output"),
     (["constrain", "--recipe", "recipes/n/nope.toml", "--results", "x.jsonl"], "--recipe"),
+    (["grow", "--target", "abc"], "--target"),
+    (["grow", "--target", "0"], "--target"),
+    (["grow", "--batch-size", "0"], "--batch-size"),
+    (["grow", "--ecosystem", "cobol"], "--ecosystem"),
+    (["grow", "--env", "nowhere"], "--env"),
+    (["seed-report", "--ecosystem", "pypi", "--top", "0"], "--top"),
+    (["seed-report", "--ecosystem", "cobol"], "--ecosystem"),
 ]
 
 MISSING_REQUIRED = [
@@ -193,6 +200,7 @@ MISSING_REQUIRED = [
     (["generate"], "--ecosystem"),
     (["pipeline"], "--ecosystem"),
     (["seed"], "--source"),
+    (["seed-report"], "--ecosystem"),
     (["create"], "--from"),
     (["dashboard"], "--out"),
     (["constrain", "--results", "x.jsonl"], "--recipe"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 from automation.ecosystems.pypi import client as pypi
 from tests.support.fake_upstream import FIXTURES, FakeUpstream, sparse_wheel
@@ -24,5 +26,13 @@ def start_seeding_upstream() -> FakeUpstream:
         server.blob(path.replace(server.base, ""), sparse_wheel(info.wheel.filename))
     for name in NPM_PACKAGES:
         server.file(f"/{name}", FIXTURES / "npm" / f"{name}.json")
+        server.json(f"/{name}/latest", latest_of(FIXTURES / "npm" / f"{name}.json"))
     server.file("/@angular%2Fcli", FIXTURES / "npm" / "@angular__cli.json")
+    server.json("/@angular%2Fcli/latest", latest_of(FIXTURES / "npm" / "@angular__cli.json"))
     return server
+
+
+def latest_of(packument: Path) -> Any:
+    """``/<name>/latest`` as the registry serves it: the packument's ``versions[latest]``."""
+    document = json.loads(packument.read_text())
+    return document["versions"][document["dist-tags"]["latest"]]

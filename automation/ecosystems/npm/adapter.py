@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from automation.core.http import HttpClient
 from automation.core.layout import RegistryLayout
+from automation.core.names import recipe_name_for
 from automation.ecosystems import EcosystemAdapter, Lookup
 from automation.ecosystems.npm import FACTS
-from automation.ecosystems.npm.client import fetch_npm_package
+from automation.ecosystems.npm.client import fetch_npm_latest, fetch_npm_package
 from automation.ecosystems.npm.engines import runtime_conflict
 from automation.ecosystems.npm.popularity import load_npm_popularity
+from automation.ecosystems.npm.toolness import npm_verdict
 from automation.ecosystems.packaged import build_packaged
 from automation.ecosystems.popularity import PopularityList
 from automation.ecosystems.recipe import UpstreamPackage
@@ -38,8 +40,10 @@ def fetch(http: HttpClient, identifier: str) -> UpstreamPackage:
 
 
 def lookup(http: HttpClient, identifier: str) -> Lookup:
-    package = fetch_npm_package(http, identifier, abbreviated=True)
-    return Lookup(identifier, package.bin, package.version)
+    """The latest version's document only (kilobytes, where a packument can be megabytes)."""
+    latest = fetch_npm_latest(http, identifier)
+    verdict = npm_verdict(identifier, recipe_name_for(identifier), latest.bin, latest.manifest)
+    return Lookup(identifier, latest.bin, latest.version, verdict)
 
 
 def popularity(http: HttpClient, layout: RegistryLayout, top_n: int) -> PopularityList:

@@ -195,6 +195,38 @@ def decode_packument(body: bytes) -> Any:
     return document
 
 
+@dataclass(frozen=True, slots=True)
+class NpmLatest:
+    """The ``latest`` version's own document (``/<name>/latest``): small, with every field of
+    the manifest (``keywords``, ``preferGlobal``, ``main``), which the abbreviated packument
+    drops."""
+
+    name: str
+    version: str
+    bin: tuple[str, ...]
+    manifest: Mapping[str, Any]
+
+
+def parse_latest_manifest(document: Any, name: str, *, url: str = "") -> NpmLatest:
+    """Parse ``/<name>/latest``; ``name`` is the package asked for (the document must agree)."""
+    if not isinstance(document, dict):
+        raise BadResponse("npm version document is not an object", url=url)
+    found, version = document.get("name"), document.get("version")
+    if not isinstance(found, str) or found.lower() != name.lower():
+        raise BadResponse(f"npm version document names {found!r}, not {name!r}", url=url)
+    if not isinstance(version, str) or not version:
+        raise BadResponse(f"npm package {name} has no latest version", url=url)
+    bins, _ignored = bin_names(found, document.get("bin"))
+    return NpmLatest(found, version, bins, document)
+
+
+def fetch_npm_latest(http: HttpClient, name: str) -> NpmLatest:
+    """GET and parse ``/<name>/latest`` (one small request: what seeding's look-up reads)."""
+    path = package_path(name) + "/latest"
+    document = http.get_json("npm", path)
+    return parse_latest_manifest(document, name, url=http.url("npm", path))
+
+
 def fetch_npm_package(http: HttpClient, name: str, *, abbreviated: bool = False) -> NpmPackage:
     """Fetch and parse package ``name``. ``abbreviated=True`` asks for the smaller install
     document: enough for ``bin``/``dist``, not for description/homepage/time."""

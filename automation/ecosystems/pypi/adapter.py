@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from automation.core.http import HttpClient
 from automation.core.layout import RegistryLayout
+from automation.core.names import recipe_name_for
 from automation.ecosystems import EcosystemAdapter, Lookup
 from automation.ecosystems.popularity import PopularityList
 from automation.ecosystems.pypi import FACTS
@@ -16,6 +17,7 @@ from automation.ecosystems.pypi.builder import PypiUpstream, build_pypi
 from automation.ecosystems.pypi.client import fetch_pypi_project
 from automation.ecosystems.pypi.popularity import load_pypi_popularity
 from automation.ecosystems.pypi.requires import PythonTarget
+from automation.ecosystems.pypi.toolness import pypi_verdict
 
 assert FACTS.runtime is not None
 PYTHON = PythonTarget.from_pin(FACTS.runtime)
@@ -42,7 +44,15 @@ def fetch(http: HttpClient, identifier: str) -> PypiUpstream:
 
 def lookup(http: HttpClient, identifier: str) -> Lookup:
     project = fetch_pypi_project(http, identifier)
-    return Lookup(identifier, project.executables, project.version)
+    verdict = pypi_verdict(
+        identifier,
+        recipe_name_for(identifier),
+        project.executables,
+        classifiers=project.classifiers,
+        keywords=project.keywords,
+        summary=project.summary,
+    )
+    return Lookup(identifier, project.executables, project.version, verdict)
 
 
 def popularity(http: HttpClient, layout: RegistryLayout, top_n: int) -> PopularityList:

@@ -105,6 +105,8 @@ class ProjectInfo:
     latest: str = ""
     requires_python: str | None = None  # of ``version``
     runtime_conflict: str = ""
+    classifiers: tuple[str, ...] = ()  # ``info.classifiers`` (seeding's tool signals)
+    keywords: str = ""  # ``info.keywords`` as written (comma or space separated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,8 @@ class PypiProject:
     runtime_conflict: str = ""  # why no release admits the runtime ("" when one does)
     # console script -> the optional extras it needs to run (read with ``extras=True``)
     script_extras: Mapping[str, ExtraNeed] = field(default_factory=dict)
+    classifiers: tuple[str, ...] = ()
+    keywords: str = ""
 
     @property
     def executables(self) -> tuple[str, ...]:
@@ -370,7 +374,16 @@ def parse_project_json(
         latest=latest,
         requires_python=requires_python,
         runtime_conflict=conflict,
+        classifiers=_strings(info.get("classifiers")),
+        keywords=info["keywords"].strip() if isinstance(info.get("keywords"), str) else "",
     )
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    """The strings of a JSON list (anything else: none)."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(v for v in value if isinstance(v, str))
 
 
 def decode_project_json(body: bytes, python: PythonTarget | None = None) -> Any:
@@ -881,4 +894,6 @@ def fetch_pypi_project(
         requires_python=info.requires_python,
         runtime_conflict=info.runtime_conflict,
         script_extras=needs,
+        classifiers=info.classifiers,
+        keywords=info.keywords,
     )

@@ -25,6 +25,7 @@ from automation.stages import disambiguate
 from automation.stages.disambiguate import Probe, audit_record, decide, record_decision
 from automation.stages.seed import popularity_path, seed
 from tests.support.fake_upstream import FIXTURES, FakeUpstream
+from tests.support.seeding_upstream import latest_of
 
 # Constructors whose fourth positional argument (or ``selection_reason=``) is the reason:
 # disambiguate.Decision, disambiguations.Decision and disambiguations.AuditRecord.
@@ -255,6 +256,8 @@ def http() -> Iterator[HttpClient]:
     server = FakeUpstream().start()
     for name in ("cowsay", "prettier"):
         server.file(f"/{name}", FIXTURES / "npm" / f"{name}.json")
+        # what seeding's look-up reads: the latest version's document
+        server.json(f"/{name}/latest", latest_of(FIXTURES / "npm" / f"{name}.json"))
     endpoints = dict(public_endpoints(), pypi=server.base, npm=server.base)
     config = Config(endpoints=MappingProxyType(endpoints), retries=1, backoff_factor=0.01)
     with HttpClient(config, env={}) as client:

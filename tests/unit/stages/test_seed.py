@@ -163,8 +163,8 @@ def test_tier_rules() -> None:
 def test_fetch_errors_are_recorded_and_the_run_goes_on(
     layout: RegistryLayout, http: HttpClient, upstream: FakeUpstream
 ) -> None:
-    upstream.json("/gone", {"error": "Not found"}, status=404)
-    upstream.sequence("/flaky", [Reply(503)])
+    upstream.json("/gone/latest", {"error": "Not found"}, status=404)
+    upstream.sequence("/flaky/latest", [Reply(503)])
     ranked = ranking("npm", ["gone", "flaky", "cowsay"])
     report = seed(layout, "npm", 1, http, NOW, popularity=ranked, progress=False)
     assert report.fetch_errors == {"not_found": 1, "upstream_error": 1}
@@ -203,3 +203,57 @@ def test_report_renders(layout: RegistryLayout, http: HttpClient) -> None:
     assert "cowsay" in text and "1 added" in text
     document: dict[str, Any] = report.to_json()
     assert document["skipped"] == {} and document["exit_code"] == 0
+
+
+def test_libraries_that_ship_a_script_are_skipped_with_their_signals(
+    layout: RegistryLayout, http: HttpClient, upstream: FakeUpstream
+) -> None:
+    latest = Path(__file__).parents[2] / "fixtures" / "npm" / "latest"
+    for name in ("semver", "uuid", "eslint"):
+        upstream.json(f"/{name}/latest", json.loads((latest / f"{name}.json").read_text()))
+    ranked = ranking("npm", ["semver", "uuid", "cowsay", "eslint"], [99.9, 99.8, 99.7, 50.0])
+    report = seed(layout, "npm", 2, http, NOW, popularity=ranked, progress=False)
+    assert queue_names(layout) == [("cowsay", "npm:cowsay", 2), ("eslint", "npm:eslint", 1)]
+    assert report.skipped == {"library_script": 2}
+    skipped = {i["identifier"]: i for i in report.to_json()["skipped_items"]}
+    assert skipped["semver"]["outcome"] == "library_script"
+    assert skipped["semver"]["detail"].startswith("score 0 (tool at 2): ")
+    assert "executable_named_like_package+1" in skipped["uuid"]["signals"]
+    accepted = {i["identifier"]: i for i in report.to_json()["accepted"]}
+    assert accepted["cowsay"]["tool_score"] >= 2
+    assert "preferGlobal+2" in accepted["cowsay"]["signals"]
+    # a rerun over the same ranking decides the same (nothing new, same reasons)
+    again = seed(layout, "npm", 2, http, NOW, popularity=ranked, progress=False)
+    assert again.accepted == [] and again.skipped["library_script"] == 2
+
+
+def test_skips_are_remembered_so_a_wider_window_looks_up_only_new_candidates(
+    layout: RegistryLayout, http: HttpClient, upstream: FakeUpstream
+) -> None:
+    from datetime import timedelta
+
+    from automation.stages.seed import MEMO_DAYS, memo_path
+
+    latest = Path(__file__).parents[2] / "fixtures" / "npm" / "latest"
+    upstream.json("/semver/latest", json.loads((latest / "semver.json").read_text()))
+    ranked = ranking("npm", ["lodash", "semver", "cowsay", "typescript"])
+    seed(layout, "npm", 1, http, NOW, popularity=ranked, progress=False)
+    looked_up = [entry[1] for entry in upstream.log]
+    assert "/lodash/latest" in looked_up and "/semver/latest" in looked_up
+    assert memo_path(layout, "npm").is_file()
+    upstream.log.clear()
+    report = seed(layout, "npm", 2, http, NOW, popularity=ranked, progress=False)
+    assert [entry[1] for entry in upstream.log] == ["/typescript/latest"]
+    skipped = {i["identifier"]: i for i in report.to_json()["skipped_items"]}
+    assert skipped["lodash"]["outcome"] == "not_cli"
+    assert skipped["semver"]["outcome"] == "library_script"
+    assert skipped["semver"]["detail"].endswith("(look-up of 2026-11-27T12:00:00Z remembered)")
+    assert queue_names(layout) == [("cowsay", "npm:cowsay", 2), ("typescript", "npm:typescript", 1)]
+    # after MEMO_DAYS the verdicts are looked up again
+    upstream.log.clear()
+    later = NOW + timedelta(days=MEMO_DAYS, seconds=1)
+    seed(layout, "npm", 2, http, later, popularity=ranked, progress=False)
+    assert sorted(entry[1] for entry in upstream.log) == ["/lodash/latest", "/semver/latest"]
+    # an unreadable memo is a cache miss, never an error
+    memo_path(layout, "npm").write_text("{not json")
+    seed(layout, "npm", 2, http, later, popularity=ranked, progress=False)

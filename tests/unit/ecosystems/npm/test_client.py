@@ -147,3 +147,22 @@ def test_fetch_abbreviated_sends_the_accept_header(
     npm.fetch_npm_package(http, "cowsay")
     assert accepted[0] is not None and accepted[0].startswith("application/vnd.npm.install-v1+json")
     assert accepted[1] == "application/json"
+
+
+def test_fetch_latest_reads_the_version_document(upstream: FakeUpstream, http: HttpClient) -> None:
+    latest = json.loads((FIXTURES / "npm" / "latest" / "@angular__cli.json").read_text())
+    upstream.json("/@angular%2Fcli/latest", latest)
+    found = npm.fetch_npm_latest(http, "@angular/cli")
+    assert (found.name, found.bin) == ("@angular/cli", ("ng",))
+    assert found.version == latest["version"] and found.manifest["description"]
+
+
+def test_parse_latest_refuses_another_package_or_no_version() -> None:
+    with pytest.raises(BadResponse):
+        npm.parse_latest_manifest({"name": "other", "version": "1.0.0"}, "semver")
+    with pytest.raises(BadResponse):
+        npm.parse_latest_manifest({"name": "semver"}, "semver")
+    with pytest.raises(BadResponse):
+        npm.parse_latest_manifest([], "semver")
+    parsed = npm.parse_latest_manifest({"name": "x", "version": "1.0.0", "bin": "cli.js"}, "x")
+    assert parsed.bin == ("x",)
