@@ -10,7 +10,7 @@ LIMIT  ?= 3
 FORCE  ?=
 FORCE_FLAGS = $(foreach name,$(FORCE),--force $(name))
 
-.PHONY: venv run grow seed-report test test-fast lint typecheck check-data clean setup-containers setup-runtimes test-containers
+.PHONY: venv run grow seed-report registry-stats test test-fast lint typecheck check-data clean setup-containers setup-runtimes test-containers
 
 venv: $(STAMP)
 
@@ -56,6 +56,10 @@ typecheck: venv
 
 check-data: venv
 	$(BIN)/invoke check-data --root $(ROOT)
+
+# The README's registry numbers, written by the kit from the registry's own files.
+registry-stats: venv
+	$(BIN)/invoke registry-stats --root $(ROOT) --write $(ROOT)/README.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -242,6 +242,30 @@ def check_data(c, root=None, json=False):  # type: ignore[no-untyped-def]
 
 
 @task(
+    name="registry-stats",
+    help={
+        "root": ROOT_HELP,
+        "write": "a README to rewrite between its registry-stats markers (e.g. README.md)",
+        "json": JSON_HELP,
+    },
+)
+def registry_stats(c, root=None, write=None, json=False):  # type: ignore[no-untyped-def]
+    """The registry's numbers (recipes per ecosystem, pass rate per environment, failures by
+    code, runtimes), optionally written into a README section."""
+
+    def work() -> Report:
+        from pathlib import Path
+
+        from automation.core.layout import RegistryLayout
+        from automation.ops.registry_stats import registry_stats as compute
+
+        layout = RegistryLayout.at(flag.registry_root("--root", root))
+        return compute(layout, readme=Path(write) if write else None)
+
+    run(work, as_json=json)
+
+
+@task(
     name="validate-containers",
     iterable=["env", "recipe"],
     help={
