@@ -98,6 +98,7 @@ from automation.registry.metrics import (
     PlatformCounts,
     checked_metrics_document,
 )
+from automation.registry.popularity import PopularityRecord, load_popularity
 from automation.registry.queue import Queue, QueueEntry, load_queue, queue_file_bytes
 from automation.registry.recipes import (
     dump_recipe,
@@ -108,7 +109,14 @@ from automation.registry.recipes import (
 )
 from automation.registry.results import ResultLine, current_results
 from automation.registry.staging import GenerationOutcome, Staging, check_batch_id
-from automation.stages.gates import Candidate, GateConfig, GateContext, RankedName, evaluate_gates
+from automation.stages.gates import (
+    Candidate,
+    GateConfig,
+    GateContext,
+    NameFacts,
+    RankedName,
+    evaluate_gates,
+)
 from automation.stages.pr_body import complete_body_path, write_pr_body
 
 # A result's message as reports show it: head and tail of the tool's output (the error is usually
@@ -492,17 +500,55 @@ def _admitted_failure_reason(failure: AdmittedFailure, line: ResultLine) -> str:
     return f"{reason}: {first}" if first else reason
 
 
+def _timestamp_or_none(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        return None  # an unreadable date is an unknown one: the gates say it is missing
+
+
+def gate_facts(
+    popularity: Mapping[str, PopularityRecord], outcomes: Sequence[GenerationOutcome]
+) -> dict[str, NameFacts]:
+    """What the gates know of each name: seeding's download count (and its period) for every
+    queued name, and this batch's generation log (first release, count) for its own."""
+    facts = {
+        name: NameFacts(downloads=r.downloads, downloads_period=r.period, source=r.source)
+        for name, r in popularity.items()
+    }
+    for outcome in outcomes:
+        if outcome.status != "generated":
+            continue
+        key = outcome.name.lower()
+        known = facts.get(key, NameFacts())
+        logged = outcome.downloads is not None
+        facts[key] = NameFacts(
+            first_release=_timestamp_or_none(outcome.first_release) or known.first_release,
+            downloads=outcome.downloads if logged else known.downloads,
+            downloads_period=outcome.downloads_period if logged else known.downloads_period,
+            source=outcome.source,
+        )
+    return facts
+
+
 def _gate(
     outcome: GenerationOutcome, final_text: str, context: GateContext
 ) -> tuple[bool, list[str]]:
+    known = context.facts.get(outcome.name.lower(), NameFacts())
+    if known.source != outcome.source:
+        known = NameFacts()  # another package of that name: its data says nothing of this one
+    logged = outcome.downloads is not None  # else seeding's count, when it has one
     gate = evaluate_gates(
         Candidate(
             name=outcome.name,
             source=outcome.source,
             recipe=tomllib.loads(final_text),
             recipe_text=final_text,
-            first_release=parse_timestamp(outcome.first_release) if outcome.first_release else None,
-            downloads=outcome.downloads,
+            first_release=_timestamp_or_none(outcome.first_release) or known.first_release,
+            downloads=outcome.downloads if logged else known.downloads,
+            downloads_period=outcome.downloads_period if logged else known.downloads_period,
             is_new=outcome.name not in context.existing_recipes,
         ),
         context,
@@ -915,6 +961,7 @@ def plan_merge(
         existing_recipes=frozenset(p.stem for p in layout.recipe_files()),
         queue=[RankedName(e.name, e.source) for e in queue.entries],
         config=gate_config or GateConfig(),
+        facts=gate_facts(load_popularity(layout), outcomes),
     )
     decided = _decide_outcomes(layout, staging, outcomes, results, queue, context, batch_id)
     report.decisions = decided.decisions
