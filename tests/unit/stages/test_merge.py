@@ -527,3 +527,19 @@ def test_a_real_failure_beside_a_gap_is_still_a_failure(validated: RegistryLayou
     [alpaca] = [d for d in plan.report.decisions if d.name == "alpaca"]
     assert (alpaca.action, alpaca.category) == ("failed", "verify_failed")
     assert "not validated: debian-12 lacks cargo" in alpaca.reasons
+
+
+def test_gate_facts_join_seedings_counts_and_the_batch_log() -> None:
+    from automation.registry.popularity import PopularityRecord
+    from automation.registry.staging import GenerationOutcome
+    from automation.stages.merge import gate_facts
+
+    records = {"pnpm": PopularityRecord("pnpm", "npm", "pnpm", 211284480, "month", 99.98)}
+    logged = GenerationOutcome(
+        "npm", "npm:npm", "generated", first_release="2010-01-12T00:00:00Z", downloads=None
+    )
+    failed = GenerationOutcome("nypm", "npm:nypm", "failed", first_release="2023-01-01T00:00:00Z")
+    facts = gate_facts(records, [logged, failed])
+    assert facts["pnpm"].downloads == 211284480 and facts["pnpm"].source == "npm:pnpm"
+    assert facts["npm"].first_release is not None and facts["npm"].first_release.year == 2010
+    assert "nypm" not in facts  # only what was generated speaks for a name
