@@ -179,7 +179,8 @@ def run_generate(
                 report.nothing_selected, report.hint = nothing
             return annotated(report)
         guard = lambda eco: check_allowed_now(layout, eco)  # noqa: E731
-        config = load_config(layout.root)
+        # A shard of N takes 1/N of each endpoint's rate (automation.core.ratelimit).
+        config = load_config(layout.root).for_shard(parsed_shard)
         budget = config.batch_budget if budget_seconds is None else budget_seconds
         if fetch is not None:
             return annotated(
