@@ -85,9 +85,12 @@ def validate_matrix(
     guard: Callable[[str], None] = lambda _eco: None,
     progress: Callable[[str], None] = lambda _text: None,
     installer: Installer = KIT_INSTALLER,
+    skip_failed_locally: bool = False,
 ) -> MatrixReport:
     """Validate ``batch_id`` in ``local`` (first, if named) and the container environments,
-    every one of them with ``installer``."""
+    every one of them with ``installer``. ``skip_failed_locally``: a recipe whose local line is
+    a package-level failure is not installed in the containers; each gets a
+    ``skipped``/``failed_locally`` line instead (``validate_batch_in_environments``)."""
     run_local, container_ids = split_environments(environments)
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
@@ -125,5 +128,6 @@ def validate_matrix(
             guard=guard,
             progress=show,
             installer=installer,
+            skip_failed_locally=skip_failed_locally,
         )
     return MatrixReport(batch_id, local, containers, time.monotonic() - started)

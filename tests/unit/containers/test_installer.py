@@ -748,6 +748,33 @@ def test_a_configured_endpoint_that_is_no_base_url_fails_the_install(
     assert "AUTOMATION_ENDPOINT_CRATESIO" in caught.value.message
 
 
+# --- the shared download cache ------------------------------------------------------------------
+
+
+def test_download_cache_is_a_created_folder_of_the_shared_cache(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    ctx = Context("t", DEBIAN, str(tmp_path / "p"), env={"AUTOMATION_DOWNLOAD_CACHE": str(shared)})
+    assert installer.download_cache(ctx, "npm") == str(shared / "npm")
+    assert (shared / "npm").is_dir()
+
+
+@pytest.mark.parametrize("value", ["", "off", "relative/dir"])
+def test_no_absolute_cache_folder_means_no_shared_cache(tmp_path: Path, value: str) -> None:
+    ctx = Context("t", DEBIAN, str(tmp_path / "p"), env={"AUTOMATION_DOWNLOAD_CACHE": value})
+    assert installer.download_cache(ctx, "npm") is None
+
+
+def test_an_unusable_cache_costs_downloads_never_the_install(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("in the way")
+    ctx = Context(
+        "t", DEBIAN, str(tmp_path / "p"), env={"AUTOMATION_DOWNLOAD_CACHE": str(tmp_path / "file")}
+    )
+    assert installer.download_cache(ctx, "npm") is None
+    # A name that is not one folder is refused rather than joined.
+    ok = Context("t", DEBIAN, str(tmp_path / "p"), env={"AUTOMATION_DOWNLOAD_CACHE": str(tmp_path)})
+    assert installer.download_cache(ok, "../escape") is None
+
+
 def test_note_runtime_asks_with_the_given_arguments(tmp_path: Path) -> None:
     seen: list[list[str]] = []
 
