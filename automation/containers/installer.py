@@ -1417,6 +1417,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="the interpreter that makes virtual environments (default: this one)",
     )
+    parser.add_argument(
+        "--reuse-host-tools",
+        action="store_true",
+        help="that interpreter has pip: virtual environments are made without their own pip, "
+        "and its pip installs into them (what pipx does with its shared pip)",
+    )
     args = parser.parse_args(argv)
     recipe = load_recipe(args.recipe)
     try:
@@ -1429,6 +1435,7 @@ def main(argv: list[str] | None = None) -> int:
             args.timeout,
             recipe,
             python=args.python,
+            reuse_host_tools=args.reuse_host_tools,
         )
     except (StepFailure, ValueError) as exc:
         record = result(FAIL, INSTALL_FAILED, "bad_recipe", str(exc), exit_code=2)

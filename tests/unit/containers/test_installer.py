@@ -563,6 +563,27 @@ def test_cli_reads_json_recipe_and_prints_one_line(
     assert code == 0
 
 
+@pytest.mark.parametrize("flag", [True, False])
+def test_cli_reuses_the_interpreters_pip_only_when_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flag: bool
+) -> None:
+    """``--reuse-host-tools``: the interpreter has pip (the provisioned runtime): venvs are made
+    without their own (what pipx does with its shared pip)."""
+    seen: list[bool] = []
+
+    def fake_install(recipe: dict[str, object], ctx: Context) -> dict[str, object]:
+        seen.append(ctx.reuse_host_tools)
+        return installer.result(installer.SKIPPED, installer.UNSUPPORTED, "constraints", "x")
+
+    monkeypatch.setattr(installer, "install", fake_install)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"metadata": {"name": "none"}, "steps": []}))
+    argv = ["install", str(path), "--platform", "linux-debian-glibc-x86_64"]
+    argv += ["--prefix", str(tmp_path / "p")] + (["--reuse-host-tools"] if flag else [])
+    installer.main(argv)
+    assert seen == [flag]
+
+
 def _runtime_imports(tree: ast.Module) -> set[str]:
     """Modules a file imports when it runs (``if TYPE_CHECKING:`` blocks never run)."""
     skipped = {

@@ -691,3 +691,26 @@ def test_a_staged_batch_skips_local_failures_only_when_asked_and_reruns_them_oth
         layout, batch, ["debian-12"], runtime=PodmanRuntime(runner), build=False, ca_bundle=False
     )
     assert [(r.recipe, r.status) for r in again.results] == [("broken", "pass")]
+
+
+def test_the_provisioned_pythons_pip_installs_into_the_venvs_in_the_containers() -> None:
+    """A venv that bootstraps its own pip costs about 4 s per recipe; the provisioned runtime
+    has pip, so the installer is told to use it (locally it always does)."""
+    from automation.containers.runtimes import ProvisionedRuntime
+
+    python = ProvisionedRuntime(
+        "python3",
+        "3.13.5",
+        "built from source",
+        Path("/cache/python3/3.13.5"),
+        "/opt/tsuku-python/3.13",
+        interpreter="bin/python3.13",
+    )
+    node = ProvisionedRuntime("node", "26.12.1", "official", Path("/c/node"), "/opt/rt/node")
+    assert options(runtimes=(node, python)).installer_args() == [
+        "--python",
+        "/opt/tsuku-python/3.13/bin/python3.13",
+        "--reuse-host-tools",
+    ]
+    # The image's own python3 (AUTOMATION_RUNTIMES=host) may lack pip: venvs bring their own.
+    assert options(runtimes=(node,)).installer_args() == []

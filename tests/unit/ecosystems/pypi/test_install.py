@@ -87,6 +87,7 @@ def test_pipx_install_of_a_package_with_an_extra(
     PIPX(step, ctx)
     pip = next(c for c in runner.commands if "install" in c)
     assert pip[-1] == spec
+    assert "--no-compile" in pip  # byte-compiling decides nothing and costs seconds
     probe = next(c for c in runner.commands if "-c" in c)
     assert probe[-1] == "httpx"  # the distribution's name, which the probe can find
     assert ctx.version == "0.28.1"  # unpinned: known only from the probe
