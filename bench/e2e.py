@@ -82,11 +82,10 @@ def validate_variant(
     batches = sorted(p.name for p in layout.root.joinpath("data", "staging").iterdir())
     started = time.perf_counter()
     cpu = time.process_time()
+    # Passed only when on: the kit before it existed is measured with this same code.
+    extra = {"skip_failed_locally": True} if skip_failed_locally else {}
     reports = [
-        validate_matrix(
-            layout, batch, ENVIRONMENTS, jobs=jobs, skip_failed_locally=skip_failed_locally
-        )
-        for batch in batches
+        validate_matrix(layout, batch, ENVIRONMENTS, jobs=jobs, **extra) for batch in batches
     ]
     seconds = time.perf_counter() - started
     statuses: dict[str, dict[str, int]] = {}
