@@ -657,11 +657,17 @@ def validate_in_environment(
     progress: Callable[[ValidationResult], None] | None = None,
     on_stop: Callable[[str], None] | None = None,
     not_tried: Mapping[str, ResultLine] | None = None,
+    wait_for: LocalFeed | None = None,
 ) -> list[ValidationResult]:
     """Validate each recipe in ``env``; append each result line as soon as it is known.
 
     A recipe in ``not_tried`` (its failing local line) gets a ``failed_locally`` line without
     a container, when that failure is on ``env``'s os, libc and architecture.
+
+    ``wait_for`` (local validation running at the same time): before each recipe, wait for
+    its ``local`` line, then read the recipe again (local wrote the ``[verify]`` it found). A
+    recipe local never got to (it stopped) is left for a rerun; with ``skip_failed_locally``
+    on the feed, a package-level local failure is not tried.
 
     ``guard(recipe_name)`` runs before each recipe and may raise StoppedError (emergency stop,
     open breaker): the recipes done so far keep their lines; with ``on_stop`` the error is handed
@@ -682,6 +688,19 @@ def validate_in_environment(
                 on_stop(str(exc))  # keep the lines written so far; take no new work
                 break
         local = (not_tried or {}).get(recipe.name)
+        if wait_for is not None:
+            seen, line = wait_for.wait(recipe.name)
+            if not seen:
+                continue  # local stopped before it: no line here either, a rerun does both
+            recipe = load_recipe(recipe.path)  # with the [verify] local discovered
+            if (
+                wait_for.skip_failed_locally
+                and line is not None
+                and is_package_failure(line.status, line.category, line.subcategory)
+            ):
+                local = line
+        if stop is not None and stop.is_set():
+            break
         skipped = None if local is None else not_tried_result(recipe.name, env, local, options)
         outcome = skipped or validate_one(recipe, env, runtime, options, sleep=sleep, stop=stop)
         write_result_lines(results_file, [outcome.to_result_line()], rel=rel)
@@ -797,14 +816,17 @@ def validate_batch(
     guard: Callable[[str], None] | None = None,
     progress: Callable[[ValidationResult], None] | None = None,
     not_tried: Mapping[str, ResultLine] | None = None,
+    wait_for: LocalFeed | None = None,
+    stop: threading.Event | None = None,
 ) -> ValidationReport:
     """Run the environments side by side (``jobs`` at a time); Ctrl-C stops after cleanup.
 
     ``done`` maps an environment id to the recipes it already has a line for (a resumed batch).
     ``not_tried`` maps a recipe to its failing ``local`` line: it gets a ``failed_locally``
-    line instead of a container (:func:`not_tried_result`).
+    line instead of a container (:func:`not_tried_result`). ``wait_for``: local validation
+    runs meanwhile (:class:`LocalFeed`). ``stop``: set by the caller to take no new work.
     """
-    stop = threading.Event()
+    stop = stop or threading.Event()
     interrupted = False
     stop_reasons: list[str] = []
 
@@ -835,6 +857,7 @@ def validate_batch(
                 progress=progress,
                 on_stop=on_stop,
                 not_tried=not_tried,
+                wait_for=wait_for,
             )
             for env, todo in plans
         ]
@@ -1174,6 +1197,57 @@ def recipes_with_results(
 LOCAL_ENVIRONMENT = "local"
 
 
+class LocalFeed:
+    """The ``local`` lines of a batch as local validation writes them, for container workers
+    that run at the same time (``validate_matrix`` overlaps the two: local's one process
+    leaves the second core idle otherwise).
+
+    ``wait(name)`` blocks until ``name`` has a local line (``(True, line)``) or local has
+    finished without one (``(False, None)``: it stopped). Lines already in the results file
+    count from the start. ``skip_failed_locally``: the workers do not install a recipe whose
+    local line is a package-level failure.
+    """
+
+    def __init__(
+        self, existing: Mapping[str, ResultLine] | None = None, *, skip_failed_locally: bool
+    ) -> None:
+        self._lines: dict[str, ResultLine] = dict(existing or {})
+        self._finished = False
+        self._changed = threading.Condition()
+        self.skip_failed_locally = skip_failed_locally
+
+    @classmethod
+    def of_batch(
+        cls, layout: RegistryLayout, batch_id: str, *, skip_failed_locally: bool
+    ) -> LocalFeed:
+        """A feed that already holds the batch's local lines (a resumed batch)."""
+        path = layout.results_file(batch_id, LOCAL_ENVIRONMENT)
+        existing = (
+            {line.recipe: line for line in read_results_file(path).latest().values()}
+            if path.exists()
+            else {}
+        )
+        return cls(existing, skip_failed_locally=skip_failed_locally)
+
+    def add(self, line: ResultLine) -> None:
+        """Local wrote ``line`` (after rewriting the staged recipe's [verify])."""
+        with self._changed:
+            self._lines[line.recipe] = line
+            self._changed.notify_all()
+
+    def finish(self) -> None:
+        """Local is done (or stopped, or interrupted): nobody waits any longer."""
+        with self._changed:
+            self._finished = True
+            self._changed.notify_all()
+
+    def wait(self, name: str) -> tuple[bool, ResultLine | None]:
+        with self._changed:
+            self._changed.wait_for(lambda: name in self._lines or self._finished)
+            line = self._lines.get(name)
+            return line is not None, line
+
+
 def _same_platform(a: str, b: str) -> bool:
     """Same os, libc and architecture (the distribution family may differ: what failed to
     install on one glibc x86_64 Linux fails on another for package-level causes)."""
@@ -1240,6 +1314,8 @@ def validate_batch_in_environments(
     progress: Callable[[ValidationResult], None] | None = None,
     installer: tsuku.Installer = tsuku.KIT_INSTALLER,
     skip_failed_locally: bool = False,
+    wait_for: LocalFeed | None = None,
+    stop: threading.Event | None = None,
 ) -> ValidationReport:
     """Validate a staged batch's generated recipes in container environments (pipeline use).
 
@@ -1250,7 +1326,9 @@ def validate_batch_in_environments(
     ``skip_failed_locally``: a recipe whose ``local`` line is a package-level failure is not
     installed again; each environment of the same os, libc and architecture gets a
     ``skipped``/``failed_locally`` line saying so (without it, such lines from an earlier run
-    do not count as done: the recipe is tried).
+    do not count as done: the recipe is tried). ``wait_for``: local validation runs at the
+    same time; each recipe waits for its local line (:class:`LocalFeed`, whose own
+    ``skip_failed_locally`` then decides). ``stop``: the caller's signal to take no new work.
     """
     from automation.ecosystems import split_source
     from automation.registry.staging import (
@@ -1300,7 +1378,11 @@ def validate_batch_in_environments(
         done=done,
         guard=None if guard is None else (lambda name: guard(ecosystem_of.get(name, ""))),
         progress=progress,
-        not_tried=failed_locally(layout, batch_id) if skip_failed_locally else None,
+        not_tried=(
+            failed_locally(layout, batch_id) if skip_failed_locally and wait_for is None else None
+        ),
+        wait_for=wait_for,
+        stop=stop,
     )
 
 

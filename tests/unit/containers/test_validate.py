@@ -714,3 +714,21 @@ def test_the_provisioned_pythons_pip_installs_into_the_venvs_in_the_containers()
     ]
     # The image's own python3 (AUTOMATION_RUNTIMES=host) may lack pip: venvs bring their own.
     assert options(runtimes=(node,)).installer_args() == []
+
+
+def test_the_local_feed_hands_over_lines_and_releases_waiters_when_local_ends() -> None:
+    import threading
+
+    from automation.containers.validate import LocalFeed
+
+    done = _local_line("done", "pass", None, None)
+    feed = LocalFeed({"done": done}, skip_failed_locally=True)
+    assert feed.wait("done") == (True, done)  # a line from an earlier run counts at once
+    got: list[tuple[bool, ResultLine | None]] = []
+    waiter = threading.Thread(target=lambda: got.extend([feed.wait("next"), feed.wait("never")]))
+    waiter.start()
+    nxt = _local_line("next", "fail", "install_failed", "build_failed")
+    feed.add(nxt)
+    feed.finish()  # local stopped before "never": the waiter is released with nothing
+    waiter.join(10)
+    assert got == [(True, nxt), (False, None)]
