@@ -1420,8 +1420,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reuse-host-tools",
         action="store_true",
-        help="that interpreter has pip: virtual environments are made without their own pip, "
-        "and its pip installs into them (what pipx does with its shared pip)",
+        help="that interpreter brings its package installer: virtual environments are made "
+        "without their own, and the interpreter's installs into them (a shared installer)",
     )
     args = parser.parse_args(argv)
     recipe = load_recipe(args.recipe)
