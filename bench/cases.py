@@ -431,11 +431,11 @@ def e2e_prepare(template: str) -> dict[str, Any]:
 
 
 def e2e_validate(
-    template: str, work: str, cache: str, jobs: int, skip_failed_locally: bool
+    template: str, work: str, cache: str, jobs: int, skip_failed_locally: bool, overlap: bool
 ) -> dict[str, Any]:
     from bench import e2e
 
-    return e2e.validate_variant(template, work, cache, jobs, skip_failed_locally)
+    return e2e.validate_variant(template, work, cache, jobs, skip_failed_locally, overlap)
 
 
 def e2e_floor(template: str, work: str) -> dict[str, Any]:
