@@ -35,6 +35,10 @@ INSTALLER_HELP = (
     "kit (default: the kit's own installer) or tsuku (a tsuku binary: --tsuku-bin or TSUKU_BIN)"
 )
 TSUKU_BIN_HELP = "the tsuku binary for --installer tsuku (default: $TSUKU_BIN)"
+SKIP_FAILED_LOCALLY_HELP = (
+    "do not install in the containers a recipe that failed locally for a package-level cause; "
+    "its container lines say skipped/failed_locally"
+)
 
 
 def _installer(name: str | None, tsuku_bin: str | None) -> Installer:
@@ -429,12 +433,21 @@ def create(c, from_=None, name=None, output=None, root=None, json=False):  # typ
         "jobs": "container environments validated side by side (default 2: one CPU each)",
         "installer": INSTALLER_HELP,
         "tsuku_bin": TSUKU_BIN_HELP,
+        "skip_failed_locally": SKIP_FAILED_LOCALLY_HELP,
         "root": ROOT_HELP,
         "json": JSON_HELP,
     },
 )
 def validate(  # type: ignore[no-untyped-def]
-    c, env, batch_id=None, jobs=None, installer=None, tsuku_bin=None, root=None, json=False
+    c,
+    env,
+    batch_id=None,
+    jobs=None,
+    installer=None,
+    tsuku_bin=None,
+    skip_failed_locally=False,
+    root=None,
+    json=False,
 ):
     """Install and run each staged recipe; one result line per recipe and environment."""
 
@@ -454,6 +467,7 @@ def validate(  # type: ignore[no-untyped-def]
             env or ["local"],
             jobs=parallel,
             installer=through,
+            skip_failed_locally=bool(skip_failed_locally),
         )
 
     run(work, as_json=json)
@@ -574,6 +588,8 @@ def _announce(text: str) -> None:
         "force": FORCE_HELP,
         "installer": INSTALLER_HELP,
         "tsuku_bin": TSUKU_BIN_HELP,
+        "skip_failed_locally": SKIP_FAILED_LOCALLY_HELP
+        + " (on by default here: --no-skip-failed-locally tries them in every container)",
         "root": ROOT_HELP,
         "json": JSON_HELP,
     },
@@ -588,6 +604,7 @@ def pipeline(  # type: ignore[no-untyped-def]
     force=None,
     installer=None,
     tsuku_bin=None,
+    skip_failed_locally=True,
     root=None,
     json=False,
 ):
@@ -612,6 +629,7 @@ def pipeline(  # type: ignore[no-untyped-def]
             jobs=parallel,
             force=replace_names,
             installer=through,
+            skip_failed_locally=bool(skip_failed_locally),
         )
 
     run(work, as_json=json)

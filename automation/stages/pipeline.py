@@ -422,6 +422,7 @@ def run_pipeline(
     jobs: int = 2,
     force: Sequence[str] = (),
     installer: Installer = KIT_INSTALLER,
+    skip_failed_locally: bool = True,
 ) -> PipelineReport:
     """seed -> generate -> validate -> merge, with progress on stderr and a summary at the end.
 
@@ -429,7 +430,9 @@ def run_pipeline(
     container environments, ``local`` runs first as well (it discovers the ``[verify]`` pattern
     the containers then check), so merge sees the whole per-environment matrix. ``force``: as
     for :func:`run_generate` (recipes to replace). ``installer``: the kit's own (default) or a
-    tsuku binary, in every environment.
+    tsuku binary, in every environment. ``skip_failed_locally`` (default on): a recipe that
+    failed locally for a package-level cause is not installed in the containers, whose lines
+    say ``skipped``/``failed_locally``.
     """
     ecosystem = normalise_ecosystem(ecosystem)
     environments = _with_local([environment] if isinstance(environment, str) else environment)
@@ -474,6 +477,7 @@ def run_pipeline(
             guard=lambda eco: check_allowed_now(layout, eco),
             progress=_say,
             installer=installer,
+            skip_failed_locally=skip_failed_locally,
         )
     report.stages["validate"] = time.monotonic() - started
     _say(f"[4/4] merging batch {batch_id} ...")
@@ -495,10 +499,12 @@ def run_validate(
     *,
     jobs: int = 2,
     installer: Installer = KIT_INSTALLER,
+    skip_failed_locally: bool = False,
 ) -> Any:
     """``local``: this machine; container ids (or ``all-local``): those environments, side by
     side, ``jobs`` at a time; both may be named (local runs first). ``installer``: the kit's own
-    (default) or a tsuku binary."""
+    (default) or a tsuku binary. ``skip_failed_locally``: as for :func:`run_pipeline` (off
+    here unless asked)."""
     environments = [environment] if isinstance(environment, str) else list(environment)
     check_allowed_now(layout, None)  # stopped: exit 5 before an engine is even looked for
     if environments in ([], ["local"]):
@@ -518,4 +524,5 @@ def run_validate(
         guard=lambda eco: check_allowed_now(layout, eco),
         progress=_say,
         installer=installer,
+        skip_failed_locally=skip_failed_locally,
     )

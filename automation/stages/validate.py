@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from automation.containers.downloads import download_cache_dir
 from automation.containers.runtimes import ecosystems_in, runtimes_for
 from automation.containers.tsuku import KIT_INSTALLER, Installer
 from automation.core.atomic import atomic_write_text
@@ -148,7 +149,10 @@ def validate_batch_locally(
                 tomllib.loads(staging.recipe_path(o.name).read_text(encoding="utf-8"))
                 for o in staging.generated()
             ]
-            validator = LocalValidator(runtimes=runtimes_for(ecosystems_in(documents)))
+            validator = LocalValidator(
+                runtimes=runtimes_for(ecosystems_in(documents)),
+                download_cache=download_cache_dir(),
+            )
         else:
             validator = TsukuValidator(tsuku)
     report = ValidateReport(batch_id, environment, platform, installer=validator.installer)

@@ -543,3 +543,62 @@ def test_gate_facts_join_seedings_counts_and_the_batch_log() -> None:
     assert facts["pnpm"].downloads == 211284480 and facts["pnpm"].source == "npm:pnpm"
     assert facts["npm"].first_release is not None and facts["npm"].first_release.year == 2010
     assert "nypm" not in facts  # only what was generated speaks for a name
+
+
+def _not_tried(name: str, env: str) -> ResultLine:
+    """The line container validation writes for a recipe that failed locally (not tried)."""
+    return ResultLine(
+        recipe=name,
+        environment=env,
+        platform=DEBIAN,
+        status="skipped",
+        category=None,
+        subcategory="failed_locally",
+        exit_code=0,
+        attempts=0,
+        message=f"not tried in {env}: failed in local validation (verify_failed/exit_code)",
+        timestamp="2026-11-27T12:10:00Z",
+        version="1.0.0",
+        batch_id=BATCH,
+    )
+
+
+def test_a_recipe_not_tried_after_a_local_failure_fails_on_the_local_verdict_alone(
+    validated: RegistryLayout,
+) -> None:
+    """local failed; debian-12 and ubuntu-24.04 did not try it. The not-tried lines are no
+    pass (nothing merged, no constraint from them) and no platform failure (no failure record
+    of theirs): the decision and its records are exactly those of local failing alone."""
+    current = current_results(validated, BATCH)
+    failing = replace(
+        _result("alpaca", "local", DEBIAN, "fail"), runtimes=current[("alpaca", "local")].runtimes
+    )
+    append_results(validated, BATCH, "local", [failing])
+    alone = plan_merge(validated, BATCH, now=NOW)
+    for env in ("debian-12", "ubuntu-24.04"):
+        append_results(validated, BATCH, env, [_not_tried("alpaca", env)])
+
+    plan = plan_merge(validated, BATCH, now=NOW)
+    [alpaca] = [d for d in plan.report.decisions if d.name == "alpaca"]
+    [before] = [d for d in alone.report.decisions if d.name == "alpaca"]
+    assert (alpaca.action, alpaca.category, alpaca.subcategory) == (
+        "failed",
+        "verify_failed",
+        "exit_code",
+    )
+    assert (alpaca.action, alpaca.reasons, alpaca.constraints) == (
+        before.action,
+        before.reasons,
+        before.constraints,
+    )
+    assert alpaca.platforms == {"local": "fail", "debian-12": "skipped", "ubuntu-24.04": "skipped"}
+    records = [
+        (record.name, record.environment, record.category, record.subcategory)
+        for write in plan.records
+        if write.path.startswith("data/failures/")
+        for record in _failure_records(write)
+        if record.name == "alpaca"
+    ]
+    assert records == [("alpaca", DEBIAN, "verify_failed", "exit_code")]  # local's, once
+    assert plan.votes == alone.votes  # one failure vote, as without the lines
+    assert not any(item.name == "alpaca" and item.recipe is not None for item in plan.items)
