@@ -27,6 +27,8 @@ from automation.core.ecosystem_facts import declared_endpoints, declared_setting
 from automation.core.errors import DataError, UsageError
 
 CONFIG_FILE_NAME = "automation.toml"
+UNTESTED_ENV = "AUTOMATION_UNTESTED_PLATFORMS"
+UNTESTED_POLICIES = ("exclude", "admit")
 ENV_PREFIX = "AUTOMATION_ENDPOINT_"
 
 
@@ -66,6 +68,8 @@ class Config:
     request_deadline: float = 60.0  # one request, retries and whole body included
     download_deadline: float = 900.0  # one whole-artifact download (drift)
     batch_budget: float | None = None  # wall-clock seconds for one generate batch; None: no limit
+    # A platform no environment validated: "exclude" (never claimed without evidence) or "admit".
+    untested_platforms: str = "exclude"
     # ecosystem-specific values: section -> key -> value (defaults declared by the ecosystems)
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=default_settings)
     source: str | None = None  # the config file read, if any
@@ -137,6 +141,7 @@ class Config:
                 "download_deadline": self.download_deadline,
             },
             "batch": {"budget_seconds": self.batch_budget},
+            "platforms": {"untested": self.untested_platforms},
         }
         document.update({section: dict(values) for section, values in self.settings.items()})
         document["source"] = self.source
@@ -209,6 +214,15 @@ def load_config(
         # the declared default's type is the setting's type (TOML may write 3 for 3.0)
         settings.setdefault(declared.section, {})[declared.key] = type(declared.default)(value)
     defaults = Config()
+    untested = env.get(UNTESTED_ENV) or document.get("platforms", {}).get(
+        "untested", defaults.untested_platforms
+    )
+    if untested not in UNTESTED_POLICIES:
+        raise DataError(
+            f"untested platforms policy must be one of {', '.join(UNTESTED_POLICIES)}, "
+            f"not {untested!r}",
+            where=UNTESTED_ENV if env.get(UNTESTED_ENV) else "platforms.untested",
+        )
     return Config(
         endpoints=MappingProxyType(endpoints),
         rate_limits=MappingProxyType(rate_limits),
@@ -222,6 +236,7 @@ def load_config(
         request_deadline=float(http.get("request_deadline", defaults.request_deadline)),
         download_deadline=float(http.get("download_deadline", defaults.download_deadline)),
         batch_budget=float(batch["budget_seconds"]) if "budget_seconds" in batch else None,
+        untested_platforms=untested,
         settings=MappingProxyType({k: MappingProxyType(v) for k, v in settings.items()}),
         source=source,
         registry_root=str(root) if root is not None else None,
