@@ -183,14 +183,18 @@ def parse_environments(
     return envs
 
 
-def load_environments(path: Path = ENVIRONMENTS_FILE) -> tuple[Environment, ...]:
-    """All environments from ``data/environments.json`` (raises DataError naming the field)."""
+def load_environments(
+    path: Path = ENVIRONMENTS_FILE, *, native: bool = False
+) -> tuple[Environment, ...]:
+    """The container environments from ``data/environments.json`` (raises DataError naming the
+    field); with ``native``, the native ones (macOS runners) too."""
     document, problem = read_json(path, str(path))  # bounded: nesting and integers (jsondata)
     if problem is not None:
         raise DataError(
             f"cannot read environments: {problem.message}", path=str(path), where=problem.where
         )
-    return parse_environments(document, path=str(path))
+    envs = parse_environments(document, path=str(path))
+    return envs if native else tuple(env for env in envs if not env.native)
 
 
 def select_environments(
@@ -211,7 +215,7 @@ def native_environment(
     env_id: str, environments: tuple[Environment, ...] | None = None
 ) -> Environment | None:
     """The native environment ``env_id`` names; None for any other id (container, local)."""
-    envs = environments if environments is not None else load_environments()
+    envs = environments if environments is not None else load_environments(native=True)
     return next((env for env in envs if env.id == env_id and env.native), None)
 
 

@@ -492,7 +492,7 @@ def _native_environments(ids: Sequence[str]) -> list[Environment]:
     """The native environments among ``ids`` (``local`` and container ids are not)."""
     if all(i in ("local", "all-local") for i in ids):
         return []
-    native = {env.id: env for env in load_environments() if env.native}
+    native = {env.id: env for env in load_environments(native=True) if env.native}
     return [native[i] for i in ids if i in native]
 
 

@@ -325,7 +325,9 @@ def test_a_recipe_is_merged_only_when_every_admitted_environment_passed(
     validated: RegistryLayout,
 ) -> None:
     _matrix(validated, RULE)
-    plan = plan_merge(validated, BATCH, now=NOW)
+    # The rule under the admit policy (untested points admitted, as tsuku's loader defaults);
+    # the exclude policy's constraints: test_untested_platforms_policy_decides_what_is_claimed.
+    plan = plan_merge(validated, BATCH, now=NOW, untested="admit")
     decisions = {d.name: d for d in plan.report.decisions if d.name in RULE}
     assert {n: (d.action, d.constraints) for n, d in decisions.items()} == {
         "alpaca": ("held", {}),
@@ -495,7 +497,7 @@ def test_a_pass_beside_gaps_is_judged_on_the_environments_that_ran_it(
     append_results(validated, BATCH, "debian-12", [_gap("alpaca", "debian-12", DEBIAN)])
     append_results(validated, BATCH, "alpine-3.21", [_gap("alpaca", "alpine-3.21", musl, "go")])
 
-    plan = plan_merge(validated, BATCH, now=NOW)
+    plan = plan_merge(validated, BATCH, now=NOW, untested="admit")  # musl stays admitted
     decisions = {d.name: d for d in plan.report.decisions}
     alpaca = decisions["alpaca"]
     assert (alpaca.action, alpaca.constraints) == ("merged", {})
