@@ -933,3 +933,22 @@ def budget_record(  # type: ignore[no-untyped-def]
         )
 
     run(work, as_json=json)
+
+
+@task(
+    name="sli-issue",
+    help={
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    },
+)
+def sli_issue(c, root=None, json=False):  # type: ignore[no-untyped-def]
+    """Run the SLI check; on an alert open, or update, the one GitHub issue (gh, $GH_TOKEN)."""
+
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        from automation.learn.sli_issue import sli_issue as deliver_sli_issue
+
+        return deliver_sli_issue(registry)
+
+    run(work, as_json=json)

@@ -24,6 +24,7 @@ from automation.core.layout import RegistryLayout
 from automation.registry.budget import batch_priorities, sample_top
 from automation.registry.results import ResultLine
 from automation.stages.validate import ValidateReport, validate_batch_locally
+from automation.stages.validate_local import LocalValidator, TsukuValidator
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +58,12 @@ def validate_native(
     guard: Callable[[str], None] = lambda _eco: None,
     progress: Callable[[ResultLine], None] = lambda _line: None,
     host: str | None = None,
+    validator: LocalValidator | TsukuValidator | None = None,
 ) -> NativeValidateReport:
     """Validate ``batch_id`` on this machine as native environment ``env`` (see the module doc).
 
-    ``host`` (default: this machine's platform) must be ``env``'s platform (UsageError).
+    ``host`` (default: this machine's platform) must be ``env``'s platform (UsageError);
+    ``validator``: as for :func:`validate_batch_locally` (tests bring their own).
     """
     if not env.native:
         raise UsageError(f"{env.id} is a container environment, not a native one")
@@ -75,6 +78,7 @@ def validate_native(
     report = validate_batch_locally(
         layout,
         batch_id,
+        validator=validator,
         installer=installer,
         guard=guard,
         progress=progress,
