@@ -110,7 +110,8 @@ DOCKER   ?= docker
 PR_BODY  ?=
 
 .PHONY: build-images ci-batch-stamp ci-fetch-batch-branches generate validate-batch merge-batch seed drift bench \
-        drift-failed install-workflow-lint fetch-tsuku test-tsuku budget-check budget-record enable-auto-merge
+        drift-failed install-workflow-lint fetch-tsuku test-tsuku budget-check budget-record enable-auto-merge \
+        validate-deferred
 
 ## Validation images with Docker on hosted runners: the same Dockerfiles as setup-containers, the
 ## base image pulled from the registry named in data/environments.json (ENVS="debian-12 ...").
@@ -165,6 +166,13 @@ budget-check: venv
 SINCE ?=
 budget-record: venv
 	$(BIN)/invoke budget-record --runner $(RUNNER) --env $(ENV_ID) --batch-id $(BATCH_ID) --since $(SINCE) --root $(ROOT)
+
+## The nightly macOS run (macos-nightly.yml) on the runner of native environment ENV_ID: the
+## registry's recipes its platform was deferred for (never validated there, constraints leave it
+## out), LIMIT of them, highest priority first; a pass admits the platform in the recipe.
+LIMIT_DEFERRED ?= 10
+validate-deferred: venv
+	$(BIN)/invoke validate-deferred --env $(ENV_ID) --limit $(LIMIT_DEFERRED) --root $(ROOT) || [ $$? -eq 4 ]
 
 ## The batch's pull request merges itself once its checks pass (merge job, only when the merge
 ## said auto_merge=true: every recipe passed the gates). gh reads $$GH_TOKEN.

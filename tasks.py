@@ -952,3 +952,38 @@ def sli_issue(c, root=None, json=False):  # type: ignore[no-untyped-def]
         return deliver_sli_issue(registry)
 
     run(work, as_json=json)
+
+
+@task(
+    name="validate-deferred",
+    help={
+        "env": "the native environment this macOS runner is (darwin-arm64 or darwin-x86_64)",
+        "limit": "validate at most this many (budget-check's affordable=; default 10)",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    },
+)
+def validate_deferred(c, env=None, limit=None, root=None, json=False):  # type: ignore[no-untyped-def]
+    """The nightly macOS run: validate recipes whose native platform the budget deferred, and
+    admit the platform in each recipe that passed."""
+
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        env_id = flag.required("--env", env, expected="darwin-arm64 or darwin-x86_64")
+        most = flag.integer("--limit", limit, default=10, minimum=0, maximum=MAX_LISTED)
+        from automation.containers.environments import native_environment
+        from automation.core.errors import UsageError
+        from automation.core.layout import RegistryLayout
+        from automation.registry.control import check_allowed_now
+        from automation.stages.validate_native import validate_deferred as run_deferred
+
+        native = native_environment(env_id)
+        if native is None:
+            raise UsageError(f"--env {env_id!r} is not a native environment (darwin-arm64, ...)")
+        layout = RegistryLayout.at(registry)
+        check_allowed_now(layout, None)
+        return run_deferred(
+            layout, native, limit=most, guard=lambda: check_allowed_now(layout, None)
+        )
+
+    run(work, as_json=json)

@@ -5,8 +5,9 @@ limits and this week's ledger (:mod:`automation.registry.budget`) whether the jo
 exit 0 (start) or 7 (deferred: the week's minutes are spent). With a batch, a macOS job is
 sampled: the top-N recipes by queue priority are validated, the rest are deferred to the nightly
 run (their darwin platforms stay untested, so under the ``exclude`` policy the merge does not
-admit them). ``--github-output FILE`` appends ``allowed``, ``top``, ``remaining`` and ``started``
-(epoch seconds, for ``budget-record --since``) for the workflow's next steps and exits 0 either
+admit them). ``--github-output FILE`` appends ``allowed``, ``top``, ``remaining``, ``affordable``
+(recipes the minutes left pay for: the nightly run's limit) and ``started`` (epoch seconds, for
+``budget-record --since``) for the workflow's next steps and exits 0 either
 way: the workflow reads the decision from ``allowed``.
 
 ``budget-record --runner R --env E --batch-id ID --since EPOCH`` (or ``--minutes N``) writes the
@@ -78,6 +79,7 @@ def budget_check(
             f"allowed={'true' if decision.allowed else 'false'}",
             f"top={'' if decision.top is None else decision.top}",
             f"remaining={decision.remaining}",
+            f"affordable={decision.affordable}",
             f"started={started}",
         ]
         with github_output.open("a", encoding="utf-8") as handle:

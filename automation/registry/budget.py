@@ -138,6 +138,7 @@ class BudgetDecision:
     top: int | None = None  # recipes to validate (macOS with a batch); None: all
     sampled: tuple[str, ...] = ()
     deferred: tuple[str, ...] = ()
+    affordable: int = 0  # recipes the remaining minutes pay for (the nightly run's limit)
 
     @property
     def remaining(self) -> int:
@@ -155,6 +156,7 @@ class BudgetDecision:
             "top": self.top,
             "sampled": list(self.sampled),
             "deferred": list(self.deferred),
+            "affordable": self.affordable,
         }
 
 
@@ -192,14 +194,16 @@ def decide(
     limit = config.limits[runner]
     used = used_minutes(spends, week)[runner]
     allowed = limit - used >= minutes and limit - used > 0
-    decision = BudgetDecision(runner, week, limit, used, minutes, allowed)
+    affordable = int((limit - used) // config.minutes_per_recipe) if allowed else 0
+    decision = BudgetDecision(runner, week, limit, used, minutes, allowed, affordable=affordable)
     if batch is None or runner != "macos":
         return decision
-    affordable = int((limit - used) // config.minutes_per_recipe) if allowed else 0
     top = max(min(config.sample_size, affordable, len(batch)), 0)
     sampled, deferred = sample_top(batch, top)
     allowed = allowed and top > 0
-    return BudgetDecision(runner, week, limit, used, minutes, allowed, top, sampled, deferred)
+    return BudgetDecision(
+        runner, week, limit, used, minutes, allowed, top, sampled, deferred, affordable
+    )
 
 
 def summary(budget: Mapping[str, Any], spends: Sequence[Spend], now: datetime) -> dict[str, Any]:

@@ -373,3 +373,21 @@ def test_sli_runs_on_a_schedule_and_requeue_on_recipe_pushes() -> None:
     assert "make requeue" in [s.get("run") for s in steps]
     pr = next(s for s in steps if "create-pull-request" in s.get("uses", ""))
     assert "data/queues/**" in pr["with"]["add-paths"]
+
+
+def test_the_nightly_macos_run_takes_up_what_the_budget_deferred() -> None:
+    workflow = load(WORKFLOWS / "macos-nightly.yml")
+    assert workflow["on"]["schedule"] == [{"cron": "0 2 * * *"}]
+    job = workflow["jobs"]["deferred"]
+    assert job["runs-on"] == "${{ matrix.runner }}"
+    rows = {r["environment"]: r["runner"] for r in job["strategy"]["matrix"]["include"]}
+    assert rows == {"darwin-arm64": "macos-14", "darwin-x86_64": "macos-13"}
+    steps = job["steps"]
+    runs = [s.get("run", "") for s in steps]
+    budget = runs.index("make budget-check RUNNER=macos MINUTES=10")
+    deferred = next(i for i, r in enumerate(runs) if r.startswith("make validate-deferred"))
+    assert budget < deferred and "steps.budget.outputs.allowed == 'true'" in steps[deferred]["if"]
+    assert "LIMIT_DEFERRED=${{ steps.budget.outputs.affordable }}" in runs[deferred]
+    assert any(r.startswith("make budget-record RUNNER=macos") for r in runs)
+    pr = next(s for s in steps if "create-pull-request" in s.get("uses", ""))
+    assert "recipes/**" in pr["with"]["add-paths"] and "data/metrics/**" in pr["with"]["add-paths"]

@@ -87,10 +87,11 @@ def test_github_output_carries_the_decision_and_exits_zero(
         "allowed=false",
         "top=0",
         "remaining=0",
+        "affordable=0",
         f"started={int(FRIDAY.timestamp())}",
     ]
     linux = budget_check(layout, "linux", 1, github_output=output, now=FRIDAY)
-    assert linux.decision.allowed and output.read_text().splitlines()[4:6] == [
+    assert linux.decision.allowed and output.read_text().splitlines()[5:7] == [
         "allowed=true",
         "top=",
     ]

@@ -75,3 +75,61 @@ def test_the_front_door_validates_a_native_environment_alone(layout: RegistryLay
     with pytest.raises(UsageError, match="darwin-arm64 runner"):
         # This test machine is no Apple silicon runner (the CI and development hosts are Linux).
         run_validate(layout, BATCH, ["darwin-arm64"])
+
+
+def _merged_registry(root: Path) -> RegistryLayout:
+    fakes.make_registry(root)
+    fakes.run_stage(root, BATCH, "all")  # local validation only: darwin untested, left out
+    return RegistryLayout.at(root)
+
+
+def test_the_nightly_run_validates_what_the_budget_deferred_and_admits_the_passes(
+    tmp_path: Path,
+) -> None:
+    import tomllib
+    from datetime import UTC, datetime
+
+    from automation.registry.constraints import ConstraintFields, Point, admitted_points
+    from automation.stages.validate_native import deferred_candidates, validate_deferred
+
+    layout = _merged_registry(tmp_path)
+    env = NATIVE["darwin-arm64"]
+    merged = sorted(p.stem for p in layout.recipe_files())
+    assert merged
+    candidates = [name for name, _ in deferred_candidates(layout, env)]
+    assert sorted(candidates) == merged  # nothing merged was tested on darwin
+
+    now = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+    first = validate_deferred(
+        layout, env, limit=1, host="darwin-arm64", validator=_validator(), now=now
+    )
+    assert first.batch_id == "2026-11-28-nightly" and first.candidates == len(merged)
+    [line] = first.lines
+    assert (line.recipe, line.environment, line.platform) == (
+        candidates[0],
+        "darwin-arm64",
+        "darwin-arm64",
+    )
+    lines = read_results_file(layout.results_file("2026-11-28-nightly", "darwin-arm64")).lines
+    assert [x.recipe for x in lines] == [candidates[0]]
+    path = layout.recipe_path(candidates[0])
+    metadata = tomllib.loads(path.read_text())["metadata"]
+    points = admitted_points(ConstraintFields.from_metadata(metadata))
+    if line.status == "pass":
+        assert first.admitted == (candidates[0],)
+        assert Point("darwin", "arm64", None) in points
+        assert Point("darwin", "amd64", None) not in points  # still untested there
+        assert Point("linux", "amd64", "glibc") in points  # what local tested stays
+    else:
+        assert first.admitted == () and Point("darwin", "arm64", None) not in points
+    # Tried once: the next night takes the next ones.
+    rest = [name for name, _ in deferred_candidates(layout, env)]
+    assert rest == candidates[1:]
+    second = validate_deferred(
+        layout, env, limit=10, host="darwin-arm64", validator=_validator(), now=now
+    )
+    assert [x.recipe for x in second.lines] == candidates[1:]
+    assert deferred_candidates(layout, env) == []
+    # Another platform's host is refused, as for a batch.
+    with pytest.raises(UsageError, match="macos-13"):
+        validate_deferred(layout, NATIVE["darwin-x86_64"], limit=1, host="darwin-arm64")
