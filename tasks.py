@@ -6,7 +6,8 @@ them first through ``automation.frontdoor`` and ``run`` maps every failure to an
 Exit codes (every task): 0 success, 2 usage error (a bad or missing flag: the message names it and
 the form it expects), 3 data error or a registry that cannot be written (read-only, full disk,
 permission denied: the message names the path and what was being written), 4 partial failure,
-5 stopped (emergency stop, open breaker or registry locked), 6 checksum drift.
+5 stopped (emergency stop, open breaker or registry locked), 6 checksum drift, 7 deferred by
+the runner-minute budget (budget-check).
 """
 
 from __future__ import annotations

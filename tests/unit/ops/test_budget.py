@@ -104,3 +104,16 @@ def test_usage_errors(layout: RegistryLayout) -> None:
         budget_check(layout, "macos", 1, batch_id="2026-01-01-nothing", now=FRIDAY)
     with pytest.raises(UsageError, match="future"):
         budget_record(layout, "linux", "debian-12", BATCH, seconds=-5, now=FRIDAY)
+
+
+def test_check_data_reads_the_ledger(layout: RegistryLayout) -> None:
+    from automation.ops.checkdata import check_data
+
+    budget_record(layout, "macos", "darwin-arm64", BATCH, seconds=600, now=FRIDAY)
+    report = check_data(layout)
+    assert report.kind("runner_minutes").files == 1
+    assert not [p for _, p in report.problems if "runner-minutes" in p.path]
+    ledger = next((layout.metrics_dir / "runner-minutes").rglob("*.json"))
+    ledger.write_text('{"runner": "windows"}')
+    broken = check_data(layout)
+    assert [p for _, p in broken.problems if "runner-minutes" in p.path and p.severity == "error"]
