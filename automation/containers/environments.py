@@ -206,6 +206,11 @@ def select_environments(
     chosen = []
     for env_id in ids:
         if env_id not in by_id:
+            if environments is None and native_environment(env_id) is not None:
+                raise UsageError(
+                    f"{env_id} is a native environment, not a container: validate it alone "
+                    f"on its runner (invoke validate --env {env_id} --batch-id ...)"
+                )
             raise UsageError(f"unknown environment {env_id!r}; known: {', '.join(by_id)}")
         chosen.append(by_id[env_id])
     return tuple(chosen)

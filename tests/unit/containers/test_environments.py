@@ -105,3 +105,8 @@ def test_a_native_environment_is_checked_like_the_others() -> None:
     with_image["environments"][native]["base_image"] = "docker.io/library/debian:12"
     with pytest.raises(DataError):
         parse_environments(with_image)
+
+
+def test_a_native_environment_named_among_containers_says_how_to_validate_it() -> None:
+    with pytest.raises(UsageError, match="native environment, not a container"):
+        envmod.select_environments(["debian-12", "darwin-arm64"])

@@ -529,3 +529,48 @@ def test_a_real_failure_beside_a_gap_is_still_a_failure(validated: RegistryLayou
     [alpaca] = [d for d in plan.report.decisions if d.name == "alpaca"]
     assert (alpaca.action, alpaca.category) == ("failed", "verify_failed")
     assert "not validated: debian-12 lacks cargo" in alpaca.reasons
+
+
+def test_untested_platforms_policy_decides_what_is_claimed(validated: RegistryLayout) -> None:
+    """The default (exclude) leaves every point no environment tested out of a new recipe's
+    constraints; the decision lists what was tested where."""
+    _matrix(validated, RULE)
+    plan = plan_merge(validated, BATCH, now=NOW)
+    decisions = {d.name: d for d in plan.report.decisions if d.name in RULE}
+    # bravura passed on debian (local, debian-12) and musl (alpine): linux/amd64 only.
+    assert decisions["bravura"].action == "merged"
+    assert decisions["bravura"].constraints == {
+        "supported_os": ["linux"],
+        "supported_arch": ["amd64"],
+    }
+    tested = decisions["bravura"].tested
+    assert tested["linux/amd64/glibc"] == {
+        "outcome": "pass",
+        "environments": {"debian-12": "pass", "local": "pass"},
+        "admitted": True,
+    }
+    assert tested["darwin/arm64"] == {"outcome": "untested", "environments": {}, "admitted": False}
+    assert any("untested platforms policy: exclude" in r for r in decisions["bravura"].reasons)
+    # cumulus failed on darwin/arm64: excluded for the failure; the rest untested, excluded too.
+    assert decisions["cumulus"].tested["darwin/arm64"]["outcome"] == "fail"
+    assert decisions["cumulus"].constraints == {
+        "supported_os": ["linux"],
+        "unsupported_platforms": ["linux/arm64", "linux/amd64/musl"],
+    }
+    # Held recipes block auto-merge.
+    assert plan.report.counts["held"] and plan.report.auto_merge is False
+    assert plan.report.to_json()["auto_merge"] is False
+
+
+def test_auto_merge_needs_something_merged_and_nothing_held(validated: RegistryLayout) -> None:
+    report = MergeReport(BATCH)
+    assert report.auto_merge is False  # nothing merged
+    from automation.stages.merge import RecipeDecision
+
+    report.decisions = [
+        RecipeDecision("a", "pypi:a", "merged"),
+        RecipeDecision("b", "pypi:b", "failed"),
+    ]
+    assert report.auto_merge is True  # a failure is recorded, not for review
+    report.decisions.append(RecipeDecision("c", "pypi:c", "held"))
+    assert report.auto_merge is False
