@@ -28,6 +28,8 @@ from automation.core.errors import DataError, UsageError
 from automation.core.ratelimit import SCOPE_ENV, SCOPES, default_bucket_dir, per_shard
 
 CONFIG_FILE_NAME = "automation.toml"
+UNTESTED_ENV = "AUTOMATION_UNTESTED_PLATFORMS"
+UNTESTED_POLICIES = ("exclude", "admit")
 ENV_PREFIX = "AUTOMATION_ENDPOINT_"
 
 
@@ -74,6 +76,8 @@ class Config:
     rate_limit_dir: str | None = None  # where "machine" buckets live (None: the default)
     # Seeding gives a source up after this many look-ups in a row failed on the network.
     seed_max_network_failures: int = 5  # DEFAULT_SEED_MAX_NETWORK_FAILURES
+    # A platform no environment validated: "exclude" (never claimed without evidence) or "admit".
+    untested_platforms: str = "exclude"
     # ecosystem-specific values: section -> key -> value (defaults declared by the ecosystems)
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=default_settings)
     source: str | None = None  # the config file read, if any
@@ -169,6 +173,7 @@ class Config:
                 "dir": self.rate_limit_dir,
             },
             "seed": {"max_network_failures": self.seed_max_network_failures},
+            "platforms": {"untested": self.untested_platforms},
         }
         document.update({section: dict(values) for section, values in self.settings.items()})
         document["source"] = self.source
@@ -243,6 +248,15 @@ def load_config(
         # the declared default's type is the setting's type (TOML may write 3 for 3.0)
         settings.setdefault(declared.section, {})[declared.key] = type(declared.default)(value)
     defaults = Config()
+    untested = env.get(UNTESTED_ENV) or document.get("platforms", {}).get(
+        "untested", defaults.untested_platforms
+    )
+    if untested not in UNTESTED_POLICIES:
+        raise DataError(
+            f"untested platforms policy must be one of {', '.join(UNTESTED_POLICIES)}, "
+            f"not {untested!r}",
+            where=UNTESTED_ENV if env.get(UNTESTED_ENV) else "platforms.untested",
+        )
     return Config(
         endpoints=MappingProxyType(endpoints),
         rate_limits=MappingProxyType(rate_limits),
@@ -259,6 +273,7 @@ def load_config(
         rate_limit_scope=scope,
         rate_limit_dir=str(default_bucket_dir(env)) if scope == "machine" else None,
         seed_max_network_failures=seed_failures,
+        untested_platforms=untested,
         settings=MappingProxyType({k: MappingProxyType(v) for k, v in settings.items()}),
         source=source,
         registry_root=str(root) if root is not None else None,

@@ -125,8 +125,9 @@ INSTALL_FAIL = {
 }
 
 
-def test_all_nine_environments_are_declared_with_reference_platforms() -> None:
-    assert [e.id for e in ENVS] == [
+def test_all_nine_x86_64_environments_are_declared_with_reference_platforms() -> None:
+    # The arm64 and native (macOS) environments: tests/unit/containers/test_environments.py.
+    assert [e.id for e in ENVS if e.arch == "x86_64"] == [
         "debian-11",
         "debian-12",
         "debian-13",
@@ -150,7 +151,7 @@ def test_hosted_images_are_pinned_to_the_reference_digests(reference_dir: Path) 
     images = json.loads((reference_dir / "container-images.json").read_text())
     family_key = {"rhel": "rhel", "alpine": "alpine", "arch": "arch", "suse": "suse"}
     for env in ENVS:
-        if env.hosted_only:
+        if env.hosted_only and env.family in family_key:
             assert env.base_image == images[family_key[env.family]]["image"]
         assert "@sha256:" in env.base_image or re.search(r":\d+(\.\d+)*(-slim)?$", env.base_image)
 

@@ -325,7 +325,9 @@ def test_a_recipe_is_merged_only_when_every_admitted_environment_passed(
     validated: RegistryLayout,
 ) -> None:
     _matrix(validated, RULE)
-    plan = plan_merge(validated, BATCH, now=NOW)
+    # The rule under the admit policy (untested points admitted, as tsuku's loader defaults);
+    # the exclude policy's constraints: test_untested_platforms_policy_decides_what_is_claimed.
+    plan = plan_merge(validated, BATCH, now=NOW, untested="admit")
     decisions = {d.name: d for d in plan.report.decisions if d.name in RULE}
     assert {n: (d.action, d.constraints) for n, d in decisions.items()} == {
         "alpaca": ("held", {}),
@@ -495,7 +497,7 @@ def test_a_pass_beside_gaps_is_judged_on_the_environments_that_ran_it(
     append_results(validated, BATCH, "debian-12", [_gap("alpaca", "debian-12", DEBIAN)])
     append_results(validated, BATCH, "alpine-3.21", [_gap("alpaca", "alpine-3.21", musl, "go")])
 
-    plan = plan_merge(validated, BATCH, now=NOW)
+    plan = plan_merge(validated, BATCH, now=NOW, untested="admit")  # musl stays admitted
     decisions = {d.name: d for d in plan.report.decisions}
     alpaca = decisions["alpaca"]
     assert (alpaca.action, alpaca.constraints) == ("merged", {})
@@ -602,3 +604,48 @@ def test_a_recipe_not_tried_after_a_local_failure_fails_on_the_local_verdict_alo
     assert records == [("alpaca", DEBIAN, "verify_failed", "exit_code")]  # local's, once
     assert plan.votes == alone.votes  # one failure vote, as without the lines
     assert not any(item.name == "alpaca" and item.recipe is not None for item in plan.items)
+
+
+def test_untested_platforms_policy_decides_what_is_claimed(validated: RegistryLayout) -> None:
+    """The default (exclude) leaves every point no environment tested out of a new recipe's
+    constraints; the decision lists what was tested where."""
+    _matrix(validated, RULE)
+    plan = plan_merge(validated, BATCH, now=NOW)
+    decisions = {d.name: d for d in plan.report.decisions if d.name in RULE}
+    # bravura passed on debian (local, debian-12) and musl (alpine): linux/amd64 only.
+    assert decisions["bravura"].action == "merged"
+    assert decisions["bravura"].constraints == {
+        "supported_os": ["linux"],
+        "supported_arch": ["amd64"],
+    }
+    tested = decisions["bravura"].tested
+    assert tested["linux/amd64/glibc"] == {
+        "outcome": "pass",
+        "environments": {"debian-12": "pass", "local": "pass"},
+        "admitted": True,
+    }
+    assert tested["darwin/arm64"] == {"outcome": "untested", "environments": {}, "admitted": False}
+    assert any("untested platforms policy: exclude" in r for r in decisions["bravura"].reasons)
+    # cumulus failed on darwin/arm64: excluded for the failure; the rest untested, excluded too.
+    assert decisions["cumulus"].tested["darwin/arm64"]["outcome"] == "fail"
+    assert decisions["cumulus"].constraints == {
+        "supported_os": ["linux"],
+        "unsupported_platforms": ["linux/arm64", "linux/amd64/musl"],
+    }
+    # Held recipes block auto-merge.
+    assert plan.report.counts["held"] and plan.report.auto_merge is False
+    assert plan.report.to_json()["auto_merge"] is False
+
+
+def test_auto_merge_needs_something_merged_and_nothing_held(validated: RegistryLayout) -> None:
+    report = MergeReport(BATCH)
+    assert report.auto_merge is False  # nothing merged
+    from automation.stages.merge import RecipeDecision
+
+    report.decisions = [
+        RecipeDecision("a", "pypi:a", "merged"),
+        RecipeDecision("b", "pypi:b", "failed"),
+    ]
+    assert report.auto_merge is True  # a failure is recorded, not for review
+    report.decisions.append(RecipeDecision("c", "pypi:c", "held"))
+    assert report.auto_merge is False
