@@ -10,7 +10,7 @@ LIMIT  ?= 3
 FORCE  ?=
 FORCE_FLAGS = $(foreach name,$(FORCE),--force $(name))
 
-.PHONY: venv run grow seed-report test test-fast lint typecheck check-data clean setup-containers setup-runtimes test-containers
+.PHONY: venv run grow seed-report registry-stats test test-fast lint typecheck check-data clean setup-containers setup-runtimes test-containers
 
 venv: $(STAMP)
 
@@ -57,6 +57,10 @@ typecheck: venv
 check-data: venv
 	$(BIN)/invoke check-data --root $(ROOT)
 
+# The README's registry numbers, written by the kit from the registry's own files.
+registry-stats: venv
+	$(BIN)/invoke registry-stats --root $(ROOT) --write $(ROOT)/README.md
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
@@ -77,13 +81,23 @@ test-containers: venv
 
 ## Static dashboard of ROOT (index.html with inline SVG + dashboard.json) into SITE.
 ## `make sli`: the pipeline SLIs of ROOT; exit 4 when a threshold is crossed (alerts printed).
-.PHONY: dashboard sli
+.PHONY: dashboard sli sli-issue requeue
 SITE ?= site
 dashboard: venv
 	$(BIN)/invoke dashboard --out $(SITE) --root $(ROOT)
 
 sli: venv
 	$(BIN)/invoke sli --root $(ROOT)
+
+## The scheduled SLI check (sli.yml): on an alert, open or update the ONE issue titled
+## "SLI alert: batch pipeline" through gh ($$GH_TOKEN); exit 4 only when it could not be written.
+sli-issue: venv
+	$(BIN)/invoke sli-issue --root $(ROOT)
+
+## Blocked queue entries whose blockers now have recipes go back to pending (requeue.yml runs it
+## after a push to main that touches recipes/, a library recipe merged by hand included).
+requeue: venv
+	$(BIN)/invoke requeue --root $(ROOT)
 
 # ---- CI entry points (.github/workflows/*.yml call only these) --------------------------------
 BATCH_ID ?=
@@ -96,16 +110,20 @@ DOCKER   ?= docker
 PR_BODY  ?=
 
 .PHONY: build-images ci-batch-stamp ci-fetch-batch-branches generate validate-batch merge-batch seed drift bench \
-        drift-failed install-workflow-lint fetch-tsuku test-tsuku
+        drift-failed install-workflow-lint fetch-tsuku test-tsuku budget-check budget-record enable-auto-merge \
+        validate-deferred
 
 ## Validation images with Docker on hosted runners: the same Dockerfiles as setup-containers, the
 ## base image pulled from the registry named in data/environments.json (ENVS="debian-12 ...").
+## An arm64 environment (debian-12-arm64, on an arm64 runner) builds its twin's Dockerfile ($$env:
+## the environment's "dockerfile", default its id) from the same multi-arch pin, tagged with its id.
 build-images:
-	for env in $(ENVS); do \
-	  base=$$($(PYTHON) -c 'import json,sys; print({e["id"]: e["base_image"] for e in json.load(open("data/environments.json"))["environments"]}[sys.argv[1]])' $$env) || exit 2; \
-	  label=$$($(PYTHON) -m automation.containers.images check --engine "$(DOCKER)" --name "$$env" --tag "localhost/registry-automation/$$env:latest" -f "containers/$$env/Dockerfile" --context containers --base "$$base") || exit $$?; \
+	for id in $(ENVS); do \
+	  spec=$$($(PYTHON) -c 'import json,sys; e={e["id"]: e for e in json.load(open("data/environments.json"))["environments"] if e.get("kind", "container") == "container"}[sys.argv[1]]; print(e["base_image"], e.get("dockerfile", e["id"]))' $$id) || exit 2; \
+	  base=$${spec% *}; env=$${spec#* }; \
+	  label=$$($(PYTHON) -m automation.containers.images check --engine "$(DOCKER)" --name "$$id" --tag "localhost/registry-automation/$$id:latest" -f "containers/$$env/Dockerfile" --context containers --base "$$base") || exit $$?; \
 	  [ -n "$$label" ] || continue; \
-	  $(DOCKER) build --build-arg BASE_IMAGE="$$base" --label "$$label" -t "localhost/registry-automation/$$env:latest" -f "containers/$$env/Dockerfile" containers || exit 14; \
+	  $(DOCKER) build --build-arg BASE_IMAGE="$$base" --label "$$label" -t "localhost/registry-automation/$$id:latest" -f "containers/$$env/Dockerfile" containers || exit 14; \
 	done
 
 ## One batch-id stamp per workflow run (every shard of a batch must name the same batch id).
@@ -122,13 +140,45 @@ generate: venv
 	$(BIN)/invoke generate --ecosystem $(ECOSYSTEM) $(if $(BATCH_ID),--batch-id $(BATCH_ID)) $(if $(SHARD),--shard $(SHARD)) $(FORCE_FLAGS) --root $(ROOT) || [ $$? -eq 4 ]
 
 ## INSTALLER=tsuku validates through the tsuku binary named by $$TSUKU_BIN (default: the kit's own).
+## ENV_ID=darwin-arm64 (a native environment) validates on this macOS runner itself; TOP=N then
+## validates the batch's top N recipes by priority (the macOS budget's sample), the rest deferred.
+TOP ?=
 validate-batch: venv
-	$(BIN)/invoke validate --batch-id $(BATCH_ID) --env $(ENV_ID) $(if $(INSTALLER),--installer $(INSTALLER)) --root $(ROOT) || [ $$? -eq 4 ]
+	$(BIN)/invoke validate --batch-id $(BATCH_ID) --env $(ENV_ID) $(if $(INSTALLER),--installer $(INSTALLER)) $(if $(TOP),--top $(TOP)) --root $(ROOT) || [ $$? -eq 4 ]
 
 ## PR_BODY=FILE: also write the batch's pull-request body there (held recipes' reasons, results
 ## and TOML; at most 65,536 characters) and the complete body beside it as <name>.full.md.
+## In GitHub Actions ($$GITHUB_OUTPUT set) the step's outputs say auto_merge=true|false.
 merge-batch: venv
-	$(BIN)/invoke merge --batch-id $(BATCH_ID) --root $(ROOT) $(if $(PR_BODY),--pr-body $(PR_BODY)) || [ $$? -eq 4 ]
+	$(BIN)/invoke merge --batch-id $(BATCH_ID) --root $(ROOT) $(if $(PR_BODY),--pr-body $(PR_BODY)) $(if $(GITHUB_OUTPUT),--github-output $(GITHUB_OUTPUT)) || [ $$? -eq 4 ]
+
+## Runner-minute budget (batch-control.json "budget"): may a RUNNER=linux|macos job needing MINUTES
+## start this week? With BATCH_ID a macOS job is sampled (top=N). In GitHub Actions the decision is
+## the step's outputs (allowed, top, remaining, started) and the step succeeds either way; run by
+## hand it exits 7 when the job is deferred.
+RUNNER  ?= linux
+MINUTES ?= 0
+budget-check: venv
+	$(BIN)/invoke budget-check --runner $(RUNNER) --minutes $(MINUTES) $(if $(BATCH_ID),--batch-id $(BATCH_ID)) $(if $(GITHUB_OUTPUT),--github-output $(GITHUB_OUTPUT)) --root $(ROOT)
+
+## After a job: its minutes since SINCE (budget-check's started= output, epoch seconds) into the
+## week's ledger, data/metrics/runner-minutes/<week>/<BATCH_ID>.<ENV_ID>.json.
+SINCE ?=
+budget-record: venv
+	$(BIN)/invoke budget-record --runner $(RUNNER) --env $(ENV_ID) --batch-id $(BATCH_ID) --since $(SINCE) --root $(ROOT)
+
+## The nightly macOS run (macos-nightly.yml) on the runner of native environment ENV_ID: the
+## registry's recipes its platform was deferred for (never validated there, constraints leave it
+## out), LIMIT of them, highest priority first; a pass admits the platform in the recipe.
+LIMIT_DEFERRED ?= 10
+validate-deferred: venv
+	$(BIN)/invoke validate-deferred --env $(ENV_ID) --limit $(LIMIT_DEFERRED) --root $(ROOT) || [ $$? -eq 4 ]
+
+## The batch's pull request merges itself once its checks pass (merge job, only when the merge
+## said auto_merge=true: every recipe passed the gates). gh reads $$GH_TOKEN.
+PR ?=
+enable-auto-merge:
+	gh pr merge --auto --squash "$(PR)"
 
 seed: venv
 	$(BIN)/invoke seed --source $(ECOSYSTEM) --limit $(SEED_LIMIT) --root $(ROOT)

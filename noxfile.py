@@ -29,12 +29,15 @@ def lint(session: nox.Session) -> None:
 def validate(session: nox.Session) -> None:
     """Validate recipes in containers: `nox -s validate -- debian-12 [--recipe PATH ...]`.
 
+    A positional `PATH.toml` is a recipe too. With no recipe named: the recipes changed against
+    the main branch, committed on this branch or not (`--base REF` for another ref), else the
+    smoke recipes (`automation/ops/changed_recipes.py`, `docs/BACKFILL.md`).
     `-- --installer tsuku [--tsuku-bin PATH]` installs through a tsuku binary (else TSUKU_BIN).
 
     Runs in the current environment (the container engine is a system tool, not a package).
     """
     # nox's own interpreter: the kit's venv when nox runs from it (`.venv/bin/nox`).
-    module = "automation.containers.validate"
+    module = "automation.ops.changed_recipes"
     session.run(sys.executable, "-m", module, *session.posargs, external=True)
 
 

@@ -6,7 +6,8 @@ them first through ``automation.frontdoor`` and ``run`` maps every failure to an
 Exit codes (every task): 0 success, 2 usage error (a bad or missing flag: the message names it and
 the form it expects), 3 data error or a registry that cannot be written (read-only, full disk,
 permission denied: the message names the path and what was being written), 4 partial failure,
-5 stopped (emergency stop, open breaker or registry locked), 6 checksum drift.
+5 stopped (emergency stop, open breaker or registry locked), 6 checksum drift, 7 deferred by
+the runner-minute budget (budget-check).
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ INSTALLER_HELP = (
     "kit (default: the kit's own installer) or tsuku (a tsuku binary: --tsuku-bin or TSUKU_BIN)"
 )
 TSUKU_BIN_HELP = "the tsuku binary for --installer tsuku (default: $TSUKU_BIN)"
+SKIP_FAILED_LOCALLY_HELP = (
+    "do not install in the containers a recipe that failed locally for a package-level cause; "
+    "its container lines say skipped/failed_locally"
+)
 
 
 def _installer(name: str | None, tsuku_bin: str | None) -> Installer:
@@ -242,6 +247,30 @@ def check_data(c, root=None, json=False):  # type: ignore[no-untyped-def]
 
 
 @task(
+    name="registry-stats",
+    help={
+        "root": ROOT_HELP,
+        "write": "a README to rewrite between its registry-stats markers (e.g. README.md)",
+        "json": JSON_HELP,
+    },
+)
+def registry_stats(c, root=None, write=None, json=False):  # type: ignore[no-untyped-def]
+    """The registry's numbers (recipes per ecosystem, pass rate per environment, failures by
+    code, runtimes), optionally written into a README section."""
+
+    def work() -> Report:
+        from pathlib import Path
+
+        from automation.core.layout import RegistryLayout
+        from automation.ops.registry_stats import registry_stats as compute
+
+        layout = RegistryLayout.at(flag.registry_root("--root", root))
+        return compute(layout, readme=Path(write) if write else None)
+
+    run(work, as_json=json)
+
+
+@task(
     name="validate-containers",
     iterable=["env", "recipe"],
     help={
@@ -399,18 +428,31 @@ def create(c, from_=None, name=None, output=None, root=None, json=False):  # typ
 @task(
     iterable=["env"],
     help={
-        "env": "local (this machine, default), a container environment id (debian-12...), or "
-        "all-local (every container environment built here); repeatable",
+        "env": "local (this machine, default), a container environment id (debian-12...), "
+        "all-local (every container environment built here), or alone a native environment "
+        "(darwin-arm64, darwin-x86_64: this macOS machine); repeatable",
         "batch_id": "the batch whose staged recipes to validate",
+        "top": "native environment only: validate the top N recipes by queue priority (the "
+        "macOS budget's sample, from budget-check); the rest are deferred",
         "jobs": "container environments validated side by side (default 2: one CPU each)",
         "installer": INSTALLER_HELP,
         "tsuku_bin": TSUKU_BIN_HELP,
+        "skip_failed_locally": SKIP_FAILED_LOCALLY_HELP,
         "root": ROOT_HELP,
         "json": JSON_HELP,
     },
 )
 def validate(  # type: ignore[no-untyped-def]
-    c, env, batch_id=None, jobs=None, installer=None, tsuku_bin=None, root=None, json=False
+    c,
+    env,
+    batch_id=None,
+    jobs=None,
+    installer=None,
+    tsuku_bin=None,
+    skip_failed_locally=False,
+    top=None,
+    root=None,
+    json=False,
 ):
     """Install and run each staged recipe; one result line per recipe and environment."""
 
@@ -420,6 +462,7 @@ def validate(  # type: ignore[no-untyped-def]
             "--batch-id", batch_id, expected=f"the batch to validate, {BATCH_TO_USE}"
         )
         parallel = flag.integer("--jobs", jobs, default=2, minimum=1, maximum=MAX_JOBS)
+        sample = flag.integer("--top", top, default=-1, minimum=0, maximum=MAX_LISTED)
         through = _installer(installer, tsuku_bin)
         from automation.core.layout import RegistryLayout
         from automation.stages.pipeline import run_validate
@@ -430,6 +473,8 @@ def validate(  # type: ignore[no-untyped-def]
             env or ["local"],
             jobs=parallel,
             installer=through,
+            skip_failed_locally=bool(skip_failed_locally),
+            top=None if sample < 0 else sample,
         )
 
     run(work, as_json=json)
@@ -444,12 +489,21 @@ def validate(  # type: ignore[no-untyped-def]
         "pr_body": "also write the batch's pull-request body (Markdown: counts, every held "
         "recipe's reasons, results and TOML) to this file, at most 65,536 characters, and the "
         "complete body beside it as <name>.full.md",
+        "github_output": "append auto_merge=true|false (every recipe passed the gates), "
+        "merged=N and held=N to this file (the workflow's $GITHUB_OUTPUT)",
         "root": ROOT_HELP,
         "json": JSON_HELP,
     }
 )
 def merge(  # type: ignore[no-untyped-def]
-    c, batch_id=None, wait=None, allow_missing_shards=False, pr_body=None, root=None, json=False
+    c,
+    batch_id=None,
+    wait=None,
+    allow_missing_shards=False,
+    pr_body=None,
+    github_output=None,
+    root=None,
+    json=False,
 ):
     """Land passing recipes; queue, failures, metrics and the batch manifest record the rest."""
 
@@ -460,6 +514,7 @@ def merge(  # type: ignore[no-untyped-def]
         )
         lock_wait = flag.wait_seconds("--wait", wait)
         body = flag.output_file("--pr-body", pr_body)
+        outputs = flag.output_file("--github-output", github_output)
         from automation.core.layout import RegistryLayout
         from automation.stages.merge import merge_batch
 
@@ -469,6 +524,7 @@ def merge(  # type: ignore[no-untyped-def]
             lock_wait=lock_wait,
             allow_missing_shards=allow_missing_shards,
             pr_body=body,
+            github_output=outputs,
         )
 
     run(work, as_json=json)
@@ -550,6 +606,8 @@ def _announce(text: str) -> None:
         "force": FORCE_HELP,
         "installer": INSTALLER_HELP,
         "tsuku_bin": TSUKU_BIN_HELP,
+        "skip_failed_locally": SKIP_FAILED_LOCALLY_HELP
+        + " (on by default here: --no-skip-failed-locally tries them in every container)",
         "root": ROOT_HELP,
         "json": JSON_HELP,
     },
@@ -564,6 +622,7 @@ def pipeline(  # type: ignore[no-untyped-def]
     force=None,
     installer=None,
     tsuku_bin=None,
+    skip_failed_locally=True,
     root=None,
     json=False,
 ):
@@ -588,6 +647,7 @@ def pipeline(  # type: ignore[no-untyped-def]
             jobs=parallel,
             force=replace_names,
             installer=through,
+            skip_failed_locally=bool(skip_failed_locally),
         )
 
     run(work, as_json=json)
@@ -792,6 +852,150 @@ def exclude_impossible(c, dry_run=False, no_history=False, wait=None, root=None,
             dry_run=dry_run,
             history=not no_history,
             lock_wait=lock_wait,
+        )
+
+    run(work, as_json=json)
+
+
+RUNNER_HELP = "the runner kind whose weekly minutes pay for the job: linux or macos"
+
+
+@task(
+    name="budget-check",
+    help={
+        "runner": RUNNER_HELP,
+        "minutes": "minutes the job needs at least (deferred when fewer are left this week)",
+        "batch_id": "macos: sample this batch, the top N recipes by queue priority (N from "
+        "macos_sample_size and the minutes left); the rest wait for the nightly run",
+        "github_output": "append allowed=, top=, remaining=, started= to this file (the "
+        "workflow's $GITHUB_OUTPUT) and exit 0 either way",
+        "at": "decide as of this RFC 3339 time instead of now",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    },
+)
+def budget_check(  # type: ignore[no-untyped-def]
+    c, runner=None, minutes=None, batch_id=None, github_output=None, at=None, root=None, json=False
+):
+    """May a hosted job start within this week's runner-minute budget? Exit 7 when deferred."""
+
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        kind = flag.choice(
+            "--runner", flag.required("--runner", runner, expected=RUNNER_HELP), ("linux", "macos")
+        )
+        need = flag.integer("--minutes", minutes, default=0, minimum=0, maximum=MAX_ENTRIES)
+        batch = flag.batch_id("--batch-id", batch_id)
+        output = flag.output_file("--github-output", github_output)
+        moment = flag.timestamp("--at", at)
+        from automation.core.layout import RegistryLayout
+        from automation.core.timefmt import parse_timestamp
+        from automation.ops.budget import budget_check as check
+
+        return check(
+            RegistryLayout.at(registry),
+            kind or "",
+            need,
+            batch_id=batch,
+            github_output=output,
+            now=None if moment is None else parse_timestamp(moment),
+        )
+
+    run(work, as_json=json)
+
+
+@task(
+    name="budget-record",
+    help={
+        "runner": RUNNER_HELP,
+        "env": "the environment the job validated (debian-12-arm64, darwin-arm64, ...)",
+        "batch_id": "the batch the job validated",
+        "since": "the job's start, epoch seconds (budget-check's started= output)",
+        "minutes": "the minutes spent, instead of --since",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    },
+)
+def budget_record(  # type: ignore[no-untyped-def]
+    c, runner=None, env=None, batch_id=None, since=None, minutes=None, root=None, json=False
+):
+    """Record a finished job's runner minutes in the week's ledger (data/metrics/runner-minutes)."""
+
+    def work() -> Report:
+        import time
+
+        registry = flag.registry_root("--root", root)
+        kind = flag.choice(
+            "--runner", flag.required("--runner", runner, expected=RUNNER_HELP), ("linux", "macos")
+        )
+        environment = flag.required("--env", env, expected="an environment id, e.g. darwin-arm64")
+        batch = flag.batch_id("--batch-id", batch_id, expected="the batch the job validated")
+        start = flag.integer("--since", since, default=-1, minimum=0)
+        spent = flag.integer("--minutes", minutes, default=-1, minimum=0, maximum=MAX_ENTRIES)
+        if (start < 0) == (spent < 0):
+            from automation.core.errors import UsageError
+
+            raise UsageError("give exactly one of --since EPOCH and --minutes N")
+        seconds = spent * 60.0 if spent >= 0 else time.time() - start
+        from automation.core.layout import RegistryLayout
+        from automation.ops.budget import budget_record as record
+
+        return record(
+            RegistryLayout.at(registry), kind or "", environment, batch or "", seconds=seconds
+        )
+
+    run(work, as_json=json)
+
+
+@task(
+    name="sli-issue",
+    help={
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    },
+)
+def sli_issue(c, root=None, json=False):  # type: ignore[no-untyped-def]
+    """Run the SLI check; on an alert open, or update, the one GitHub issue (gh, $GH_TOKEN)."""
+
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        from automation.learn.sli_issue import sli_issue as deliver_sli_issue
+
+        return deliver_sli_issue(registry)
+
+    run(work, as_json=json)
+
+
+@task(
+    name="validate-deferred",
+    help={
+        "env": "the native environment this macOS runner is (darwin-arm64 or darwin-x86_64)",
+        "limit": "validate at most this many (budget-check's affordable=; default 10)",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    },
+)
+def validate_deferred(c, env=None, limit=None, root=None, json=False):  # type: ignore[no-untyped-def]
+    """The nightly macOS run: validate recipes whose native platform the budget deferred, and
+    admit the platform in each recipe that passed."""
+
+    def work() -> Report:
+        registry = flag.registry_root("--root", root)
+        env_id = flag.required("--env", env, expected="darwin-arm64 or darwin-x86_64")
+        most = flag.integer("--limit", limit, default=10, minimum=0, maximum=MAX_LISTED)
+        from automation.containers.environments import native_environment
+        from automation.core.errors import UsageError
+        from automation.core.layout import RegistryLayout
+        from automation.registry.control import check_allowed_now
+        from automation.stages.validate_native import validate_deferred as run_deferred
+
+        native = native_environment(env_id)
+        if native is None:
+            raise UsageError(f"--env {env_id!r} is not a native environment (darwin-arm64, ...)")
+        layout = RegistryLayout.at(registry)
+        check_allowed_now(layout, None)
+        return run_deferred(
+            layout, native, limit=most, guard=lambda: check_allowed_now(layout, None)
         )
 
     run(work, as_json=json)

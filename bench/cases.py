@@ -419,3 +419,26 @@ def container_validation(root: str, recipe: str, env: str) -> dict[str, Any]:
         root=root, environment_ids=[env], recipe_paths=[recipe], jobs=1))  # fmt: skip
     data = report.to_json()
     return {"seconds": seconds, "report": json.dumps(data)[:4000]}
+
+
+# ---- end to end (bench/e2e.py) ----------------------------------------------------------------
+
+
+def e2e_prepare(template: str) -> dict[str, Any]:
+    from bench import e2e
+
+    return e2e.prepare(template)
+
+
+def e2e_validate(
+    template: str, work: str, cache: str, jobs: int, skip_failed_locally: bool, overlap: bool
+) -> dict[str, Any]:
+    from bench import e2e
+
+    return e2e.validate_variant(template, work, cache, jobs, skip_failed_locally, overlap)
+
+
+def e2e_floor(template: str, work: str) -> dict[str, Any]:
+    from bench import e2e
+
+    return e2e.floor(template, work)

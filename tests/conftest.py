@@ -86,3 +86,15 @@ def _host_runtimes_unless_a_test_asks() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AUTOMATION_RUNTIMES", os.environ.get("AUTOMATION_RUNTIMES", "host"))
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_shared_download_cache_unless_a_test_asks() -> Iterator[None]:
+    """Tests never read or fill the machine's shared download cache: a package a mirror test
+    expects to fetch from its mirror must not come from a cache an earlier run filled. Tests
+    of the cache point ``AUTOMATION_DOWNLOAD_CACHE`` at a folder of their own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(
+            "AUTOMATION_DOWNLOAD_CACHE", os.environ.get("AUTOMATION_DOWNLOAD_CACHE", "off")
+        )
+        yield

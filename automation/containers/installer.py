@@ -83,6 +83,9 @@ DEFAULT_EXTRACT_LIMIT = 4 << 30
 ZIP_LINK_LIMIT = 4096
 # The kit's endpoint overrides (automation/core/config.py), forwarded to the installer.
 ENDPOINT_ENV = "AUTOMATION_ENDPOINT_"
+# The shared download cache's folder (see download_cache); set by the host, locally and in the
+# containers.
+DOWNLOAD_CACHE_ENV = "AUTOMATION_DOWNLOAD_CACHE"
 # The name the ecosystem install modules find this module under (see _load_ecosystem_actions).
 KIT_MODULE = "registry_automation_installer"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -948,6 +951,28 @@ def configured_endpoint(ctx: Context, name: str) -> str | None:
     return value.rstrip("/")
 
 
+def download_cache(ctx: Context, name: str) -> str | None:
+    """``<shared download cache>/<name>``, created, or None when there is no shared cache.
+
+    The host hands the installer one folder for package downloads
+    (``AUTOMATION_DOWNLOAD_CACHE``: a host path locally, a bind mount in the containers), shared
+    by local validation and every container of every environment, so a package fetched once is
+    not fetched again. Each install module keeps only *downloads* there (bytes addressed by
+    their URL or digest, written atomically by the package manager), never what an environment
+    builds: every environment still resolves, builds and installs the tool itself. Anything
+    but an absolute path means no shared cache (the package manager's own default applies).
+    """
+    root = ctx.environment().get(DOWNLOAD_CACHE_ENV, "").strip()
+    if not root.startswith("/") or not SAFE_NAME.match(name):
+        return None
+    folder = os.path.join(root, name)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return None  # an unwritable cache costs downloads, never the install
+    return folder if os.access(folder, os.W_OK | os.X_OK) else None
+
+
 def require_tool(
     name: str,
     action: str,
@@ -1392,6 +1417,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="the interpreter that makes virtual environments (default: this one)",
     )
+    parser.add_argument(
+        "--reuse-host-tools",
+        action="store_true",
+        help="that interpreter brings its package installer: virtual environments are made "
+        "without their own, and the interpreter's installs into them (a shared installer)",
+    )
     args = parser.parse_args(argv)
     recipe = load_recipe(args.recipe)
     try:
@@ -1404,6 +1435,7 @@ def main(argv: list[str] | None = None) -> int:
             args.timeout,
             recipe,
             python=args.python,
+            reuse_host_tools=args.reuse_host_tools,
         )
     except (StepFailure, ValueError) as exc:
         record = result(FAIL, INSTALL_FAILED, "bad_recipe", str(exc), exit_code=2)

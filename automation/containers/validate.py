@@ -61,6 +61,12 @@ from pathlib import Path
 from typing import Any
 
 from automation.containers import installer, tsuku
+from automation.containers.downloads import (
+    CONTAINER_DOWNLOAD_CACHE,
+    DOWNLOAD_CACHE_ENV,
+    container_cache_dir,
+    download_cache_dir,
+)
 from automation.containers.environments import (
     CONTAINERS_DIR,
     DEFAULT_LOCAL_ENVIRONMENTS,
@@ -97,10 +103,12 @@ from automation.core.report import Problem
 from automation.core.timefmt import format_filename_stamp, format_timestamp, now
 from automation.registry.failure_codes import (
     ENVIRONMENT_GAP,
+    FAILED_LOCALLY,
     IMAGE_MISSING,
     MISSING_TOOLCHAIN,
     gap_message,
     is_environment_gap,
+    is_package_failure,
 )
 from automation.registry.failures import cap_message
 from automation.registry.results import ResultLine, read_results_file, write_result_lines
@@ -170,12 +178,20 @@ class ValidationOptions:
     # ``--network`` for validation containers (``AUTOMATION_CONTAINER_NETWORK``), e.g. ``host``
     # to reach a mirror on the host's loopback; None keeps the engine's default network.
     network: str | None = None
+    # The shared download cache's host folder (``downloads.container_cache_dir``), mounted
+    # read-write at ``CONTAINER_DOWNLOAD_CACHE``; None: each container downloads for itself.
+    download_cache: Path | None = None
 
     def run_options(self) -> RunOptions:
         mounts = tuple(
             Mount(str(r.host_root), r.mount_point, read_only=True) for r in self.runtimes
         )
-        env = (("PATH", container_path(self.runtimes, CONTAINER_PATH)),) if self.runtimes else ()
+        env: tuple[tuple[str, str], ...] = (
+            (("PATH", container_path(self.runtimes, CONTAINER_PATH)),) if self.runtimes else ()
+        )
+        if self.download_cache is not None:
+            mounts += (Mount(str(self.download_cache), CONTAINER_DOWNLOAD_CACHE, read_only=False),)
+            env += ((DOWNLOAD_CACHE_ENV, CONTAINER_DOWNLOAD_CACHE),)
         options = RunOptions(
             memory=self.memory,
             cpus=self.cpus,
@@ -189,9 +205,11 @@ class ValidationOptions:
         return options.with_ca_bundle(self.ca_bundle) if self.ca_bundle else options
 
     def installer_args(self) -> list[str]:
-        """Installer flags the runtimes add (the interpreter that makes virtual environments)."""
+        """Installer flags the runtimes add: the interpreter that makes virtual environments,
+        and that its pip (the provisioned runtime has one) installs into them, as pipx's shared
+        pip does: a venv bootstrapping its own pip costs about 4 s of CPU per recipe."""
         python = interpreter(self.runtimes, container=True)
-        return ["--python", python] if python else []
+        return ["--python", python, "--reuse-host-tools"] if python else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -638,8 +656,18 @@ def validate_in_environment(
     guard: Callable[[str], None] | None = None,
     progress: Callable[[ValidationResult], None] | None = None,
     on_stop: Callable[[str], None] | None = None,
+    not_tried: Mapping[str, ResultLine] | None = None,
+    wait_for: LocalFeed | None = None,
 ) -> list[ValidationResult]:
     """Validate each recipe in ``env``; append each result line as soon as it is known.
+
+    A recipe in ``not_tried`` (its failing local line) gets a ``failed_locally`` line without
+    a container, when that failure is on ``env``'s os, libc and architecture.
+
+    ``wait_for`` (local validation running at the same time): before each recipe, wait for
+    its ``local`` line, then read the recipe again (local wrote the ``[verify]`` it found). A
+    recipe local never got to (it stopped) is left for a rerun; with ``skip_failed_locally``
+    on the feed, a package-level local failure is not tried.
 
     ``guard(recipe_name)`` runs before each recipe and may raise StoppedError (emergency stop,
     open breaker): the recipes done so far keep their lines; with ``on_stop`` the error is handed
@@ -659,7 +687,22 @@ def validate_in_environment(
                     raise
                 on_stop(str(exc))  # keep the lines written so far; take no new work
                 break
-        outcome = validate_one(recipe, env, runtime, options, sleep=sleep, stop=stop)
+        local = (not_tried or {}).get(recipe.name)
+        if wait_for is not None:
+            seen, line = wait_for.wait(recipe.name)
+            if not seen:
+                continue  # local stopped before it: no line here either, a rerun does both
+            recipe = load_recipe(recipe.path)  # with the [verify] local discovered
+            if (
+                wait_for.skip_failed_locally
+                and line is not None
+                and is_package_failure(line.status, line.category, line.subcategory)
+            ):
+                local = line
+        if stop is not None and stop.is_set():
+            break
+        skipped = None if local is None else not_tried_result(recipe.name, env, local, options)
+        outcome = skipped or validate_one(recipe, env, runtime, options, sleep=sleep, stop=stop)
         write_result_lines(results_file, [outcome.to_result_line()], rel=rel)
         results.append(outcome)
         if progress is not None:
@@ -772,12 +815,18 @@ def validate_batch(
     done: Mapping[str, AbstractSet[str]] | None = None,
     guard: Callable[[str], None] | None = None,
     progress: Callable[[ValidationResult], None] | None = None,
+    not_tried: Mapping[str, ResultLine] | None = None,
+    wait_for: LocalFeed | None = None,
+    stop: threading.Event | None = None,
 ) -> ValidationReport:
     """Run the environments side by side (``jobs`` at a time); Ctrl-C stops after cleanup.
 
     ``done`` maps an environment id to the recipes it already has a line for (a resumed batch).
+    ``not_tried`` maps a recipe to its failing ``local`` line: it gets a ``failed_locally``
+    line instead of a container (:func:`not_tried_result`). ``wait_for``: local validation
+    runs meanwhile (:class:`LocalFeed`). ``stop``: set by the caller to take no new work.
     """
-    stop = threading.Event()
+    stop = stop or threading.Event()
     interrupted = False
     stop_reasons: list[str] = []
 
@@ -807,6 +856,8 @@ def validate_batch(
                 guard=guard,
                 progress=progress,
                 on_stop=on_stop,
+                not_tried=not_tried,
+                wait_for=wait_for,
             )
             for env, todo in plans
         ]
@@ -1030,9 +1081,13 @@ def _options(
     isolate_verify: bool = True,
     installer: tsuku.Installer = tsuku.KIT_INSTALLER,
     runtimes: tuple[ProvisionedRuntime, ...] = (),
+    engine: str = "",
 ) -> ValidationOptions:
+    """``engine``: the container engine's executable (who owns what a container writes into
+    the shared download cache, :func:`container_cache_dir`)."""
     bundle = DEFAULT_CA_BUNDLE if ca_bundle and DEFAULT_CA_BUNDLE.is_file() else None
     return ValidationOptions(
+        download_cache=container_cache_dir(download_cache_dir(), engine),
         batch_id=check_recipe_name(batch_id),
         ca_bundle=bundle,
         isolate_verify=isolate_verify,
@@ -1098,7 +1153,12 @@ def run_validation(
     runtime = _ready_runtime(envs, runtime, engine, build)
     runtimes = runtimes_for(ecosystems_in(r.document for r in recipes))
     options = _options(
-        batch_id or default_batch_id(), ca_bundle, isolate_verify, installer, runtimes
+        batch_id or default_batch_id(),
+        ca_bundle,
+        isolate_verify,
+        installer,
+        runtimes,
+        runtime.executable,
     )
     return validate_batch(
         recipes,
@@ -1111,12 +1171,15 @@ def run_validation(
     )
 
 
-def recipes_with_results(layout: RegistryLayout, batch_id: str, environment: str) -> set[str]:
+def recipes_with_results(
+    layout: RegistryLayout, batch_id: str, environment: str, *, count_not_tried: bool = True
+) -> set[str]:
     """Recipes that already have a usable line for ``environment`` in this batch.
 
     A ``container_error`` line does not count: the engine failed, so a rerun tries again; nor
     does an environment gap (a toolchain or the image missing): a rerun after setting the
-    environment up checks the recipe.
+    environment up checks the recipe. A ``failed_locally`` line (not tried) counts only with
+    ``count_not_tried``: a run that does not skip local failures tries those recipes.
     """
     path = layout.results_file(batch_id, environment)
     if not path.exists():
@@ -1127,7 +1190,115 @@ def recipes_with_results(layout: RegistryLayout, batch_id: str, environment: str
         for line in scan.lines
         if line.subcategory != CONTAINER_ERROR
         and not is_environment_gap(line.status, line.subcategory)
+        and (count_not_tried or line.subcategory != FAILED_LOCALLY)
     }
+
+
+LOCAL_ENVIRONMENT = "local"
+
+
+class LocalFeed:
+    """The ``local`` lines of a batch as local validation writes them, for container workers
+    that run at the same time (``validate_matrix`` overlaps the two: local's one process
+    leaves the second core idle otherwise).
+
+    ``wait(name)`` blocks until ``name`` has a local line (``(True, line)``) or local has
+    finished without one (``(False, None)``: it stopped). Lines already in the results file
+    count from the start. ``skip_failed_locally``: the workers do not install a recipe whose
+    local line is a package-level failure.
+    """
+
+    def __init__(
+        self, existing: Mapping[str, ResultLine] | None = None, *, skip_failed_locally: bool
+    ) -> None:
+        self._lines: dict[str, ResultLine] = dict(existing or {})
+        self._finished = False
+        self._changed = threading.Condition()
+        self.skip_failed_locally = skip_failed_locally
+
+    @classmethod
+    def of_batch(
+        cls, layout: RegistryLayout, batch_id: str, *, skip_failed_locally: bool
+    ) -> LocalFeed:
+        """A feed that already holds the batch's local lines (a resumed batch)."""
+        path = layout.results_file(batch_id, LOCAL_ENVIRONMENT)
+        existing = (
+            {line.recipe: line for line in read_results_file(path).latest().values()}
+            if path.exists()
+            else {}
+        )
+        return cls(existing, skip_failed_locally=skip_failed_locally)
+
+    def add(self, line: ResultLine) -> None:
+        """Local wrote ``line`` (after rewriting the staged recipe's [verify])."""
+        with self._changed:
+            self._lines[line.recipe] = line
+            self._changed.notify_all()
+
+    def finish(self) -> None:
+        """Local is done (or stopped, or interrupted): nobody waits any longer."""
+        with self._changed:
+            self._finished = True
+            self._changed.notify_all()
+
+    def wait(self, name: str) -> tuple[bool, ResultLine | None]:
+        with self._changed:
+            self._changed.wait_for(lambda: name in self._lines or self._finished)
+            line = self._lines.get(name)
+            return line is not None, line
+
+
+def _same_platform(a: str, b: str) -> bool:
+    """Same os, libc and architecture (the distribution family may differ: what failed to
+    install on one glibc x86_64 Linux fails on another for package-level causes)."""
+    try:
+        left, right = installer.Platform.parse(a), installer.Platform.parse(b)
+    except ValueError:
+        return False
+    return (left.os, left.libc, left.arch) == (right.os, right.libc, right.arch)
+
+
+def failed_locally(layout: RegistryLayout, batch_id: str) -> dict[str, ResultLine]:
+    """The batch's recipes whose latest ``local`` line is a package-level failure
+    (:func:`~automation.registry.failure_codes.is_package_failure`), with that line."""
+    path = layout.results_file(batch_id, LOCAL_ENVIRONMENT)
+    if not path.exists():
+        return {}
+    scan = read_results_file(path, rel=_rel(layout, path))
+    return {
+        line.recipe: line
+        for line in scan.latest().values()
+        if is_package_failure(line.status, line.category, line.subcategory)
+    }
+
+
+def not_tried_result(
+    recipe: str, env: Environment, local: ResultLine, options: ValidationOptions
+) -> ValidationResult | None:
+    """The ``skipped``/``failed_locally`` result of a recipe that failed locally, or None when
+    the local failure says nothing about ``env`` (another os, libc or architecture)."""
+    if not _same_platform(local.platform, env.platform):
+        return None
+    code = "/".join(part for part in (local.category, local.subcategory) if part)
+    first = next((ln.strip() for ln in local.message.splitlines() if ln.strip()), "")
+    message = f"not tried in {env.id}: failed in local validation ({code})"
+    return ValidationResult(
+        recipe=recipe,
+        environment=env.id,
+        platform=env.platform,
+        status=installer.SKIPPED,
+        category=None,
+        subcategory=FAILED_LOCALLY,
+        exit_code=0,
+        attempts=0,
+        message=f"{message}: {first[:300]}" if first else message,
+        timestamp=format_timestamp(now()),
+        version=local.version or "",
+        timings={"wall": 0.0},
+        batch_id=options.batch_id,
+        installer_category=FAILED_LOCALLY,
+        installer=options.installer.result_field,
+    )
 
 
 def validate_batch_in_environments(
@@ -1142,6 +1313,9 @@ def validate_batch_in_environments(
     guard: Callable[[str], None] | None = None,
     progress: Callable[[ValidationResult], None] | None = None,
     installer: tsuku.Installer = tsuku.KIT_INSTALLER,
+    skip_failed_locally: bool = False,
+    wait_for: LocalFeed | None = None,
+    stop: threading.Event | None = None,
 ) -> ValidationReport:
     """Validate a staged batch's generated recipes in container environments (pipeline use).
 
@@ -1149,6 +1323,12 @@ def validate_batch_in_environments(
     ``jobs`` at a time (each container gets one CPU). Recipes that already have a line in
     ``data/results/<batch>/<environment>.jsonl`` are skipped, so an interrupted run resumes.
     ``guard(ecosystem)`` is asked before each recipe (emergency stop, circuit breaker).
+    ``skip_failed_locally``: a recipe whose ``local`` line is a package-level failure is not
+    installed again; each environment of the same os, libc and architecture gets a
+    ``skipped``/``failed_locally`` line saying so (without it, such lines from an earlier run
+    do not count as done: the recipe is tried). ``wait_for``: local validation runs at the
+    same time; each recipe waits for its local line (:class:`LocalFeed`, whose own
+    ``skip_failed_locally`` then decides). ``stop``: the caller's signal to take no new work.
     """
     from automation.ecosystems import split_source
     from automation.registry.staging import (
@@ -1162,7 +1342,10 @@ def validate_batch_in_environments(
     ecosystem_of = {o.name: split_source(o.source)[0] for o in generated}
     runtime = runtime or detect_runtime()
     envs, _left_out = resolve_environment_ids(environment_ids, runtime)
-    done = {env.id: recipes_with_results(layout, batch_id, env.id) for env in envs}
+    done = {
+        env.id: recipes_with_results(layout, batch_id, env.id, count_not_tried=skip_failed_locally)
+        for env in envs
+    }
     needed = {o.name for o in generated if any(o.name not in done[e.id] for e in envs)}
     recipes = [load_recipe(staging.recipe_path(o.name)) for o in generated if o.name in needed]
     if not recipes:
@@ -1184,11 +1367,22 @@ def validate_batch_in_environments(
         envs,
         runtime,
         layout=layout,
-        options=_options(batch_id, ca_bundle, installer=installer, runtimes=runtimes),
+        options=_options(
+            batch_id,
+            ca_bundle,
+            installer=installer,
+            runtimes=runtimes,
+            engine=runtime.executable,
+        ),
         jobs=jobs,
         done=done,
         guard=None if guard is None else (lambda name: guard(ecosystem_of.get(name, ""))),
         progress=progress,
+        not_tried=(
+            failed_locally(layout, batch_id) if skip_failed_locally and wait_for is None else None
+        ),
+        wait_for=wait_for,
+        stop=stop,
     )
 
 

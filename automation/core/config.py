@@ -25,8 +25,11 @@ from urllib.parse import urlsplit
 from automation.core import schemas
 from automation.core.ecosystem_facts import declared_endpoints, declared_settings
 from automation.core.errors import DataError, UsageError
+from automation.core.ratelimit import SCOPE_ENV, SCOPES, default_bucket_dir, per_shard
 
 CONFIG_FILE_NAME = "automation.toml"
+UNTESTED_ENV = "AUTOMATION_UNTESTED_PLATFORMS"
+UNTESTED_POLICIES = ("exclude", "admit")
 ENV_PREFIX = "AUTOMATION_ENDPOINT_"
 
 
@@ -66,6 +69,15 @@ class Config:
     request_deadline: float = 60.0  # one request, retries and whole body included
     download_deadline: float = 900.0  # one whole-artifact download (drift)
     batch_budget: float | None = None  # wall-clock seconds for one generate batch; None: no limit
+    # How the rate limits are shared between processes (automation.core.ratelimit): "process"
+    # (own buckets; divided by rate_shards) or "machine" (one file bucket per endpoint).
+    rate_limit_scope: str = "process"
+    rate_shards: int = 1  # the shard count of a sharded run (Config.for_shard)
+    rate_limit_dir: str | None = None  # where "machine" buckets live (None: the default)
+    # Seeding gives a source up after this many look-ups in a row failed on the network.
+    seed_max_network_failures: int = 5  # DEFAULT_SEED_MAX_NETWORK_FAILURES
+    # A platform no environment validated: "exclude" (never claimed without evidence) or "admit".
+    untested_platforms: str = "exclude"
     # ecosystem-specific values: section -> key -> value (defaults declared by the ecosystems)
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=default_settings)
     source: str | None = None  # the config file read, if any
@@ -83,6 +95,23 @@ class Config:
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/': {path!r}")
         return self.endpoint(endpoint) + path
+
+    def for_shard(self, shard: tuple[int, int] | None) -> Config:
+        """The configuration of shard ``(K, N)`` of a sharded run (None: unchanged).
+
+        With the default ``process`` scope each shard gets ``rate / N`` of every endpoint, so
+        the N shards together stay within the configured rate wherever they run.
+        """
+        if shard is None:
+            return self
+        return replace(self, rate_shards=shard[1])
+
+    def effective_rate_limits(self) -> Mapping[str, float]:
+        """Requests per second per endpoint this process may make: the configured rate divided
+        by the shard count, except in ``machine`` scope (the shared bucket divides it)."""
+        if self.rate_limit_scope == "machine" or self.rate_shards <= 1:
+            return self.rate_limits
+        return MappingProxyType(per_shard(self.rate_limits, self.rate_shards))
 
     def setting(self, section: str, key: str) -> Any:
         """The value of ecosystem setting ``[section] key`` (configured, else declared default)."""
@@ -137,6 +166,14 @@ class Config:
                 "download_deadline": self.download_deadline,
             },
             "batch": {"budget_seconds": self.batch_budget},
+            "rate_limit_sharing": {
+                "scope": self.rate_limit_scope,
+                "shards": self.rate_shards,
+                "effective": dict(self.effective_rate_limits()),
+                "dir": self.rate_limit_dir,
+            },
+            "seed": {"max_network_failures": self.seed_max_network_failures},
+            "platforms": {"untested": self.untested_platforms},
         }
         document.update({section: dict(values) for section, values in self.settings.items()})
         document["source"] = self.source
@@ -203,12 +240,23 @@ def load_config(
     rate_limits.update({k: float(v) for k, v in document.get("rate_limits", {}).items()})
     http = {**document.get("http", {}), **_limit_overrides(env, HTTP_LIMIT_ENV)}
     batch = {**document.get("batch", {}), **_limit_overrides(env, BATCH_LIMIT_ENV)}
+    scope = _rate_limit_scope(env, document.get("http", {}))
+    seed_failures = _seed_max_network_failures(env, document.get("seed", {}))
     settings: dict[str, dict[str, Any]] = {}
     for declared in declared_settings():
         value = document.get(declared.section, {}).get(declared.key, declared.default)
         # the declared default's type is the setting's type (TOML may write 3 for 3.0)
         settings.setdefault(declared.section, {})[declared.key] = type(declared.default)(value)
     defaults = Config()
+    untested = env.get(UNTESTED_ENV) or document.get("platforms", {}).get(
+        "untested", defaults.untested_platforms
+    )
+    if untested not in UNTESTED_POLICIES:
+        raise DataError(
+            f"untested platforms policy must be one of {', '.join(UNTESTED_POLICIES)}, "
+            f"not {untested!r}",
+            where=UNTESTED_ENV if env.get(UNTESTED_ENV) else "platforms.untested",
+        )
     return Config(
         endpoints=MappingProxyType(endpoints),
         rate_limits=MappingProxyType(rate_limits),
@@ -222,6 +270,10 @@ def load_config(
         request_deadline=float(http.get("request_deadline", defaults.request_deadline)),
         download_deadline=float(http.get("download_deadline", defaults.download_deadline)),
         batch_budget=float(batch["budget_seconds"]) if "budget_seconds" in batch else None,
+        rate_limit_scope=scope,
+        rate_limit_dir=str(default_bucket_dir(env)) if scope == "machine" else None,
+        seed_max_network_failures=seed_failures,
+        untested_platforms=untested,
         settings=MappingProxyType({k: MappingProxyType(v) for k, v in settings.items()}),
         source=source,
         registry_root=str(root) if root is not None else None,
@@ -256,3 +308,25 @@ def _limit_overrides(env: Mapping[str, str], names: Mapping[str, str]) -> dict[s
             raise UsageError(f"{variable} must be a positive number of seconds or bytes: {text!r}")
         out[setting] = value
     return out
+
+
+SEED_FAILURES_ENV = "AUTOMATION_SEED_MAX_NETWORK_FAILURES"
+DEFAULT_SEED_MAX_NETWORK_FAILURES = 5
+
+
+def _rate_limit_scope(env: Mapping[str, str], http: Mapping[str, Any]) -> str:
+    """``AUTOMATION_RATE_LIMIT_SCOPE`` over ``[http] rate_limit_scope`` (schema-checked)."""
+    value = env.get(SCOPE_ENV, "").strip() or str(http.get("rate_limit_scope", "process"))
+    if value not in SCOPES:
+        raise UsageError(f"{SCOPE_ENV} must be one of {', '.join(SCOPES)}: {value!r}")
+    return value
+
+
+def _seed_max_network_failures(env: Mapping[str, str], seed: Mapping[str, Any]) -> int:
+    """``AUTOMATION_SEED_MAX_NETWORK_FAILURES`` over ``[seed] max_network_failures``."""
+    text = env.get(SEED_FAILURES_ENV, "").strip()
+    if not text:
+        return int(seed.get("max_network_failures", DEFAULT_SEED_MAX_NETWORK_FAILURES))
+    if not text.isdigit() or not 1 <= int(text) <= 100_000:
+        raise UsageError(f"{SEED_FAILURES_ENV} must be a whole number from 1 to 100000: {text!r}")
+    return int(text)

@@ -15,6 +15,7 @@ class ExitCode(enum.IntEnum):
     PARTIAL = 4  # the run finished but some items failed
     STOPPED = 5  # emergency stop or an open circuit breaker stopped the run
     DRIFT = 6  # checksum drift detected
+    DEFERRED = 7  # a runner budget defers the job (invoke budget-check)
 
 
 class AutomationError(Exception):

@@ -50,6 +50,7 @@ from automation.core.config import Config
 from automation.core.ecosystem_facts import declared_endpoints
 from automation.core.errors import AutomationError, ExitCode
 from automation.core.jsondata import bounds_message
+from automation.core.ratelimit import FileTokenBucket, default_bucket_dir
 
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -67,6 +68,9 @@ class HttpError(AutomationError):
         super().__init__(f"{message} ({url})")
         self.url = url
         self.status = status
+        # The configured endpoint the request was for (set by HttpClient; None: an absolute
+        # URL under no endpoint, or raised outside the client).
+        self.endpoint: str | None = None
 
 
 class NotFound(HttpError):
@@ -91,6 +95,10 @@ class NetworkError(HttpError):
 
 class TimedOut(NetworkError):
     """The request's overall deadline (or a per-read timeout) ran out."""
+
+
+class Aborted(NetworkError):
+    """The client was told to abort (``HttpClient.abort``) before this request finished."""
 
 
 class BadResponse(HttpError):
@@ -259,7 +267,7 @@ class TokenBucket:
         burst: float | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
     ):
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -292,6 +300,25 @@ class _CappedRetry(Retry):
     """
 
     max_retry_after: float = 30.0
+    abort: threading.Event | None = None  # set: no further attempt, no sleep to finish
+
+    def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
+        retry_after = self.get_retry_after(response)
+        if retry_after:
+            self._wait(retry_after)
+            return True
+        return False
+
+    def _sleep_backoff(self) -> None:
+        backoff = self.get_backoff_time()
+        if backoff > 0:
+            self._wait(backoff)
+
+    def _wait(self, seconds: float) -> None:
+        if self.abort is None:
+            time.sleep(seconds)
+        else:
+            self.abort.wait(seconds)  # an abort ends the wait at once
 
     def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
         value = super().get_retry_after(response)
@@ -300,6 +327,7 @@ class _CappedRetry(Retry):
     def new(self, **kw: Any) -> _CappedRetry:
         new = super().new(**kw)
         new.max_retry_after = self.max_retry_after
+        new.abort = self.abort
         return new
 
     def increment(
@@ -314,6 +342,8 @@ class _CappedRetry(Retry):
         deadline = _active_deadline()
         if deadline is not None and deadline.expired:
             raise MaxRetryError(_pool, url, error or ResponseError("deadline passed"))
+        if self.abort is not None and self.abort.is_set():
+            raise MaxRetryError(_pool, url, error or ResponseError("aborted"))
         if response is not None:
             asked = Retry.get_retry_after(self, response)
             left = deadline.remaining() if deadline is not None else float("inf")
@@ -456,10 +486,14 @@ class HttpClient:
         session: requests.Session | None = None,
         env: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ):
         env = os.environ if env is None else env
         self.config = config
+        # Set by abort(): requests not finished fail at once (waits for tokens and between
+        # attempts end early), so a caller that gave up does not wait out their retries.
+        self._aborted = threading.Event()
+        pause: Callable[[float], object] = self._aborted.wait if sleep is None else sleep
         self.session = session or requests.Session()
         retry = _CappedRetry(
             total=config.retries,
@@ -476,6 +510,7 @@ class HttpClient:
             raise_on_redirect=False,
         )
         retry.max_retry_after = config.max_retry_after
+        retry.abort = self._aborted
         pool = max(config.threads, 1) + 2
         self.session.verify = ca_bundle(env)
         tls = _TlsContext(self.session.verify)
@@ -498,10 +533,17 @@ class HttpClient:
             for e in declared_endpoints()
             if e.token_env and env.get(e.token_env)
         }
-        self._buckets = {
-            name: TokenBucket(rate, clock=clock, sleep=sleep)
-            for name, rate in config.rate_limits.items()
-        }
+        # Shared with the other shards of a run: a share of the rate per shard, or one bucket
+        # per endpoint on this machine (automation.core.ratelimit).
+        self._buckets: dict[str, TokenBucket | FileTokenBucket] = {}
+        for name, rate in config.effective_rate_limits().items():
+            if config.rate_limit_scope == "machine":
+                where = Path(config.rate_limit_dir or default_bucket_dir(env))
+                self._buckets[name] = FileTokenBucket(
+                    where / f"{name}.bucket", rate, clock=clock, sleep=pause
+                )
+            else:
+                self._buckets[name] = TokenBucket(rate, clock=clock, sleep=pause)
         self._count_lock = threading.Lock()
         self._requests = 0
         self._waited = 0.0
@@ -526,6 +568,21 @@ class HttpClient:
         """Logical requests issued so far (retries inside one request are not counted)."""
         return self._requests
 
+    def abort(self) -> None:
+        """Fail every request of this client that has not finished, and every new one, with
+        ``Aborted`` (a wait for a token or between attempts ends at once) until
+        ``reset_abort``; a request already reading its response finishes normally."""
+        self._aborted.set()
+
+    def reset_abort(self) -> None:
+        """Accept requests again after ``abort``."""
+        self._aborted.clear()
+
+    def rate_for(self, endpoint: str) -> float | None:
+        """Requests per second this client allows ``endpoint`` (None: not limited)."""
+        bucket = self._buckets.get(endpoint)
+        return None if bucket is None else bucket.rate
+
     @property
     def rate_limit_wait(self) -> float:
         """Seconds spent waiting for rate-limit tokens."""
@@ -542,18 +599,34 @@ class HttpClient:
                 raise ValueError("a path needs an endpoint")
             url = self.config.url(endpoint, url)
         out = dict(headers or {})
+        self._check_aborted(url)
         if endpoint is not None:
             bucket = self._buckets.get(endpoint)
             if bucket is not None:
                 waited = bucket.acquire()
                 with self._count_lock:
                     self._waited += waited
+                self._check_aborted(url)
             token = self._tokens.get(endpoint)
             if token is not None and self.config.endpoint_for_url(url) == endpoint:
                 out["Authorization"] = f"Bearer {token.reveal()}"
         with self._count_lock:
             self._requests += 1
         return url, out
+
+    @contextlib.contextmanager
+    def _for_endpoint(self, endpoint: str | None, url: str) -> Iterator[None]:
+        """Name the endpoint on any HttpError of the request (mirrors may share one host)."""
+        try:
+            yield
+        except HttpError as exc:
+            if exc.endpoint is None:
+                exc.endpoint = endpoint or self.config.endpoint_for_url(exc.url)
+            raise
+
+    def _check_aborted(self, url: str) -> None:
+        if self._aborted.is_set():
+            raise Aborted("aborted: the caller gave up", url=url)
 
     @contextlib.contextmanager
     def _deadline(self, seconds: float | None = None) -> Iterator[_Deadline]:
@@ -598,8 +671,10 @@ class HttpClient:
         except requests.exceptions.RetryError as exc:
             if deadline is not None and deadline.expired:
                 raise _timed_out(url) from None
+            self._check_aborted(url)
             raise UpstreamError(f"gave up after retries: {exc}", url=url) from None
         except requests.RequestException as exc:
+            self._check_aborted(url)
             raise _network_error("", exc, url) from None
 
     def _check_status(self, response: requests.Response, url: str, ok: frozenset[int]) -> None:
@@ -668,6 +743,18 @@ class HttpClient:
         ``retry=False`` makes one attempt (for optional look-ups that must fail fast). The whole
         request, body included, must finish within ``request_deadline`` (else ``TimedOut``).
         """
+        with self._for_endpoint(endpoint, url):
+            return self._get_bytes(endpoint, url, headers, max_bytes, timeout, retry)
+
+    def _get_bytes(
+        self,
+        endpoint: str | None,
+        url: str,
+        headers: Mapping[str, str] | None,
+        max_bytes: int | None,
+        timeout: float | None,
+        retry: bool,
+    ) -> bytes:
         full, hdrs = self._prepare(endpoint, url, headers)
         with self._deadline():
             response = self._send("GET", full, hdrs, stream=True, timeout=timeout, retry=retry)

@@ -77,4 +77,6 @@ def build_packaged(name: str, package: UpstreamPackage) -> BuiltRecipe | BuildFa
         verify_executable=verify_exe,
         version=package.version,
         first_release=package.first_release,
+        downloads=package.downloads,
+        downloads_period=package.downloads_period,
     )

@@ -48,6 +48,8 @@ class UpstreamPackage:
     executables: tuple[str, ...]  # as declared upstream (order irrelevant; builders sort)
     fallback_homepage: str = ""  # an https page the registry itself serves for the package
     first_release: str | None = None  # RFC3339 time of the first release, when known
+    downloads: int | None = None  # from the registry document, when it says (popularity gate)
+    downloads_period: str | None = None  # what ``downloads`` counts ("all time", "30 days")
     # Set when the package's declared runtime requirement excludes the runtime version tsuku
     # installs for the ecosystem (``FACTS.runtime``), for every release tsuku would install:
     # why, in one line. The builder then fails with ``runtime_unsatisfiable``.
@@ -63,6 +65,8 @@ class BuiltRecipe:
     verify_executable: str
     version: str
     first_release: str | None = None  # RFC3339, when the registry says (for the age gate)
+    downloads: int | None = None  # when the registry document says (popularity gate)
+    downloads_period: str | None = None  # what ``downloads`` counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,8 @@ class ToolchainPackage:
     executables: tuple[str, ...]  # as declared upstream (order irrelevant; the builder sorts)
     primary: str = ""  # the name the verify executable should match (defaults to identifier)
     first_release: str | None = None
+    downloads: int | None = None  # from the registry document, when it says (popularity gate)
+    downloads_period: str | None = None  # what ``downloads`` counts ("all time", "30 days")
     problem: tuple[str, str] | None = None  # (subcategory, message): registry rules a recipe out
 
 
@@ -119,4 +121,6 @@ def build_toolchain(name: str, package: ToolchainPackage) -> BuiltRecipe | Build
         verify_executable=verify_exe,
         version=package.version,
         first_release=package.first_release,
+        downloads=package.downloads,
+        downloads_period=package.downloads_period,
     )

@@ -75,6 +75,7 @@ KINDS: dict[str, str] = {
     "failures": "failure records (data/failures/*.jsonl)",
     "metrics": "SLI metrics (data/metrics/batch-runs*.jsonl)",
     "seeding_runs": "seeding runs (data/metrics/seeding-runs.jsonl)",
+    "runner_minutes": "runner-minute ledger (data/metrics/runner-minutes/<week>/*.json)",
     "control": "control file (batch-control.json)",
     "audits": "disambiguation audits (data/disambiguations/audit/*.json)",
     "decisions": "disambiguation envelopes (data/disambiguations/*.jsonl)",
@@ -573,6 +574,19 @@ def _check_schema_checked(
         _check_with_schema(report, "schema_checked", path, _rel(layout, path), stem)
 
 
+def _check_runner_minutes(
+    report: CheckDataReport, layout: RegistryLayout, paths: list[Path]
+) -> None:
+    summary = report.kind("runner_minutes")
+    for path in paths:
+        summary.files += 1
+        document = _check_with_schema(
+            report, "runner_minutes", path, _rel(layout, path), "runner-minutes"
+        )
+        if isinstance(document, dict):
+            summary.detail("minutes")[str(document["runner"])] += int(document["minutes"])
+
+
 def _check_json_only(report: CheckDataReport, layout: RegistryLayout, paths: list[Path]) -> None:
     summary = report.kind("json_only")
     for path in paths:
@@ -618,6 +632,7 @@ _CHECKERS: dict[str, Checker] = {
     "failures": _check_failures,
     "metrics": _check_metrics,
     "seeding_runs": _check_seeding,
+    "runner_minutes": _check_runner_minutes,
     "control": _check_control,
     "audits": _check_audits,
     "decisions": _check_decisions,
@@ -677,6 +692,8 @@ def classify(parts: tuple[str, ...], schema_names: frozenset[str]) -> tuple[str,
             return "batch_summary", ""
     if depth == 3 and sub == "failures" and name.endswith(".jsonl"):
         return "failures", ""
+    if depth == 5 and sub == "metrics" and parts[2] == "runner-minutes" and name.endswith(".json"):
+        return "runner_minutes", ""
     if depth == 3 and sub == "metrics":
         if name == "seeding-runs.jsonl":
             return "seeding_runs", ""

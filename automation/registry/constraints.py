@@ -56,6 +56,9 @@ from automation.registry.recipes import (
 )
 
 Outcome = Literal["pass", "fail", "skipped"]
+# What a new recipe's constraints say of a platform no environment validated it on.
+UntestedPolicy = Literal["exclude", "admit"]
+UNTESTED_POLICIES: tuple[UntestedPolicy, ...] = ("exclude", "admit")
 OUTCOMES: tuple[Outcome, ...] = ("pass", "fail", "skipped")
 CONSTRAINT_FIELDS = ("supported_os", "supported_arch", "supported_libc", "unsupported_platforms")
 
@@ -322,20 +325,28 @@ def _point_outcomes(
 
 
 def derive_constraints(
-    outcomes: Mapping[str, str], *, previous: ConstraintFields | None = None
+    outcomes: Mapping[str, str],
+    *,
+    previous: ConstraintFields | None = None,
+    untested: UntestedPolicy = "admit",
 ) -> ConstraintDecision:
     """Derive the complete, minimal constraints for ``platform -> pass|fail|skipped``.
 
-    ``previous`` (the recipe's current fields) decides untested points; by default they are
-    admitted. Raises ValueError for an unknown platform string or outcome.
+    ``previous`` (the recipe's current fields) decides untested points: they keep the admission
+    it gives them (earlier evidence, or an earlier policy's decision). Without ``previous`` (a new
+    recipe) the ``untested`` policy decides: ``exclude`` leaves every point no environment tested
+    out of the constraints, ``admit`` leaves it in (the loader's default, no evidence). Raises
+    ValueError for an unknown platform string, outcome or policy.
     """
+    if untested not in UNTESTED_POLICIES:
+        raise ValueError(f"untested platforms policy {untested!r} is not exclude|admit")
     passes, fails = _point_outcomes(outcomes)
     passed = frozenset(p for p in passes if p not in fails)
     failed = frozenset(p for p in fails if p not in passes)
     mixed = sorted(set(passes) & set(fails))
     family_failures = tuple(FamilyFailure(p, tuple(fails[p]), tuple(passes[p])) for p in mixed)
     must_admit = passed | frozenset(mixed)
-    untested = frozenset(UNIVERSE) - must_admit - failed
+    not_run = frozenset(UNIVERSE) - must_admit - failed
     reasons: list[str] = []
     for failure in family_failures:
         reasons.append(
@@ -349,14 +360,17 @@ def derive_constraints(
         else:
             reasons.insert(0, "no platform ran (every result skipped or missing)")
         return ConstraintDecision(
-            ConstraintFields(), True, tuple(reasons), passed, failed, untested, family_failures
+            ConstraintFields(), True, tuple(reasons), passed, failed, not_run, family_failures
         )
-    wanted = admitted_points(previous) if previous is not None else frozenset(UNIVERSE)
+    if previous is not None:
+        wanted = admitted_points(previous)
+    else:
+        wanted = frozenset(UNIVERSE) if untested == "admit" else must_admit
     best: tuple[tuple[int, ...], ConstraintFields] | None = None
     for points, fields in _cheapest_by_admitted_set().items():
         if not must_admit <= points or points & failed:
             continue
-        changed = len((points ^ wanted) & untested)
+        changed = len((points ^ wanted) & not_run)
         cost = (changed, *_cost(fields))
         if best is None or cost < best[0]:
             best = (cost, fields)
@@ -364,11 +378,16 @@ def derive_constraints(
     chosen = best[1]
     if failed:
         reasons.insert(0, "failed on " + _labels(failed))
-    excluded_untested = untested - admitted_points(chosen)
-    if excluded_untested:
+    excluded_untested = not_run - admitted_points(chosen)
+    if excluded_untested and previous is not None:
         reasons.append("not run and kept excluded as before: " + _labels(excluded_untested))
+    elif excluded_untested:
+        reasons.append(
+            "not tested, so not admitted (untested platforms policy: exclude): "
+            + _labels(excluded_untested)
+        )
     return ConstraintDecision(
-        chosen, False, tuple(reasons), passed, failed, untested, family_failures
+        chosen, False, tuple(reasons), passed, failed, not_run, family_failures
     )
 
 
@@ -468,6 +487,44 @@ def admitted_failures(
         if outcome == "fail" and point in points
     }
     return tuple(found[key] for key in sorted(found))
+
+
+def tested_where(
+    records: Iterable[tuple[str, str, str]], decision: ConstraintDecision
+) -> dict[str, dict[str, Any]]:
+    """What was tested where, per point the loader distinguishes (all six, in
+    :data:`UNIVERSE` order): ``{"linux/amd64/glibc": {"outcome": "pass", "environments":
+    {"debian-12": "pass", ...}, "admitted": true}, "darwin/arm64": {"outcome": "untested",
+    "environments": {}, "admitted": false}, ...}``.
+
+    ``outcome`` is ``pass``, ``fail``, ``mixed`` (some environments of the point passed, others
+    failed) or ``untested`` (no environment gave a verdict there: skipped lines only, or none);
+    ``admitted`` is whether the decision's constraint fields offer the recipe there. Raises
+    ValueError for an unknown platform string.
+    """
+    by_point: dict[Point, dict[str, str]] = {}
+    for environment, platform, outcome in records:
+        by_point.setdefault(parse_platform(platform).point, {})[environment] = outcome
+    points = admitted(decision)
+    out: dict[str, dict[str, Any]] = {}
+    for point in UNIVERSE:
+        environments = dict(sorted(by_point.get(point, {}).items()))
+        verdicts = {o for o in environments.values() if o in ("pass", "fail")}
+        outcome = (
+            "untested" if not verdicts else "mixed" if len(verdicts) == 2 else next(iter(verdicts))
+        )
+        out[point.label()] = {
+            "outcome": outcome,
+            "environments": environments,
+            "admitted": point in points,
+        }
+    return out
+
+
+def untested_admitted(coverage: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The points :func:`tested_where` shows admitted without any verdict (the ``admit``
+    policy's claims without evidence)."""
+    return [p for p, c in coverage.items() if c["admitted"] and c["outcome"] == "untested"]
 
 
 # --- applying a decision to a tomlkit recipe document ------------------------------------------

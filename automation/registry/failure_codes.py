@@ -199,6 +199,10 @@ _NOTES = """
     recipe's constraints exclude this platform
 - | no_matching_step | no | none | unsupported_platform | containers/installer.py | skipped: no
     step applies to this platform
+- | failed_locally | no | none | - | containers/validate.py | skipped: not tried in this
+    environment because the recipe failed in local validation on the same os, libc and
+    architecture with a package-level cause (not a network failure, a timeout or an environment
+    gap); the local line is the verdict, so this line is neither a pass nor a platform failure
 """
 
 
@@ -336,6 +340,21 @@ def is_environment_gap(status: str, subcategory: str | None) -> bool:
     """A result line that says the environment could not run the check (a skipped line with
     a gap subcategory): no verdict on the package or its platform."""
     return status == "skipped" and subcategory in GAP_SUBCATEGORIES
+
+
+FAILED_LOCALLY = "failed_locally"
+# Failures that may say more about this machine or this moment than about the package.
+_NOT_PACKAGE_LEVEL = frozenset({"network_error", ENVIRONMENT_GAP})
+
+
+def is_package_failure(status: str, category: str | None, subcategory: str | None) -> bool:
+    """A failing line whose cause is the package itself (its install or its executables), so
+    another environment of the same platform need not try it: not a network failure, not a
+    timeout (a loaded machine), not a transient code, not an environment gap."""
+    if status != "fail" or not category or category in _NOT_PACKAGE_LEVEL:
+        return False
+    sub = subcategory or ""
+    return sub != "timeout" and not is_transient(category, sub)
 
 
 def gap_message(missing: str, detail: str) -> str:

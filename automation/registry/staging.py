@@ -96,6 +96,9 @@ class GenerationOutcome:
     first_release: str | None = None  # RFC3339, when the registry says (age gate)
     downloads: int | None = None  # popularity, when known (popularity gate)
     forced: bool = False
+    # What ``downloads`` counts ("30 days", "month", "all time"); logged only when known, so
+    # the lines of a batch without counts are as before.
+    downloads_period: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -103,6 +106,8 @@ class GenerationOutcome:
         out["blocked_by"] = list(self.blocked_by)
         if not self.forced:
             del out["forced"]
+        if self.downloads_period is None:
+            del out["downloads_period"]
         return out
 
     @classmethod
@@ -119,9 +124,20 @@ class GenerationOutcome:
             blocked_by=tuple(raw.get("blocked_by", ())),
             seconds=float(raw.get("seconds", 0.0)),
             first_release=raw.get("first_release"),
-            downloads=raw.get("downloads"),
+            downloads=_count_or_none(raw.get("downloads")),
             forced=raw.get("forced", False) is True,
+            downloads_period=_text_or_none(raw.get("downloads_period")),
         )
+
+
+def _count_or_none(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True, slots=True)

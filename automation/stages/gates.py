@@ -6,6 +6,12 @@ entry from another source, its package is younger than ``min_age_days`` or, when
 count is known, less popular than ``min_downloads``. Unlike the reference (§3.9), a recipe under
 review is not deleted and does not hold back the rest of the batch: the report says which
 recipes merge and which wait.
+
+A look-alike name is not a typosquat when the registry data says the candidate is itself
+established (``squat_cleared``): first released before the name it resembles, or more than
+``established_years`` ago, or downloaded at least ``comparable_downloads`` times as often (per
+day, so counts over different periods compare). Without the data to decide, it stays held and
+the reason says which data was missing.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 
 from automation.core.errors import ExitCode
 from automation.core.timefmt import format_timestamp
+from automation.registry.popularity import daily_rate
 
 _RUN_COMMAND_TEXT = re.compile(r"""\baction\s*=\s*["']run_command["']""")
 _SEPARATORS = re.compile(r"[-_.]")
@@ -32,6 +39,10 @@ class GateConfig:
     short_name_distance: int = 1
     long_name_distance: int = 2
     long_name_length: int = 8  # names at least this long use long_name_distance
+    # A look-alike is not a typosquat when it was first released more than this long ago ...
+    established_years: float = 5.0
+    # ... or is downloaded (per day) at least this share of the name it resembles.
+    comparable_downloads: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +56,17 @@ class Candidate:
     first_release: datetime | None = None
     downloads: int | None = None
     is_new: bool = True  # False for an update of a recipe already in the registry
+    downloads_period: str | None = None  # what ``downloads`` counts ("30 days", "month")
+
+
+@dataclass(frozen=True, slots=True)
+class NameFacts:
+    """What the registry's data says of a name a candidate may resemble (each may be unknown)."""
+
+    first_release: datetime | None = None
+    downloads: int | None = None
+    downloads_period: str | None = None
+    source: str | None = None  # "<ecosystem>:<identifier>" the facts are of, when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +85,9 @@ class GateContext:
     existing_recipes: frozenset[str] = frozenset()
     queue: Sequence[RankedName] = ()  # in rank order, best first
     config: GateConfig = field(default_factory=GateConfig)
+    # Lower-cased name -> its first release and downloads, where the registry's data has them
+    # (seeding's popularity records, this batch's generation log).
+    facts: Mapping[str, NameFacts] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,13 +177,89 @@ def find_run_command(recipe: Mapping[str, Any], text: str | None = None) -> bool
     return walk(recipe)
 
 
+def _day(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d")
+
+
+def _rate_text(downloads: int, period: str | None) -> str:
+    return f"{downloads} downloads" + (f" in {period}" if period else "")
+
+
+def squat_cleared(
+    candidate: Candidate, other: str, context: GateContext
+) -> tuple[str | None, list[str]]:
+    """(why ``candidate`` is not a typosquat of ``other``, or None; what was found or missing).
+
+    Cleared by the first rule the data satisfies: the candidate was first released more than
+    ``established_years`` ago, or before ``other``, or is downloaded per day at least
+    ``comparable_downloads`` times as often as ``other``. The second value lists, for a
+    candidate not cleared, each rule's evidence against it or the data it lacked.
+    """
+    config = context.config
+    theirs = context.facts.get(other.lower(), NameFacts())
+    evidence: list[str] = []
+    mine = candidate.first_release
+    if mine is None:
+        evidence.append("its first release is unknown")
+    else:
+        age = context.now - mine
+        if age >= timedelta(days=365.25 * config.established_years):
+            return f"first released {_day(mine)}, over {config.established_years:g} years ago", []
+        if theirs.first_release is None:
+            evidence.append(
+                f"first released {_day(mine)}; the first release of {other!r} is unknown"
+            )
+        elif mine < theirs.first_release:
+            return (
+                f"first released {_day(mine)}, before {other!r} ({_day(theirs.first_release)})",
+                [],
+            )
+        else:
+            evidence.append(
+                f"first released {_day(mine)}, after {other!r} ({_day(theirs.first_release)})"
+            )
+    own_rate = daily_rate(candidate.downloads, candidate.downloads_period)
+    their_rate = daily_rate(theirs.downloads, theirs.downloads_period)
+    if candidate.downloads is None:
+        evidence.append("its download count is unknown")
+    elif own_rate is None:
+        evidence.append(
+            f"{_rate_text(candidate.downloads, candidate.downloads_period)}: not a rate to compare"
+        )
+    if theirs.downloads is None:
+        evidence.append(f"the download count of {other!r} is unknown")
+    elif their_rate is None:
+        evidence.append(
+            f"{other!r}: {_rate_text(theirs.downloads, theirs.downloads_period)}, not a rate"
+        )
+    if own_rate is not None and their_rate is not None:
+        share = own_rate / their_rate if their_rate > 0 else float("inf")
+        mine_text = _rate_text(candidate.downloads or 0, candidate.downloads_period)
+        their_text = _rate_text(theirs.downloads or 0, theirs.downloads_period)
+        if share >= config.comparable_downloads:
+            return f"{mine_text}, {share:.0%} of {other!r}'s {their_text}", []
+        evidence.append(
+            f"{mine_text}, {share:.1%} of {other!r}'s {their_text} "
+            f"(under {config.comparable_downloads:.0%})"
+        )
+    return None, evidence
+
+
+def _squat_reason(candidate: Candidate, what: str, other: str, context: GateContext) -> str | None:
+    cleared, evidence = squat_cleared(candidate, other, context)
+    if cleared:
+        return None
+    return f"possible typosquat of {what}; not cleared: {'; '.join(evidence)}"
+
+
 def _typosquat_reasons(candidate: Candidate, context: GateContext) -> list[str]:
     reasons: list[str] = []
     name = candidate.name
     for other in sorted(context.existing_recipes):
         why = lookalike_reason(name, other, context.config)
         if why:
-            reasons.append(f"possible typosquat of existing recipe {other!r} ({why})")
+            reason = _squat_reason(candidate, f"existing recipe {other!r} ({why})", other, context)
+            reasons += [reason] if reason else []
     own_rank = next(
         (i for i, r in enumerate(context.queue) if r.name.lower() == name.lower()),
         len(context.queue),
@@ -168,10 +269,9 @@ def _typosquat_reasons(candidate: Candidate, context: GateContext) -> list[str]:
             continue
         why = lookalike_reason(name, ranked.name, context.config)
         if why:
-            reasons.append(
-                f"possible typosquat of higher-ranked queue entry {ranked.name!r} "
-                f"({ranked.source}; {why})"
-            )
+            what = f"higher-ranked queue entry {ranked.name!r} ({ranked.source}; {why})"
+            reason = _squat_reason(candidate, what, ranked.name, context)
+            reasons += [reason] if reason else []
     return reasons
 
 
@@ -191,7 +291,10 @@ def evaluate_gates(candidate: Candidate, context: GateContext) -> GateDecision:
                 f"(younger than {config.min_age_days} days)"
             )
     if candidate.downloads is not None and candidate.downloads < config.min_downloads:
-        reasons.append(f"{candidate.downloads} downloads (fewer than {config.min_downloads})")
+        period = f" in {candidate.downloads_period}" if candidate.downloads_period else ""
+        reasons.append(
+            f"{candidate.downloads} downloads{period} (fewer than {config.min_downloads})"
+        )
     return GateDecision(auto_merge=not reasons, reasons=tuple(reasons))
 
 

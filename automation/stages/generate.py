@@ -14,14 +14,16 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from automation.core.errors import ExitCode, StoppedError, UsageError
+from automation.core.errors import DataError, ExitCode, StoppedError, UsageError
+from automation.core.layout import RegistryLayout
 from automation.ecosystems import build_any, seed_sources
 from automation.ecosystems.recipe import BuildFailure, BuiltRecipe
+from automation.registry.popularity import PopularityRecord, load_popularity
 from automation.registry.queue import QueueEntry
 from automation.registry.recipes import replacement_refusal
 from automation.registry.reservation import Reservations, ReservedSkip
@@ -253,7 +255,30 @@ def _generate_one(
         executables=result.executables,
         seconds=elapsed,
         first_release=result.first_release,
+        downloads=result.downloads,
+        downloads_period=result.downloads_period if result.downloads is not None else None,
     ), result.text
+
+
+def with_seeded_popularity(
+    outcome: GenerationOutcome, records: Mapping[str, PopularityRecord]
+) -> GenerationOutcome:
+    """``outcome`` with the download count seeding recorded for its name and source, when
+    there is one: a count over a known period (comparable with the names it may resemble),
+    preferred to the registry document's own (often all-time) count."""
+    record = records.get(outcome.name.lower())
+    if outcome.status != "generated" or record is None or record.source != outcome.source:
+        return outcome
+    return replace(outcome, downloads=record.downloads, downloads_period=record.period)
+
+
+def _seeded_popularity(layout: RegistryLayout) -> dict[str, PopularityRecord]:
+    # Counts only inform the gates at merge, which say when one is missing: an unreadable file
+    # costs the counts, never the batch (check-data and merge name the file).
+    try:
+        return load_popularity(layout)
+    except DataError:
+        return {}
 
 
 def _skipped(entry: QueueEntry, reason: str, forced: bool) -> GenerationOutcome:
@@ -297,6 +322,7 @@ def generate_entries(
     )
     forced = {name.lower() for name in force}
     logged = {o.name: o for o in staging.outcomes()}
+    popularity = _seeded_popularity(staging.layout)
 
     def done(entry: QueueEntry) -> bool:
         outcome = logged.get(entry.name)
@@ -316,6 +342,7 @@ def generate_entries(
         if refusal is not None:
             return _skipped(entry, refusal, is_forced), None
         outcome, text = _generate_one(entry, fetch, build)
+        outcome = with_seeded_popularity(outcome, popularity)
         return (replace(outcome, forced=True) if is_forced else outcome), text
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

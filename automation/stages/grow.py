@@ -113,8 +113,16 @@ def pipeline_stages(*, jobs: int = 2) -> GrowStages:
             return validate_batch_locally(
                 layout, batch_id, guard=guard, progress=lambda _line: tick(LOCAL)
             )
+        # As ``invoke pipeline``: a package that fails locally is not installed again in every
+        # container (its container lines say ``failed_locally``); local and containers overlap.
         return validate_matrix(
-            layout, batch_id, environments, jobs=jobs, guard=guard, on_result=lambda e, _s: tick(e)
+            layout,
+            batch_id,
+            environments,
+            jobs=jobs,
+            guard=guard,
+            on_result=lambda e, _s: tick(e),
+            skip_failed_locally=True,
         )
 
     def merge(layout: RegistryLayout, batch_id: str) -> Any:

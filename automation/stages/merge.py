@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.core.atomic import atomic_write_bytes, dumps_json, registry_lock
+from automation.core.config import load_config
 from automation.core.errors import DataError, ExitCode, StoppedError, UsageError
 from automation.core.hostplatform import host_platform
 from automation.core.layout import RegistryLayout
@@ -64,10 +65,12 @@ from automation.registry import manifest as mf
 from automation.registry.breaker import BreakerConfig
 from automation.registry.constraints import (
     AdmittedFailure,
+    UntestedPolicy,
     admitted_failures,
     apply_constraints,
     combine_environment_outcomes,
     derive_constraints,
+    tested_where,
 )
 from automation.registry.control import (
     Control,
@@ -98,6 +101,7 @@ from automation.registry.metrics import (
     PlatformCounts,
     checked_metrics_document,
 )
+from automation.registry.popularity import PopularityRecord, load_popularity
 from automation.registry.queue import Queue, QueueEntry, load_queue, queue_file_bytes
 from automation.registry.recipes import (
     dump_recipe,
@@ -108,8 +112,20 @@ from automation.registry.recipes import (
 )
 from automation.registry.results import ResultLine, current_results
 from automation.registry.staging import GenerationOutcome, Staging, check_batch_id
-from automation.stages.gates import Candidate, GateConfig, GateContext, RankedName, evaluate_gates
-from automation.stages.pr_body import complete_body_path, write_pr_body
+from automation.stages.gates import (
+    Candidate,
+    GateConfig,
+    GateContext,
+    NameFacts,
+    RankedName,
+    evaluate_gates,
+)
+from automation.stages.pr_body import (
+    complete_body_path,
+    tested_text,
+    write_merge_outputs,
+    write_pr_body,
+)
 
 # A result's message as reports show it: head and tail of the tool's output (the error is usually
 # at the end), short enough for a pull-request body to carry several environments.
@@ -130,6 +146,8 @@ class RecipeDecision:
     results: list[dict[str, Any]] = field(default_factory=list)
     recipe_path: str = ""  # where it would land, root-relative
     recipe_text: str = ""  # the constrained text a held recipe would be merged with
+    # What was tested where: per point, outcome, environments and admission (tested_where).
+    tested: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -142,6 +160,8 @@ class RecipeDecision:
             "constraints": self.constraints,
             "platforms": self.platforms,
         }
+        if self.tested:
+            out["tested"] = self.tested
         if self.action == "held":  # what a reviewer needs: nothing of it is in recipes/
             out["results"] = self.results
             out["recipe_path"] = self.recipe_path
@@ -173,12 +193,19 @@ class MergeReport:
         bad = self.counts["failed"] + self.counts["blocked"] + self.counts["excluded"]
         return ExitCode.PARTIAL if bad else ExitCode.OK
 
+    @property
+    def auto_merge(self) -> bool:
+        """The batch's pull request may merge itself: something merged and every recipe passed
+        the gates (none held for review)."""
+        return not self.already_merged and self.counts["merged"] > 0 and not self.counts["held"]
+
     def to_json(self) -> dict[str, Any]:
         out = {
             "batch_id": self.batch_id,
             "already_merged": self.already_merged,
             "resumed_partial": self.resumed_partial,
             "counts": dict(sorted(self.counts.items())),
+            "auto_merge": self.auto_merge,
             "requeued": self.requeued,
             "impossible": self.impossible,
             "seconds": round(self.seconds, 3),
@@ -205,6 +232,10 @@ class MergeReport:
                 )
                 why = why.replace("|", "\\|").replace("\n", " ")[:300]
                 lines.append(f"| {d.name} | {d.source} | {d.action} | {why} |")
+            tested = [f"- {d.name}: {tested_text(d.tested)}" for d in self.decisions if d.tested]
+            if tested:
+                lines += ["", "Tested where (platform: outcome (environments), admitted or not):"]
+                lines += tested
         if self.requeued:
             lines += ["", "Re-queued now that their blockers landed: " + ", ".join(self.requeued)]
         if self.kept_as_found:
@@ -215,6 +246,12 @@ class MergeReport:
             lines += ["", f"Pull-request body: {self.pr_body['path']}{shortened}; complete: "]
             lines[-1] += str(self.pr_body["complete"])
         return "\n".join(lines)
+
+
+def untested_policy(layout: RegistryLayout) -> UntestedPolicy:
+    """The registry's untested platforms policy (``automation.toml`` ``[platforms] untested``,
+    ``AUTOMATION_UNTESTED_PLATFORMS``; default ``exclude``)."""
+    return "admit" if load_config(layout.root).untested_platforms == "admit" else "exclude"
 
 
 def _status_for_generation_failure(outcome: GenerationOutcome) -> str:
@@ -492,17 +529,55 @@ def _admitted_failure_reason(failure: AdmittedFailure, line: ResultLine) -> str:
     return f"{reason}: {first}" if first else reason
 
 
+def _timestamp_or_none(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        return None  # an unreadable date is an unknown one: the gates say it is missing
+
+
+def gate_facts(
+    popularity: Mapping[str, PopularityRecord], outcomes: Sequence[GenerationOutcome]
+) -> dict[str, NameFacts]:
+    """What the gates know of each name: seeding's download count (and its period) for every
+    queued name, and this batch's generation log (first release, count) for its own."""
+    facts = {
+        name: NameFacts(downloads=r.downloads, downloads_period=r.period, source=r.source)
+        for name, r in popularity.items()
+    }
+    for outcome in outcomes:
+        if outcome.status != "generated":
+            continue
+        key = outcome.name.lower()
+        known = facts.get(key, NameFacts())
+        logged = outcome.downloads is not None
+        facts[key] = NameFacts(
+            first_release=_timestamp_or_none(outcome.first_release) or known.first_release,
+            downloads=outcome.downloads if logged else known.downloads,
+            downloads_period=outcome.downloads_period if logged else known.downloads_period,
+            source=outcome.source,
+        )
+    return facts
+
+
 def _gate(
     outcome: GenerationOutcome, final_text: str, context: GateContext
 ) -> tuple[bool, list[str]]:
+    known = context.facts.get(outcome.name.lower(), NameFacts())
+    if known.source != outcome.source:
+        known = NameFacts()  # another package of that name: its data says nothing of this one
+    logged = outcome.downloads is not None  # else seeding's count, when it has one
     gate = evaluate_gates(
         Candidate(
             name=outcome.name,
             source=outcome.source,
             recipe=tomllib.loads(final_text),
             recipe_text=final_text,
-            first_release=parse_timestamp(outcome.first_release) if outcome.first_release else None,
-            downloads=outcome.downloads,
+            first_release=_timestamp_or_none(outcome.first_release) or known.first_release,
+            downloads=outcome.downloads if logged else known.downloads,
+            downloads_period=outcome.downloads_period if logged else known.downloads_period,
             is_new=outcome.name not in context.existing_recipes,
         ),
         context,
@@ -519,6 +594,7 @@ def _generated(
     context: GateContext,
     batch_id: str,
     out: _Decisions,
+    untested: UntestedPolicy = "exclude",
 ) -> FileWrite | None:
     """Decide a generated recipe (not validated, failed, held or merged); its write if merged."""
     ecosystem = outcome.source.split(":", 1)[0]
@@ -526,6 +602,7 @@ def _generated(
     out.decisions.append(decision)
     decision.platforms = {ln.environment: ln.status for ln in lines}
     decision.results = [result_summary(ln) for ln in lines]
+    every_line = [(ln.environment, ln.platform, ln.status) for ln in lines]
     gaps = [ln for ln in lines if is_environment_gap(ln.status, ln.subcategory)]
     gap_reasons = _environment_gaps(outcome, gaps, ecosystem, batch_id, out)
     # Judged only on the environments that really ran it: a gap says nothing of the platform.
@@ -544,7 +621,8 @@ def _generated(
     records = [(ln.environment, ln.platform, ln.status) for ln in lines]
     # The fold's own reasons are not kept: every environment it folds away is named below.
     outcomes_by_platform, _ = combine_environment_outcomes(records)
-    constraint = derive_constraints(outcomes_by_platform)
+    constraint = derive_constraints(outcomes_by_platform, untested=untested)
+    decision.tested = tested_where(every_line, constraint)
     failing = _validation_failures(outcome, lines, ecosystem, batch_id)
     for platform, failure in failing:
         out.failures[(ecosystem, platform)].append(failure)
@@ -602,6 +680,7 @@ def _decide_outcomes(
     queue: Queue,
     context: GateContext,
     batch_id: str,
+    untested: UntestedPolicy = "exclude",
 ) -> _Decisions:
     """Decide every logged outcome, in log order (reads only: staged and registry recipes)."""
     by_recipe: dict[str, list[ResultLine]] = defaultdict(list)
@@ -628,7 +707,9 @@ def _decide_outcomes(
             _generation_failure(outcome, entry, ecosystem, batch_id, context.now, out)
         else:
             lines = by_recipe.get(outcome.name, [])
-            recipe = _generated(layout, staging, outcome, entry, lines, context, batch_id, out)
+            recipe = _generated(
+                layout, staging, outcome, entry, lines, context, batch_id, out, untested
+            )
         out.items.append(ItemStep(outcome.name, ecosystem, recipe))
     return out
 
@@ -887,6 +968,7 @@ def plan_merge(
     allow_missing_shards: bool = False,
     interrupted_undone: bool = False,
     started: float | None = None,
+    untested: UntestedPolicy | None = None,
 ) -> MergePlan:
     """Decide everything a merge of ``batch_id`` writes, without writing (reads only).
 
@@ -894,7 +976,8 @@ def plan_merge(
     input raises UsageError (exit 2) or DataError (exit 3) before the first byte is written.
     ``interrupted_undone``: the caller has undone an interrupted merge of this batch (otherwise
     its ``in_progress`` manifest is refused). ``started`` (``time.monotonic()``) times the
-    metrics record from there.
+    metrics record from there. ``untested``: the untested platforms policy (default: the
+    registry's ``automation.toml`` ``[platforms] untested``, else ``exclude``).
     """
     started = time.monotonic() if started is None else started
     when = now or utc_now()
@@ -915,8 +998,10 @@ def plan_merge(
         existing_recipes=frozenset(p.stem for p in layout.recipe_files()),
         queue=[RankedName(e.name, e.source) for e in queue.entries],
         config=gate_config or GateConfig(),
+        facts=gate_facts(load_popularity(layout), outcomes),
     )
-    decided = _decide_outcomes(layout, staging, outcomes, results, queue, context, batch_id)
+    policy = untested or untested_policy(layout)
+    decided = _decide_outcomes(layout, staging, outcomes, results, queue, context, batch_id, policy)
     report.decisions = decided.decisions
     _exclude_impossible(queue, batch_id, decided, report)
     failure_writes = _failure_writes(layout, decided.failures, when)
@@ -1028,6 +1113,8 @@ def merge_batch(
     lock_wait: float | None = None,
     allow_missing_shards: bool = False,
     pr_body: Path | None = None,
+    github_output: Path | None = None,
+    untested: UntestedPolicy | None = None,
 ) -> MergeReport:
     """Merge one batch (idempotent: a merged batch is not merged twice): lock, plan, apply.
 
@@ -1036,7 +1123,8 @@ def merge_batch(
     registry lock (default: fail fast, or ``AUTOMATION_LOCK_WAIT``). A merge of this batch that
     was interrupted is undone first and redone. ``pr_body``: once the merge is applied, write the
     batch's pull-request body there (and the complete one beside it, see
-    :func:`automation.stages.pr_body.write_pr_body`).
+    :func:`automation.stages.pr_body.write_pr_body`). ``github_output``: append ``auto_merge=``
+    and ``merged=`` for the workflow (:func:`automation.stages.pr_body.write_merge_outputs`).
     """
     started = time.monotonic()
     _checked_staging(layout, batch_id, allow_missing_shards)
@@ -1056,6 +1144,7 @@ def merge_batch(
             allow_missing_shards=allow_missing_shards,
             interrupted_undone=kept is not None,
             started=started,
+            untested=untested,
         )
         report = apply_merge(layout, plan)
     if kept is not None:
@@ -1069,4 +1158,6 @@ def merge_batch(
             "complete": str(complete_body_path(pr_body)),
             "shortened": body.truncated,
         }
+    if github_output is not None:
+        write_merge_outputs(report.to_json(), github_output)
     return report

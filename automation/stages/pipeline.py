@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from automation.containers.environments import Environment, load_environments
 from automation.containers.tsuku import KIT_INSTALLER, Installer
 from automation.core.atomic import atomic_write_text, registry_lock
 from automation.core.config import load_config
@@ -179,7 +180,8 @@ def run_generate(
                 report.nothing_selected, report.hint = nothing
             return annotated(report)
         guard = lambda eco: check_allowed_now(layout, eco)  # noqa: E731
-        config = load_config(layout.root)
+        # A shard of N takes 1/N of each endpoint's rate (automation.core.ratelimit).
+        config = load_config(layout.root).for_shard(parsed_shard)
         budget = config.batch_budget if budget_seconds is None else budget_seconds
         if fetch is not None:
             return annotated(
@@ -421,6 +423,7 @@ def run_pipeline(
     jobs: int = 2,
     force: Sequence[str] = (),
     installer: Installer = KIT_INSTALLER,
+    skip_failed_locally: bool = True,
 ) -> PipelineReport:
     """seed -> generate -> validate -> merge, with progress on stderr and a summary at the end.
 
@@ -428,7 +431,9 @@ def run_pipeline(
     container environments, ``local`` runs first as well (it discovers the ``[verify]`` pattern
     the containers then check), so merge sees the whole per-environment matrix. ``force``: as
     for :func:`run_generate` (recipes to replace). ``installer``: the kit's own (default) or a
-    tsuku binary, in every environment.
+    tsuku binary, in every environment. ``skip_failed_locally`` (default on): a recipe that
+    failed locally for a package-level cause is not installed in the containers, whose lines
+    say ``skipped``/``failed_locally``.
     """
     ecosystem = normalise_ecosystem(ecosystem)
     environments = _with_local([environment] if isinstance(environment, str) else environment)
@@ -473,6 +478,7 @@ def run_pipeline(
             guard=lambda eco: check_allowed_now(layout, eco),
             progress=_say,
             installer=installer,
+            skip_failed_locally=skip_failed_locally,
         )
     report.stages["validate"] = time.monotonic() - started
     _say(f"[4/4] merging batch {batch_id} ...")
@@ -487,6 +493,14 @@ def _with_local(environments: Sequence[str]) -> list[str]:
     return ids if "local" in ids else ["local", *ids]
 
 
+def _native_environments(ids: Sequence[str]) -> list[Environment]:
+    """The native environments among ``ids`` (``local`` and container ids are not)."""
+    if all(i in ("local", "all-local") for i in ids):
+        return []
+    native = {env.id: env for env in load_environments(native=True) if env.native}
+    return [native[i] for i in ids if i in native]
+
+
 def run_validate(
     layout: RegistryLayout,
     batch_id: str,
@@ -494,12 +508,35 @@ def run_validate(
     *,
     jobs: int = 2,
     installer: Installer = KIT_INSTALLER,
+    skip_failed_locally: bool = False,
+    top: int | None = None,
 ) -> Any:
     """``local``: this machine; container ids (or ``all-local``): those environments, side by
     side, ``jobs`` at a time; both may be named (local runs first). ``installer``: the kit's own
-    (default) or a tsuku binary."""
+    (default) or a tsuku binary. ``skip_failed_locally``: as for :func:`run_pipeline` (off
+    here unless asked). A native environment (``darwin-arm64``) is validated alone, on a runner
+    of its platform; ``top`` samples its batch (the macOS budget)."""
     environments = [environment] if isinstance(environment, str) else list(environment)
     check_allowed_now(layout, None)  # stopped: exit 5 before an engine is even looked for
+    native = _native_environments(environments)
+    if native:
+        if len(environments) != 1:
+            raise UsageError(
+                f"{native[0].id} is validated natively, alone on its runner: "
+                "name it as the only --env"
+            )
+        from automation.stages.validate_native import validate_native
+
+        return validate_native(
+            layout,
+            batch_id,
+            native[0],
+            top=top,
+            installer=installer,
+            guard=lambda eco: check_allowed_now(layout, eco),
+        )
+    if top is not None:
+        raise UsageError("--top samples a native environment's batch (darwin-arm64, ...) only")
     if environments in ([], ["local"]):
         return validate_batch_locally(
             layout,
@@ -517,4 +554,5 @@ def run_validate(
         guard=lambda eco: check_allowed_now(layout, eco),
         progress=_say,
         installer=installer,
+        skip_failed_locally=skip_failed_locally,
     )

@@ -2,9 +2,11 @@
 
 A held recipe is not written to ``recipes/``, and a batch's staging folder is not part of its pull
 request (the batch workflow keeps it as a short-lived artifact), so the body carries it: a summary
-table of the counts, then for every held recipe its reasons, its result per environment (status,
-failure code, version, an excerpt of the output) and its whole constrained TOML, then the recipes
-that were not merged with their failure codes, and the merged ones.
+table of the counts and whether the pull request merges itself (auto-merge: only when no recipe
+was held), then for every held recipe its reasons, what was tested where (per platform: outcome,
+environments, admitted or not), its result per environment (status, failure code, version, an
+excerpt of the output) and its whole constrained TOML, then the recipes that were not merged with
+their failure codes, and the merged ones with their constraints and what was tested where.
 
 GitHub refuses a body longer than 65,536 characters. The body is measured here in UTF-8 bytes
 (never fewer than characters, nor than UTF-16 units) and bounded deterministically: first the
@@ -107,7 +109,48 @@ def _summary(report: Mapping[str, Any]) -> str:
     other = sorted(set(counts) - set(COUNT_COLUMNS))
     if other:
         lines += ["", "Also: " + ", ".join(f"{counts[k]} {_inline(k)}" for k in other)]
+    if "auto_merge" in report:
+        lines += ["", auto_merge_line(report)]
     return "\n".join(lines)
+
+
+def auto_merge_line(report: Mapping[str, Any]) -> str:
+    """Whether the batch workflow enables auto-merge on this pull request, and why."""
+    held = (report.get("counts") or {}).get("held", 0)
+    if report.get("auto_merge"):
+        return (
+            "**Auto-merge: on.** Every recipe passed the gates; this pull request merges itself "
+            "once its checks pass."
+        )
+    if held:
+        return (
+            f"**Auto-merge: off.** {held} recipe(s) held for review below: merge by hand after "
+            "reviewing them."
+        )
+    return "**Auto-merge: off.** Nothing was merged."
+
+
+def tested_text(tested: Mapping[str, Any]) -> str:
+    """One line: each platform point's outcome with its environments, and admission."""
+    parts = []
+    for point, cell in tested.items():
+        environments = cell.get("environments") or {}
+        who = ", ".join(f"{env} {outcome}" for env, outcome in environments.items())
+        admitted = "admitted" if cell.get("admitted") else "not admitted"
+        detail = f" ({who})" if who else ""
+        parts.append(f"{point}: {cell.get('outcome')}{detail}, {admitted}")
+    return "; ".join(parts)
+
+
+def _tested_table(tested: Mapping[str, Any]) -> list[str]:
+    lines = ["| platform | tested | environments | admitted |", "|---|---|---|---|"]
+    for point, cell in tested.items():
+        environments = cell.get("environments") or {}
+        who = ", ".join(f"{env}: {outcome}" for env, outcome in environments.items())
+        admitted = "yes" if cell.get("admitted") else "no"
+        cells = [_code(point), _inline(cell.get("outcome")), _inline(who) or "-", admitted]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 HELD_INTRO = (
@@ -159,6 +202,8 @@ def _held_section(item: Mapping[str, Any], *, with_output: bool) -> str:
     results = item.get("results") or []
     lines = [f"#### {_code(item.get('name', ''))} ({_code(item.get('source', ''))})", ""]
     lines += [f"- {_inline(reason)}" for reason in item.get("reasons") or []]
+    if item.get("tested"):
+        lines += ["", "Tested where:", "", *_tested_table(item["tested"])]
     if results:
         lines += ["", *_results_table(results)]
         if with_output:
@@ -203,6 +248,16 @@ def _merged(items: Sequence[Mapping[str, Any]]) -> str:
                 _code(f"{key} = {json.dumps(value)}") for key, value in sorted(constraints.items())
             )
             line += f": {fields}"
+        tested = item.get("tested") or {}
+        untried = [p for p, c in tested.items() if c.get("outcome") == "untested"]
+        if untried:
+            claimed = [p for p in untried if tested[p].get("admitted")]
+            line += "; untested: " + ", ".join(_code(p) for p in untried)
+            line += (
+                " (admitted without evidence: " + ", ".join(_code(p) for p in claimed) + ")"
+                if claimed
+                else " (not admitted)"
+            )
         lines.append(line)
     return "\n".join(lines)
 
@@ -332,6 +387,19 @@ def render_pr_body(
                 shown = sum(1 for part in parts[:keep] if part.held)
                 return PullRequestBody(text, complete, shown, held_total)
     raise ValueError(f"a pull-request body limit of {limit} bytes cannot hold even its note")
+
+
+def write_merge_outputs(report: Mapping[str, Any], path: Path) -> None:
+    """Append the workflow's outputs (``auto_merge=true|false``, ``merged=N``, ``held=N``) to
+    ``path`` (``$GITHUB_OUTPUT``)."""
+    counts = report.get("counts") or {}
+    lines = [
+        f"auto_merge={'true' if report.get('auto_merge') else 'false'}",
+        f"merged={int(counts.get('merged', 0))}",
+        f"held={int(counts.get('held', 0))}",
+    ]
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
 
 
 def complete_body_path(path: Path) -> Path:

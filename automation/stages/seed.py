@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
+import re
 import sys
 import time
 from collections import Counter, deque
@@ -39,6 +41,8 @@ from typing import Any
 
 from automation.core import schemas
 from automation.core.atomic import append_jsonl, atomic_write_json, registry_lock
+from automation.core.config import ENV_PREFIX as ENDPOINT_ENV_PREFIX
+from automation.core.config import SEED_FAILURES_ENV
 from automation.core.errors import AutomationError, DataError, ExitCode, UnsafeNameError, UsageError
 from automation.core.http import HttpClient, HttpError
 from automation.core.jsondata import read_json
@@ -133,6 +137,76 @@ class SeedItem:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class GaveUp:
+    """Seeding stopped a source: ``failures`` look-ups in a row failed on the network.
+
+    ``endpoint`` is the configured endpoint the last failing request went to (None when its URL
+    is under no configured endpoint), ``base`` that endpoint's base URL.
+    """
+
+    source: str
+    failures: int
+    endpoint: str | None
+    base: str
+    last_error: str
+    during: str  # "look-ups" or "the popularity list"
+
+    @property
+    def variable(self) -> str | None:
+        return None if self.endpoint is None else f"{ENDPOINT_ENV_PREFIX}{self.endpoint.upper()}"
+
+    def message(self) -> str:
+        """The one message a maintainer reads: what failed, where, and what to change."""
+        what = (
+            f"{self.failures} look-ups in a row failed on the network"
+            if self.during == "look-ups"
+            else "its popularity list could not be fetched"
+        )
+        where = f"endpoint {self.endpoint} at {self.base}" if self.endpoint else self.base
+        fix = (
+            f"check that it is reachable from here, or point {self.variable} (or [endpoints] "
+            f"{self.endpoint} in automation.toml) at a mirror"
+            if self.endpoint
+            else "check that it is reachable from here"
+        )
+        limit = (
+            f"; {SEED_FAILURES_ENV} (or [seed] max_network_failures) sets how many failures in "
+            "a row stop a source"
+            if self.during == "look-ups"
+            else ""
+        )
+        return f"gave up on {self.source}: {what} ({where}; last: {self.last_error}); {fix}{limit}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "failures": self.failures,
+            "endpoint": self.endpoint,
+            "base_url": self.base,
+            "variable": self.variable,
+            "last_error": self.last_error,
+            "during": self.during,
+        }
+
+
+def gave_up_on(
+    source: str, http: HttpClient, error: HttpError, failures: int, during: str
+) -> GaveUp:
+    """What to tell about ``error``, the last of ``failures`` network failures of ``source``."""
+    endpoint = error.endpoint or http.config.endpoint_for_url(error.url)
+    base = http.config.endpoint(endpoint) if endpoint else error.url
+    # urllib3's text nests the pool and connection reprs; the errno is what a reader needs.
+    cause = re.search(r"\[Errno (-?\d+)\]\s*([^'\")]*)", str(error))
+    if cause is None:
+        reason = str(error)[:200]
+    else:  # urllib3's text may be cut short; the system's words for a positive errno are not
+        number = int(cause[1])
+        words = os.strerror(number) if number > 0 else cause[2].strip()
+        reason = f"[Errno {number}] {words}"
+    return GaveUp(source, failures, endpoint, base, f"{error.category}: {reason}", during)
+
+
 @dataclass
 class SeedReport:
     source: str
@@ -146,6 +220,7 @@ class SeedReport:
     duration: float = 0.0
     requests: int = 0
     stopped: str | None = None
+    gave_up: GaveUp | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -187,6 +262,7 @@ class SeedReport:
                 "population": self.population,
             },
             "stopped": self.stopped,
+            "gave_up": None if self.gave_up is None else self.gave_up.to_json(),
             "notes": list(self.notes),
             "exit_code": int(self.exit_code),
         }
@@ -314,7 +390,17 @@ def seed(
         if popularity is None:
             loader = adapter_for(source).popularity
             assert loader is not None  # seed_sources() only lists adapters that have one
-            popularity = loader(http, layout, max(20_000, max_lookups * 3))
+            try:
+                popularity = loader(http, layout, max(20_000, max_lookups * 3))
+            except HttpError as exc:
+                if exc.category not in TRANSIENT:
+                    raise
+                # Unreachable: one message naming the endpoint; nothing read, nothing written.
+                report.gave_up = gave_up_on(source, http, exc, 1, "the popularity list")
+                report.stopped = report.gave_up.message()
+                report.duration = time.monotonic() - started
+                report.requests = http.requests_made - requests_before
+                return report
         report.popularity_source = popularity.source
         report.popularity_as_of = popularity.as_of
         report.population = popularity.population
@@ -468,6 +554,10 @@ def _examine(
     accepted_names: set[str] = set()
     accounted = 0
     lookups = 0
+    # Look-ups in a row (in rank order) that failed on the network; at the configured number
+    # the source is given up: the rest would fail the same way, each after its retries.
+    give_up_after = max(1, http.config.seed_max_network_failures)
+    failures_in_row = 0
     pending: deque[tuple[Ranked, str, Future[Lookup] | None, SeedItem | None]] = deque()
     candidates: Iterator[Ranked] = iter(popularity.entries)
     exhausted = False
@@ -522,6 +612,19 @@ def _examine(
                 if item is None:
                     assert maybe_future is not None
                     item = _judge(ranked, name, maybe_future, report, tier1, accepted_names)
+                    error = maybe_future.exception() if maybe_future.done() else None
+                    if isinstance(error, HttpError) and error.category in TRANSIENT:
+                        failures_in_row += 1
+                    else:
+                        failures_in_row = 0  # the endpoint answered
+                    if failures_in_row >= give_up_after and isinstance(error, HttpError):
+                        report.items.append(item)
+                        report.gave_up = gave_up_on(
+                            source, http, error, failures_in_row, "look-ups"
+                        )
+                        report.stopped = report.gave_up.message()
+                        http.abort()  # the look-ups in flight end now, not after retries
+                        break
                 report.items.append(item)
                 if item.outcome in ("accepted", "in_queue", "has_recipe"):
                     accounted += 1
@@ -537,6 +640,7 @@ def _examine(
             for _, _, leftover, _ in pending:
                 if leftover is not None:
                     leftover.cancel()
+    http.reset_abort()  # every look-up has ended: the client serves its caller again
     return new_entries
 
 

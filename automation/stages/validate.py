@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 import tomllib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from automation.containers.downloads import download_cache_dir
 from automation.containers.runtimes import ecosystems_in, runtimes_for
 from automation.containers.tsuku import KIT_INSTALLER, Installer
 from automation.core.atomic import atomic_write_text
@@ -126,8 +127,14 @@ def validate_batch_locally(
     installer: Installer = KIT_INSTALLER,
     guard: Callable[[str], None] = lambda _eco: None,
     progress: Callable[[ResultLine], None] = lambda _line: None,
+    environment: str = "local",
+    platform: str | None = None,
+    only: Collection[str] | None = None,
 ) -> ValidateReport:
     """Validate every generated recipe of a batch on this machine (environment ``local``).
+
+    A native environment (``darwin-arm64`` on its runner) is this machine under its own
+    ``environment`` id and ``platform``; ``only`` narrows the recipes (a budget's sample).
 
     Recipes that already have a result line for ``local`` in this batch are not run again, so an
     interrupted validation resumes (an environment gap excepted: it is tried again). A passing
@@ -139,7 +146,7 @@ def validate_batch_locally(
     staging = Staging(layout, batch_id)
     if not staging.exists():
         raise UsageError(f"no batch {batch_id!r}: {staging.log_path} does not exist")
-    environment, platform = "local", host_platform()
+    platform = platform or host_platform()
     if validator is None:
         tsuku = installer.tsuku
         if tsuku is None:
@@ -148,7 +155,10 @@ def validate_batch_locally(
                 tomllib.loads(staging.recipe_path(o.name).read_text(encoding="utf-8"))
                 for o in staging.generated()
             ]
-            validator = LocalValidator(runtimes=runtimes_for(ecosystems_in(documents)))
+            validator = LocalValidator(
+                runtimes=runtimes_for(ecosystems_in(documents)),
+                download_cache=download_cache_dir(),
+            )
         else:
             validator = TsukuValidator(tsuku)
     report = ValidateReport(batch_id, environment, platform, installer=validator.installer)
@@ -166,6 +176,8 @@ def validate_batch_locally(
         else set()
     )
     for outcome in staging.generated():
+        if only is not None and outcome.name not in only:
+            continue
         if outcome.name in done:
             report.skipped_already_done += 1
             continue

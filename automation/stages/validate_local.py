@@ -24,6 +24,7 @@ from typing import Any
 import tomlkit
 
 from automation.containers import installer, tsuku
+from automation.containers.downloads import local_environment
 from automation.containers.runtimes import ProvisionedRuntime, annotate, host_path, interpreter
 from automation.core.errors import DataError
 from automation.core.hostplatform import host_platform
@@ -225,10 +226,14 @@ class LocalValidator:
         attempts: int = 3,
         backoff: float = 2.0,
         runtimes: Sequence[ProvisionedRuntime] = (),
+        download_cache: Path | None = None,
     ):
         """``runtimes``: tsuku's pinned runtimes (first on PATH, their interpreter makes the
-        virtual environments); none means this machine's own ``node``/``python3``."""
+        virtual environments); none means this machine's own ``node``/``python3``.
+        ``download_cache``: the download cache shared with the containers
+        (:mod:`automation.containers.downloads`); None: every install downloads for itself."""
         self.runtimes = tuple(runtimes)
+        self.download_cache = download_cache
         self.runner = runner
         self.install_timeout = install_timeout
         self.verify_timeout = verify_timeout
@@ -256,7 +261,9 @@ class LocalValidator:
             log_to=lambda _line: None,  # the report says what happened; no command echo
         )
         bin_dir = Path(ctx.bin_dir)
-        ctx.env = _install_env(home, bin_dir, runtimes=self.runtimes)
+        ctx.env = _install_env(
+            home, bin_dir, local_environment(self.download_cache), runtimes=self.runtimes
+        )
         try:
             installer.run_step(dict(step), ctx)
         except installer.StepFailure as exc:

@@ -8,9 +8,11 @@ own ``data/results/<batch>/<environment>.jsonl``. Merge derives constraints from
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -71,16 +73,6 @@ class MatrixReport:
         return "\n".join(parts)
 
 
-def _local_progress(
-    line: ResultLine, progress: Callable[[str], None], on_result: Callable[[str, str], None]
-) -> None:
-    progress(
-        f"  validate local        {line.status:7} {line.recipe} "
-        f"{line.category or ''}/{line.subcategory or ''}"
-    )
-    on_result(LOCAL, line.status)
-
-
 def split_environments(environments: Sequence[str]) -> tuple[bool, list[str]]:
     """(whether ``local`` is asked for, the container environment ids in order)."""
     ids = list(dict.fromkeys(environments or [LOCAL]))
@@ -96,15 +88,36 @@ def validate_matrix(
     guard: Callable[[str], None] = lambda _eco: None,
     progress: Callable[[str], None] = lambda _text: None,
     installer: Installer = KIT_INSTALLER,
+    skip_failed_locally: bool = False,
+    overlap: bool = True,
     on_result: Callable[[str, str], None] = lambda _env, _status: None,
 ) -> MatrixReport:
     """Validate ``batch_id`` in ``local`` (first, if named) and the container environments,
     every one of them with ``installer``. ``on_result(environment, status)`` is called once per
-    result (progress bars)."""
+    result (progress bars). ``skip_failed_locally``: a recipe whose local line is
+    a package-level failure is not installed in the containers; each gets a
+    ``skipped``/``failed_locally`` line instead (``validate_batch_in_environments``).
+
+    ``overlap`` (default): the containers start on a recipe as soon as local has written its
+    line (and the ``[verify]`` it discovered) instead of after the whole batch: local's one
+    process leaves a core idle otherwise. Every recipe is still checked in the containers
+    after, and against what, local found."""
     run_local, container_ids = split_environments(environments)
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
     started = time.monotonic()
+    if run_local and container_ids and overlap:
+        return _overlapped(
+            layout,
+            batch_id,
+            container_ids,
+            jobs,
+            guard,
+            progress,
+            installer,
+            skip_failed_locally,
+            on_result,
+        )
     local = None
     if run_local:
         local = validate_batch_locally(
@@ -112,7 +125,7 @@ def validate_matrix(
             batch_id,
             installer=installer,
             guard=guard,
-            progress=lambda line: _local_progress(line, progress, on_result),
+            progress=_local_shower(progress, on_result),
         )
         if local.stopped:
             return MatrixReport(batch_id, local, None, time.monotonic() - started)
@@ -120,21 +133,97 @@ def validate_matrix(
     if container_ids:
         from automation.containers.validate import validate_batch_in_environments
 
-        def show(result: ValidationResult) -> None:
-            on_result(result.environment, result.status)
-            progress(
-                f"  validate {result.environment:<13} {result.status:7} {result.recipe} "
-                f"{result.category or ''}/{result.subcategory or ''} "
-                f"({result.timings.get('wall', 0):.1f}s)"
-            )
-
         containers = validate_batch_in_environments(
             layout,
             batch_id,
             container_ids,
             jobs=jobs,
             guard=guard,
-            progress=show,
+            progress=_shower(progress, on_result),
             installer=installer,
+            skip_failed_locally=skip_failed_locally,
         )
     return MatrixReport(batch_id, local, containers, time.monotonic() - started)
+
+
+Shown = Callable[[str, str], None]
+
+
+def _shower(
+    progress: Callable[[str], None], on_result: Shown
+) -> Callable[[ValidationResult], None]:
+    def show(result: ValidationResult) -> None:
+        on_result(result.environment, result.status)
+        progress(
+            f"  validate {result.environment:<13} {result.status:7} {result.recipe} "
+            f"{result.category or ''}/{result.subcategory or ''} "
+            f"({result.timings.get('wall', 0):.1f}s)"
+        )
+
+    return show
+
+
+def _local_shower(
+    progress: Callable[[str], None], on_result: Shown
+) -> Callable[[ResultLine], None]:
+    def show(line: ResultLine) -> None:
+        on_result(LOCAL, line.status)
+        progress(
+            f"  validate local        {line.status:7} {line.recipe} "
+            f"{line.category or ''}/{line.subcategory or ''}"
+        )
+
+    return show
+
+
+def _overlapped(
+    layout: RegistryLayout,
+    batch_id: str,
+    container_ids: Sequence[str],
+    jobs: int,
+    guard: Callable[[str], None],
+    progress: Callable[[str], None],
+    installer: Installer,
+    skip_failed_locally: bool,
+    on_result: Shown,
+) -> MatrixReport:
+    """Local in this thread, the containers in another, each recipe as soon as local is done
+    with it (:class:`~automation.containers.validate.LocalFeed`)."""
+    from automation.containers.validate import LocalFeed, validate_batch_in_environments
+
+    started = time.monotonic()
+    feed = LocalFeed.of_batch(layout, batch_id, skip_failed_locally=skip_failed_locally)
+    stop = threading.Event()
+    show_local = _local_shower(progress, on_result)
+
+    def local_progress(line: ResultLine) -> None:
+        feed.add(line)
+        show_local(line)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        containers = pool.submit(
+            validate_batch_in_environments,
+            layout,
+            batch_id,
+            container_ids,
+            jobs=jobs,
+            guard=guard,
+            progress=_shower(progress, on_result),
+            installer=installer,
+            skip_failed_locally=skip_failed_locally,
+            wait_for=feed,
+            stop=stop,
+        )
+        try:
+            local = validate_batch_locally(
+                layout, batch_id, installer=installer, guard=guard, progress=local_progress
+            )
+        except BaseException:
+            stop.set()  # Ctrl-C or a crash: the containers finish what they run, take no more
+            raise
+        finally:
+            feed.finish()
+        if local.stopped:
+            stop.set()
+        report = containers.result()
+    return MatrixReport(batch_id, local, report, time.monotonic() - started)

@@ -157,3 +157,105 @@ def test_emergency_stop_between_recipes_keeps_what_is_done(batch: RegistryLayout
     assert report.exit_code == ExitCode.STOPPED and "emergency stop" in (report.stopped or "")
     assert seen == ["pypi", "pypi"] and len(report.results) == 1
     assert len(read_results_file(batch.results_file(BATCH, "debian-12")).lines) == 1
+
+
+def test_containers_overlap_local_and_check_what_local_found(
+    batch: RegistryLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`validate_matrix` with local and containers: a container starts on a recipe once local
+    has written its line, not after the whole batch; it checks the recipe local rewrote; a
+    package-level local failure is not tried (skipped/failed_locally), and merge fails it on
+    local's verdict alone."""
+    import threading
+
+    import automation.containers.validate as container_validate
+    import automation.stages.validate_matrix as matrix
+    from automation.registry.results import ResultLine, append_results
+    from automation.stages.validate_local import apply_verify
+
+    events: list[str] = []
+    payloads: dict[str, str] = {}
+    first_container = threading.Event()
+
+    def answer(env: str, name: str, phase: str) -> dict:
+        events.append(f"{env} {name} {phase}")
+        if name == "goodtool":
+            first_container.set()
+        return record("pass", version="1.0.0")
+
+    engine = Engine(answer)
+
+    def copying(args: list[str], *, timeout: float | None = None) -> object:
+        if args[1] == "cp":  # the payload's recipe: what the container checks
+            recipe = Path(args[2]) / "recipe.json"
+            payloads[args[3].split(":")[0]] = recipe.read_text()
+        return engine(args, timeout=timeout)
+
+    def fake_local(layout: RegistryLayout, batch_id: str, **kw: object) -> object:
+        progress = kw["progress"]
+        staging = Staging(layout, batch_id)
+        report = matrix.ValidateReport(batch_id, "local", "linux-debian-glibc-x86_64")
+        for outcome in staging.generated():
+            name = outcome.name
+            path = staging.recipe_path(name)
+            failing = name == "ubuntubroken"
+            if not failing:
+                text = apply_verify(path.read_text(), f"{name} -V", "v{version}", path=str(path))
+                path.write_text(text)
+            line = ResultLine(
+                recipe=name,
+                environment="local",
+                platform="linux-debian-glibc-x86_64",
+                status="fail" if failing else "pass",
+                category="install_failed" if failing else None,
+                subcategory="build_failed" if failing else None,
+                exit_code=6 if failing else 0,
+                attempts=1,
+                message="Failed building wheel" if failing else "ok",
+                timestamp="2026-11-27T12:10:00Z",
+                version="1.0.0",
+                batch_id=batch_id,
+            )
+            append_results(layout, batch_id, "local", [line])
+            events.append(f"local {name}")
+            progress(line)  # type: ignore[operator]
+            if name == "goodtool":
+                # The containers take goodtool while local goes on with the next recipe.
+                assert first_container.wait(10)
+            report.lines.append(line)
+        return report
+
+    monkeypatch.setattr(matrix, "validate_batch_locally", fake_local)
+    monkeypatch.setattr(container_validate, "runtimes_for", lambda _ecosystems: ())
+    monkeypatch.setattr(
+        container_validate, "detect_runtime", lambda prefer=None: PodmanRuntime(copying)
+    )
+    report = matrix.validate_matrix(
+        batch, BATCH, ["local", "debian-12", "ubuntu-24.04"], skip_failed_locally=True
+    )
+
+    assert events.index("local goodtool") < min(
+        i for i, e in enumerate(events) if e.endswith("goodtool install")
+    )
+    # A container ran goodtool before local was done with the batch.
+    assert min(i for i, e in enumerate(events) if e.endswith("goodtool install")) < events.index(
+        "local muslbroken"
+    )
+    assert report.containers is not None
+    by_key = {(r.recipe, r.environment): r for r in report.containers.results}
+    for env in ("debian-12", "ubuntu-24.04"):
+        assert by_key[("goodtool", env)].status == "pass"
+        assert by_key[("muslbroken", env)].status == "pass"
+        assert (
+            by_key[("ubuntubroken", env)].status,
+            by_key[("ubuntubroken", env)].subcategory,
+        ) == (
+            "skipped",
+            "failed_locally",
+        )
+    assert not any("ubuntubroken install" in e for e in events)
+    # What the containers checked is the recipe local rewrote.
+    checked = [text for name, text in payloads.items() if "goodtool" in name]
+    assert checked and all('"command": "goodtool -V"' in text for text in checked)
+    merged = merge_batch(batch, BATCH)
+    assert {d.name: d.action for d in merged.decisions}["ubuntubroken"] == "failed"

@@ -42,6 +42,8 @@ def package_from(info: CrateInfo) -> ToolchainPackage:
         executables=info.executables,
         primary=info.name,
         first_release=info.created_at,
+        downloads=info.downloads,
+        downloads_period="all time" if info.downloads is not None else None,
         problem=problem,
     )
 

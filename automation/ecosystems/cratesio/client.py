@@ -67,6 +67,7 @@ class CrateInfo:
     status: str  # OK | LIBRARY_ONLY | NO_BIN_METADATA | ALL_YANKED
     created_at: str | None  # when the crate was first published
     ignored: tuple[str, ...] = ()  # bin names rejected as unsafe
+    downloads: int | None = None  # ``crate.downloads``: all-time downloads of every version
 
     @property
     def executables(self) -> tuple[str, ...]:
@@ -91,6 +92,13 @@ def semver_key(
     # Numeric identifiers rank below alphanumeric ones (semver §11).
     ids = tuple((0, int(p)) if p.isdigit() else (1, p) for p in pre.split("."))
     return (0, core, ids, num)
+
+
+def count_or_none(value: object) -> int | None:
+    """A download count as the document gives it: a non-negative integer, else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
 
 
 def _text(value: object) -> str:
@@ -120,13 +128,24 @@ def parse_crate_document(document: Any, *, url: str) -> CrateInfo:
     description = _text(crate.get("description"))
     homepage, repository = https_url(crate.get("homepage")), https_url(crate.get("repository"))
     created = crate.get("created_at") if isinstance(crate.get("created_at"), str) else None
+    downloads = count_or_none(crate.get("downloads"))
     if not candidates:
-        return CrateInfo(name, "", description, homepage, repository, None, ALL_YANKED, created, ())
+        return CrateInfo(
+            name, "", description, homepage, repository, None, ALL_YANKED, created, (), downloads
+        )
     chosen = max(candidates, key=lambda v: semver_key(v["num"]))
     version = chosen["num"]
     if "bin_names" not in chosen or chosen["bin_names"] is None:
         return CrateInfo(
-            name, version, description, homepage, repository, None, NO_BIN_METADATA, created
+            name,
+            version,
+            description,
+            homepage,
+            repository,
+            None,
+            NO_BIN_METADATA,
+            created,
+            downloads=downloads,
         )
     raw = chosen["bin_names"]
     if not isinstance(raw, list):
@@ -137,7 +156,16 @@ def parse_crate_document(document: Any, *, url: str) -> CrateInfo:
     bad = sorted(repr(b)[:100] for b in raw if not (isinstance(b, str) and BIN_NAME.fullmatch(b)))
     status = OK if good else LIBRARY_ONLY
     return CrateInfo(
-        name, version, description, homepage, repository, tuple(good), status, created, tuple(bad)
+        name,
+        version,
+        description,
+        homepage,
+        repository,
+        tuple(good),
+        status,
+        created,
+        tuple(bad),
+        downloads,
     )
 
 

@@ -41,6 +41,12 @@ def go_environment(ctx: kit.Context, base: str | None) -> dict[str, str]:
     }
     if base is not None:
         env["GOPROXY"] = base
+    # Downloaded modules (zips checked against go.sum and the checksum database when fetched,
+    # and locked while written) come from the shared download cache; what go builds (GOCACHE)
+    # stays the environment's own.
+    shared = kit.download_cache(ctx, "go-mod")
+    if shared is not None:
+        env["GOMODCACHE"] = shared
     return env
 
 

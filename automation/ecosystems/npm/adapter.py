@@ -34,7 +34,7 @@ def fetch(http: HttpClient, identifier: str) -> UpstreamPackage:
         homepage_candidates=tuple(u for u in (package.homepage, package.repository) if u),
         executables=package.bin,
         fallback_homepage=f"https://www.npmjs.com/package/{package.name}",
-        first_release=package.created,
+        first_release=package.first_release,
         runtime_conflict=conflict,
     )
 

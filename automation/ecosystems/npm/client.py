@@ -12,12 +12,14 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from automation.core.errors import UnsafeNameError
 from automation.core.http import BadResponse, HttpClient
 from automation.core.jsonsplit import split_object
+from automation.core.timefmt import parse_timestamp
 from automation.ecosystems.npm.engines import engines_node
 
 ABBREVIATED = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8"
@@ -64,6 +66,10 @@ class NpmPackage:
     integrity: str | None
     ignored_bins: tuple[str, ...] = ()
     engines_node: str | None = None  # the latest version's ``engines.node`` (a semver range)
+    # The first release (age and typosquat gates): ``time.created``; a document without it
+    # (some mirrors) gives the earliest per-version stamp of ``time`` instead (a mirror that
+    # restamped versions makes a package look younger, never older). None without ``time``.
+    first_release: str | None = None
 
     @property
     def is_cli(self) -> bool:
@@ -127,6 +133,28 @@ def bin_names(package: str, bin_field: object) -> tuple[tuple[str, ...], tuple[s
     return tuple(good[:MAX_BINS]), tuple(bad)
 
 
+def first_published(times: Mapping[str, Any]) -> str | None:
+    """When the package was first published, from a packument's ``time`` object.
+
+    ``created`` when it is there; else the earliest stamp of a version (every key but
+    ``created``, ``modified`` and ``unpublished``), compared as instants.
+    """
+    created = times.get("created")
+    if isinstance(created, str):
+        return created
+    earliest: tuple[datetime, str] | None = None
+    for key, stamp in times.items():
+        if key in ("created", "modified", "unpublished") or not isinstance(stamp, str):
+            continue
+        try:
+            when = parse_timestamp(stamp)
+        except ValueError:
+            continue
+        if earliest is None or when < earliest[0]:
+            earliest = (when, stamp)
+    return earliest[1] if earliest else None
+
+
 def parse_packument(document: Any, *, url: str = "") -> NpmPackage:
     """Parse a full or abbreviated packument; fields of the latest version win over top level."""
     if not isinstance(document, dict):
@@ -166,6 +194,7 @@ def parse_packument(document: Any, *, url: str = "") -> NpmPackage:
         integrity=dist.get("integrity") if isinstance(dist.get("integrity"), str) else None,
         ignored_bins=ignored,
         engines_node=engines_node(manifest),
+        first_release=first_published(times),
     )
 
 

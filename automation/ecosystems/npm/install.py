@@ -23,6 +23,17 @@ def registry_args(ctx: kit.Context) -> list[str]:
     return ["--registry", base + "/"] if base else []
 
 
+def npm_cache_environment(ctx: kit.Context) -> dict[str, str]:
+    """``npm_config_cache`` in the shared download cache (``kit.download_cache``), if any.
+
+    npm's cache holds only downloads (registry documents and package tarballs, addressed by
+    their integrity digest and written by rename), safe for concurrent npms; what an install
+    builds (native addons) lives in the tool's own ``node_modules``.
+    """
+    shared = kit.download_cache(ctx, "npm")
+    return {"npm_config_cache": shared} if shared else {}
+
+
 def npm_install(step: dict[str, Any], ctx: kit.Context) -> None:
     """``npm install --global --prefix`` into the tool's own directory; links its bin entries."""
     package = kit.step_field(step, "package")
@@ -44,6 +55,7 @@ def npm_install(step: dict[str, Any], ctx: kit.Context) -> None:
             spec,
         ],
         ctx,
+        env=npm_cache_environment(ctx),
         what="npm install " + spec,
     )
     manifest = os.path.join(root, "lib", "node_modules", package, "package.json")

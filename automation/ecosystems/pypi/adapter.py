@@ -14,8 +14,12 @@ from automation.ecosystems import EcosystemAdapter, Lookup
 from automation.ecosystems.popularity import PopularityList
 from automation.ecosystems.pypi import FACTS
 from automation.ecosystems.pypi.builder import PypiUpstream, build_pypi
-from automation.ecosystems.pypi.client import fetch_pypi_project
-from automation.ecosystems.pypi.popularity import load_pypi_popularity
+from automation.ecosystems.pypi.client import fetch_pypi_project, normalise_project_name
+from automation.ecosystems.pypi.popularity import (
+    SHIPPED_PERIOD,
+    load_pypi_popularity,
+    shipped_downloads,
+)
 from automation.ecosystems.pypi.requires import PythonTarget
 from automation.ecosystems.pypi.toolness import pypi_verdict
 
@@ -29,6 +33,9 @@ def fetch(http: HttpClient, identifier: str) -> PypiUpstream:
     if project.runtime_conflict:
         assert FACTS.runtime is not None
         conflict = f"{project.runtime_conflict} ({FACTS.runtime.pinned_by})"
+    # The document has no download count; the kit's copy of the 30-day ranking has one for the
+    # top projects (generation prefers the registry's own seeding record when there is one).
+    downloads = shipped_downloads().get(normalise_project_name(identifier))
     return PypiUpstream(
         ecosystem="pypi",
         identifier=project.name if project.name.lower() == identifier.lower() else identifier,
@@ -39,6 +46,9 @@ def fetch(http: HttpClient, identifier: str) -> PypiUpstream:
         fallback_homepage=f"https://pypi.org/project/{identifier}/",
         runtime_conflict=conflict,
         script_extras=project.script_extras,
+        first_release=project.first_release,
+        downloads=downloads,
+        downloads_period=SHIPPED_PERIOD if downloads is not None else None,
     )
 
 

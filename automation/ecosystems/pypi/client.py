@@ -20,12 +20,14 @@ import struct
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 from automation.core.errors import UnsafeNameError
 from automation.core.http import BadResponse, HttpClient
 from automation.core.jsonsplit import split_object
+from automation.core.timefmt import parse_timestamp
 from automation.ecosystems.pypi.extras import ExtraNeed, script_needs, source_members
 from automation.ecosystems.pypi.requires import (
     PythonTarget,
@@ -107,6 +109,9 @@ class ProjectInfo:
     runtime_conflict: str = ""
     classifiers: tuple[str, ...] = ()  # ``info.classifiers`` (seeding's tool signals)
     keywords: str = ""  # ``info.keywords`` as written (comma or space separated)
+    # The earliest ``upload_time_iso_8601`` of any file of any release (yanked ones too: they
+    # date the name as well): the project's first release, for the age and typosquat gates.
+    first_release: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +146,7 @@ class PypiProject:
     script_extras: Mapping[str, ExtraNeed] = field(default_factory=dict)
     classifiers: tuple[str, ...] = ()
     keywords: str = ""
+    first_release: str | None = None  # earliest upload time over every release's files
 
     @property
     def executables(self) -> tuple[str, ...]:
@@ -313,6 +319,23 @@ def _upload_times(files: object) -> list[str]:
     ]
 
 
+def first_upload(releases: Mapping[str, Any]) -> str | None:
+    """The earliest ``upload_time_iso_8601`` over every file of every release (None if none).
+
+    Compared as instants, not as text: PyPI writes microseconds, a mirror may not.
+    """
+    earliest: tuple[datetime, str] | None = None
+    for files in releases.values():
+        for stamp in _upload_times(files):
+            try:
+                when = parse_timestamp(stamp)
+            except ValueError:
+                continue
+            if earliest is None or when < earliest[0]:
+                earliest = (when, stamp)
+    return earliest[1] if earliest else None
+
+
 def parse_project_json(
     document: Any, *, base_url: str, python: PythonTarget | None = None
 ) -> ProjectInfo:
@@ -376,6 +399,7 @@ def parse_project_json(
         runtime_conflict=conflict,
         classifiers=_strings(info.get("classifiers")),
         keywords=info["keywords"].strip() if isinstance(info.get("keywords"), str) else "",
+        first_release=first_upload(releases),
     )
 
 
@@ -403,8 +427,24 @@ def decode_project_json(body: bytes, python: PythonTarget | None = None) -> Any:
         if _needs_releases(document, python):
             document["releases"] = {k: json.loads(bytes(v)) for k, v in members.nested.items()}
         else:
-            document["releases"] = dict.fromkeys(members.nested)
+            # Of the files nothing else is read but their upload times (``first_upload``).
+            document["releases"] = {k: _upload_stamps(bytes(v)) for k, v in members.nested.items()}
     return document
+
+
+_UPLOAD_TIME_KEY = b'"upload_time_iso_8601"'
+_UPLOAD_TIME = re.compile(rb'"upload_time_iso_8601"\s*:\s*"([^"\\]*)"')
+
+
+def _upload_stamps(raw: bytes) -> Any:
+    """One release's files reduced to their ``upload_time_iso_8601`` (what ``first_upload``
+    reads), by a scan of the raw text: decoding every release's files is most of the cost of a
+    project with hundreds of releases. A value the scan cannot vouch for (an escape, null, the
+    key written some other way) sends the release through ``json.loads``."""
+    stamps = _UPLOAD_TIME.findall(raw)
+    if raw.count(_UPLOAD_TIME_KEY) != len(stamps):
+        return json.loads(raw)
+    return [{"upload_time_iso_8601": stamp.decode("utf-8")} for stamp in stamps]
 
 
 # ---------------------------------------------------------------- entry_points.txt
@@ -896,4 +936,5 @@ def fetch_pypi_project(
         script_extras=needs,
         classifiers=info.classifiers,
         keywords=info.keywords,
+        first_release=info.first_release,
     )

@@ -7,6 +7,8 @@ the population percentiles are ranked against.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -15,7 +17,7 @@ from automation.core.http import BadResponse, HttpClient, HttpError
 from automation.core.jsondata import read_json
 from automation.core.layout import REPOSITORY_ROOT
 from automation.ecosystems.popularity import PopularityList, rank_counts
-from automation.ecosystems.pypi.client import PROJECT_NAME
+from automation.ecosystems.pypi.client import PROJECT_NAME, normalise_project_name
 
 SHIPPED_PYPI_TOP = REPOSITORY_ROOT / "data" / "pypi-top-packages-30-days.min.json"
 
@@ -74,3 +76,24 @@ def load_pypi_popularity(http: HttpClient, *, refresh: bool = True) -> Popularit
         fallback_population=population,
     )
     return replace(ranked, notes=(*ranked.notes, note))
+
+
+SHIPPED_PERIOD = "30 days"
+
+
+@functools.cache
+def shipped_downloads() -> Mapping[str, int]:
+    """Normalised project name -> 30-day downloads, from the shipped copy (read once).
+
+    What generation records for a project seeding did not rank (the registry's
+    ``data/queues/popularity.json`` has the others); empty when the copy cannot be read, since
+    a missing count only leaves a gate without data, which it says.
+    """
+    document, problem = read_json(SHIPPED_PYPI_TOP, str(SHIPPED_PYPI_TOP))
+    if problem is not None:
+        return {}
+    try:
+        ranked = parse_pypi_top(document, source=SHIPPED_PYPI_TOP.name, fallback_population=0)
+    except BadResponse:
+        return {}
+    return {normalise_project_name(r.identifier): r.downloads for r in ranked.entries}

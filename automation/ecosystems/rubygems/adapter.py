@@ -35,6 +35,8 @@ def package_from(gem: Gem) -> ToolchainPackage:
         executables=gem.executables,
         primary=info.name,
         first_release=None,  # the document dates only the current version, not the first
+        downloads=info.downloads,
+        downloads_period="all time" if info.downloads is not None else None,
         problem=problem,
     )
 

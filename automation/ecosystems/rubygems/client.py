@@ -71,6 +71,7 @@ class GemInfo:
     homepage: str | None  # homepage_uri if https, else source_code_uri if https
     sha256: str | None
     created_at: str | None  # version_created_at
+    downloads: int | None = None  # ``downloads``: all-time downloads of every version
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,13 @@ class Gem:
     @property
     def version(self) -> str:
         return self.info.version
+
+
+def _count(value: object) -> int | None:
+    """A download count as the document gives it: a non-negative integer, else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
 
 
 def parse_gem_document(document: Any, *, url: str) -> GemInfo:
@@ -114,6 +122,7 @@ def parse_gem_document(document: Any, *, url: str) -> GemInfo:
         if isinstance(sha, str) and re.fullmatch(r"[0-9a-fA-F]{64}", sha)
         else None,
         created_at=created if isinstance(created, str) else None,
+        downloads=_count(document.get("downloads")),
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.core.atomic import atomic_write_json, atomic_write_text
-from automation.core.errors import ExitCode, UsageError
+from automation.core.errors import DataError, ExitCode, UsageError
 from automation.core.layout import RegistryLayout
 from automation.core.report import Problem
 from automation.core.timefmt import now as clock_now
@@ -23,6 +23,7 @@ from automation.learn.dashboard.data import DashboardData, Loaded, aggregate
 from automation.learn.dashboard.render import render_html
 from automation.learn.gaps import analyse, load_inputs
 from automation.learn.sli import evaluate, load_thresholds
+from automation.registry.budget import Spend, read_week, week_start
 from automation.registry.control import read_control, require_valid
 from automation.registry.manifest import BatchManifest, manifest_files, read_manifest_file
 from automation.registry.metrics import MetricsRecord, metrics_files, read_metrics_file
@@ -72,6 +73,12 @@ def load(root: str | Path, *, now: datetime, config_path: Path | None = None) ->
         rscan = read_results_file(path, rel=rel(path))
         results += rscan.lines
         result_problems += rscan.problems
+    spends: list[Spend] = []
+    spend_problems: list[Problem] = []
+    try:
+        spends = read_week(layout, week_start(now))
+    except DataError as exc:  # one bad ledger file: counted, like an unreadable metrics line
+        spend_problems.append(Problem(exc.path or "", exc.where or "", exc.detail))
     thresholds = load_thresholds(layout.root, config_path)
     sli = evaluate(metrics, manifests, now, thresholds)
     failure_problems = {"error": len(inputs.record_problems), "warning": 0, "normalised": 0}
@@ -90,12 +97,14 @@ def load(root: str | Path, *, now: datetime, config_path: Path | None = None) ->
         blocked_packages=len({n for b in analysis.blockers for n in b.direct}),
         weights=analysis.weights_source,
         sli=sli,
+        spends=tuple(spends),
         problems={
             "failures": failure_problems,
             "metrics": _severities(metric_problems),
             "control": _severities(list(control.problems)),
             "batch manifests": _severities(manifest_problems),
             "results": _severities(result_problems),
+            "runner minutes": _severities(spend_problems),
             "recipes": _severities(list(inputs.recipe_problems)),
         },
     )

@@ -26,6 +26,7 @@ from automation.core.timefmt import format_timestamp, parse_timestamp
 from automation.learn.blockers import Blocker, EntryLookup, SatisfiedDependency
 from automation.learn.sli import SliReport
 from automation.registry.breaker import BreakerConfig, effective
+from automation.registry.budget import RUNNERS, BudgetConfig, Spend, used_minutes, week_start
 from automation.registry.control import Control
 from automation.registry.failures import CATEGORIES, FailureRecord
 from automation.registry.manifest import BatchManifest
@@ -317,6 +318,65 @@ class BlockersSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetRow:
+    """One runner kind's minutes this week."""
+
+    runner: str
+    used: int
+    limit: int
+    environments: Mapping[str, int]  # environment -> minutes
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runner": self.runner,
+            "used": self.used,
+            "limit": self.limit,
+            "remaining": self.remaining,
+            "share_used": _round(self.used / self.limit) if self.limit else None,
+            "environments": dict(self.environments),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetSummary:
+    """The runner-minute budget of the current week (batch-control.json + the ledger)."""
+
+    week_start: str
+    rows: tuple[BudgetRow, ...]
+    sample_size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "week_start": self.week_start,
+            "macos_sample_size": self.sample_size,
+            "runners": [row.to_json() for row in self.rows],
+        }
+
+
+def summarise_budget(
+    budget: Mapping[str, Any], spends: Sequence[Spend], now: datetime
+) -> BudgetSummary:
+    """This week's minutes per runner kind and environment against the configured limits."""
+    config = BudgetConfig.from_control(budget)
+    week = week_start(now)
+    used = used_minutes(spends, week)
+    rows = []
+    for runner in RUNNERS:
+        per_env: Counter[str] = Counter()
+        for spend in spends:
+            if spend.week_start == week and spend.runner == runner:
+                per_env[spend.environment] += spend.minutes
+        rows.append(
+            BudgetRow(runner, used[runner], config.limits[runner], dict(sorted(per_env.items())))
+        )
+    return BudgetSummary(week, tuple(rows), config.sample_size)
+
+
+@dataclass(frozen=True, slots=True)
 class DashboardData:
     generated_at: str
     root: str
@@ -332,6 +392,7 @@ class DashboardData:
     batches_total: int
     sli: SliReport
     problems: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    budget: BudgetSummary | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -353,6 +414,7 @@ class DashboardData:
                 "recent": [b.to_json() for b in self.batches],
             },
             "sli": self.sli.to_json(),
+            "budget": None if self.budget is None else self.budget.to_json(),
             "problems": {k: dict(v) for k, v in self.problems.items()},
         }
 
@@ -589,6 +651,7 @@ class Loaded:
     weights: str
     sli: SliReport
     problems: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    spends: tuple[Spend, ...] = ()  # this week's runner-minute ledger
 
 
 def aggregate(loaded: Loaded) -> DashboardData:
@@ -611,4 +674,5 @@ def aggregate(loaded: Loaded) -> DashboardData:
         batches_total=len(loaded.manifests),
         sli=loaded.sli,
         problems=loaded.problems,
+        budget=summarise_budget(loaded.control.budget, loaded.spends, loaded.now),
     )

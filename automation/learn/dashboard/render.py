@@ -275,6 +275,35 @@ def _control_section(d: DashboardData) -> str:
     return _section("Breakers", lead, body, "breakers")
 
 
+def _budget_section(d: DashboardData) -> str:
+    if d.budget is None:
+        return ""
+    rows = []
+    for row in d.budget.rows:
+        share = row.used / row.limit * 100 if row.limit else 0.0
+        per_env = ", ".join(f"{env} {minutes}" for env, minutes in row.environments.items())
+        rows.append(
+            [
+                esc(row.runner),
+                _m(f"budget.{row.runner}.used", row.used),
+                _m(f"budget.{row.runner}.limit", row.limit),
+                _m(f"budget.{row.runner}.remaining", row.remaining),
+                esc(f"{share:.0f}%"),
+                esc(per_env or "—"),
+            ]
+        )
+    lead = (
+        f"Hosted runner minutes in the week of {esc(d.budget.week_start)} (Monday, UTC), from "
+        "the jobs' ledger (data/metrics/runner-minutes/) against the limits in batch-control.json. "
+        "A job that would overrun is deferred before it starts; a macOS job validates the top "
+        f"{d.budget.sample_size} recipes of a batch by priority, the rest wait for the nightly run."
+    )
+    table = _table(
+        ["runner", "used", "limit", "left", "share", "by environment"], rows, {1, 2, 3, 4}
+    )
+    return _section("Runner minutes this week", lead, table, "budget")
+
+
 def _funnel_cell(value: int | None, seeded: int, color: str, metric: str) -> str:
     if value is None:
         return '<td class="bar"><span class="empty">no results</span></td>'
@@ -586,7 +615,9 @@ def _problems_section(d: DashboardData) -> str:
 
 def render_html(d: DashboardData) -> str:
     """The whole page as one string."""
-    top = '<div class="grid">' + _sli_section(d) + _control_section(d) + "</div>"
+    top = (
+        '<div class="grid">' + _sli_section(d) + _control_section(d) + _budget_section(d) + "</div>"
+    )
     funnel = f'<div style="margin:14px 0">{_funnel_section(d)}</div>'
     rest = [
         _queue_section(d),

@@ -563,6 +563,27 @@ def test_cli_reads_json_recipe_and_prints_one_line(
     assert code == 0
 
 
+@pytest.mark.parametrize("flag", [True, False])
+def test_cli_reuses_the_interpreters_pip_only_when_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flag: bool
+) -> None:
+    """``--reuse-host-tools``: the interpreter has pip (the provisioned runtime): venvs are made
+    without their own (what pipx does with its shared pip)."""
+    seen: list[bool] = []
+
+    def fake_install(recipe: dict[str, object], ctx: Context) -> dict[str, object]:
+        seen.append(ctx.reuse_host_tools)
+        return installer.result(installer.SKIPPED, installer.UNSUPPORTED, "constraints", "x")
+
+    monkeypatch.setattr(installer, "install", fake_install)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"metadata": {"name": "none"}, "steps": []}))
+    argv = ["install", str(path), "--platform", "linux-debian-glibc-x86_64"]
+    argv += ["--prefix", str(tmp_path / "p")] + (["--reuse-host-tools"] if flag else [])
+    installer.main(argv)
+    assert seen == [flag]
+
+
 def _runtime_imports(tree: ast.Module) -> set[str]:
     """Modules a file imports when it runs (``if TYPE_CHECKING:`` blocks never run)."""
     skipped = {
@@ -748,6 +769,33 @@ def test_a_configured_endpoint_that_is_no_base_url_fails_the_install(
         installer.configured_endpoint(ctx, "cratesio")
     assert (caught.value.category, caught.value.subcategory) == ("install_failed", "bad_endpoint")
     assert "AUTOMATION_ENDPOINT_CRATESIO" in caught.value.message
+
+
+# --- the shared download cache ------------------------------------------------------------------
+
+
+def test_download_cache_is_a_created_folder_of_the_shared_cache(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    ctx = Context("t", DEBIAN, str(tmp_path / "p"), env={"AUTOMATION_DOWNLOAD_CACHE": str(shared)})
+    assert installer.download_cache(ctx, "npm") == str(shared / "npm")
+    assert (shared / "npm").is_dir()
+
+
+@pytest.mark.parametrize("value", ["", "off", "relative/dir"])
+def test_no_absolute_cache_folder_means_no_shared_cache(tmp_path: Path, value: str) -> None:
+    ctx = Context("t", DEBIAN, str(tmp_path / "p"), env={"AUTOMATION_DOWNLOAD_CACHE": value})
+    assert installer.download_cache(ctx, "npm") is None
+
+
+def test_an_unusable_cache_costs_downloads_never_the_install(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("in the way")
+    ctx = Context(
+        "t", DEBIAN, str(tmp_path / "p"), env={"AUTOMATION_DOWNLOAD_CACHE": str(tmp_path / "file")}
+    )
+    assert installer.download_cache(ctx, "npm") is None
+    # A name that is not one folder is refused rather than joined.
+    ok = Context("t", DEBIAN, str(tmp_path / "p"), env={"AUTOMATION_DOWNLOAD_CACHE": str(tmp_path)})
+    assert installer.download_cache(ok, "../escape") is None
 
 
 def test_note_runtime_asks_with_the_given_arguments(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ from automation.containers.validate import (
 )
 from automation.core.errors import ExitCode
 from automation.core.layout import RegistryLayout
-from automation.registry.results import read_results_file
+from automation.registry.results import ResultLine, append_results, read_results_file
 from tests.support.container_runner import FakeRunner
 from tests.support.fake_engine import FakeEngine
 
@@ -124,8 +125,9 @@ INSTALL_FAIL = {
 }
 
 
-def test_all_nine_environments_are_declared_with_reference_platforms() -> None:
-    assert [e.id for e in ENVS] == [
+def test_all_nine_x86_64_environments_are_declared_with_reference_platforms() -> None:
+    # The arm64 and native (macOS) environments: tests/unit/containers/test_environments.py.
+    assert [e.id for e in ENVS if e.arch == "x86_64"] == [
         "debian-11",
         "debian-12",
         "debian-13",
@@ -149,7 +151,7 @@ def test_hosted_images_are_pinned_to_the_reference_digests(reference_dir: Path) 
     images = json.loads((reference_dir / "container-images.json").read_text())
     family_key = {"rhel": "rhel", "alpine": "alpine", "arch": "arch", "suse": "suse"}
     for env in ENVS:
-        if env.hosted_only:
+        if env.hosted_only and env.family in family_key:
             assert env.base_image == images[family_key[env.family]]["image"]
         assert "@sha256:" in env.base_image or re.search(r":\d+(\.\d+)*(-slim)?$", env.base_image)
 
@@ -523,3 +525,211 @@ def test_the_container_network_setting_is_checked() -> None:
     assert container_network({"AUTOMATION_CONTAINER_NETWORK": "host"}) == "host"
     with pytest.raises(UsageError, match="AUTOMATION_CONTAINER_NETWORK"):
         container_network({"AUTOMATION_CONTAINER_NETWORK": "host --privileged"})
+
+
+# --- throughput: the shared download cache, recipes that failed locally ------------------------
+
+
+def test_the_download_cache_is_mounted_read_write_with_its_variable(
+    tmp_path: Path, recipe: Recipe
+) -> None:
+    from automation.containers.downloads import CONTAINER_DOWNLOAD_CACHE, DOWNLOAD_CACHE_ENV
+
+    runner = FakeRunner(
+        [(is_exec("install"), line(PASS_INSTALL)), (is_exec("verify"), line(PASS_VERIFY))]
+    )
+    validate_in_environment(
+        [recipe],
+        BY_ID["debian-12"],
+        PodmanRuntime(runner),
+        layout=RegistryLayout.at(tmp_path),
+        options=options(download_cache=tmp_path / "dl", ca_bundle=Path("/etc/hosts")),
+    )
+    run = runner.calls[0]
+    # Read-write (no ":ro"), beside the CA bundle, and the installer is told where it is.
+    assert f"{tmp_path / 'dl'}:{CONTAINER_DOWNLOAD_CACHE}" in run
+    assert f"{DOWNLOAD_CACHE_ENV}={CONTAINER_DOWNLOAD_CACHE}" in run
+    # Without a cache nothing is mounted.
+    bare = ValidationOptions(batch_id="b").run_options()
+    assert not bare.mounts and DOWNLOAD_CACHE_ENV not in dict(bare.env)
+
+
+def _local_line(name: str, status: str, category: str | None, sub: str | None) -> ResultLine:
+    return ResultLine(
+        recipe=name,
+        environment="local",
+        platform="linux-debian-glibc-x86_64",
+        status=status,
+        category=category,
+        subcategory=sub,
+        exit_code=6 if status == "fail" else 0,
+        attempts=1,
+        message="pip install tool exited 1\nERROR: Failed building wheel for tool",
+        timestamp="2026-11-27T12:10:00Z",
+        version="2.0",
+        batch_id="b1",
+    )
+
+
+def test_a_recipe_that_failed_locally_gets_a_not_tried_line_and_no_container(
+    tmp_path: Path, recipe: Recipe
+) -> None:
+    from automation.containers.validate import failed_locally
+
+    layout = RegistryLayout.at(tmp_path)
+    other = Recipe("other", recipe.path, {**recipe.document, "metadata": {"name": "other"}})
+    flaky = Recipe("flaky", recipe.path, {**recipe.document, "metadata": {"name": "flaky"}})
+    append_results(
+        layout,
+        "b1",
+        "local",
+        [
+            _local_line("cowsay", "fail", "install_failed", "build_failed"),
+            _local_line("flaky", "fail", "network_error", "transient_network"),
+            _local_line("other", "pass", None, None),
+        ],
+    )
+    runner = FakeRunner(
+        [(is_exec("install"), line(PASS_INSTALL)), (is_exec("verify"), line(PASS_VERIFY))]
+    )
+    report = validate_batch(
+        [recipe, other, flaky],
+        [BY_ID["debian-12"], BY_ID["ubuntu-24.04"]],
+        PodmanRuntime(runner),
+        layout=layout,
+        options=options(),
+        jobs=2,
+        not_tried=failed_locally(layout, "b1"),
+    )
+    by_key = {(r.recipe, r.environment): r for r in report.results}
+    for env in ("debian-12", "ubuntu-24.04"):
+        skipped = by_key[("cowsay", env)]
+        assert (skipped.status, skipped.category, skipped.subcategory) == (
+            "skipped",
+            None,
+            "failed_locally",
+        )
+        assert skipped.attempts == 0 and skipped.version == "2.0"
+        assert skipped.message.startswith(
+            f"not tried in {env}: failed in local validation (install_failed/build_failed): "
+            "pip install tool exited 1"
+        )
+        # A network failure says nothing of the package: tried; a local pass: tried.
+        assert by_key[("flaky", env)].status == "pass"
+        assert by_key[("other", env)].status == "pass"
+        # Schema-valid lines in the environment's file.
+        scan = read_results_file(layout.results_file("b1", env))
+        assert scan.problems == [] and len(scan.lines) == 3
+    started = [c for c in runner.calls if c[1] == "run"]
+    assert len(started) == 4  # flaky and other in two environments; cowsay in none
+    assert not any("cowsay" in c[c.index("--name") + 1] for c in started)
+    assert report.exit_code == ExitCode.OK  # a not-tried line is no container error
+    assert report.to_json()["summary"] == {"pass": 4, "fail": 0, "skipped": 2}
+
+
+def test_a_local_failure_on_another_platform_does_not_spare_the_container(
+    tmp_path: Path, recipe: Recipe
+) -> None:
+    from automation.containers.validate import not_tried_result
+
+    mac = replace(
+        _local_line("cowsay", "fail", "install_failed", "build_failed"), platform="darwin-arm64"
+    )
+    assert not_tried_result("cowsay", BY_ID["debian-12"], mac, options()) is None
+    musl = next(e for e in ENVS if e.platform == "linux-alpine-musl-x86_64")
+    linux = _local_line("cowsay", "fail", "install_failed", "build_failed")
+    assert not_tried_result("cowsay", musl, linux, options()) is None
+    # Another distribution family of the same os, libc and architecture is spared.
+    rhel = next(e for e in ENVS if e.platform == "linux-rhel-glibc-x86_64")
+    assert not_tried_result("cowsay", rhel, linux, options()) is not None
+
+
+def test_a_staged_batch_skips_local_failures_only_when_asked_and_reruns_them_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import automation.containers.validate as container_validate
+    from automation.containers.validate import (
+        recipes_with_results,
+        validate_batch_in_environments,
+    )
+    from automation.registry.staging import GenerationOutcome, Staging
+
+    layout = RegistryLayout.at(tmp_path)
+    batch = "2026-01-02-030405-pypi"
+    for name in ("broken", "fine"):
+        text = (
+            f'[metadata]\nname = "{name}"\n\n[[steps]]\naction = "pipx_install"\n'
+            f'package = "{name}"\nexecutables = ["{name}"]\n'
+        )
+        Staging(layout, batch).record(GenerationOutcome(name, f"pypi:{name}", "generated"), text)
+    failing = replace(
+        _local_line("broken", "fail", "verify_failed", "nonzero_exit"), batch_id=batch
+    )
+    passing = replace(_local_line("fine", "pass", None, None), batch_id=batch)
+    append_results(layout, batch, "local", [failing, passing])
+    monkeypatch.setattr(container_validate, "runtimes_for", lambda _ecosystems: ())
+    runner = FakeRunner(
+        [(is_exec("install"), line(PASS_INSTALL)), (is_exec("verify"), line(PASS_VERIFY))]
+    )
+
+    report = validate_batch_in_environments(
+        layout,
+        batch,
+        ["debian-12"],
+        runtime=PodmanRuntime(runner),
+        build=False,
+        ca_bundle=False,
+        skip_failed_locally=True,
+    )
+    assert {(r.recipe, r.status, r.subcategory) for r in report.results} == {
+        ("broken", "skipped", "failed_locally"),
+        ("fine", "pass", None),
+    }
+    # A rerun that skips again has nothing to do; one that does not skip tries the recipe.
+    assert recipes_with_results(layout, batch, "debian-12") == {"broken", "fine"}
+    assert recipes_with_results(layout, batch, "debian-12", count_not_tried=False) == {"fine"}
+    again = validate_batch_in_environments(
+        layout, batch, ["debian-12"], runtime=PodmanRuntime(runner), build=False, ca_bundle=False
+    )
+    assert [(r.recipe, r.status) for r in again.results] == [("broken", "pass")]
+
+
+def test_the_provisioned_pythons_pip_installs_into_the_venvs_in_the_containers() -> None:
+    """A venv that bootstraps its own pip costs about 4 s per recipe; the provisioned runtime
+    has pip, so the installer is told to use it (locally it always does)."""
+    from automation.containers.runtimes import ProvisionedRuntime
+
+    python = ProvisionedRuntime(
+        "python3",
+        "3.13.5",
+        "built from source",
+        Path("/cache/python3/3.13.5"),
+        "/opt/tsuku-python/3.13",
+        interpreter="bin/python3.13",
+    )
+    node = ProvisionedRuntime("node", "26.12.1", "official", Path("/c/node"), "/opt/rt/node")
+    assert options(runtimes=(node, python)).installer_args() == [
+        "--python",
+        "/opt/tsuku-python/3.13/bin/python3.13",
+        "--reuse-host-tools",
+    ]
+    # The image's own python3 (AUTOMATION_RUNTIMES=host) may lack pip: venvs bring their own.
+    assert options(runtimes=(node,)).installer_args() == []
+
+
+def test_the_local_feed_hands_over_lines_and_releases_waiters_when_local_ends() -> None:
+    import threading
+
+    from automation.containers.validate import LocalFeed
+
+    done = _local_line("done", "pass", None, None)
+    feed = LocalFeed({"done": done}, skip_failed_locally=True)
+    assert feed.wait("done") == (True, done)  # a line from an earlier run counts at once
+    got: list[tuple[bool, ResultLine | None]] = []
+    waiter = threading.Thread(target=lambda: got.extend([feed.wait("next"), feed.wait("never")]))
+    waiter.start()
+    nxt = _local_line("next", "fail", "install_failed", "build_failed")
+    feed.add(nxt)
+    feed.finish()  # local stopped before "never": the waiter is released with nothing
+    waiter.join(10)
+    assert got == [(True, nxt), (False, None)]

@@ -233,3 +233,27 @@ def test_ca_bundle_semantics(tmp_path: Path) -> None:
     assert ca_bundle({"CURL_CA_BUNDLE": "/y/ca.pem"}) == "/y/ca.pem"
     system = Path("/etc/ssl/certs/ca-certificates.crt")
     assert ca_bundle({}) == (str(system) if system.is_file() else True)
+
+
+def test_abort_fails_requests_at_once_and_errors_name_their_endpoint() -> None:
+    from dataclasses import replace
+
+    from automation.core.config import load_config
+    from automation.core.http import Aborted, NetworkError
+
+    closed = "http://127.0.0.1:9"  # nothing listens: connections are refused
+    env = {"AUTOMATION_ENDPOINT_PYPI": closed, "AUTOMATION_ENDPOINT_NPM": closed}
+    config = replace(load_config(env=env), retries=0)
+    with HttpClient(config, env={}, sleep=lambda _: None) as client:
+        with pytest.raises(NetworkError) as refused:
+            client.get_json("npm", "/cowsay")
+        assert not isinstance(refused.value, Aborted)
+        assert refused.value.endpoint == "npm"  # though pypi has the same base URL
+        client.abort()
+        with pytest.raises(Aborted) as aborted:
+            client.get_bytes("pypi", "/pypi/x/json")
+        assert aborted.value.endpoint == "pypi" and aborted.value.category == "network_error"
+        client.reset_abort()
+        with pytest.raises(NetworkError) as again:
+            client.get_bytes("pypi", "/pypi/x/json")
+        assert not isinstance(again.value, Aborted)

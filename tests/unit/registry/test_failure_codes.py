@@ -144,3 +144,36 @@ def test_environment_gaps_are_their_own_code_and_never_fail_the_entry() -> None:
     assert fc.gap_subject(fc.gap_message("localhost/x/debian-12:latest", "")) == (
         "localhost/x/debian-12:latest"
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "category", "subcategory", "package_level"),
+    [
+        ("fail", "install_failed", "build_failed", True),
+        ("fail", "install_failed", "package_manager_error", True),
+        ("fail", "verify_failed", "nonzero_exit", True),
+        ("fail", "verify_failed", "missing_executable", True),
+        ("fail", "recipe_not_found", "package_not_found", True),
+        ("fail", "install_failed", "runtime_version", True),
+        # The network, a loaded machine or this machine's gaps say nothing of the package.
+        ("fail", "network_error", "transient_network", False),
+        ("fail", "network_error", "tls_error", False),
+        ("fail", "install_failed", "timeout", False),
+        ("fail", "verify_failed", "timeout", False),
+        ("fail", "install_failed", "container_exec", False),  # transient by its row
+        ("skipped", None, "missing_toolchain", False),
+        ("skipped", None, "unsupported_action", False),
+        ("pass", None, None, False),
+    ],
+)
+def test_package_level_failures(
+    status: str, category: str | None, subcategory: str | None, package_level: bool
+) -> None:
+    assert fc.is_package_failure(status, category, subcategory) is package_level
+
+
+def test_a_line_not_tried_after_a_local_failure_is_a_note_not_a_failure() -> None:
+    row = fc.lookup("", fc.FAILED_LOCALLY)
+    assert row is not None and row.transition == fc.NO_TRANSITION
+    assert "automation/containers/validate.py" in row.emitters
+    assert not fc.is_environment_gap("skipped", fc.FAILED_LOCALLY)

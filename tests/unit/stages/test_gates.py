@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from automation.stages.gates import (
     Candidate,
     GateConfig,
     GateContext,
+    NameFacts,
     RankedName,
     confusable_form,
     damerau_levenshtein,
@@ -22,6 +24,7 @@ from automation.stages.gates import (
     find_run_command,
     lookalike_reason,
     merge_report,
+    squat_cleared,
 )
 
 NOW = datetime(2026, 8, 15, tzinfo=UTC)
@@ -203,3 +206,121 @@ def test_reference_recipes_with_run_command(reference_dir: Path) -> None:
             assert "run_command" in text
         assert find_run_command(parsed) == find_run_command({}, text), path.name
     assert flagged >= 1  # awscli
+
+
+# ---------------------------------------------------------------- typosquats, with real data
+
+GATES = Path(__file__).resolve().parents[2] / "fixtures" / "gates"
+LIVE_NOW = datetime(2026, 12, 5, tzinfo=UTC)
+
+
+def _live_facts() -> dict[str, NameFacts]:
+    """The live run's data: seeding's records, and first releases from saved PyPI documents."""
+    from automation.core.timefmt import parse_timestamp
+    from automation.ecosystems.pypi.client import parse_project_json
+    from automation.registry.popularity import parse_popularity
+
+    records = parse_popularity(json.loads((GATES / "popularity.json").read_text()), path="p")
+    facts = {
+        name: NameFacts(downloads=r.downloads, downloads_period=r.period, source=r.source)
+        for name, r in records.items()
+    }
+    for name in ("gunicorn", "uvicorn", "torch"):
+        document = json.loads((GATES / f"pypi-{name}.json").read_text())
+        first = parse_project_json(document, base_url="https://pypi.org/x").first_release
+        assert first is not None
+        facts[name] = replace(facts[name], first_release=parse_timestamp(first))
+    return facts
+
+
+def _live(name: str, source: str, facts: dict[str, NameFacts]) -> Candidate:
+    known = facts[name]
+    return Candidate(
+        name=name,
+        source=source,
+        recipe=PLAIN,
+        first_release=known.first_release,
+        downloads=known.downloads,
+        downloads_period=known.downloads_period,
+    )
+
+
+def test_the_first_releases_come_from_the_saved_documents() -> None:
+    facts = _live_facts()
+    assert facts["gunicorn"].first_release == datetime(2010, 1, 3, 21, 50, 51, 389527, tzinfo=UTC)
+    assert facts["uvicorn"].first_release == datetime(2017, 6, 5, 11, 32, 15, 69863, tzinfo=UTC)
+    assert facts["torch"].first_release is not None
+
+
+def test_popular_old_lookalikes_of_the_live_run_are_not_typosquats() -> None:
+    facts = _live_facts()
+    queue = [
+        RankedName("uvicorn", "pypi:uvicorn"),
+        RankedName("pnpm", "npm:pnpm"),
+        RankedName("nypm", "npm:nypm"),
+        RankedName("gunicorn", "pypi:gunicorn"),
+        RankedName("npm", "npm:npm"),
+        RankedName("touch", "npm:touch"),
+    ]
+    context = GateContext(
+        now=LIVE_NOW, existing_recipes=frozenset({"torch"}), queue=queue, facts=facts
+    )
+    # Each one does resemble a name ranked above it or a recipe ...
+    assert lookalike_reason("gunicorn", "uvicorn", context.config) == "edit distance 2"
+    assert lookalike_reason("npm", "pnpm", context.config) == "edit distance 1"
+    assert lookalike_reason("npm", "nypm", context.config) == "edit distance 1"
+    assert lookalike_reason("touch", "torch", context.config) == "edit distance 1"
+    # ... and the data says it is no squat: gunicorn (2010) is older than uvicorn (2017);
+    # npm's monthly downloads are 22% of pnpm's and 94% of nypm's (this mirror's npm documents
+    # carry no time.created, so by downloads); touch (npm, month) has 50% of torch's (PyPI, 30
+    # days) per day.
+    for name, source in (("gunicorn", "pypi:gunicorn"), ("npm", "npm:npm"), ("touch", "npm:touch")):
+        decision = evaluate_gates(_live(name, source, facts), context)
+        assert decision.auto_merge, (name, decision.reasons)
+    cleared, _ = squat_cleared(_live("gunicorn", "pypi:gunicorn", facts), "uvicorn", context)
+    assert cleared is not None and "over 5 years ago" in cleared
+    cleared, _ = squat_cleared(_live("npm", "npm:npm", facts), "pnpm", context)
+    assert cleared == ("45716941 downloads in month, 22% of 'pnpm''s 211284480 downloads in month")
+    cleared, _ = squat_cleared(_live("touch", "npm:touch", facts), "torch", context)
+    assert cleared is not None and "50% of 'torch'" in cleared
+    # Older than the name it resembles, though younger than the established threshold:
+    young_rule = GateContext(now=LIVE_NOW, config=GateConfig(established_years=100), facts=facts)
+    cleared, _ = squat_cleared(_live("gunicorn", "pypi:gunicorn", facts), "uvicorn", young_rule)
+    assert cleared == "first released 2010-01-03, before 'uvicorn' (2017-06-05)"
+
+
+def test_a_new_tiny_lookalike_of_a_popular_name_is_still_held() -> None:
+    facts = {"requests": NameFacts(downloads=1291814272, downloads_period="30 days")}
+    context = GateContext(now=LIVE_NOW, existing_recipes=frozenset({"requests"}), facts=facts)
+    squat = Candidate(
+        name="requets",
+        source="pypi:requets",
+        recipe=PLAIN,
+        first_release=LIVE_NOW - timedelta(days=120),  # past the age gate
+        downloads=1200,  # past the download gate
+        downloads_period="30 days",
+    )
+    decision = evaluate_gates(squat, context)
+    assert not decision.auto_merge
+    (reason,) = decision.reasons
+    assert reason.startswith("possible typosquat of existing recipe 'requests' (edit distance 1)")
+    assert "first released 2026-08-07; the first release of 'requests' is unknown" in reason
+    assert "1200 downloads in 30 days, 0.0% of 'requests''s 1291814272 downloads" in reason
+
+
+def test_without_data_a_lookalike_stays_held_and_says_what_is_missing() -> None:
+    context = GateContext(now=LIVE_NOW, existing_recipes=frozenset({"torch"}))
+    bare = Candidate(name="touch", source="npm:touch", recipe=PLAIN)
+    decision = evaluate_gates(bare, context)
+    assert not decision.auto_merge
+    (reason,) = decision.reasons
+    assert reason == (
+        "possible typosquat of existing recipe 'torch' (edit distance 1); not cleared: "
+        "its first release is unknown; its download count is unknown; "
+        "the download count of 'torch' is unknown"
+    )
+    # Counts that are not rates (all-time totals) are not compared, and it says so.
+    facts = {"torch": NameFacts(downloads=10, downloads_period="all time")}
+    total = replace(bare, downloads=10**9, downloads_period="all time")
+    decision = evaluate_gates(total, replace(context, facts=facts))
+    assert not decision.auto_merge and "not a rate to compare" in decision.reasons[0]

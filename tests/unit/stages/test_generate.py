@@ -171,3 +171,38 @@ def test_a_rerun_with_force_builds_what_the_first_run_skipped(tmp_path: Path) ->
         staging, entries(), fetch=make_fetch(UPSTREAM), workers=1, force=["bee"]
     )
     assert again.outcomes == []  # already done with force: not redone
+
+
+def test_the_log_takes_seedings_download_count_for_the_same_source(tmp_path: Path) -> None:
+    layout = RegistryLayout.at(tmp_path)
+    path = tmp_path / "data" / "queues" / "popularity.json"
+    path.parent.mkdir(parents=True)
+    record = {
+        "ecosystem": "pypi",
+        "identifier": "ant",
+        "downloads": 5000,
+        "rank": 9,
+        "percentile": 99.5,
+        "period": "30 days",
+        "source": "shipped copy",
+        "as_of": None,
+    }
+    other = {**record, "ecosystem": "npm", "identifier": "bee"}  # another package named bee
+    document = {"schema_version": 1, "updated_at": "2026-12-05T00:00:00Z"}
+    path.write_text(json.dumps({**document, "entries": {"ant": record, "bee": other}}))
+    staging = Staging(layout, BATCH)
+    report = generate_entries(staging, entries()[:2], fetch=make_fetch(UPSTREAM), workers=1)
+    by_name = {o.name: o for o in report.outcomes}
+    assert (by_name["ant"].downloads, by_name["ant"].downloads_period) == (5000, "30 days")
+    assert by_name["bee"].downloads is None and by_name["bee"].downloads_period is None
+    logged = {o.name: o for o in staging.outcomes()}
+    assert logged["ant"].downloads_period == "30 days"
+    lines = [json.loads(x) for x in staging.log_path.read_text().splitlines()]
+    bee = next(x for x in lines if x["name"] == "bee")
+    assert "downloads_period" not in bee  # logged only when known: older lines look the same
+    # A file seeding left broken costs the counts, not the batch.
+    path.write_text("{")
+    again = generate_entries(
+        Staging(layout, "2026-11-27-130000-pypi"), entries()[:1], fetch=make_fetch(UPSTREAM)
+    )
+    assert again.outcomes[0].status == "generated" and again.outcomes[0].downloads is None

@@ -325,7 +325,9 @@ def test_a_recipe_is_merged_only_when_every_admitted_environment_passed(
     validated: RegistryLayout,
 ) -> None:
     _matrix(validated, RULE)
-    plan = plan_merge(validated, BATCH, now=NOW)
+    # The rule under the admit policy (untested points admitted, as tsuku's loader defaults);
+    # the exclude policy's constraints: test_untested_platforms_policy_decides_what_is_claimed.
+    plan = plan_merge(validated, BATCH, now=NOW, untested="admit")
     decisions = {d.name: d for d in plan.report.decisions if d.name in RULE}
     assert {n: (d.action, d.constraints) for n, d in decisions.items()} == {
         "alpaca": ("held", {}),
@@ -495,7 +497,7 @@ def test_a_pass_beside_gaps_is_judged_on_the_environments_that_ran_it(
     append_results(validated, BATCH, "debian-12", [_gap("alpaca", "debian-12", DEBIAN)])
     append_results(validated, BATCH, "alpine-3.21", [_gap("alpaca", "alpine-3.21", musl, "go")])
 
-    plan = plan_merge(validated, BATCH, now=NOW)
+    plan = plan_merge(validated, BATCH, now=NOW, untested="admit")  # musl stays admitted
     decisions = {d.name: d for d in plan.report.decisions}
     alpaca = decisions["alpaca"]
     assert (alpaca.action, alpaca.constraints) == ("merged", {})
@@ -527,3 +529,123 @@ def test_a_real_failure_beside_a_gap_is_still_a_failure(validated: RegistryLayou
     [alpaca] = [d for d in plan.report.decisions if d.name == "alpaca"]
     assert (alpaca.action, alpaca.category) == ("failed", "verify_failed")
     assert "not validated: debian-12 lacks cargo" in alpaca.reasons
+
+
+def test_gate_facts_join_seedings_counts_and_the_batch_log() -> None:
+    from automation.registry.popularity import PopularityRecord
+    from automation.registry.staging import GenerationOutcome
+    from automation.stages.merge import gate_facts
+
+    records = {"pnpm": PopularityRecord("pnpm", "npm", "pnpm", 211284480, "month", 99.98)}
+    logged = GenerationOutcome(
+        "npm", "npm:npm", "generated", first_release="2010-01-12T00:00:00Z", downloads=None
+    )
+    failed = GenerationOutcome("nypm", "npm:nypm", "failed", first_release="2023-01-01T00:00:00Z")
+    facts = gate_facts(records, [logged, failed])
+    assert facts["pnpm"].downloads == 211284480 and facts["pnpm"].source == "npm:pnpm"
+    assert facts["npm"].first_release is not None and facts["npm"].first_release.year == 2010
+    assert "nypm" not in facts  # only what was generated speaks for a name
+
+
+def _not_tried(name: str, env: str) -> ResultLine:
+    """The line container validation writes for a recipe that failed locally (not tried)."""
+    return ResultLine(
+        recipe=name,
+        environment=env,
+        platform=DEBIAN,
+        status="skipped",
+        category=None,
+        subcategory="failed_locally",
+        exit_code=0,
+        attempts=0,
+        message=f"not tried in {env}: failed in local validation (verify_failed/exit_code)",
+        timestamp="2026-11-27T12:10:00Z",
+        version="1.0.0",
+        batch_id=BATCH,
+    )
+
+
+def test_a_recipe_not_tried_after_a_local_failure_fails_on_the_local_verdict_alone(
+    validated: RegistryLayout,
+) -> None:
+    """local failed; debian-12 and ubuntu-24.04 did not try it. The not-tried lines are no
+    pass (nothing merged, no constraint from them) and no platform failure (no failure record
+    of theirs): the decision and its records are exactly those of local failing alone."""
+    current = current_results(validated, BATCH)
+    failing = replace(
+        _result("alpaca", "local", DEBIAN, "fail"), runtimes=current[("alpaca", "local")].runtimes
+    )
+    append_results(validated, BATCH, "local", [failing])
+    alone = plan_merge(validated, BATCH, now=NOW)
+    for env in ("debian-12", "ubuntu-24.04"):
+        append_results(validated, BATCH, env, [_not_tried("alpaca", env)])
+
+    plan = plan_merge(validated, BATCH, now=NOW)
+    [alpaca] = [d for d in plan.report.decisions if d.name == "alpaca"]
+    [before] = [d for d in alone.report.decisions if d.name == "alpaca"]
+    assert (alpaca.action, alpaca.category, alpaca.subcategory) == (
+        "failed",
+        "verify_failed",
+        "exit_code",
+    )
+    assert (alpaca.action, alpaca.reasons, alpaca.constraints) == (
+        before.action,
+        before.reasons,
+        before.constraints,
+    )
+    assert alpaca.platforms == {"local": "fail", "debian-12": "skipped", "ubuntu-24.04": "skipped"}
+    records = [
+        (record.name, record.environment, record.category, record.subcategory)
+        for write in plan.records
+        if write.path.startswith("data/failures/")
+        for record in _failure_records(write)
+        if record.name == "alpaca"
+    ]
+    assert records == [("alpaca", DEBIAN, "verify_failed", "exit_code")]  # local's, once
+    assert plan.votes == alone.votes  # one failure vote, as without the lines
+    assert not any(item.name == "alpaca" and item.recipe is not None for item in plan.items)
+
+
+def test_untested_platforms_policy_decides_what_is_claimed(validated: RegistryLayout) -> None:
+    """The default (exclude) leaves every point no environment tested out of a new recipe's
+    constraints; the decision lists what was tested where."""
+    _matrix(validated, RULE)
+    plan = plan_merge(validated, BATCH, now=NOW)
+    decisions = {d.name: d for d in plan.report.decisions if d.name in RULE}
+    # bravura passed on debian (local, debian-12) and musl (alpine): linux/amd64 only.
+    assert decisions["bravura"].action == "merged"
+    assert decisions["bravura"].constraints == {
+        "supported_os": ["linux"],
+        "supported_arch": ["amd64"],
+    }
+    tested = decisions["bravura"].tested
+    assert tested["linux/amd64/glibc"] == {
+        "outcome": "pass",
+        "environments": {"debian-12": "pass", "local": "pass"},
+        "admitted": True,
+    }
+    assert tested["darwin/arm64"] == {"outcome": "untested", "environments": {}, "admitted": False}
+    assert any("untested platforms policy: exclude" in r for r in decisions["bravura"].reasons)
+    # cumulus failed on darwin/arm64: excluded for the failure; the rest untested, excluded too.
+    assert decisions["cumulus"].tested["darwin/arm64"]["outcome"] == "fail"
+    assert decisions["cumulus"].constraints == {
+        "supported_os": ["linux"],
+        "unsupported_platforms": ["linux/arm64", "linux/amd64/musl"],
+    }
+    # Held recipes block auto-merge.
+    assert plan.report.counts["held"] and plan.report.auto_merge is False
+    assert plan.report.to_json()["auto_merge"] is False
+
+
+def test_auto_merge_needs_something_merged_and_nothing_held(validated: RegistryLayout) -> None:
+    report = MergeReport(BATCH)
+    assert report.auto_merge is False  # nothing merged
+    from automation.stages.merge import RecipeDecision
+
+    report.decisions = [
+        RecipeDecision("a", "pypi:a", "merged"),
+        RecipeDecision("b", "pypi:b", "failed"),
+    ]
+    assert report.auto_merge is True  # a failure is recorded, not for review
+    report.decisions.append(RecipeDecision("c", "pypi:c", "held"))
+    assert report.auto_merge is False

@@ -257,3 +257,46 @@ def test_invoke_generate_hands_every_force_to_the_stage(
         "--force", "bee", "--root", str(tmp_path),
     )  # fmt: skip
     assert code == 2 and seen["force"] == ["bee", "ant"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ((), True),  # on by default in the pipeline
+        (("--no-skip-failed-locally",), False),
+    ],
+)
+def test_invoke_pipeline_skips_local_failures_in_the_containers_unless_told(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: tuple[str, ...],
+    expected: bool,
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_run_pipeline(layout: RegistryLayout, ecosystem: str, **options: Any) -> Any:
+        seen.update(options)
+        raise pipeline.UsageError("stop here")
+
+    monkeypatch.setattr(pipeline, "run_pipeline", fake_run_pipeline)
+    code, _out, _err = _invoke(
+        capsys, "pipeline", "--ecosystem", "pypi", "--env", "debian-12", "--root", str(tmp_path),
+        *argv,
+    )  # fmt: skip
+    assert code == 2 and seen["skip_failed_locally"] is expected
+
+
+def test_validate_forwards_the_choice_to_the_matrix_off_unless_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import automation.stages.validate_matrix as matrix
+
+    seen: list[bool] = []
+    monkeypatch.setattr(
+        matrix, "validate_matrix", lambda *a, **kw: seen.append(kw["skip_failed_locally"])
+    )
+    layout = RegistryLayout.at(tmp_path)
+    pipeline.run_validate(layout, "2026-01-01", ["local", "debian-12"])
+    pipeline.run_validate(layout, "2026-01-01", ["local", "debian-12"], skip_failed_locally=True)
+    assert seen == [False, True]

@@ -15,8 +15,10 @@ from automation.stages.pr_body import (
     PR_BODY_LIMIT,
     complete_body_path,
     render_pr_body,
+    write_merge_outputs,
     write_pr_body,
 )
+from automation.stages.pr_body import tested_text as render_tested
 
 TOML = """\
 [metadata]
@@ -192,3 +194,59 @@ def test_write_pr_body_writes_the_bounded_and_the_complete_body(tmp_path: Path) 
 def test_an_impossible_limit_is_refused() -> None:
     with pytest.raises(ValueError, match="limit"):
         render_pr_body(report(held("vite")), limit=10)
+
+
+TESTED = {
+    "linux/amd64/glibc": {
+        "outcome": "pass",
+        "environments": {"debian-12": "pass", "local": "pass"},
+        "admitted": True,
+    },
+    "linux/arm64/glibc": {
+        "outcome": "fail",
+        "environments": {"debian-12-arm64": "fail"},
+        "admitted": False,
+    },
+    "darwin/arm64": {"outcome": "untested", "environments": {}, "admitted": False},
+}
+
+
+def _report_with_tested(*, held: bool) -> dict[str, Any]:
+    report = MergeReport("2026-11-27-120000-pypi")
+    merged = RecipeDecision("tool", "pypi:tool", "merged", constraints={"supported_os": ["linux"]})
+    merged.tested = dict(TESTED)
+    report.decisions = [merged]
+    if held:
+        other = RecipeDecision("held-tool", "pypi:held-tool", "held", reasons=["a gate said so"])
+        other.tested = dict(TESTED)
+        other.recipe_text = '[metadata]\nname = "held-tool"\n'
+        report.decisions.append(other)
+    return report.to_json()
+
+
+def test_what_was_tested_where_and_auto_merge_are_in_the_body() -> None:
+    body = render_pr_body(_report_with_tested(held=True)).text
+    assert "**Auto-merge: off.** 1 recipe(s) held for review" in body
+    assert "Tested where:" in body
+    assert "| `linux/arm64/glibc` | fail | debian-12-arm64: fail | no |" in body
+    assert "| `darwin/arm64` | untested | - | no |" in body
+    assert "untested: `darwin/arm64` (not admitted)" in body  # the merged recipe's line
+    clean = render_pr_body(_report_with_tested(held=False)).text
+    assert "**Auto-merge: on.**" in clean
+
+
+def test_the_workflow_outputs_say_whether_to_auto_merge(tmp_path: Path) -> None:
+    output = tmp_path / "github-output"
+    write_merge_outputs(_report_with_tested(held=True), output)
+    write_merge_outputs(_report_with_tested(held=False), output)
+    assert output.read_text().splitlines() == [
+        "auto_merge=false",
+        "merged=1",
+        "held=1",
+        "auto_merge=true",
+        "merged=1",
+        "held=0",
+    ]
+    text = render_tested(TESTED)
+    assert "linux/amd64/glibc: pass (debian-12 pass, local pass), admitted" in text
+    assert "darwin/arm64: untested, not admitted" in text

@@ -257,3 +257,91 @@ def test_skips_are_remembered_so_a_wider_window_looks_up_only_new_candidates(
     # an unreadable memo is a cache miss, never an error
     memo_path(layout, "npm").write_text("{not json")
     seed(layout, "npm", 2, http, later, popularity=ranked, progress=False)
+
+
+CLOSED_PORT = "http://127.0.0.1:9"  # nothing listens there: every connection is refused
+
+
+def unreachable_client(max_failures: int) -> HttpClient:
+    """Every endpoint (and PyPI's ranking refresh) on a closed port, no retries, no sleeps."""
+    from dataclasses import replace
+
+    from automation.core.config import load_config
+
+    env = {f"AUTOMATION_ENDPOINT_{name.upper()}": CLOSED_PORT for name in public_endpoints()}
+    env["AUTOMATION_SEED_MAX_NETWORK_FAILURES"] = str(max_failures)
+    config = load_config(env=env).with_settings("popularity", pypi_top_url=CLOSED_PORT + "/top")
+    config = replace(config, retries=0)
+    return HttpClient(config, env={}, sleep=lambda _: None)
+
+
+@pytest.mark.parametrize(
+    "source", ["pypi", "npm", "crates.io", "rubygems", "homebrew", "cask", "github"]
+)
+def test_an_unreachable_source_is_given_up_with_one_message(
+    layout: RegistryLayout, source: str
+) -> None:
+    from automation.ecosystems import seed_sources
+
+    assert source in seed_sources()
+    with unreachable_client(3) as http:
+        report = seed(layout, source, 50, http, NOW, progress=False)
+    assert report.exit_code == ExitCode.STOPPED
+    gave_up = report.gave_up
+    assert gave_up is not None and gave_up.base == CLOSED_PORT
+    if gave_up.during == "look-ups":  # a ranking shipped with the kit: the look-ups fail
+        assert report.examined == gave_up.failures == 3
+        assert report.fetch_errors == {"network_error": 3}
+    else:  # the ranking itself is fetched
+        assert report.examined == 0 and gave_up.during == "the popularity list"
+    text = report.to_text()
+    assert text.count("gave up on") == 1
+    assert gave_up.variable is not None and gave_up.variable.startswith("AUTOMATION_ENDPOINT_")
+    assert gave_up.variable in text
+    if gave_up.during == "look-ups":
+        assert "max_network_failures" in text
+    assert "Connection refused" in text and CLOSED_PORT in text
+    assert report.to_json()["gave_up"]["variable"] == gave_up.variable
+    assert not layout.queue.exists() and not popularity_path(layout).exists()  # untouched
+
+
+def test_failures_count_in_a_row_and_what_was_accepted_before_the_stop_is_queued(
+    layout: RegistryLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from automation.core.http import Aborted, NetworkError
+    from automation.ecosystems import Lookup, adapter_for
+    from automation.stages import seed as seed_module
+
+    def lookup(http: HttpClient, identifier: str) -> Lookup:
+        if identifier.startswith("down"):
+            url = http.url("pypi", f"/pypi/{identifier}/json")
+            error = NetworkError("ConnectionError: [Errno 111] Connection refused", url=url)
+            error.endpoint = "pypi"  # what HttpClient records on its errors
+            raise error
+        return Lookup(identifier, (identifier,), "1.0")
+
+    real = adapter_for("pypi")
+    from dataclasses import replace
+
+    fake = replace(real, lookup=lookup)
+    monkeypatch.setattr(seed_module, "adapter_for", lambda source: fake)
+    ranked = ranking("pypi", ["down-a", "down-b", "up-a", "down-c", "down-d", "down-e", "up-b"])
+    with unreachable_client(3) as http:
+        report = seed(layout, "pypi", 50, http, NOW, popularity=ranked, progress=False)
+        # The stop aborted the look-ups in flight; the client then serves its caller again.
+        with pytest.raises(NetworkError) as caught:
+            http.get_bytes("pypi", "/simple/")
+        assert not isinstance(caught.value, Aborted)
+    assert [i.identifier for i in report.items] == [
+        "down-a",
+        "down-b",
+        "up-a",
+        "down-c",
+        "down-d",
+        "down-e",
+    ]
+    assert report.gave_up is not None and report.gave_up.failures == 3
+    assert report.gave_up.endpoint == "pypi"
+    assert report.exit_code == ExitCode.STOPPED
+    # Accepted before the stop: queued (the documented choice), the rest never looked at.
+    assert queue_names(layout) == [("up-a", "pypi:up-a", 2)]

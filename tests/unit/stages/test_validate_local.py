@@ -151,6 +151,38 @@ def test_the_installers_pipx_action_runs_through_the_injected_runner() -> None:
     assert Path(verify[0]).parent.name == "bin"  # the installer's bin/, where it linked it
 
 
+def test_the_shared_download_cache_reaches_the_installers_actions(tmp_path: Path) -> None:
+    """pip runs with a cache whose HTTP folders are the shared download cache's: what local
+    downloads, the containers find (and the other way round)."""
+    seen: list[Mapping[str, str]] = []
+    runner = ScriptedRunner(
+        install=Completed(0, ""), verify={"--version": Completed(0, "tool 1.2.3\n")}
+    )
+
+    def recording(
+        argv: Sequence[str], env: Mapping[str, str], cwd: str, timeout: float
+    ) -> Completed:
+        if "pip" in argv:
+            seen.append(dict(env))
+            cache = Path(env["PIP_CACHE_DIR"]) / "http-v2"
+            (cache / "entry").write_text("a response pip cached")
+        return runner(argv, env, cwd, timeout)
+
+    shared = tmp_path / "downloads"
+    result = LocalValidator(runner=recording, download_cache=shared).validate(PIPX)
+    assert result.status == "pass"
+    [env] = seen
+    assert env["AUTOMATION_DOWNLOAD_CACHE"] == str(shared)
+    # The install's throwaway folder is gone; what pip downloaded stays for the next one.
+    assert (shared / "pip" / "http-v2" / "entry").read_text() == "a response pip cached"
+    # Without a cache, nothing of it reaches the actions.
+    plain: list[Mapping[str, str]] = []
+    LocalValidator(
+        runner=lambda a, e, c, t: (plain.append(e) if "pip" in a else None) or runner(a, e, c, t)
+    ).validate(PIPX)
+    assert "AUTOMATION_DOWNLOAD_CACHE" not in plain[0] and "PIP_CACHE_DIR" not in plain[0]
+
+
 def test_missing_executable_keeps_the_local_words() -> None:
     recipe = {**PIPX, "steps": [{**PIPX["steps"][0], "executables": ["tool", "tool-admin"]}]}
     runner = ScriptedRunner(install=Completed(0, ""), verify={})

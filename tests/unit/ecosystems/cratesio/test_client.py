@@ -19,3 +19,12 @@ def doc(name: str) -> dict[str, Any]:
 def test_xdg_prefers_the_stable_release() -> None:
     info = cratesio.parse_crate_document(doc("xdg"), url="mem://")
     assert info.version == "2.1.0"  # 3.0.0-pre1 is listed first but is a pre-release
+
+
+def test_the_crate_document_gives_first_release_and_downloads() -> None:
+    info = cratesio.parse_crate_document(doc("xdg"), url="mem://")
+    assert info.created_at == "2015-09-20T21:42:28.529732+00:00"
+    assert info.downloads == 147014  # crate.downloads: all time
+    broken = doc("xdg")
+    broken["crate"]["downloads"] = True
+    assert cratesio.parse_crate_document(broken, url="mem://").downloads is None

@@ -108,3 +108,19 @@ def test_module_version_reads_the_main_module_line(module: str, expected: str | 
 def test_go_declares_its_private_module_settings_for_forwarding() -> None:
     assert set(install_module().PASS_ENV) == {"GONOSUMDB", "GOPRIVATE", "GONOPROXY", "GOINSECURE"}
     assert "GOSUMDB" not in installer.PASS_ENV
+
+
+def test_downloaded_modules_come_from_the_shared_cache_and_builds_stay_private(
+    tmp_path: Path,
+) -> None:
+    go = FakeGo()
+    shared = tmp_path / "shared"
+    ctx = context(tmp_path, go, AUTOMATION_DOWNLOAD_CACHE=str(shared))
+    installer.run_step(dict(STEP), ctx)
+    _, env = go.install_call()
+    assert env["GOMODCACHE"] == str(shared / "go-mod")
+    assert "GOCACHE" not in env  # what go builds is this environment's own
+    other = FakeGo()
+    (tmp_path / "again").mkdir()
+    installer.run_step(dict(STEP), context(tmp_path / "again", other))
+    assert "GOMODCACHE" not in other.install_call()[1]

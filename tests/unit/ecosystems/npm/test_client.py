@@ -166,3 +166,23 @@ def test_parse_latest_refuses_another_package_or_no_version() -> None:
         npm.parse_latest_manifest([], "semver")
     parsed = npm.parse_latest_manifest({"name": "x", "version": "1.0.0", "bin": "cli.js"}, "x")
     assert parsed.bin == ("x",)
+
+
+def test_first_release_is_created_else_the_earliest_version_stamp() -> None:
+    # This registry's documents have no time.created: the earliest version stamp stands in.
+    package = npm.parse_packument(doc("cowsay"))
+    stamps = [v for k, v in doc("cowsay")["time"].items() if k not in ("created", "modified")]
+    assert package.first_release == min(stamps) == "2024-10-25T03:22:52.681000+00:00"
+    with_created = doc("cowsay")
+    with_created["time"]["created"] = "2011-05-04T09:00:00.000Z"
+    assert npm.parse_packument(with_created).first_release == "2011-05-04T09:00:00.000Z"
+    # Stamps compare as instants, not text; unpublished and garbage are not versions.
+    times = {
+        "modified": "2001-01-01T00:00:00Z",
+        "1.0.0": "2020-01-02T00:00:00+05:00",
+        "1.0.1": "2020-01-01T22:00:00Z",
+        "unpublished": {"time": "2000-01-01T00:00:00Z"},
+        "0.0.1": "not a date",
+    }
+    assert npm.first_published(times) == "2020-01-02T00:00:00+05:00"
+    assert npm.first_published({}) is None

@@ -78,3 +78,14 @@ def test_npm_install_through_a_mirror(tmp_path: Path) -> None:
     assert install[-3:] == ["--registry", "http://127.0.0.1:4873/", "cowsay"]
     assert ctx.version == "1.6.0"
     assert (tmp_path / "tool" / "bin" / "cowsay").exists()
+
+
+def test_npm_uses_the_shared_download_cache_when_there_is_one(tmp_path: Path) -> None:
+    npm_cache_environment: Callable[[Context], dict[str, str]] = NPM.__globals__[
+        "npm_cache_environment"
+    ]
+    assert npm_cache_environment(_ctx_with({}, tmp_path)) == {}
+    shared = tmp_path / "shared"
+    env = npm_cache_environment(_ctx_with({"AUTOMATION_DOWNLOAD_CACHE": str(shared)}, tmp_path))
+    assert env == {"npm_config_cache": str(shared / "npm")}
+    assert (shared / "npm").is_dir()

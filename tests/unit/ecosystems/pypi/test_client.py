@@ -496,11 +496,16 @@ def test_the_fast_decoder_reads_releases_when_the_python_needs_them() -> None:
     on_39 = PythonTarget("3.9", "3.9.18")
     fast = pypi.decode_project_json(body, on_39)
     assert all(isinstance(v, list) for v in fast["releases"].values())
-    assert all(v is None for v in pypi.decode_project_json(body, PY313)["releases"].values())
+    # Not needed: of each release's files only the upload times are kept (the first release).
+    lean = pypi.decode_project_json(body, PY313)["releases"]
+    assert all(all(set(f) == {"upload_time_iso_8601"} for f in files) for files in lean.values())
     full = json.loads(body)
     assert pypi.parse_project_json(fast, base_url="u", python=on_39) == pypi.parse_project_json(
         full, base_url="u", python=on_39
     )
+    lean_info = pypi.parse_project_json({**full, "releases": lean}, base_url="u", python=PY313)
+    assert lean_info == pypi.parse_project_json(full, base_url="u", python=PY313)
+    assert lean_info.first_release == "2024-05-21T18:51:29.562156Z"  # the oldest release kept
 
 
 # ---------------------------------------------------------------- optional extras
@@ -561,3 +566,28 @@ def test_the_prefetched_range_serves_member_reads() -> None:
     assert len(calls) == 1
     assert not archive.prefetch(names, 100)  # over the cap: nothing fetched
     assert archive.entry("no/such.py") is None
+
+
+def test_first_release_is_the_earliest_upload_of_any_release() -> None:
+    gates = PYPI.parent / "gates"
+    body = (gates / "pypi-gunicorn.json").read_bytes()
+    full = json.loads(body)
+    info = pypi.parse_project_json(full, base_url="https://pypi.org/x", python=PY313)
+    assert info.first_release == "2010-01-03T21:50:51.389527Z"  # gunicorn 0.1
+    # The fast decoder keeps exactly what that needs.
+    fast = pypi.decode_project_json(body, PY313)
+    assert pypi.parse_project_json(fast, base_url="https://pypi.org/x", python=PY313) == info
+    assert pypi.first_upload({}) is None
+    # Instants, not text: a mirror's stamp without microseconds compares right.
+    releases = {
+        "1": [{"upload_time_iso_8601": "2020-01-01T00:00:00Z"}],
+        "0": [{"upload_time_iso_8601": "2020-01-01T00:00:00.5Z"}, {"x": 1}],
+    }
+    assert pypi.first_upload(releases) == "2020-01-01T00:00:00Z"
+
+
+def test_the_upload_scan_falls_back_to_json_for_what_it_cannot_vouch_for() -> None:
+    escaped = b'[{"upload_time_iso_8601": "2020-01-01T00:00:00\\u005a"}]'
+    assert pypi._upload_stamps(escaped) == [{"upload_time_iso_8601": "2020-01-01T00:00:00Z"}]
+    plain = b'[{"a": 1, "upload_time_iso_8601" : "2020-01-01T00:00:00Z"}, {}]'
+    assert pypi._upload_stamps(plain) == [{"upload_time_iso_8601": "2020-01-01T00:00:00Z"}]

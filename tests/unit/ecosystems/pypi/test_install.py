@@ -87,6 +87,7 @@ def test_pipx_install_of_a_package_with_an_extra(
     PIPX(step, ctx)
     pip = next(c for c in runner.commands if "install" in c)
     assert pip[-1] == spec
+    assert "--no-compile" in pip  # byte-compiling decides nothing and costs seconds
     probe = next(c for c in runner.commands if "-c" in c)
     assert probe[-1] == "httpx"  # the distribution's name, which the probe can find
     assert ctx.version == "0.28.1"  # unpinned: known only from the probe
@@ -114,3 +115,43 @@ def test_pip_uses_the_kits_pypi_mirror_when_one_is_configured(tmp_path: Path) ->
     # Not a URL (a typo, an injected option): a clear install failure, never handed to pip.
     with pytest.raises(installer.StepFailure, match="AUTOMATION_ENDPOINT_PYPI"):
         index_args(_ctx_with({"AUTOMATION_ENDPOINT_PYPI": "--trusted-host=evil"}, tmp_path))
+
+
+def test_pip_shares_only_its_http_cache_through_the_download_cache(tmp_path: Path) -> None:
+    """Downloads come from (and go to) the shared cache; wheels pip builds stay the install's."""
+    shared = tmp_path / "shared"
+    runner = FakePip(["httpx"])
+    seen: list[dict[str, str]] = []
+
+    def recording(argv: list[str], env: dict[str, str], cwd: str, timeout: float) -> Any:
+        if "install" in argv:
+            seen.append(dict(env))
+        return runner(argv, env, cwd, timeout)
+
+    ctx = Context(
+        "httpx",
+        Platform.parse("linux-debian-glibc-x86_64"),
+        str(tmp_path / "prefix"),
+        None,
+        runner=recording,
+        env={"AUTOMATION_DOWNLOAD_CACHE": str(shared)},
+        reuse_host_tools=True,
+        log_to=lambda _line: None,
+    )
+    PIPX({"action": "pipx_install", "package": "httpx", "executables": ["httpx"]}, ctx)
+    [env] = seen
+    private = Path(env["PIP_CACHE_DIR"])
+    assert private.is_relative_to(Path(ctx.work_dir))  # the install's own cache folder
+    for folder in ("http-v2", "http"):
+        assert (private / folder).is_symlink()
+        assert (private / folder).resolve() == (shared / "pip" / folder).resolve()
+    assert not (private / "wheels").exists() and not (shared / "pip" / "wheels").exists()
+
+
+def test_without_a_download_cache_pip_keeps_its_default(tmp_path: Path) -> None:
+    pip_cache_environment: Callable[[Context], dict[str, str]] = PIPX.__globals__[
+        "pip_cache_environment"
+    ]
+    assert pip_cache_environment(_ctx_with({}, tmp_path)) == {}
+    # Only an absolute path is a cache folder (an "off" that slipped through is none).
+    assert pip_cache_environment(_ctx_with({"AUTOMATION_DOWNLOAD_CACHE": "off"}, tmp_path)) == {}

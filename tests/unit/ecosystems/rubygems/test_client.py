@@ -64,3 +64,13 @@ def test_top_gem_name_handles_platforms() -> None:
     }
     assert rubygems.top_gem_name(version) == "nokogiri"
     assert rubygems.top_gem_name({"full_name": "../x-1.0", "number": "1.0"}) is None
+
+
+def test_the_gem_document_gives_downloads() -> None:
+    info = rubygems.parse_gem_document(doc("gems-activerecord"), url="mem://")
+    assert info.downloads == 169371097  # all versions, all time
+    from automation.ecosystems.rubygems.adapter import package_from
+
+    package = package_from(rubygems.Gem(info, ("x",)))
+    assert (package.downloads, package.downloads_period) == (169371097, "all time")
+    assert package.first_release is None  # the document dates only the current version

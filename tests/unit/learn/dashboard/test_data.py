@@ -125,3 +125,33 @@ def test_reference_numbers(
         "ALERT empty runs (attempted nothing)",
         "ALERT time since the last merged recipe",
     }
+
+
+def test_runner_minutes_of_the_week_are_on_the_dashboard(tmp_path: Path) -> None:
+    from automation.ops.budget import budget_record
+    from tests.support.dashboard_registry import NOW
+
+    layout = build_registry(tmp_path / "reg")
+    control = json.loads(layout.control_file.read_text()) if layout.control_file.exists() else {}
+    control.setdefault("budget", {})["macos_minutes_limit"] = 100
+    layout.control_file.write_text(json.dumps(control))
+    batch = "2026-06-02-120000-pypi"
+    budget_record(layout, "macos", "darwin-arm64", batch, seconds=30 * 60, now=NOW)
+    budget_record(layout, "macos", "darwin-x86_64", batch, seconds=10 * 60, now=NOW)
+    budget_record(layout, "linux", "debian-12-arm64", batch, seconds=61, now=NOW)
+    data, html = build_and_read(tmp_path / "reg", tmp_path / "out")
+    runners = {row["runner"]: row for row in data["budget"]["runners"]}
+    assert data["budget"]["week_start"] == "2026-06-01"
+    assert runners["macos"] == {
+        "runner": "macos",
+        "used": 40,
+        "limit": 100,
+        "remaining": 60,
+        "share_used": 0.4,
+        "environments": {"darwin-arm64": 30, "darwin-x86_64": 10},
+    }
+    assert (runners["linux"]["used"], runners["linux"]["limit"]) == (2, 20_000)
+    shown = page_metrics(html)
+    assert shown_int(shown["budget.macos.used"][1]) == 40
+    assert shown_int(shown["budget.macos.remaining"][1]) == 60
+    assert "Runner minutes this week" in html
