@@ -85,6 +85,8 @@ KINDS: dict[str, str] = {
     "manifests": "batch manifests (data/batches/*.json)",
     "dep_mapping": "dependency mapping (data/dep-mapping.json)",
     "schema_checked": "other JSON data files with a schema of the same name",
+    "staging": "batch staging (data/staging/<batch>/: generation log, selection, recipes)",
+    "shipped_lists": "popularity lists shipped with the registry (data/*.min.json, syntax checked)",
     "recipes": "recipes (recipes/<letter>/<name>.toml)",
     "json_only": "root JSON files the batch pipeline does not read (syntax checked)",
     "skipped": "not data of the live pipeline (examples, schemas, docs, placeholders)",
@@ -587,11 +589,54 @@ def _check_runner_minutes(
             summary.detail("minutes")[str(document["runner"])] += int(document["minutes"])
 
 
+def _check_staging(report: CheckDataReport, layout: RegistryLayout, paths: list[Path]) -> None:
+    """A batch's staging folder, read by the readers the stages use: the generation log(s), the
+    selection, the staged recipes (checked like recipes: they are what merge copies)."""
+    from automation.registry.recipes import check_document, load_recipe_text
+    from automation.registry.staging import Staging
+
+    summary = report.kind("staging")
+    batches: dict[str, list[Path]] = {}
+    for path in paths:
+        summary.files += 1
+        batch_dir = path.relative_to(layout.root / "data" / "staging").parts[0]
+        batches.setdefault(batch_dir, []).append(path)
+    for batch_id, files in sorted(batches.items()):
+        summary.counts["batches"] += 1
+        staging = Staging(layout, batch_id)
+        for path in files:
+            rel = _rel(layout, path)
+            try:
+                if path.name.startswith("generation") and path.suffix == ".jsonl":
+                    summary.counts["outcomes"] += len(staging._read_log(path))
+                elif path.name == "selection.json":
+                    staging.selection_record()
+                elif path.parent.name == "recipes" and path.suffix == ".toml":
+                    # Checked as a recipe, but for placement: it lives in the staging folder.
+                    text = path.read_text(encoding="utf-8")
+                    report.add("staging", check_document(load_recipe_text(text, path=rel)))
+                else:
+                    report.add("staging", [Problem(rel, "", "not a staging file", "warning")])
+            except (OSError, UnicodeDecodeError) as exc:
+                report.add("staging", [Problem(rel, "", f"cannot read: {exc}")])
+            except DataError as exc:
+                report.add("staging", [Problem(rel, exc.where or "", exc.detail)])
+
+
 def _check_json_only(report: CheckDataReport, layout: RegistryLayout, paths: list[Path]) -> None:
     summary = report.kind("json_only")
     for path in paths:
         summary.files += 1
         _load_json(report, "json_only", path, _rel(layout, path))
+
+
+def _check_shipped_lists(
+    report: CheckDataReport, layout: RegistryLayout, paths: list[Path]
+) -> None:
+    summary = report.kind("shipped_lists")
+    for path in paths:
+        summary.files += 1
+        _load_json(report, "shipped_lists", path, _rel(layout, path))
 
 
 def _tomllib_problems(path: Path, rel: str) -> list[Problem]:
@@ -644,6 +689,8 @@ _CHECKERS: dict[str, Checker] = {
     "schema_checked": _check_schema_checked,
     "json_only": _check_json_only,
     "recipes": _check_recipes,
+    "staging": _check_staging,
+    "shipped_lists": _check_shipped_lists,
 }
 
 
@@ -712,6 +759,10 @@ def classify(parts: tuple[str, ...], schema_names: frozenset[str]) -> tuple[str,
         return "manifests", ""
     if depth == 2 and name == "dep-mapping.json":
         return "dep_mapping", ""
+    if depth >= 4 and sub == "staging":
+        return "staging", ""
+    if depth == 2 and name.endswith(".min.json"):
+        return "shipped_lists", ""
     if name.endswith(".json") and name.removesuffix(".json") in schema_names:
         return "schema_checked", ""
     return "unrecognised", ""

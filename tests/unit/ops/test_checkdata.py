@@ -263,3 +263,44 @@ def test_pending_entries_whose_recipe_exists_are_counted_and_named(tmp_path: Pat
     text = report.to_text()
     assert "pending_with_recipe 2" in text and "[warning ×2]" in text
     assert "'ant'" in text and "'dog'" in text
+
+
+STAGED_RECIPE = (
+    '[metadata]\nname = "goodtool"\ndescription = "d"\nhomepage = "https://example.org"\n\n'
+    '[[steps]]\naction = "pipx_install"\npackage = "goodtool"\nexecutables = ["goodtool"]\n\n'
+    '[verify]\ncommand = "goodtool --version"\npattern = "{version}"\n'
+)
+
+
+def _staged(tmp_path: Path) -> RegistryLayout:
+    """A merged batch's staging folder, written by the stage's own writer."""
+    from automation.registry.staging import GenerationOutcome, Staging
+
+    layout = RegistryLayout.at(tmp_path)
+    staging = Staging(layout, "2026-12-05-080000-pypi")
+    staging.save_selection("pypi", ["goodtool"], "2026-12-05T08:00:00Z")
+    staging.record(GenerationOutcome("goodtool", "pypi:goodtool", "generated"), STAGED_RECIPE)
+    (tmp_path / "data" / "pypi-top-packages-30-days.min.json").write_text('{"rows": []}')
+    return layout
+
+
+def test_staging_folders_and_shipped_lists_are_claimed_and_read(tmp_path: Path) -> None:
+    report = check_data(_staged(tmp_path))
+    assert report.unrecognised == []
+    assert report.count("error") == 0 and report.count("warning") == 0
+    assert report.kind("staging").files == 3
+    assert report.kind("staging").counts["outcomes"] == 1
+    assert report.kind("shipped_lists").files == 1
+
+
+def test_a_broken_staging_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    layout = _staged(tmp_path)
+    batch = tmp_path / "data" / "staging" / "2026-12-05-080000-pypi"
+    with (batch / "generation.jsonl").open("a") as log:
+        log.write("{not json\n")
+    (batch / "recipes" / "goodtool.toml").write_text('[metadata]\nname = "goodtool"\n')
+    problems = [p for _, p in check_data(layout).problems if p.severity == "error"]
+    paths = {p.path for p in problems}
+    assert "data/staging/2026-12-05-080000-pypi/generation.jsonl" in paths
+    assert "data/staging/2026-12-05-080000-pypi/recipes/goodtool.toml" in paths
+    assert any(p.where.startswith("line 2") for p in problems), problems
