@@ -8,6 +8,7 @@ The report counts files and records per kind and lists every problem with its pl
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import time
@@ -593,21 +594,37 @@ def _check_staging(report: CheckDataReport, layout: RegistryLayout, paths: list[
     """A batch's staging folder, read by the readers the stages use: the generation log(s), the
     selection, the staged recipes (checked like recipes: they are what merge copies)."""
     from automation.registry.recipes import check_document, load_recipe_text
+    from automation.registry.reservation import ABANDON_MARKER, ABANDONED_DIR
     from automation.registry.staging import Staging
 
     summary = report.kind("staging")
-    batches: dict[str, list[Path]] = {}
+    staging_root = layout.root / "data" / "staging"
+    # A batch folder is data/staging/<batch>/ or, once abandoned, data/staging/.abandoned/<batch>/.
+    batches: dict[tuple[str, ...], list[Path]] = {}
     for path in paths:
         summary.files += 1
-        batch_dir = path.relative_to(layout.root / "data" / "staging").parts[0]
-        batches.setdefault(batch_dir, []).append(path)
-    for batch_id, files in sorted(batches.items()):
+        parts = path.relative_to(staging_root).parts
+        key = parts[:2] if parts[0] == ABANDONED_DIR else parts[:1]
+        batches.setdefault(key, []).append(path)
+    for key, files in sorted(batches.items()):
         summary.counts["batches"] += 1
-        staging = Staging(layout, batch_id)
+        batch_id = key[-1]
+        try:
+            staging = Staging(layout, batch_id)
+        except DataError as exc:
+            folder = _rel(layout, staging_root.joinpath(*key))
+            report.add("staging", [Problem(folder, "", f"not a batch folder: {exc.detail}")])
+            continue
+        first_problem = len(report.problems)
+        if key[0] == ABANDONED_DIR:
+            summary.counts["abandoned"] += 1
+            staging.dir = staging_root.joinpath(*key)
         for path in files:
             rel = _rel(layout, path)
             try:
-                if path.name.startswith("generation") and path.suffix == ".jsonl":
+                if path.name == ABANDON_MARKER:
+                    _load_json(report, "staging", path, rel)
+                elif path.name.startswith("generation") and path.suffix == ".jsonl":
                     summary.counts["outcomes"] += len(staging._read_log(path))
                 elif path.name == "selection.json":
                     staging.selection_record()
@@ -621,6 +638,18 @@ def _check_staging(report: CheckDataReport, layout: RegistryLayout, paths: list[
                 report.add("staging", [Problem(rel, "", f"cannot read: {exc}")])
             except DataError as exc:
                 report.add("staging", [Problem(rel, exc.where or "", exc.detail)])
+        if key[0] == ABANDONED_DIR:
+            # Retired: no stage reads an abandoned batch again, so what is wrong in it is kept
+            # as evidence and reported, but blocks nothing.
+            report.problems[first_problem:] = [
+                (
+                    kind,
+                    dataclasses.replace(
+                        p, severity="warning", message=f"abandoned batch: {p.message}"
+                    ),
+                )
+                for kind, p in report.problems[first_problem:]
+            ]
 
 
 def _check_json_only(report: CheckDataReport, layout: RegistryLayout, paths: list[Path]) -> None:

@@ -304,3 +304,41 @@ def test_a_broken_staging_file_is_an_error_naming_it(tmp_path: Path) -> None:
     assert "data/staging/2026-12-05-080000-pypi/generation.jsonl" in paths
     assert "data/staging/2026-12-05-080000-pypi/recipes/goodtool.toml" in paths
     assert any(p.where.startswith("line 2") for p in problems), problems
+
+
+def test_an_abandoned_batch_is_read_and_its_problems_block_nothing(tmp_path: Path) -> None:
+    """`invoke abandon` moves the folder to data/staging/.abandoned/<batch>/: check-data still
+    claims and reads it, and what is broken in it is a warning (no stage reads it again)."""
+    from automation.registry.reservation import abandon_batch
+
+    layout = _staged(tmp_path)
+    abandon_batch(layout, "2026-12-05-080000-pypi")
+    moved = tmp_path / "data" / "staging" / ".abandoned" / "2026-12-05-080000-pypi"
+    assert (moved / "generation.jsonl").is_file()
+
+    report = check_data(layout)
+    assert report.unrecognised == []
+    assert report.count("error") == 0 and report.count("warning") == 0
+    assert report.kind("staging").counts["abandoned"] == 1
+    assert report.kind("staging").counts["outcomes"] == 1
+
+    (moved / "generation.jsonl").write_bytes(b"\x9e\xff")
+    report = check_data(layout)
+    assert report.exit_code == ExitCode.OK
+    warnings = [p for _, p in report.problems if p.severity == "warning"]
+    assert [p.path for p in warnings] == [
+        "data/staging/.abandoned/2026-12-05-080000-pypi/generation.jsonl"
+    ]
+    assert warnings[0].message.startswith("abandoned batch: ")
+
+
+def test_a_stray_folder_under_abandoned_is_named_not_a_crash(tmp_path: Path) -> None:
+    layout = _staged(tmp_path)
+    stray = tmp_path / "data" / "staging" / ".abandoned" / "Not A Batch"
+    stray.mkdir(parents=True)
+    (stray / "generation.jsonl").write_text("")
+    problems = [p for _, p in check_data(layout).problems]
+    assert any(
+        p.path == "data/staging/.abandoned/Not A Batch" and "not a batch folder" in p.message
+        for p in problems
+    ), problems
