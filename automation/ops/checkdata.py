@@ -8,6 +8,7 @@ The report counts files and records per kind and lists every problem with its pl
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import time
@@ -85,6 +86,8 @@ KINDS: dict[str, str] = {
     "manifests": "batch manifests (data/batches/*.json)",
     "dep_mapping": "dependency mapping (data/dep-mapping.json)",
     "schema_checked": "other JSON data files with a schema of the same name",
+    "staging": "batch staging (data/staging/<batch>/: generation log, selection, recipes)",
+    "shipped_lists": "popularity lists shipped with the registry (data/*.min.json, syntax checked)",
     "recipes": "recipes (recipes/<letter>/<name>.toml)",
     "json_only": "root JSON files the batch pipeline does not read (syntax checked)",
     "skipped": "not data of the live pipeline (examples, schemas, docs, placeholders)",
@@ -587,11 +590,82 @@ def _check_runner_minutes(
             summary.detail("minutes")[str(document["runner"])] += int(document["minutes"])
 
 
+def _check_staging(report: CheckDataReport, layout: RegistryLayout, paths: list[Path]) -> None:
+    """A batch's staging folder, read by the readers the stages use: the generation log(s), the
+    selection, the staged recipes (checked like recipes: they are what merge copies)."""
+    from automation.registry.recipes import check_document, load_recipe_text
+    from automation.registry.reservation import ABANDON_MARKER, ABANDONED_DIR
+    from automation.registry.staging import Staging
+
+    summary = report.kind("staging")
+    staging_root = layout.root / "data" / "staging"
+    # A batch folder is data/staging/<batch>/ or, once abandoned, data/staging/.abandoned/<batch>/.
+    batches: dict[tuple[str, ...], list[Path]] = {}
+    for path in paths:
+        summary.files += 1
+        parts = path.relative_to(staging_root).parts
+        key = parts[:2] if parts[0] == ABANDONED_DIR else parts[:1]
+        batches.setdefault(key, []).append(path)
+    for key, files in sorted(batches.items()):
+        summary.counts["batches"] += 1
+        batch_id = key[-1]
+        try:
+            staging = Staging(layout, batch_id)
+        except DataError as exc:
+            folder = _rel(layout, staging_root.joinpath(*key))
+            report.add("staging", [Problem(folder, "", f"not a batch folder: {exc.detail}")])
+            continue
+        first_problem = len(report.problems)
+        if key[0] == ABANDONED_DIR:
+            summary.counts["abandoned"] += 1
+            staging.dir = staging_root.joinpath(*key)
+        for path in files:
+            rel = _rel(layout, path)
+            try:
+                if path.name == ABANDON_MARKER:
+                    _load_json(report, "staging", path, rel)
+                elif path.name.startswith("generation") and path.suffix == ".jsonl":
+                    summary.counts["outcomes"] += len(staging._read_log(path))
+                elif path.name == "selection.json":
+                    staging.selection_record()
+                elif path.parent.name == "recipes" and path.suffix == ".toml":
+                    # Checked as a recipe, but for placement: it lives in the staging folder.
+                    text = path.read_text(encoding="utf-8")
+                    report.add("staging", check_document(load_recipe_text(text, path=rel)))
+                else:
+                    report.add("staging", [Problem(rel, "", "not a staging file", "warning")])
+            except (OSError, UnicodeDecodeError) as exc:
+                report.add("staging", [Problem(rel, "", f"cannot read: {exc}")])
+            except DataError as exc:
+                report.add("staging", [Problem(rel, exc.where or "", exc.detail)])
+        if key[0] == ABANDONED_DIR:
+            # Retired: no stage reads an abandoned batch again, so what is wrong in it is kept
+            # as evidence and reported, but blocks nothing.
+            report.problems[first_problem:] = [
+                (
+                    kind,
+                    dataclasses.replace(
+                        p, severity="warning", message=f"abandoned batch: {p.message}"
+                    ),
+                )
+                for kind, p in report.problems[first_problem:]
+            ]
+
+
 def _check_json_only(report: CheckDataReport, layout: RegistryLayout, paths: list[Path]) -> None:
     summary = report.kind("json_only")
     for path in paths:
         summary.files += 1
         _load_json(report, "json_only", path, _rel(layout, path))
+
+
+def _check_shipped_lists(
+    report: CheckDataReport, layout: RegistryLayout, paths: list[Path]
+) -> None:
+    summary = report.kind("shipped_lists")
+    for path in paths:
+        summary.files += 1
+        _load_json(report, "shipped_lists", path, _rel(layout, path))
 
 
 def _tomllib_problems(path: Path, rel: str) -> list[Problem]:
@@ -644,6 +718,8 @@ _CHECKERS: dict[str, Checker] = {
     "schema_checked": _check_schema_checked,
     "json_only": _check_json_only,
     "recipes": _check_recipes,
+    "staging": _check_staging,
+    "shipped_lists": _check_shipped_lists,
 }
 
 
@@ -712,6 +788,10 @@ def classify(parts: tuple[str, ...], schema_names: frozenset[str]) -> tuple[str,
         return "manifests", ""
     if depth == 2 and name == "dep-mapping.json":
         return "dep_mapping", ""
+    if depth >= 4 and sub == "staging":
+        return "staging", ""
+    if depth == 2 and name.endswith(".min.json"):
+        return "shipped_lists", ""
     if name.endswith(".json") and name.removesuffix(".json") in schema_names:
         return "schema_checked", ""
     return "unrecognised", ""

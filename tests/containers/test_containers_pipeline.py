@@ -100,10 +100,17 @@ def test_batch_validated_in_two_distributions_then_merged(
     # failure is recorded.
     assert {n: d.action for n, d in decisions.items()} == {good: "merged", fragile: "held"}
     metadata = tomllib.loads(layout.recipe_path(good).read_text())["metadata"]
-    constraints = {k for k in metadata if k.startswith(("supported_", "unsupported_"))}
-    assert constraints == set(), metadata  # passed everywhere: none
+    constraints = {
+        k: v for k, v in metadata.items() if k.startswith(("supported_", "unsupported_"))
+    }
+    # Passed everywhere it ran (linux, glibc, amd64); what no environment here tested (musl,
+    # arm64, darwin) is left out by the default untested-platforms policy.
+    assert constraints == {
+        "supported_os": ["linux"],
+        "unsupported_platforms": ["linux/arm64", "linux/amd64/musl"],
+    }, metadata
     assert not layout.recipe_path(fragile).exists()
-    assert decisions[good].reasons == []
+    assert all("untested platforms policy" in reason for reason in decisions[good].reasons)
     assert decisions[fragile].reasons[0].startswith("ubuntu-24.04 failed on linux-debian-glibc")
     failures = "".join(p.read_text() for p in layout.failures_dir.glob("*.jsonl"))
     assert fragile in failures and "verify_failed" in failures

@@ -263,3 +263,82 @@ def test_pending_entries_whose_recipe_exists_are_counted_and_named(tmp_path: Pat
     text = report.to_text()
     assert "pending_with_recipe 2" in text and "[warning ×2]" in text
     assert "'ant'" in text and "'dog'" in text
+
+
+STAGED_RECIPE = (
+    '[metadata]\nname = "goodtool"\ndescription = "d"\nhomepage = "https://example.org"\n\n'
+    '[[steps]]\naction = "pipx_install"\npackage = "goodtool"\nexecutables = ["goodtool"]\n\n'
+    '[verify]\ncommand = "goodtool --version"\npattern = "{version}"\n'
+)
+
+
+def _staged(tmp_path: Path) -> RegistryLayout:
+    """A merged batch's staging folder, written by the stage's own writer."""
+    from automation.registry.staging import GenerationOutcome, Staging
+
+    layout = RegistryLayout.at(tmp_path)
+    staging = Staging(layout, "2026-12-05-080000-pypi")
+    staging.save_selection("pypi", ["goodtool"], "2026-12-05T08:00:00Z")
+    staging.record(GenerationOutcome("goodtool", "pypi:goodtool", "generated"), STAGED_RECIPE)
+    (tmp_path / "data" / "pypi-top-packages-30-days.min.json").write_text('{"rows": []}')
+    return layout
+
+
+def test_staging_folders_and_shipped_lists_are_claimed_and_read(tmp_path: Path) -> None:
+    report = check_data(_staged(tmp_path))
+    assert report.unrecognised == []
+    assert report.count("error") == 0 and report.count("warning") == 0
+    assert report.kind("staging").files == 3
+    assert report.kind("staging").counts["outcomes"] == 1
+    assert report.kind("shipped_lists").files == 1
+
+
+def test_a_broken_staging_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    layout = _staged(tmp_path)
+    batch = tmp_path / "data" / "staging" / "2026-12-05-080000-pypi"
+    with (batch / "generation.jsonl").open("a") as log:
+        log.write("{not json\n")
+    (batch / "recipes" / "goodtool.toml").write_text('[metadata]\nname = "goodtool"\n')
+    problems = [p for _, p in check_data(layout).problems if p.severity == "error"]
+    paths = {p.path for p in problems}
+    assert "data/staging/2026-12-05-080000-pypi/generation.jsonl" in paths
+    assert "data/staging/2026-12-05-080000-pypi/recipes/goodtool.toml" in paths
+    assert any(p.where.startswith("line 2") for p in problems), problems
+
+
+def test_an_abandoned_batch_is_read_and_its_problems_block_nothing(tmp_path: Path) -> None:
+    """`invoke abandon` moves the folder to data/staging/.abandoned/<batch>/: check-data still
+    claims and reads it, and what is broken in it is a warning (no stage reads it again)."""
+    from automation.registry.reservation import abandon_batch
+
+    layout = _staged(tmp_path)
+    abandon_batch(layout, "2026-12-05-080000-pypi")
+    moved = tmp_path / "data" / "staging" / ".abandoned" / "2026-12-05-080000-pypi"
+    assert (moved / "generation.jsonl").is_file()
+
+    report = check_data(layout)
+    assert report.unrecognised == []
+    assert report.count("error") == 0 and report.count("warning") == 0
+    assert report.kind("staging").counts["abandoned"] == 1
+    assert report.kind("staging").counts["outcomes"] == 1
+
+    (moved / "generation.jsonl").write_bytes(b"\x9e\xff")
+    report = check_data(layout)
+    assert report.exit_code == ExitCode.OK
+    warnings = [p for _, p in report.problems if p.severity == "warning"]
+    assert [p.path for p in warnings] == [
+        "data/staging/.abandoned/2026-12-05-080000-pypi/generation.jsonl"
+    ]
+    assert warnings[0].message.startswith("abandoned batch: ")
+
+
+def test_a_stray_folder_under_abandoned_is_named_not_a_crash(tmp_path: Path) -> None:
+    layout = _staged(tmp_path)
+    stray = tmp_path / "data" / "staging" / ".abandoned" / "Not A Batch"
+    stray.mkdir(parents=True)
+    (stray / "generation.jsonl").write_text("")
+    problems = [p for _, p in check_data(layout).problems]
+    assert any(
+        p.path == "data/staging/.abandoned/Not A Batch" and "not a batch folder" in p.message
+        for p in problems
+    ), problems
