@@ -210,11 +210,15 @@ def resume(c, ecosystem=None, root=None, json=False):  # type: ignore[no-untyped
     help={
         "recipe": "recipe TOML file to constrain (relative to --root)",
         "results": "validation results JSONL (recipe, platform, status); repeat for more files",
+        "untested": "exclude|admit: re-decide platforms no result covers by this policy "
+        "(default: keep the recipe's current admission of them)",
         "root": ROOT_HELP,
         "json": JSON_HELP,
     },
 )
-def constrain(c, results, recipe=None, root=None, json=False):  # type: ignore[no-untyped-def]
+def constrain(  # type: ignore[no-untyped-def]
+    c, results, recipe=None, untested=None, root=None, json=False
+):
     """Write the complete, minimal platform constraints for one recipe from validation results."""
 
     def work() -> Report:
@@ -226,9 +230,10 @@ def constrain(c, results, recipe=None, root=None, json=False):  # type: ignore[n
         paths = [
             flag.existing_file("--results", name, base=registry, expected="") for name in names
         ]
-        from automation.registry.constraints import constrain_recipe_file
+        from automation.registry.constraints import UNTESTED_POLICIES, constrain_recipe_file
 
-        return constrain_recipe_file(recipe_path, paths)
+        policy = flag.choice("--untested", untested, UNTESTED_POLICIES) if untested else None
+        return constrain_recipe_file(recipe_path, paths, untested=policy)
 
     run(work, as_json=json)
 

@@ -30,6 +30,8 @@ from automation.core.ratelimit import SCOPE_ENV, SCOPES, default_bucket_dir, per
 CONFIG_FILE_NAME = "automation.toml"
 UNTESTED_ENV = "AUTOMATION_UNTESTED_PLATFORMS"
 UNTESTED_POLICIES = ("exclude", "admit")
+MERGE_VERIFY_ENV = "AUTOMATION_MERGE_VERIFY"
+MERGE_VERIFY_POLICIES = ("any", "version")
 ENV_PREFIX = "AUTOMATION_ENDPOINT_"
 
 
@@ -78,6 +80,8 @@ class Config:
     seed_max_network_failures: int = 5  # DEFAULT_SEED_MAX_NETWORK_FAILURES
     # A platform no environment validated: "exclude" (never claimed without evidence) or "admit".
     untested_platforms: str = "exclude"
+    # What [verify] must check to merge without review: "any" (a clean exit) or "version".
+    merge_verify: str = "any"
     # ecosystem-specific values: section -> key -> value (defaults declared by the ecosystems)
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=default_settings)
     source: str | None = None  # the config file read, if any
@@ -174,6 +178,7 @@ class Config:
             },
             "seed": {"max_network_failures": self.seed_max_network_failures},
             "platforms": {"untested": self.untested_platforms},
+            "merge": {"verify": self.merge_verify},
         }
         document.update({section: dict(values) for section, values in self.settings.items()})
         document["source"] = self.source
@@ -257,6 +262,15 @@ def load_config(
             f"not {untested!r}",
             where=UNTESTED_ENV if env.get(UNTESTED_ENV) else "platforms.untested",
         )
+    merge_verify = env.get(MERGE_VERIFY_ENV) or document.get("merge", {}).get(
+        "verify", defaults.merge_verify
+    )
+    if merge_verify not in MERGE_VERIFY_POLICIES:
+        raise DataError(
+            f"merge verify policy must be one of {', '.join(MERGE_VERIFY_POLICIES)}, "
+            f"not {merge_verify!r}",
+            where=MERGE_VERIFY_ENV if env.get(MERGE_VERIFY_ENV) else "merge.verify",
+        )
     return Config(
         endpoints=MappingProxyType(endpoints),
         rate_limits=MappingProxyType(rate_limits),
@@ -274,6 +288,7 @@ def load_config(
         rate_limit_dir=str(default_bucket_dir(env)) if scope == "machine" else None,
         seed_max_network_failures=seed_failures,
         untested_platforms=untested,
+        merge_verify=merge_verify,
         settings=MappingProxyType({k: MappingProxyType(v) for k, v in settings.items()}),
         source=source,
         registry_root=str(root) if root is not None else None,

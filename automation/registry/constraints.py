@@ -657,12 +657,18 @@ def read_results(paths: Sequence[Path], recipe: str) -> tuple[list[tuple[str, st
 
 
 def constrain_recipe_file(
-    recipe_path: Path, results_paths: Sequence[Path], *, write: bool = True
+    recipe_path: Path,
+    results_paths: Sequence[Path],
+    *,
+    write: bool = True,
+    untested: UntestedPolicy | None = None,
 ) -> ConstrainReport:
     """Derive constraints for one recipe from results files and write them through tomlkit.
 
     The recipe's name is its ``metadata.name`` (else the file stem). An excluded decision
-    leaves the file untouched (the caller removes excluded recipes).
+    leaves the file untouched (the caller removes excluded recipes). Platforms no result covers
+    keep the admission the recipe's current fields give them, unless ``untested`` names a policy
+    to re-decide them by (a registry moving a recipe merged under ``admit`` to ``exclude``).
     """
     doc = load_recipe(recipe_path)
     metadata = _metadata_of(doc)
@@ -673,7 +679,10 @@ def constrain_recipe_file(
         previous = ConstraintFields.from_metadata(metadata)
     except DataError as exc:
         raise DataError(exc.detail, path=str(recipe_path), where="metadata") from None
-    decision = derive_constraints(combine_outcomes(records), previous=previous)
+    if untested is None:
+        decision = derive_constraints(combine_outcomes(records), previous=previous)
+    else:
+        decision = derive_constraints(combine_outcomes(records), untested=untested)
     changed = False
     if not decision.excluded:
         changed = apply_constraints(doc, decision)

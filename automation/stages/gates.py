@@ -3,9 +3,10 @@
 A candidate goes to human review when its recipe runs arbitrary commands (``run_command``
 anywhere), its name looks like a typosquat of an existing recipe or of a higher-ranked queue
 entry from another source, its package is younger than ``min_age_days`` or, when the download
-count is known, less popular than ``min_downloads``. Unlike the reference (§3.9), a recipe under
-review is not deleted and does not hold back the rest of the batch: the report says which
-recipes merge and which wait.
+count is known, less popular than ``min_downloads``, or, when the registry asks for it
+(``[merge] verify = "version"``), its ``[verify]`` checks only a clean exit. Unlike the
+reference (§3.9), a recipe under review is not deleted and does not hold back the rest of the
+batch: the report says which recipes merge and which wait.
 
 A look-alike name is not a typosquat when the registry data says the candidate is itself
 established (``squat_cleared``): first released before the name it resembles, or more than
@@ -43,6 +44,8 @@ class GateConfig:
     established_years: float = 5.0
     # ... or is downloaded (per day) at least this share of the name it resembles.
     comparable_downloads: float = 0.1
+    # Hold a recipe whose [verify] checks only a clean exit (no version in its pattern).
+    require_version_verify: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +298,19 @@ def evaluate_gates(candidate: Candidate, context: GateContext) -> GateDecision:
         reasons.append(
             f"{candidate.downloads} downloads{period} (fewer than {config.min_downloads})"
         )
+    if config.require_version_verify and not verifies_version(candidate.recipe):
+        verify = candidate.recipe.get("verify") or {}
+        reasons.append(
+            f"[verify] `{verify.get('command', '')}` checks only a clean exit, not the version "
+            'the tool prints (merge.verify = "version"): review it or find a version command'
+        )
     return GateDecision(auto_merge=not reasons, reasons=tuple(reasons))
+
+
+def verifies_version(recipe: Mapping[str, Any]) -> bool:
+    """Whether the recipe's ``[verify]`` pattern matches the version the tool printed."""
+    verify = recipe.get("verify")
+    return isinstance(verify, Mapping) and "{version}" in str(verify.get("pattern") or "")
 
 
 # --- merge report --------------------------------------------------------------------------------

@@ -248,6 +248,11 @@ class MergeReport:
         return "\n".join(lines)
 
 
+def registry_gate_config(layout: RegistryLayout) -> GateConfig:
+    """The gates as the registry's ``automation.toml`` sets them (``[merge] verify``)."""
+    return GateConfig(require_version_verify=load_config(layout.root).merge_verify == "version")
+
+
 def untested_policy(layout: RegistryLayout) -> UntestedPolicy:
     """The registry's untested platforms policy (``automation.toml`` ``[platforms] untested``,
     ``AUTOMATION_UNTESTED_PLATFORMS``; default ``exclude``)."""
@@ -997,7 +1002,7 @@ def plan_merge(
         now=when,
         existing_recipes=frozenset(p.stem for p in layout.recipe_files()),
         queue=[RankedName(e.name, e.source) for e in queue.entries],
-        config=gate_config or GateConfig(),
+        config=gate_config or registry_gate_config(layout),
         facts=gate_facts(load_popularity(layout), outcomes),
     )
     policy = untested or untested_policy(layout)

@@ -80,3 +80,13 @@ def test_deadlines_and_budget_from_file_and_environment(tmp_path: Path) -> None:
     assert (overridden.request_deadline, overridden.batch_budget) == (2.5, 30.0)
     with pytest.raises(UsageError, match="AUTOMATION_HTTP_DEADLINE"):
         load_config(None, env={"AUTOMATION_HTTP_DEADLINE": "soon"})
+
+
+def test_merge_verify_policy_from_file_and_environment(tmp_path: Path) -> None:
+    assert load_config(tmp_path, env={}).merge_verify == "any"
+    (tmp_path / "automation.toml").write_text('[merge]\nverify = "version"\n')
+    assert load_config(tmp_path, env={}).merge_verify == "version"
+    assert load_config(tmp_path, env={"AUTOMATION_MERGE_VERIFY": "any"}).merge_verify == "any"
+    with pytest.raises(DataError) as info:
+        load_config(tmp_path, env={"AUTOMATION_MERGE_VERIFY": "often"})
+    assert info.value.where == "AUTOMATION_MERGE_VERIFY" and "'often'" in str(info.value)

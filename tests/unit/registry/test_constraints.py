@@ -474,6 +474,28 @@ def test_constrain_recipe_file_end_to_end(tmp_path: Path) -> None:
     assert not again.changed
 
 
+def test_constrain_with_an_untested_policy_redecides_what_no_result_covers(tmp_path: Path) -> None:
+    """A recipe merged under `admit` (no constraint fields) that passed only on glibc x86_64:
+    by default it keeps admitting what nothing tested; `untested="exclude"` narrows it to the
+    evidence, and running it again changes nothing."""
+    recipe = tmp_path / "demo.toml"
+    admitted = RECIPE.replace('  unsupported_platforms = ["linux/debian"]\n', "")
+    assert "unsupported_platforms" not in admitted
+    recipe.write_text(admitted, encoding="utf-8")
+    glibc = _results(
+        tmp_path / "glibc.jsonl",
+        [{"recipe": "demo", "platform": "linux-debian-glibc-x86_64", "status": "pass"}],
+    )
+    kept = constrain_recipe_file(recipe, [glibc])
+    assert not kept.changed and recipe.read_text() == admitted
+    narrowed = constrain_recipe_file(recipe, [glibc], untested="exclude")
+    assert narrowed.changed
+    metadata = tomlkit.parse(recipe.read_text())["metadata"]
+    assert metadata["supported_os"] == ["linux"]
+    assert metadata["unsupported_platforms"] == ["linux/arm64", "linux/amd64/musl"]
+    assert not constrain_recipe_file(recipe, [glibc], untested="exclude").changed
+
+
 def test_constrain_recipe_file_excluded_leaves_file(tmp_path: Path) -> None:
     recipe = tmp_path / "demo.toml"
     recipe.write_text(RECIPE, encoding="utf-8")

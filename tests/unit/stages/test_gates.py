@@ -324,3 +324,18 @@ def test_without_data_a_lookalike_stays_held_and_says_what_is_missing() -> None:
     total = replace(bare, downloads=10**9, downloads_period="all time")
     decision = evaluate_gates(total, replace(context, facts=facts))
     assert not decision.auto_merge and "not a rate to compare" in decision.reasons[0]
+
+
+def test_the_version_verify_gate_holds_only_when_asked() -> None:
+    exit_only = {**PLAIN, "verify": {"command": "x --help", "pattern": ""}}
+    by_version = {**PLAIN, "verify": {"command": "x --version", "pattern": "x {version}"}}
+    strict = replace(CONTEXT, config=GateConfig(require_version_verify=True))
+    assert evaluate_gates(candidate("x", recipe=exit_only), CONTEXT).auto_merge
+    held = evaluate_gates(candidate("x", recipe=exit_only), strict)
+    assert not held.auto_merge
+    assert held.reasons == (
+        "[verify] `x --help` checks only a clean exit, not the version the tool prints "
+        '(merge.verify = "version"): review it or find a version command',
+    )
+    assert evaluate_gates(candidate("x", recipe=by_version), strict).auto_merge
+    assert not evaluate_gates(candidate("x", recipe=PLAIN), strict).auto_merge  # no [verify]

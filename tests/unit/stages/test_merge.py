@@ -649,3 +649,39 @@ def test_auto_merge_needs_something_merged_and_nothing_held(validated: RegistryL
     assert report.auto_merge is True  # a failure is recorded, not for review
     report.decisions.append(RecipeDecision("c", "pypi:c", "held"))
     assert report.auto_merge is False
+
+
+def test_the_version_verify_policy_holds_exit_status_only_recipes(
+    validated: RegistryLayout,
+) -> None:
+    """`[merge] verify = "version"` in the registry's automation.toml: a recipe whose [verify]
+    pattern has no {version} is held for review with the reason; the rest decide as before."""
+    staged = Staging(validated, BATCH).recipe_path("bravura")
+    staged.write_text(staged.read_text().replace('pattern = "{version}"', 'pattern = ""'))
+    default = {d.name: d for d in plan_merge(validated, BATCH, now=NOW).report.decisions}
+    exit_only = {
+        name
+        for name, d in default.items()
+        if d.action == "merged"
+        and "{version}" not in Staging(validated, BATCH).recipe_path(name).read_text()
+    }
+    version_checked = {n for n, d in default.items() if d.action == "merged"} - exit_only
+    assert exit_only and version_checked  # the fixture has both kinds
+
+    (validated.root / "automation.toml").write_text('[merge]\nverify = "version"\n')
+    strict = {d.name: d for d in plan_merge(validated, BATCH, now=NOW).report.decisions}
+    for name in exit_only:
+        assert strict[name].action == "held", name
+        assert any('merge.verify = "version"' in r for r in strict[name].reasons), strict[name]
+    for name in version_checked:
+        assert strict[name].action == "merged", name
+    assert {n: d.action for n, d in strict.items() if n not in exit_only} == {
+        n: d.action for n, d in default.items() if n not in exit_only
+    }
+
+
+def test_a_bad_merge_verify_policy_names_the_field(validated: RegistryLayout) -> None:
+    (validated.root / "automation.toml").write_text('[merge]\nverify = "sometimes"\n')
+    with pytest.raises(DataError) as caught:
+        plan_merge(validated, BATCH, now=NOW)
+    assert "automation.toml" in str(caught.value) and "verify" in str(caught.value)
