@@ -176,8 +176,8 @@ def test_containers_overlap_local_and_check_what_local_found(
 
     import automation.containers.validate as container_validate
     import automation.stages.validate_matrix as matrix
-    from automation.registry.results import ResultLine, append_results
     from automation.core.atomic import atomic_write_text
+    from automation.registry.results import ResultLine, append_results
     from automation.stages.validate_local import apply_verify
 
     events: list[str] = []
