@@ -232,7 +232,8 @@ def constrain(  # type: ignore[no-untyped-def]
         ]
         from automation.registry.constraints import UNTESTED_POLICIES, constrain_recipe_file
 
-        policy = flag.choice("--untested", untested, UNTESTED_POLICIES) if untested else None
+        chosen = flag.choice("--untested", untested, UNTESTED_POLICIES) if untested else None
+        policy = None if chosen is None else "admit" if chosen == "admit" else "exclude"
         return constrain_recipe_file(recipe_path, paths, untested=policy)
 
     run(work, as_json=json)
