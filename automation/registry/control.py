@@ -8,7 +8,7 @@ ecosystem keys are normalised (``cargo`` -> ``crates.io``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +23,13 @@ from automation.core.layout import RegistryLayout
 from automation.core.report import Problem
 from automation.core.timefmt import format_timestamp
 from automation.core.timefmt import now as clock_now
-from automation.registry.breaker import BreakerConfig, BreakerState, effective, record
+from automation.registry.breaker import (
+    BreakerConfig,
+    BreakerState,
+    effective,
+    record,
+    record_batch,
+)
 
 _FIELDS = (
     "enabled",
@@ -262,6 +268,19 @@ def record_outcome(
     """``control`` with one outcome of ``ecosystem`` recorded in its breaker."""
     eco = normalise_ecosystem(ecosystem)
     return control.with_breaker(eco, record(control.breaker(eco), success, now, config))
+
+
+def record_batch_outcomes(
+    control: Control,
+    ecosystem: str,
+    outcomes: Sequence[bool],
+    now: datetime,
+    config: BreakerConfig,
+) -> Control:
+    """``control`` with one batch's outcomes of ``ecosystem`` recorded at once
+    (:func:`automation.registry.breaker.record_batch`)."""
+    eco = normalise_ecosystem(ecosystem)
+    return control.with_breaker(eco, record_batch(control.breaker(eco), outcomes, now, config))
 
 
 def check_allowed(
