@@ -383,14 +383,32 @@ def emergency_stop(
     return ControlReport("stop", control, what)
 
 
-def resume(layout: RegistryLayout, ecosystem: str | None = None) -> ControlReport:
+def resume(
+    layout: RegistryLayout, ecosystem: str | None = None, *, close_breaker: bool = False
+) -> ControlReport:
     """Lift the global stop (``ecosystem=None``) or re-enable one ecosystem.
 
     The stop's reason/by/at fields are cleared once nothing is stopped any more.
+    ``close_breaker`` also closes that ecosystem's circuit breaker with a fresh window (an
+    operator who fixed what opened it need not wait for the cooldown and the probes); its trip
+    count goes back to zero, the rest of its record is kept.
     """
     eco = _check_ecosystem(ecosystem) if ecosystem else None
+    if close_breaker and eco is None:
+        raise UsageError("closing a circuit breaker needs --ecosystem (which breaker to close)")
+    was = ""
 
     def change(control: Control) -> Control:
+        nonlocal was
+        if eco is not None and close_breaker:
+            breaker = control.breaker(eco)
+            was = breaker.state
+            control = control.with_breaker(
+                eco,
+                replace(
+                    breaker, state="closed", window=(), trips=0, probe_failures=0, opens_at=None
+                ),
+            )
         if eco is None:
             updated = replace(control, enabled=True)
         else:
@@ -409,6 +427,8 @@ def resume(layout: RegistryLayout, ecosystem: str | None = None) -> ControlRepor
 
     control = update_control(layout, change)
     what = f"ecosystem {eco} re-enabled" if eco else "pipeline resumed"
+    if close_breaker:
+        what += f"; its circuit breaker closed (was {was})"
     if control.disabled_ecosystems:
         what += " (still disabled: " + ", ".join(control.disabled_ecosystems) + ")"
     return ControlReport("resume", control, what)
