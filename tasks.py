@@ -189,18 +189,23 @@ def stop(c, reason="", ecosystem=None, by="", root=None, json=False):  # type: i
 @task(
     help={
         "ecosystem": "re-enable only this ecosystem (default: lift the global stop)",
+        "close_breaker": "also close that ecosystem's circuit breaker now (the cause is fixed)",
         "root": ROOT_HELP,
         "json": JSON_HELP,
     }
 )
-def resume(c, ecosystem=None, root=None, json=False):  # type: ignore[no-untyped-def]
-    """Lift an emergency stop (global, or one ecosystem)."""
+def resume(c, ecosystem=None, close_breaker=False, root=None, json=False):  # type: ignore[no-untyped-def]
+    """Lift an emergency stop (global, or one ecosystem); --close-breaker closes its breaker."""
 
     def work() -> Report:
         from automation.core.layout import RegistryLayout
         from automation.registry.control import resume as resume_control
 
-        return resume_control(RegistryLayout.at(flag.registry_root("--root", root)), ecosystem)
+        return resume_control(
+            RegistryLayout.at(flag.registry_root("--root", root)),
+            ecosystem,
+            close_breaker=bool(close_breaker),
+        )
 
     run(work, as_json=json)
 
@@ -232,7 +237,8 @@ def constrain(  # type: ignore[no-untyped-def]
         ]
         from automation.registry.constraints import UNTESTED_POLICIES, constrain_recipe_file
 
-        policy = flag.choice("--untested", untested, UNTESTED_POLICIES) if untested else None
+        chosen = flag.choice("--untested", untested, UNTESTED_POLICIES) if untested else None
+        policy = None if chosen is None else "admit" if chosen == "admit" else "exclude"
         return constrain_recipe_file(recipe_path, paths, untested=policy)
 
     run(work, as_json=json)

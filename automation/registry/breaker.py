@@ -26,7 +26,7 @@ consecutive failed batches); on reading the reference file the old counters are 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -183,6 +183,39 @@ def record(
         if rate > config.threshold:
             return _open(replace(state, trips=0), now, config)
     return state  # open: an item that was already running; its outcome only enters the window
+
+
+def record_batch(
+    state: BreakerState, outcomes: Sequence[bool], now: datetime, config: BreakerConfig
+) -> BreakerState:
+    """The breaker after one batch's outcomes, all observed at ``now`` (a merge votes them at once).
+
+    Half-open probes (selected first, so first in the batch) are still decided one by one. A
+    closed breaker takes the trip decision once, on the evidence the whole batch leaves: the
+    last ``max(window, len(batch))`` outcomes. A run of failures inside a batch that the rest of
+    the batch outweighs (its highest-priority packages broken on the runtime, then 31 of 40
+    passing) no longer opens the breaker for an hour; a batch failing as a whole still does.
+    """
+    state = effective(state, now, config)
+    rest = list(outcomes)
+    while rest and state.state == "half-open":
+        state = record(state, rest.pop(0), now, config)
+    if not rest or state.state == "open":
+        for success in rest:  # already running when it opened: they only enter the window
+            state = record(state, success, now, config)
+        return state
+    seen = (*state.window, *rest)
+    failures, last_failure = state.failures, state.last_failure
+    for success in rest:
+        failures, last_failure = (0, last_failure) if success else (failures + 1, now)
+    state = replace(
+        state, window=seen[-config.window :], failures=failures, last_failure=last_failure
+    )
+    evidence = seen[-max(config.window, len(rest)) :]
+    tripped = evidence.count(False) / len(evidence) > config.threshold
+    if len(evidence) >= config.min_samples and tripped:
+        return _open(replace(state, trips=0), now, config)
+    return state
 
 
 def admits(state: BreakerState, now: datetime, config: BreakerConfig) -> bool:

@@ -8,7 +8,7 @@ ecosystem keys are normalised (``cargo`` -> ``crates.io``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +23,13 @@ from automation.core.layout import RegistryLayout
 from automation.core.report import Problem
 from automation.core.timefmt import format_timestamp
 from automation.core.timefmt import now as clock_now
-from automation.registry.breaker import BreakerConfig, BreakerState, effective, record
+from automation.registry.breaker import (
+    BreakerConfig,
+    BreakerState,
+    effective,
+    record,
+    record_batch,
+)
 
 _FIELDS = (
     "enabled",
@@ -264,6 +270,19 @@ def record_outcome(
     return control.with_breaker(eco, record(control.breaker(eco), success, now, config))
 
 
+def record_batch_outcomes(
+    control: Control,
+    ecosystem: str,
+    outcomes: Sequence[bool],
+    now: datetime,
+    config: BreakerConfig,
+) -> Control:
+    """``control`` with one batch's outcomes of ``ecosystem`` recorded at once
+    (:func:`automation.registry.breaker.record_batch`)."""
+    eco = normalise_ecosystem(ecosystem)
+    return control.with_breaker(eco, record_batch(control.breaker(eco), outcomes, now, config))
+
+
 def check_allowed(
     control: Control,
     ecosystem: str | None,
@@ -364,14 +383,32 @@ def emergency_stop(
     return ControlReport("stop", control, what)
 
 
-def resume(layout: RegistryLayout, ecosystem: str | None = None) -> ControlReport:
+def resume(
+    layout: RegistryLayout, ecosystem: str | None = None, *, close_breaker: bool = False
+) -> ControlReport:
     """Lift the global stop (``ecosystem=None``) or re-enable one ecosystem.
 
     The stop's reason/by/at fields are cleared once nothing is stopped any more.
+    ``close_breaker`` also closes that ecosystem's circuit breaker with a fresh window (an
+    operator who fixed what opened it need not wait for the cooldown and the probes); its trip
+    count goes back to zero, the rest of its record is kept.
     """
     eco = _check_ecosystem(ecosystem) if ecosystem else None
+    if close_breaker and eco is None:
+        raise UsageError("closing a circuit breaker needs --ecosystem (which breaker to close)")
+    was = ""
 
     def change(control: Control) -> Control:
+        nonlocal was
+        if eco is not None and close_breaker:
+            breaker = control.breaker(eco)
+            was = breaker.state
+            control = control.with_breaker(
+                eco,
+                replace(
+                    breaker, state="closed", window=(), trips=0, probe_failures=0, opens_at=None
+                ),
+            )
         if eco is None:
             updated = replace(control, enabled=True)
         else:
@@ -390,6 +427,8 @@ def resume(layout: RegistryLayout, ecosystem: str | None = None) -> ControlRepor
 
     control = update_control(layout, change)
     what = f"ecosystem {eco} re-enabled" if eco else "pipeline resumed"
+    if close_breaker:
+        what += f"; its circuit breaker closed (was {was})"
     if control.disabled_ecosystems:
         what += " (still disabled: " + ", ".join(control.disabled_ecosystems) + ")"
     return ControlReport("resume", control, what)

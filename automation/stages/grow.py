@@ -426,6 +426,7 @@ class PlainDisplay:
         self.first: int | None = None
         self.counts: Counter[str] = Counter()
         self.totals: dict[str, int] = {}
+        self.stage_started: dict[str, float] = {}
 
     def say(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
@@ -442,12 +443,14 @@ class PlainDisplay:
     def stage(self, label: str, total: int) -> None:
         self.counts[label] = 0
         self.totals[label] = total
+        self.stage_started[label] = self.clock()
         self.say(f"  {label}: {total} to do")
 
     def tick(self, label: str) -> None:
         self.counts[label] += 1
         if self.counts[label] == self.totals.get(label):
-            self.say(f"  {label}: {self.counts[label]} done")
+            took = self.clock() - self.stage_started.get(label, self.clock())
+            self.say(f"  {label}: {self.counts[label]} done in {took:.0f} s")
 
 
 class RichDisplay:

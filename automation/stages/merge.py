@@ -76,7 +76,7 @@ from automation.registry.control import (
     Control,
     check_allowed_now,
     load_control,
-    record_outcome,
+    record_batch_outcomes,
     sweep_control_temp,
     update_control,
 )
@@ -866,14 +866,14 @@ def _voter(
     when: datetime,
     config: BreakerConfig,
 ) -> Callable[[Control], Control]:
-    """The control-file change: one breaker vote per outcome, once per batch."""
+    """The control-file change: one breaker vote per outcome, once per batch, the trip decided
+    on the batch as a whole."""
 
     def vote(control: Control) -> Control:
         for eco, results_of_eco in votes:
             if _voted(control, eco, batch_id):
                 continue  # landed before this run was killed: never count a vote twice
-            for success in results_of_eco:
-                control = record_outcome(control, eco, success, when, config)
+            control = record_batch_outcomes(control, eco, results_of_eco, when, config)
             control = _mark_voted(control, eco, batch_id)
         return control
 

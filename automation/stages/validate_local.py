@@ -306,29 +306,15 @@ class LocalValidator:
                 version = installed.version
                 if installed.failure is not None:
                     category, subcategory, exit_code, message = installed.failure
-                    if category == ENVIRONMENT_GAP:
-                        # Skipped, not failed: nothing was learnt about the package (the line
-                        # carries no category; the subcategory names the gap).
-                        return LocalResult(
-                            "skipped",
-                            None,
-                            subcategory,
-                            exit_code,
-                            attempt,
-                            message,
-                            version,
-                            None,
-                            None,
-                            time.monotonic() - started,
-                            install_seconds,
-                            installed.runtimes,
-                        )
                     if category == "network_error" and attempt < self.attempts:
                         time.sleep(self.backoff * 2 ** (attempt - 1))
                         continue
+                    # An environment gap is skipped, not failed: nothing was learnt about the
+                    # package (the line carries no category; the subcategory names the gap).
+                    gap = category == ENVIRONMENT_GAP
                     return LocalResult(
-                        "fail",
-                        category,
+                        "skipped" if gap else "fail",
+                        None if gap else category,
                         subcategory,
                         exit_code,
                         attempt,

@@ -176,6 +176,7 @@ def test_containers_overlap_local_and_check_what_local_found(
 
     import automation.containers.validate as container_validate
     import automation.stages.validate_matrix as matrix
+    from automation.core.atomic import atomic_write_text
     from automation.registry.results import ResultLine, append_results
     from automation.stages.validate_local import apply_verify
 
@@ -207,7 +208,9 @@ def test_containers_overlap_local_and_check_what_local_found(
             failing = name == "ubuntubroken"
             if not failing:
                 text = apply_verify(path.read_text(), f"{name} -V", "v{version}", path=str(path))
-                path.write_text(text)
+                # Atomically, as local validation writes it back: the container thread reads
+                # the staged recipes meanwhile.
+                atomic_write_text(path, text)
             line = ResultLine(
                 recipe=name,
                 environment="local",

@@ -12,6 +12,7 @@ the 100 iterations).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.context
 import os
@@ -121,7 +122,9 @@ def test_kill_nine_at_random_moments_then_rerun_converges(tmp_path: Path) -> Non
         time.sleep(delays[i])
         killed = process.is_alive()
         if killed:
-            os.kill(process.pid, signal.SIGKILL)
+            # It may finish between the check and the signal: then it was not killed.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
         process.join(60)
         killed = killed and process.exitcode == -signal.SIGKILL
         errors = _errors(root)

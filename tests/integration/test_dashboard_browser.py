@@ -109,3 +109,29 @@ def test_reference_registry_in_chromium(reference_dir: Path, tmp_path: Path) -> 
     for category, n in data["failures"]["by_category"].items():
         assert shown_int(shown[f"failures.by_category.{category}"][1]) == n
     assert shown["runs.last_successful_run"][1] == "2026-05-07T14:08:53Z"
+
+
+def test_this_repositorys_registry_in_chromium(tmp_path: Path) -> None:
+    """The registry this repository grows (recipes/, data/): the page shows its recipe count,
+    its queue and each ecosystem's merged count as its files hold them. Read-only: the page is
+    written to a temporary folder."""
+    from automation.core.layout import RegistryLayout
+    from automation.registry.queue import load_queue
+
+    layout = RegistryLayout.at(REPOSITORY_ROOT)
+    recipes = list(layout.recipe_files())
+    if not recipes:
+        pytest.skip("this checkout's registry has no recipes yet")
+    before = {p: p.stat().st_mtime_ns for p in (REPOSITORY_ROOT / "data").rglob("*")}
+    out = tmp_path / "site"
+    build_dashboard(REPOSITORY_ROOT, out)
+    shown = _dom_and_screenshot(tmp_path, out, "dashboard-this-registry.png")
+    assert shown_int(shown["recipes"][1]) == len(recipes)
+    queue = load_queue(layout.queue)
+    assert shown_int(shown["queue.total"][1]) == len(queue.entries)
+    merged = sum(1 for e in queue.entries if e.status == "success")
+    assert shown_int(shown["queue.by_status.success"][1]) == merged
+    ecosystems = {e.source.split(":", 1)[0] for e in queue.entries if e.status == "success"}
+    assert ecosystems
+    assert sum(shown_int(shown[f"funnel.{eco}.merged"][1]) for eco in ecosystems) == merged
+    assert {p: p.stat().st_mtime_ns for p in (REPOSITORY_ROOT / "data").rglob("*")} == before

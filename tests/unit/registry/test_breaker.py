@@ -12,6 +12,7 @@ from automation.registry.breaker import (
     admits,
     effective,
     record,
+    record_batch,
 )
 from tests.support.breaker_history import CONFIG, T0, run
 
@@ -93,6 +94,57 @@ def test_half_open_reopens_when_the_probe_set_failed_with_growing_cooldown() -> 
         cooldowns.append(state.opens_at - now)
     assert cooldowns[:4] == [timedelta(hours=h) for h in (2, 4, 8, 16)]
     assert cooldowns[4:] == [timedelta(hours=24)] * 2
+
+
+def _batch(outcomes: str) -> list[bool]:
+    return [c == "s" for c in outcomes]
+
+
+def test_a_batch_is_judged_as_a_whole() -> None:
+    """The live pypi batch that opened the breaker: its 9 highest-priority packages failed on
+    Python 3.13, then 31 passed. One outcome at a time, the first ten trip it; as a batch it
+    stays closed, with the window of its last ten and the failure history kept."""
+    live = "f" * 9 + "s" * 31
+    assert run(BreakerState(), live).state == "open"  # what per-outcome voting did
+    after = record_batch(BreakerState(), _batch(live), T0, CONFIG)
+    assert after.state == "closed"
+    assert after.window == (True,) * 10
+    assert after.failures == 0 and after.last_failure == T0
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "state"),
+    [
+        ("fffff", "open"),  # min_samples failures
+        ("ffff", "closed"),  # too few to judge
+        ("fsfsfsfsff", "open"),  # 60% failed
+        ("fsfsfsfsfs", "closed"),  # 50% is not above the threshold
+        ("s" * 20 + "f" * 20 + "f", "open"),  # a batch failing by more than half
+        ("s" * 30 + "f" * 10, "closed"),  # a bad tail the batch outweighs
+    ],
+)
+def test_a_batch_trips_on_its_failure_rate(outcomes: str, state: str) -> None:
+    assert record_batch(BreakerState(), _batch(outcomes), T0, CONFIG).state == state
+
+
+def test_a_batch_adds_to_the_evidence_before_it() -> None:
+    """A small batch is judged with the window it joins (window 10)."""
+    before = record_batch(BreakerState(), _batch("ssssff"), T0, CONFIG)
+    assert before.state == "closed"
+    assert record_batch(before, _batch("ff"), T0, CONFIG).state == "closed"  # 4 of 8
+    assert record_batch(before, _batch("fff"), T0, CONFIG).state == "open"  # 5 of 9
+
+
+def test_half_open_probes_in_a_batch_are_decided_one_by_one() -> None:
+    half_at = T0 + timedelta(hours=1)
+    opened = run(BreakerState(), "fffff")
+    # The probes come first: one passing closes it, and the rest is judged on a fresh window.
+    closed = record_batch(opened, _batch("s" + "ffss"), half_at, CONFIG)
+    assert closed.state == "closed" and closed.window == (False, False, True, True)
+    # Both probes failing reopens it; what ran alongside only enters the window.
+    reopened = record_batch(opened, _batch("ff" + "sss"), half_at, CONFIG)
+    assert reopened.state == "open" and reopened.trips == 2
+    assert reopened.window[-3:] == (True, True, True)
 
 
 def test_breaker_json_round_trip_keeps_unknown_keys() -> None:

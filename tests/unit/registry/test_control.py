@@ -204,3 +204,26 @@ def test_record_outcome_normalises_prefix() -> None:
         control = record_outcome(control, "cargo", False, NOW, BreakerConfig())
     assert control.breaker("crates.io").state == "open"
     assert "cargo" not in control.breakers
+
+
+def test_resume_can_close_an_ecosystems_breaker(registry: RegistryLayout) -> None:
+    from automation.registry.control import update_control
+
+    opened = BreakerState(
+        state="open", opens_at=NOW + timedelta(hours=2), trips=2, window=(False,) * 6
+    )
+    update_control(registry, lambda c: c.with_breaker("pypi", opened))
+    with pytest.raises(StoppedError):
+        check_allowed(load_control(registry.control_file), "pypi", now=NOW)
+    with pytest.raises(UsageError, match="--ecosystem"):
+        resume(registry, close_breaker=True)
+    report = resume(registry, ecosystem="pypi", close_breaker=True)
+    assert "circuit breaker closed (was open)" in report.message
+    breaker = load_control(registry.control_file).breaker("pypi")
+    assert (breaker.state, breaker.window, breaker.trips, breaker.opens_at) == (
+        "closed",
+        (),
+        0,
+        None,
+    )
+    check_allowed(load_control(registry.control_file), "pypi", now=NOW)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -330,7 +331,9 @@ def test_plain_progress_lines_give_rate_and_eta(layout: RegistryLayout) -> None:
     grow(layout, plan, stages=world.stages(), display=display, clock=clock.monotonic, now=clock.now)
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("grow: 0/8 recipes")
-    assert any("round 1 pypi: validate local: 4 done" in line for line in lines)
+    assert any(
+        re.fullmatch(r"  round 1 pypi: validate local: 4 done in \d+ s", line) for line in lines
+    ), lines
     assert any("/min, ETA " in line and line.startswith("grow: 4/8") for line in lines)
     assert lines[-1] == "grow: target of 8 recipes reached"
 

@@ -685,3 +685,21 @@ def test_a_bad_merge_verify_policy_names_the_field(validated: RegistryLayout) ->
     with pytest.raises(DataError) as caught:
         plan_merge(validated, BATCH, now=NOW)
     assert "automation.toml" in str(caught.value) and "verify" in str(caught.value)
+
+
+def test_a_merge_votes_its_batch_as_a_whole_and_once() -> None:
+    """The breaker hears a batch's outcomes together: 9 failures then 31 passes (the live pypi
+    batch that opened it for an hour one outcome at a time) leave it closed; a rerun of the
+    merge does not vote again."""
+    from automation.registry.breaker import BreakerConfig
+    from automation.registry.control import Control
+    from automation.stages.merge import _voter
+
+    votes = (("pypi", (False,) * 9 + (True,) * 31),)
+    vote = _voter(votes, BATCH, NOW, BreakerConfig())
+    once = vote(Control())
+    assert once.breaker("pypi").state == "closed"
+    assert once.breaker("pypi").window == (True,) * 10
+    assert vote(once).breaker("pypi") == once.breaker("pypi")
+    failing = _voter((("pypi", (True,) * 15 + (False,) * 25),), "other-batch", NOW, BreakerConfig())
+    assert failing(Control()).breaker("pypi").state == "open"
