@@ -378,10 +378,9 @@ def test_the_rich_display_takes_every_event() -> None:
 def test_grow_writes_each_batchs_review_where_asked(tmp_path: Path) -> None:
     """`invoke grow --review-dir DIR`: the merge stage writes the batch's review (the pull-request
     body: every held recipe with its reasons) to DIR/<batch>.md, nothing when not asked."""
+    from automation.registry.staging import Staging
     from automation.stages.grow import pipeline_stages
     from tests.support.interrupted_merge import BATCH, validated_registry
-
-    from automation.registry.staging import Staging
 
     layout = validated_registry(tmp_path / "registry")
     # One recipe the registry's verify gate holds: it checks only a clean exit.
