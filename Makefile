@@ -27,12 +27,13 @@ run: venv
 
 ## Grow ROOT to TARGET recipes from GROW_ECOSYSTEMS through GROW_ENVS, batch after batch;
 ## resumable (rerun after an interruption: nothing merged is redone). Exit 4: target not reached.
+## REVIEW_DIR=reviews writes each batch's review (held recipes: reasons, results, TOML) there.
 TARGET ?= 1000
 GROW_ECOSYSTEMS ?= pypi npm
 GROW_ENVS ?= local debian-12 ubuntu-24.04
 BATCH_SIZE ?= 40
 grow: venv
-	$(BIN)/invoke grow --target $(TARGET) $(foreach e,$(GROW_ECOSYSTEMS),--ecosystem $(e)) $(foreach e,$(GROW_ENVS),--env $(e)) --batch-size $(BATCH_SIZE) --root $(ROOT)
+	$(BIN)/invoke grow --target $(TARGET) $(foreach e,$(GROW_ECOSYSTEMS),--ecosystem $(e)) $(foreach e,$(GROW_ENVS),--env $(e)) --batch-size $(BATCH_SIZE) $(if $(REVIEW_DIR),--review-dir $(REVIEW_DIR)) --root $(ROOT)
 
 ## What the seeding rule does to the first 200 candidates of PyPI and npm (live look-ups).
 seed-report: venv

@@ -672,12 +672,22 @@ def pipeline(  # type: ignore[no-untyped-def]
         "env": "validation environments: local (default; always first), container ids; repeatable",
         "batch_size": "entries per batch (default 40)",
         "jobs": "container environments validated side by side (default 2)",
+        "review_dir": "write each batch's review (held recipes' reasons, results and TOML: "
+        "the pull-request body) to DIR/<batch>.md",
         "root": ROOT_HELP,
         "json": JSON_HELP,
     },
 )
 def grow(  # type: ignore[no-untyped-def]
-    c, env, ecosystem, target=None, batch_size=None, jobs=None, root=None, json=False
+    c,
+    env,
+    ecosystem,
+    target=None,
+    batch_size=None,
+    jobs=None,
+    review_dir=None,
+    root=None,
+    json=False,
 ):
     """Seed and run batches across ecosystems until the registry holds --target recipes."""
 
@@ -686,6 +696,11 @@ def grow(  # type: ignore[no-untyped-def]
         count = flag.integer("--target", target, default=1000, minimum=1, maximum=MAX_ENTRIES)
         size = flag.integer("--batch-size", batch_size, default=40, minimum=1, maximum=MAX_LISTED)
         parallel = flag.integer("--jobs", jobs, default=2, minimum=1, maximum=MAX_JOBS)
+        reviews = (
+            flag.output_dir("--review-dir", review_dir, expected="a folder for batch reviews")
+            if review_dir
+            else None
+        )
         from automation.stages.grow import run_grow
 
         return run_grow(
@@ -695,6 +710,7 @@ def grow(  # type: ignore[no-untyped-def]
             environments=env or ["local"],
             batch_size=size,
             jobs=parallel,
+            review_dir=reviews,
         )
 
     run(work, as_json=json)

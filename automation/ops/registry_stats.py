@@ -20,6 +20,7 @@ from automation.core.atomic import atomic_write_text
 from automation.core.errors import DataError, ExitCode
 from automation.core.layout import RegistryLayout
 from automation.registry.failures import read_failure_file
+from automation.registry.queue import load_queue
 from automation.registry.recipes import load_recipe_model, recipe_source
 from automation.registry.results import ResultLine, latest_results, read_results_file
 
@@ -58,6 +59,9 @@ class RegistryStats:
     named_like: int = 0  # recipes whose verified executable is named like the recipe or package
     failures_by_code: dict[str, int] = field(default_factory=dict)
     runtimes: dict[str, int] = field(default_factory=dict)  # "node 26.12.1" -> install count
+    held: int = 0  # queue entries waiting for a reviewer (status requires_manual)
+    # What `invoke grow` spent growing it (data/grow-state.json): runs, merged, seconds.
+    grow: dict[str, int | float] | None = None
     unreadable: list[str] = field(default_factory=list)  # files that could not be read
 
     def to_json(self) -> dict[str, Any]:
@@ -70,6 +74,8 @@ class RegistryStats:
             "environments": [e.to_json() for e in self.environments],
             "failures_by_code": self.failures_by_code,
             "runtimes": self.runtimes,
+            "held": self.held,
+            "grow": self.grow,
             "unreadable": self.unreadable,
         }
 
@@ -149,7 +155,39 @@ def compute_stats(layout: RegistryLayout) -> RegistryStats:
             runtimes[f"{runtime.get('name', '?')} {runtime.get('version') or '?'}"] += 1
     stats.runtimes = _sorted_counts(runtimes)
     stats.failures_by_code = _failure_codes(layout, stats.unreadable)
+    stats.held = _held(layout, stats.unreadable)
+    stats.grow = _grow_spent(layout, stats.unreadable)
     return stats
+
+
+def _held(layout: RegistryLayout, unreadable: list[str]) -> int:
+    if not layout.queue.exists():
+        return 0
+    try:
+        return sum(1 for e in load_queue(layout.queue).entries if e.status == "requires_manual")
+    except DataError:
+        unreadable.append(str(layout.queue.relative_to(layout.root)))
+        return 0
+
+
+def _grow_spent(layout: RegistryLayout, unreadable: list[str]) -> dict[str, int | float] | None:
+    """Every `invoke grow` run the state file records (finished ones and the current one)."""
+    from automation.stages.grow import load_state, state_path
+
+    try:
+        state = load_state(layout)
+    except DataError:
+        unreadable.append(str(state_path(layout).relative_to(layout.root)))
+        return None
+    if state is None:
+        return None
+    current = state["rounds"]
+    runs = [*state["history"]]
+    merged = sum(int(h.get("merged", 0)) for h in runs) + sum(
+        int(b.get("merged", 0)) for r in current for b in r.get("batches", [])
+    )
+    seconds = sum(float(h.get("seconds", 0)) for h in runs) + float(state.get("seconds", 0))
+    return {"runs": len(runs) + 1, "merged": merged, "seconds": round(seconds, 1)}
 
 
 def _environment_stats(lines: Iterable[ResultLine]) -> list[EnvironmentStats]:
@@ -205,6 +243,20 @@ def render_markdown(stats: RegistryStats) -> str:
     if stats.failures_by_code:
         out += ["", "| failure code (latest per package and environment) | count |", "|---|---:|"]
         out += [f"| `{code}` | {n} |" for code, n in stats.failures_by_code.items()]
+    if stats.held:
+        out += [
+            "",
+            f"{stats.held} validated recipes wait for a reviewer (queue status `requires_manual`: "
+            "a gate held them, or they failed on a platform their constraints cannot exclude).",
+        ]
+    if stats.grow and stats.grow["merged"]:
+        runs, merged, seconds = stats.grow["runs"], stats.grow["merged"], stats.grow["seconds"]
+        out += [
+            "",
+            f"Grown by {runs} `invoke grow` runs: {merged} recipes merged in "
+            f"{seconds / 3600:.1f} h of growing, {seconds / merged:.1f} s per merged recipe "
+            "(seeding, generation, three environments and failures included).",
+        ]
     if stats.runtimes:
         out += ["", "Runtimes the merged recipes were validated on (installs): "]
         out[-1] += ", ".join(f"{name} ({n})" for name, n in stats.runtimes.items()) + "."

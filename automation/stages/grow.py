@@ -83,9 +83,11 @@ class GrowStages:
     merge: Callable[[RegistryLayout, str], Any]
 
 
-def pipeline_stages(*, jobs: int = 2) -> GrowStages:
+def pipeline_stages(*, jobs: int = 2, review_dir: Path | None = None) -> GrowStages:
     """The real stages: ``seed_registry``, ``run_generate``, ``validate_batch_locally`` /
-    ``validate_matrix`` and ``merge_batch`` (imported when called: tests never load them)."""
+    ``validate_matrix`` and ``merge_batch`` (imported when called: tests never load them).
+    ``review_dir``: each merge writes its batch's review (the pull-request body: every held
+    recipe's reasons, results and TOML) to ``<review_dir>/<batch>.md``."""
 
     def seed(layout: RegistryLayout, ecosystem: str, limit: int) -> Any:
         from automation.stages.seed import seed_registry
@@ -128,7 +130,8 @@ def pipeline_stages(*, jobs: int = 2) -> GrowStages:
     def merge(layout: RegistryLayout, batch_id: str) -> Any:
         from automation.stages.merge import merge_batch
 
-        return merge_batch(layout, batch_id)
+        review = None if review_dir is None else review_dir / f"{batch_id}.md"
+        return merge_batch(layout, batch_id, pr_body=review)
 
     return GrowStages(seed, generate, validate, merge)
 
@@ -847,6 +850,7 @@ def run_grow(
     environments: Sequence[str],
     batch_size: int,
     jobs: int = 2,
+    review_dir: Path | None = None,
 ) -> GrowReport:
     """Front-door entry: the real stages, the display stderr suits."""
     from automation.ecosystems import seed_sources
@@ -855,4 +859,5 @@ def run_grow(
     check_environments(plan.environments)
     layout = RegistryLayout.at(root)
     with default_display() as display:
-        return grow(layout, plan, stages=pipeline_stages(jobs=jobs), display=display)
+        stages = pipeline_stages(jobs=jobs, review_dir=review_dir)
+        return grow(layout, plan, stages=stages, display=display)

@@ -392,7 +392,8 @@ class LocalValidator:
             if tuple(args) in seen:
                 continue
             seen.add(tuple(args))
-            done = self.runner([str(bin_dir / exe), *args], env, str(work), self.verify_timeout)
+            argv = command_argv(bin_dir / exe, args)
+            done = self.runner(argv, env, str(work), self.verify_timeout)
             last = done
             if done.exit_code != 0:
                 continue
@@ -416,6 +417,22 @@ class LocalValidator:
         assert last is not None
         subcategory = "timeout" if last.timed_out else "nonzero_exit"
         return ("fail", "verify_failed", subcategory, last.exit_code, last.output, None, None)
+
+
+def command_argv(path: Path, args: Sequence[str]) -> list[str]:
+    """How a shell runs ``path args``, which is how a recipe's verify command runs (the
+    installer's and tsuku's ``sh -c``): a file with neither ``#!`` nor a binary header is a shell
+    script to ``sh`` (it reads text that starts without ``#!``), where a direct exec fails with
+    ENOEXEC ("Exec format error"). pnpm's bin is one until its install script swaps in the
+    native binary."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        head = b""
+    text = all(32 <= byte < 127 or byte in b"\t\n\r" for byte in head)
+    script = bool(head) and text and not head.startswith(b"#!")  # ELF, Mach-O: not text
+    return ["/bin/sh", str(path), *args] if script else [str(path), *args]
 
 
 class TsukuValidator:

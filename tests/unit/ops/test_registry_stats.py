@@ -167,3 +167,72 @@ def test_the_task_prints_json(tmp_path: Path) -> None:
 def test_this_repositorys_readme_has_the_section() -> None:
     text = (REPO / "README.md").read_text(encoding="utf-8")
     assert BEGIN_MARKER in text and END_MARKER in text
+
+
+def test_held_recipes_and_what_growing_cost_are_stated(tmp_path: Path) -> None:
+    """Held entries come from the queue; the growing time from data/grow-state.json (finished
+    runs in its history plus the current run), as `invoke grow` wrote them."""
+    from automation.registry.queue import QueueEntry, empty_queue, save_queue
+    from automation.stages.grow import save_state
+
+    layout = _registry(tmp_path)
+
+    def entry(name: str, source: str, status: str) -> QueueEntry:
+        return QueueEntry(name, source, 2, status, "auto", None, 0, None)
+
+    entries = [
+        entry("ruff", "pypi:ruff", "success"),
+        entry("gulp", "npm:gulp", "requires_manual"),
+        entry("prisma", "npm:prisma", "requires_manual"),
+    ]
+    save_queue(layout.queue, empty_queue().with_entries(entries))
+    finished = {
+        "started_at": "2026-12-05T08:00:00Z",
+        "finished_at": "2026-12-05T08:30:00Z",
+        "status": "reached",
+        "target": 2,
+        "before_total": 0,
+        "rounds": 1,
+        "batches": 2,
+        "merged": 2,
+        "seconds": 1800.0,
+    }
+    batch = {
+        "ecosystem": "npm",
+        "batch_id": "2026-12-05-090000-npm-g1",
+        "stage": "merged",
+        "size": 40,
+        "seeded": 0,
+        "generated": 1,
+        "merged": 1,
+        "started_at": "2026-12-05T09:00:00Z",
+        "finished_at": "2026-12-05T09:10:00Z",
+    }
+    save_state(
+        layout,
+        {
+            "schema_version": 1,
+            "status": "reached",
+            "message": "",
+            "target": 3,
+            "ecosystems": ["pypi", "npm"],
+            "environments": ["local", "debian-12"],
+            "batch_size": 40,
+            "started_at": "2026-12-05T09:00:00Z",
+            "updated_at": "2026-12-05T09:10:00Z",
+            "finished_at": "2026-12-05T09:10:00Z",
+            "seconds": 600.0,
+            "before": {"total": 2},
+            "exhausted": [],
+            "rounds": [{"number": 1, "batches": [batch]}],
+            "history": [finished],
+        },
+    )
+    stats = compute_stats(layout)
+    assert stats.held == 2
+    assert stats.grow == {"runs": 2, "merged": 3, "seconds": 2400.0}
+    text = render_markdown(stats)
+    assert "2 validated recipes wait for a reviewer" in text
+    assert "Grown by 2 `invoke grow` runs: 3 recipes merged in 0.7 h" in text
+    assert "800.0 s per merged recipe" in text
+    assert stats.to_json()["grow"] == stats.grow

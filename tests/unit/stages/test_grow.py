@@ -373,3 +373,31 @@ def test_the_rich_display_takes_every_event() -> None:
         display.say("a line above the bars")
         display.recipes(5, 10)
     assert display.progress.tasks[0].completed == 5
+
+
+def test_grow_writes_each_batchs_review_where_asked(tmp_path: Path) -> None:
+    """`invoke grow --review-dir DIR`: the merge stage writes the batch's review (the pull-request
+    body: every held recipe with its reasons) to DIR/<batch>.md, nothing when not asked."""
+    from automation.registry.staging import Staging
+    from automation.stages.grow import pipeline_stages
+    from tests.support.interrupted_merge import BATCH, validated_registry
+
+    layout = validated_registry(tmp_path / "registry")
+    # One recipe the registry's verify gate holds: it checks only a clean exit.
+    (layout.root / "automation.toml").write_text('[merge]\nverify = "version"\n')
+    staged = Staging(layout, BATCH).recipe_path("bravura")
+    staged.write_text(staged.read_text().replace('pattern = "{version}"', 'pattern = ""'))
+    reviews = tmp_path / "reviews"
+    reviews.mkdir()
+    report = pipeline_stages(review_dir=reviews).merge(layout, BATCH)
+    held = [d.name for d in report.decisions if d.action == "held"]
+    assert "bravura" in held  # the review is what a reviewer reads
+    body = (reviews / f"{BATCH}.md").read_text(encoding="utf-8")
+    full = (reviews / f"{BATCH}.full.md").read_text(encoding="utf-8")
+    for name in held:
+        assert name in body and name in full
+    assert "checks only a clean exit" in full  # the gate's reason, for the reviewer
+
+    quiet = validated_registry(tmp_path / "again")
+    pipeline_stages().merge(quiet, BATCH)
+    assert not list((tmp_path / "again").rglob(f"{BATCH}.md"))

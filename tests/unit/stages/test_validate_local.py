@@ -347,3 +347,33 @@ def test_real_install_and_run(action: str, package: str, executable: str) -> Non
     assert result.status == "pass", result.message
     assert result.version and result.verify_pattern == "{version}"
     assert os.environ.get("HOME")  # the host HOME was not replaced for the test process
+
+
+def test_discovery_runs_a_shebang_less_script_as_the_shell_does(tmp_path: Path) -> None:
+    """pnpm 12's bin is a shell script without `#!` until its install script swaps in the
+    native binary: `sh -c 'pnpm --version'` (how verify runs) works, a direct exec fails with
+    "Exec format error". Discovery runs it as the shell does; a real binary or a `#!` script
+    is executed directly."""
+    from automation.core.process import run_process
+    from automation.stages.validate_local import LocalValidator, command_argv
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tool = bin_dir / "tool"
+    tool.write_text('# no shebang on purpose\necho "tool 4.5.6"\n')
+    tool.chmod(0o755)
+    assert command_argv(tool, ["--version"]) == ["/bin/sh", str(tool), "--version"]
+    direct = run_process([str(tool), "--version"], dict(os.environ), str(tmp_path), 10)
+    assert direct.exit_code != 0  # what discovery met before
+    shebang = bin_dir / "other"
+    shebang.write_text("#!/bin/sh\necho other\n")
+    assert command_argv(shebang, ["-V"]) == [str(shebang), "-V"]
+    elf = Path(sys.executable).resolve()
+    assert command_argv(elf, []) == [str(elf)]
+
+    found = LocalValidator(runtimes=()).discover_verify(
+        {"verify": {"command": "tool --version"}}, ["tool"], tmp_path, bin_dir, "4.5.6"
+    )
+    status, category, _sub, _code, output, command, pattern = found
+    assert (status, category, command) == ("pass", None, "tool --version"), output
+    assert pattern and "{version}" in pattern
