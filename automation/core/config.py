@@ -212,6 +212,27 @@ def _read_file(path: Path) -> dict[str, Any]:
     return document
 
 
+def _policy(
+    env: Mapping[str, str],
+    document: Mapping[str, Any],
+    variable: str,
+    key: tuple[str, str],
+    default: str,
+    choices: tuple[str, ...],
+    what: str,
+) -> str:
+    """A named policy: the environment variable wins over ``[section] key``, else ``default``;
+    a value not among ``choices`` is a DataError naming where it came from."""
+    section, name = key
+    value = env.get(variable) or document.get(section, {}).get(name, default)
+    if value not in choices:
+        raise DataError(
+            f"{what} must be one of {', '.join(choices)}, not {value!r}",
+            where=variable if env.get(variable) else f"{section}.{name}",
+        )
+    return str(value)
+
+
 def load_config(
     root: Path | None = None,
     path: Path | None = None,
@@ -253,24 +274,24 @@ def load_config(
         # the declared default's type is the setting's type (TOML may write 3 for 3.0)
         settings.setdefault(declared.section, {})[declared.key] = type(declared.default)(value)
     defaults = Config()
-    untested = env.get(UNTESTED_ENV) or document.get("platforms", {}).get(
-        "untested", defaults.untested_platforms
+    untested = _policy(
+        env,
+        document,
+        UNTESTED_ENV,
+        ("platforms", "untested"),
+        defaults.untested_platforms,
+        UNTESTED_POLICIES,
+        "untested platforms policy",
     )
-    if untested not in UNTESTED_POLICIES:
-        raise DataError(
-            f"untested platforms policy must be one of {', '.join(UNTESTED_POLICIES)}, "
-            f"not {untested!r}",
-            where=UNTESTED_ENV if env.get(UNTESTED_ENV) else "platforms.untested",
-        )
-    merge_verify = env.get(MERGE_VERIFY_ENV) or document.get("merge", {}).get(
-        "verify", defaults.merge_verify
+    merge_verify = _policy(
+        env,
+        document,
+        MERGE_VERIFY_ENV,
+        ("merge", "verify"),
+        defaults.merge_verify,
+        MERGE_VERIFY_POLICIES,
+        "merge verify policy",
     )
-    if merge_verify not in MERGE_VERIFY_POLICIES:
-        raise DataError(
-            f"merge verify policy must be one of {', '.join(MERGE_VERIFY_POLICIES)}, "
-            f"not {merge_verify!r}",
-            where=MERGE_VERIFY_ENV if env.get(MERGE_VERIFY_ENV) else "merge.verify",
-        )
     return Config(
         endpoints=MappingProxyType(endpoints),
         rate_limits=MappingProxyType(rate_limits),

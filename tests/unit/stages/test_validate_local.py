@@ -377,3 +377,44 @@ def test_discovery_runs_a_shebang_less_script_as_the_shell_does(tmp_path: Path) 
     status, category, _sub, _code, output, command, pattern = found
     assert (status, category, command) == ("pass", None, "tool --version"), output
     assert pattern and "{version}" in pattern
+
+
+def test_discovery_stops_at_the_first_flag_that_hangs(tmp_path: Path) -> None:
+    """protobuf-ts-protoc hung on every flag (it fetches protoc on first run): six timeouts, 185 s
+    for one package. One timeout ends the discovery as verify_failed/timeout."""
+    from automation.stages.validate_local import LocalValidator
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "hangs").write_text("#!/bin/sh\nsleep 60\n")
+    (bin_dir / "hangs").chmod(0o755)
+    calls: list[Sequence[str]] = []
+
+    def runner(argv: Sequence[str], env: Mapping[str, str], cwd: str, timeout: float) -> Completed:
+        calls.append(argv)
+        return Completed(124, "", timed_out=True)
+
+    found = LocalValidator(runner=runner, runtimes=()).discover_verify(
+        {"verify": {"command": "hangs --version"}}, ["hangs"], tmp_path, bin_dir, "1.0.0"
+    )
+    assert found[:3] == ("fail", "verify_failed", "timeout")
+    assert len(calls) == 1
+
+
+def test_a_hang_after_a_clean_exit_keeps_the_exit_status_check(tmp_path: Path) -> None:
+    from automation.stages.validate_local import LocalValidator
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "quiet").write_text("#!/bin/sh\n")
+    (bin_dir / "quiet").chmod(0o755)
+    answers = iter([Completed(0, "no version here"), Completed(124, "", timed_out=True)])
+
+    def runner(argv: Sequence[str], env: Mapping[str, str], cwd: str, timeout: float) -> Completed:
+        return next(answers)
+
+    found = LocalValidator(runner=runner, runtimes=()).discover_verify(
+        {"verify": {"command": "quiet --version"}}, ["quiet"], tmp_path, bin_dir, "1.0.0"
+    )
+    assert found[:3] == ("pass", None, "version_not_printed")
+    assert found[5] == "quiet --version"
