@@ -104,6 +104,7 @@ from automation.core.timefmt import format_filename_stamp, format_timestamp, now
 from automation.registry.failure_codes import (
     ENVIRONMENT_GAP,
     FAILED_LOCALLY,
+    HELD_FOR_REVIEW,
     IMAGE_MISSING,
     MISSING_TOOLCHAIN,
     gap_message,
@@ -658,8 +659,14 @@ def validate_in_environment(
     on_stop: Callable[[str], None] | None = None,
     not_tried: Mapping[str, ResultLine] | None = None,
     wait_for: LocalFeed | None = None,
+    review_gate: ReviewGate | None = None,
+    local_lines: Mapping[str, ResultLine] | None = None,
 ) -> list[ValidationResult]:
     """Validate each recipe in ``env``; append each result line as soon as it is known.
+
+    ``review_gate`` (with the recipe's passing ``local`` line, from ``wait_for`` or
+    ``local_lines``): a recipe it holds for review gets a ``held_for_review`` line without a
+    container (:func:`held_result`): merge holds it whatever these environments would say.
 
     A recipe in ``not_tried`` (its failing local line) gets a ``failed_locally`` line without
     a container, when that failure is on ``env``'s os, libc and architecture.
@@ -688,6 +695,7 @@ def validate_in_environment(
                 on_stop(str(exc))  # keep the lines written so far; take no new work
                 break
         local = (not_tried or {}).get(recipe.name)
+        line = (local_lines or {}).get(recipe.name)
         if wait_for is not None:
             seen, line = wait_for.wait(recipe.name)
             if not seen:
@@ -702,6 +710,8 @@ def validate_in_environment(
         if stop is not None and stop.is_set():
             break
         skipped = None if local is None else not_tried_result(recipe.name, env, local, options)
+        if skipped is None and review_gate is not None and line is not None:
+            skipped = held_result(recipe, env, line, review_gate, options)
         outcome = skipped or validate_one(recipe, env, runtime, options, sleep=sleep, stop=stop)
         write_result_lines(results_file, [outcome.to_result_line()], rel=rel)
         results.append(outcome)
@@ -818,6 +828,8 @@ def validate_batch(
     not_tried: Mapping[str, ResultLine] | None = None,
     wait_for: LocalFeed | None = None,
     stop: threading.Event | None = None,
+    review_gate: ReviewGate | None = None,
+    local_lines: Mapping[str, ResultLine] | None = None,
 ) -> ValidationReport:
     """Run the environments side by side (``jobs`` at a time); Ctrl-C stops after cleanup.
 
@@ -858,6 +870,8 @@ def validate_batch(
                 on_stop=on_stop,
                 not_tried=not_tried,
                 wait_for=wait_for,
+                review_gate=review_gate,
+                local_lines=local_lines,
             )
             for env, todo in plans
         ]
@@ -1172,14 +1186,21 @@ def run_validation(
 
 
 def recipes_with_results(
-    layout: RegistryLayout, batch_id: str, environment: str, *, count_not_tried: bool = True
+    layout: RegistryLayout,
+    batch_id: str,
+    environment: str,
+    *,
+    count_not_tried: bool = True,
+    count_held: bool = True,
 ) -> set[str]:
     """Recipes that already have a usable line for ``environment`` in this batch.
 
     A ``container_error`` line does not count: the engine failed, so a rerun tries again; nor
     does an environment gap (a toolchain or the image missing): a rerun after setting the
     environment up checks the recipe. A ``failed_locally`` line (not tried) counts only with
-    ``count_not_tried``: a run that does not skip local failures tries those recipes.
+    ``count_not_tried``: a run that does not skip local failures tries those recipes; a
+    ``held_for_review`` line counts only with ``count_held`` (a run without a review gate
+    tries it).
     """
     path = layout.results_file(batch_id, environment)
     if not path.exists():
@@ -1191,6 +1212,7 @@ def recipes_with_results(
         if line.subcategory != CONTAINER_ERROR
         and not is_environment_gap(line.status, line.subcategory)
         and (count_not_tried or line.subcategory != FAILED_LOCALLY)
+        and (count_held or line.subcategory != HELD_FOR_REVIEW)
     }
 
 
@@ -1261,13 +1283,9 @@ def _same_platform(a: str, b: str) -> bool:
 def failed_locally(layout: RegistryLayout, batch_id: str) -> dict[str, ResultLine]:
     """The batch's recipes whose latest ``local`` line is a package-level failure
     (:func:`~automation.registry.failure_codes.is_package_failure`), with that line."""
-    path = layout.results_file(batch_id, LOCAL_ENVIRONMENT)
-    if not path.exists():
-        return {}
-    scan = read_results_file(path, rel=_rel(layout, path))
     return {
-        line.recipe: line
-        for line in scan.latest().values()
+        name: line
+        for name, line in latest_local_lines(layout, batch_id).items()
         if is_package_failure(line.status, line.category, line.subcategory)
     }
 
@@ -1301,6 +1319,47 @@ def not_tried_result(
     )
 
 
+# What holds a recipe for review whatever the environments say: its reasons, or none.
+ReviewGate = Callable[[Recipe], Sequence[str]]
+
+
+def held_result(
+    recipe: Recipe,
+    env: Environment,
+    local: ResultLine,
+    review_gate: ReviewGate,
+    options: ValidationOptions,
+) -> ValidationResult | None:
+    """The ``skipped``/``held_for_review`` result of a recipe that passed ``local`` but that
+    ``review_gate`` holds for review, or None (not held, or local did not pass). The reviewer
+    validates it in the containers before merging it by hand (``invoke validate-containers``)."""
+    if local.status != installer.PASS:
+        return None
+    reasons = list(review_gate(recipe))
+    if not reasons:
+        return None
+    return ValidationResult(
+        recipe=recipe.name,
+        environment=env.id,
+        platform=env.platform,
+        status=installer.SKIPPED,
+        category=None,
+        subcategory=HELD_FOR_REVIEW,
+        exit_code=0,
+        attempts=0,
+        message=cap_message(
+            f"not tried in {env.id}: passed local validation, held for review: "
+            + "; ".join(reasons)
+        ),
+        timestamp=format_timestamp(now()),
+        version=local.version or "",
+        timings={"wall": 0.0},
+        batch_id=options.batch_id,
+        installer_category=HELD_FOR_REVIEW,
+        installer=options.installer.result_field,
+    )
+
+
 def validate_batch_in_environments(
     layout: RegistryLayout,
     batch_id: str,
@@ -1316,6 +1375,7 @@ def validate_batch_in_environments(
     skip_failed_locally: bool = False,
     wait_for: LocalFeed | None = None,
     stop: threading.Event | None = None,
+    review_gate: ReviewGate | None = None,
 ) -> ValidationReport:
     """Validate a staged batch's generated recipes in container environments (pipeline use).
 
@@ -1329,6 +1389,8 @@ def validate_batch_in_environments(
     do not count as done: the recipe is tried). ``wait_for``: local validation runs at the
     same time; each recipe waits for its local line (:class:`LocalFeed`, whose own
     ``skip_failed_locally`` then decides). ``stop``: the caller's signal to take no new work.
+    ``review_gate``: a recipe that passed locally and that it holds for review is not
+    installed; each environment gets a ``skipped``/``held_for_review`` line (:func:`held_result`).
     """
     from automation.ecosystems import split_source
     from automation.registry.staging import (
@@ -1343,7 +1405,13 @@ def validate_batch_in_environments(
     runtime = runtime or detect_runtime()
     envs, _left_out = resolve_environment_ids(environment_ids, runtime)
     done = {
-        env.id: recipes_with_results(layout, batch_id, env.id, count_not_tried=skip_failed_locally)
+        env.id: recipes_with_results(
+            layout,
+            batch_id,
+            env.id,
+            count_not_tried=skip_failed_locally,
+            count_held=review_gate is not None,
+        )
         for env in envs
     }
     needed = {o.name for o in generated if any(o.name not in done[e.id] for e in envs)}
@@ -1383,7 +1451,22 @@ def validate_batch_in_environments(
         ),
         wait_for=wait_for,
         stop=stop,
+        review_gate=review_gate,
+        local_lines=(
+            latest_local_lines(layout, batch_id)
+            if review_gate is not None and wait_for is None
+            else None
+        ),
     )
+
+
+def latest_local_lines(layout: RegistryLayout, batch_id: str) -> dict[str, ResultLine]:
+    """The batch's latest ``local`` line per recipe (none before local validation ran)."""
+    path = layout.results_file(batch_id, LOCAL_ENVIRONMENT)
+    if not path.exists():
+        return {}
+    scan = read_results_file(path, rel=_rel(layout, path))
+    return {line.recipe: line for line in scan.latest().values()}
 
 
 def validate_batch_in_environment(

@@ -203,6 +203,10 @@ _NOTES = """
     environment because the recipe failed in local validation on the same os, libc and
     architecture with a package-level cause (not a network failure, a timeout or an environment
     gap); the local line is the verdict, so this line is neither a pass nor a platform failure
+- | held_for_review | no | none | - | containers/validate.py | skipped: not tried in this
+    environment because the recipe passed local validation but a gate decided by the recipe
+    alone (a run_command action; a [verify] with no version under merge.verify = "version")
+    holds it for review; merge holds it (requires_manual) and never merges it on this line
 """
 
 
@@ -343,6 +347,7 @@ def is_environment_gap(status: str, subcategory: str | None) -> bool:
 
 
 FAILED_LOCALLY = "failed_locally"
+HELD_FOR_REVIEW = "held_for_review"
 # Failures that may say more about this machine or this moment than about the package.
 _NOT_PACKAGE_LEVEL = frozenset({"network_error", ENVIRONMENT_GAP})
 

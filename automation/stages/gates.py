@@ -281,9 +281,7 @@ def _typosquat_reasons(candidate: Candidate, context: GateContext) -> list[str]:
 def evaluate_gates(candidate: Candidate, context: GateContext) -> GateDecision:
     """Decide whether ``candidate`` may merge automatically; every reason for review is listed."""
     config = context.config
-    reasons: list[str] = []
-    if find_run_command(candidate.recipe, candidate.recipe_text):
-        reasons.append("recipe uses a run_command action (arbitrary shell): human review")
+    reasons = recipe_review_reasons(candidate.recipe, candidate.recipe_text, config)
     if candidate.is_new:
         reasons += _typosquat_reasons(candidate, context)
     if candidate.first_release is not None:
@@ -298,13 +296,26 @@ def evaluate_gates(candidate: Candidate, context: GateContext) -> GateDecision:
         reasons.append(
             f"{candidate.downloads} downloads{period} (fewer than {config.min_downloads})"
         )
-    if config.require_version_verify and not verifies_version(candidate.recipe):
-        verify = candidate.recipe.get("verify") or {}
+    return GateDecision(auto_merge=not reasons, reasons=tuple(reasons))
+
+
+def recipe_review_reasons(
+    recipe: Mapping[str, Any], recipe_text: str | None, config: GateConfig
+) -> list[str]:
+    """The gates decided by the recipe alone (no registry, no package metadata): a
+    ``run_command`` action, and a ``[verify]`` that checks no version when the registry asks
+    for one. Known once local validation has discovered the ``[verify]``: the container
+    environments need not install a recipe these hold (``invoke grow``, ``invoke pipeline``)."""
+    reasons: list[str] = []
+    if find_run_command(recipe, recipe_text):
+        reasons.append("recipe uses a run_command action (arbitrary shell): human review")
+    if config.require_version_verify and not verifies_version(recipe):
+        verify = recipe.get("verify") or {}
         reasons.append(
             f"[verify] `{verify.get('command', '')}` checks only a clean exit, not the version "
             'the tool prints (merge.verify = "version"): review it or find a version command'
         )
-    return GateDecision(auto_merge=not reasons, reasons=tuple(reasons))
+    return reasons
 
 
 def verifies_version(recipe: Mapping[str, Any]) -> bool:

@@ -82,6 +82,7 @@ from automation.registry.control import (
 )
 from automation.registry.failure_codes import (
     ENVIRONMENT_GAP,
+    HELD_FOR_REVIEW,
     gap_subject,
     is_environment_gap,
     queue_status,
@@ -610,8 +611,10 @@ def _generated(
     every_line = [(ln.environment, ln.platform, ln.status) for ln in lines]
     gaps = [ln for ln in lines if is_environment_gap(ln.status, ln.subcategory)]
     gap_reasons = _environment_gaps(outcome, gaps, ecosystem, batch_id, out)
-    # Judged only on the environments that really ran it: a gap says nothing of the platform.
-    lines = [ln for ln in lines if ln not in gaps]
+    # Judged only on the environments that really ran it: a gap says nothing of the platform,
+    # nor does an environment that left a recipe held for review untried (held below).
+    deferred = [ln.environment for ln in lines if ln.subcategory == HELD_FOR_REVIEW]
+    lines = [ln for ln in lines if ln not in gaps and ln.subcategory != HELD_FOR_REVIEW]
     if not lines or all(ln.status == "skipped" for ln in lines):
         decision.action = "not_validated"
         if gaps:
@@ -660,7 +663,12 @@ def _generated(
     ]
     decision.reasons += list(constraint.reasons) + gap_reasons
     auto_merge, gate_reasons = _gate(outcome, final_text, context)
-    if unexpressed or not auto_merge:
+    if deferred:  # whatever the gates say now: it was never installed there
+        gate_reasons.append(
+            f"not validated in {', '.join(deferred)} (held for review after local validation): "
+            "validate it there before merging it"
+        )
+    if unexpressed or not auto_merge or deferred:
         decision.action = "held"
         decision.reasons = unexpressed + gate_reasons + decision.reasons
         decision.recipe_path = _rel(layout, target)

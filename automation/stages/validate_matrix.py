@@ -23,7 +23,7 @@ from automation.registry.results import ResultLine
 from automation.stages.validate import ValidateReport, validate_batch_locally
 
 if TYPE_CHECKING:
-    from automation.containers.validate import ValidationReport, ValidationResult
+    from automation.containers.validate import ReviewGate, ValidationReport, ValidationResult
 
 LOCAL = "local"
 
@@ -91,12 +91,18 @@ def validate_matrix(
     skip_failed_locally: bool = False,
     overlap: bool = True,
     on_result: Callable[[str, str], None] = lambda _env, _status: None,
+    skip_held: bool = False,
 ) -> MatrixReport:
     """Validate ``batch_id`` in ``local`` (first, if named) and the container environments,
     every one of them with ``installer``. ``on_result(environment, status)`` is called once per
     result (progress bars). ``skip_failed_locally``: a recipe whose local line is
     a package-level failure is not installed in the containers; each gets a
     ``skipped``/``failed_locally`` line instead (``validate_batch_in_environments``).
+
+    ``skip_held``: a recipe that passed locally but that a gate decided by the recipe alone
+    holds for review (``run_command``; a ``[verify]`` with no version under the registry's
+    ``merge.verify = "version"``) is not installed in the containers either: merge would hold
+    it whatever they said. Each gets a ``skipped``/``held_for_review`` line instead.
 
     ``overlap`` (default): the containers start on a recipe as soon as local has written its
     line (and the ``[verify]`` it discovered) instead of after the whole batch: local's one
@@ -106,6 +112,7 @@ def validate_matrix(
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
     started = time.monotonic()
+    review_gate = registry_review_gate(layout) if skip_held and run_local else None
     if run_local and container_ids and overlap:
         return _overlapped(
             layout,
@@ -117,6 +124,7 @@ def validate_matrix(
             installer,
             skip_failed_locally,
             on_result,
+            review_gate,
         )
     local = None
     if run_local:
@@ -142,8 +150,19 @@ def validate_matrix(
             progress=_shower(progress, on_result),
             installer=installer,
             skip_failed_locally=skip_failed_locally,
+            review_gate=review_gate,
         )
     return MatrixReport(batch_id, local, containers, time.monotonic() - started)
+
+
+def registry_review_gate(layout: RegistryLayout) -> ReviewGate:
+    """The gates a recipe alone decides (:func:`~automation.stages.gates.recipe_review_reasons`),
+    with the registry's own merge settings (``automation.toml``)."""
+    from automation.stages.gates import recipe_review_reasons
+    from automation.stages.merge import registry_gate_config
+
+    config = registry_gate_config(layout)
+    return lambda recipe: recipe_review_reasons(recipe.document, recipe.text, config)
 
 
 Shown = Callable[[str, str], None]
@@ -186,6 +205,7 @@ def _overlapped(
     installer: Installer,
     skip_failed_locally: bool,
     on_result: Shown,
+    review_gate: ReviewGate | None,
 ) -> MatrixReport:
     """Local in this thread, the containers in another, each recipe as soon as local is done
     with it (:class:`~automation.containers.validate.LocalFeed`)."""
@@ -213,6 +233,7 @@ def _overlapped(
             skip_failed_locally=skip_failed_locally,
             wait_for=feed,
             stop=stop,
+            review_gate=review_gate,
         )
         try:
             local = validate_batch_locally(

@@ -733,3 +733,87 @@ def test_the_local_feed_hands_over_lines_and_releases_waiters_when_local_ends() 
     feed.finish()  # local stopped before "never": the waiter is released with nothing
     waiter.join(10)
     assert got == [(True, nxt), (False, None)]
+
+
+def _stage_held_batch(layout: RegistryLayout, batch: str) -> None:
+    """Two staged recipes that passed locally: one verifies a version, one only a clean exit."""
+    from automation.registry.staging import GenerationOutcome, Staging
+
+    verifies = {"versioned": 'pattern = "{version}"\n', "helpless": ""}
+    for name, pattern in verifies.items():
+        text = (
+            f'[metadata]\nname = "{name}"\n\n[[steps]]\naction = "pipx_install"\n'
+            f'package = "{name}"\nexecutables = ["{name}"]\n\n'
+            f'[verify]\ncommand = "{name} --version"\n{pattern}'
+        )
+        Staging(layout, batch).record(GenerationOutcome(name, f"pypi:{name}", "generated"), text)
+    append_results(
+        layout,
+        batch,
+        "local",
+        [replace(_local_line(n, "pass", None, None), batch_id=batch) for n in verifies],
+    )
+
+
+def test_a_recipe_a_gate_holds_after_local_is_not_installed_and_a_gateless_rerun_tries_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import automation.containers.validate as container_validate
+    from automation.containers.validate import validate_batch_in_environments
+    from automation.stages.gates import GateConfig, recipe_review_reasons
+
+    layout = RegistryLayout.at(tmp_path)
+    batch = "2026-01-02-030405-pypi"
+    _stage_held_batch(layout, batch)
+    monkeypatch.setattr(container_validate, "runtimes_for", lambda _ecosystems: ())
+    runner = FakeRunner(
+        [(is_exec("install"), line(PASS_INSTALL)), (is_exec("verify"), line(PASS_VERIFY))]
+    )
+    config = GateConfig(require_version_verify=True)
+
+    def version_gate(recipe: Recipe) -> list[str]:
+        return recipe_review_reasons(recipe.document, recipe.text, config)
+
+    report = validate_batch_in_environments(
+        layout,
+        batch,
+        ["debian-12", "ubuntu-24.04"],
+        runtime=PodmanRuntime(runner),
+        build=False,
+        ca_bundle=False,
+        review_gate=version_gate,
+    )
+    by_key = {(r.recipe, r.environment): r for r in report.results}
+    for env in ("debian-12", "ubuntu-24.04"):
+        held = by_key[("helpless", env)]
+        assert (held.status, held.category, held.subcategory, held.attempts) == (
+            "skipped",
+            None,
+            "held_for_review",
+            0,
+        )
+        assert held.message.startswith(f"not tried in {env}: passed local validation, held")
+        assert "`helpless --version` checks only a clean exit" in held.message
+        assert by_key[("versioned", env)].status == "pass"
+        assert read_results_file(layout.results_file(batch, env)).problems == []
+    started = [c for c in runner.calls if c[1] == "run"]
+    assert len(started) == 2 and not any("helpless" in " ".join(c) for c in started)
+    # Without the gate, the held recipe's lines do not count as done: it is installed.
+    again = validate_batch_in_environments(
+        layout, batch, ["debian-12"], runtime=PodmanRuntime(runner), build=False, ca_bundle=False
+    )
+    assert [(r.recipe, r.status) for r in again.results] == [("helpless", "pass")]
+
+
+def test_the_review_gate_spares_nothing_that_did_not_pass_locally(recipe: Recipe) -> None:
+    from automation.containers.validate import held_result
+
+    def hold_everything(_recipe: Recipe) -> list[str]:
+        return ["held"]
+
+    failing = _local_line("cowsay", "fail", "verify_failed", "nonzero_exit")
+    assert held_result(recipe, BY_ID["debian-12"], failing, hold_everything, options()) is None
+    passing = _local_line("cowsay", "pass", None, None)
+    assert held_result(recipe, BY_ID["debian-12"], passing, lambda _r: [], options()) is None
+    held = held_result(recipe, BY_ID["debian-12"], passing, hold_everything, options())
+    assert held is not None and held.subcategory == "held_for_review"

@@ -703,3 +703,32 @@ def test_a_merge_votes_its_batch_as_a_whole_and_once() -> None:
     assert vote(once).breaker("pypi") == once.breaker("pypi")
     failing = _voter((("pypi", (True,) * 15 + (False,) * 25),), "other-batch", NOW, BreakerConfig())
     assert failing(Control()).breaker("pypi").state == "open"
+
+
+def test_a_recipe_left_untried_for_review_is_held_whatever_the_gates_say_now(
+    validated: RegistryLayout,
+) -> None:
+    """Container validation left alpaca untried (``held_for_review``: a gate held it after
+    local passed). Merged without those lines, it is held with them, even where this merge's
+    gates would admit it: it was never installed in those environments."""
+    alone = plan_merge(validated, BATCH, now=NOW)
+    [before] = [d for d in alone.report.decisions if d.name == "alpaca"]
+    assert before.action == "merged"
+    for env in ("debian-12", "ubuntu-24.04"):
+        held_line = replace(
+            _not_tried("alpaca", env),
+            subcategory="held_for_review",
+            message=f"not tried in {env}: passed local validation, held for review: x",
+        )
+        append_results(validated, BATCH, env, [held_line])
+
+    plan = plan_merge(validated, BATCH, now=NOW)
+    [alpaca] = [d for d in plan.report.decisions if d.name == "alpaca"]
+    assert alpaca.action == "held"
+    assert alpaca.reasons[0] == (
+        "not validated in debian-12, ubuntu-24.04 (held for review after local validation): "
+        "validate it there before merging it"
+    )
+    assert alpaca.platforms["debian-12"] == "skipped"
+    assert not any(item.name == "alpaca" and item.recipe is not None for item in plan.items)
+    assert plan.votes == alone.votes  # local passed: no failure vote either way
