@@ -99,8 +99,14 @@ def pipeline_stages(*, jobs: int = 2, review_dir: Path | None = None) -> GrowSta
     ) -> Any:
         from automation.stages.pipeline import run_generate
 
+        # New packages before retries of failed ones (most failures repeat: same release).
         return run_generate(
-            layout, ecosystem, batch_size=size, batch_id=batch_id, progress=lambda _o: tick("")
+            layout,
+            ecosystem,
+            batch_size=size,
+            batch_id=batch_id,
+            progress=lambda _o: tick(""),
+            retries_last=True,
         )
 
     def validate(
