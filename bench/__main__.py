@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cases, e2e, live
+from bench import cases, e2e, growth, live
 from bench.synth import build_registry
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -230,6 +230,8 @@ def main() -> int:
     say()
     # -- end to end: local + debian-12 + ubuntu-24.04 (bench/e2e.py)
     e2e.section(run, say, results, WORK)
+    # -- this repository's registry growth, from its committed grow state (bench/growth.py)
+    growth.section(say, results, REPOSITORY_ROOT)
     say(f"Total benchmark time: {time.time() - started:.0f} s.")
     OUTPUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     (WORK / "results.json").write_text(json.dumps(results, indent=2, default=str))

@@ -45,6 +45,7 @@ from automation.core.layout import RegistryLayout
 from automation.core.timefmt import format_timestamp
 from automation.ecosystems import normalise_ecosystem, split_source
 from automation.registry.queue import load_queue
+from automation.registry.reservation import abandoned_dir
 from automation.registry.results import read_results_file
 from automation.registry.staging import Staging, new_batch_id
 
@@ -53,7 +54,7 @@ IDLE_ROUNDS = 3  # rounds in a row that merge nothing end the run
 LOCAL = "local"
 # Batch stages as recorded, in order; "empty": generation selected nothing.
 STAGES = ("seeding", "generating", "validating", "merging", "merged", "empty")
-DONE_STAGES = frozenset({"merged", "empty"})
+DONE_STAGES = frozenset({"merged", "empty", "abandoned"})
 TERMINAL = frozenset({"reached", "exhausted", "idle", "stopped"})
 
 Tick = Callable[[str], None]  # one item of a stage done: "generate", "validate <env>"
@@ -99,8 +100,14 @@ def pipeline_stages(*, jobs: int = 2, review_dir: Path | None = None) -> GrowSta
     ) -> Any:
         from automation.stages.pipeline import run_generate
 
+        # New packages before retries of failed ones (most failures repeat: same release).
         return run_generate(
-            layout, ecosystem, batch_size=size, batch_id=batch_id, progress=lambda _o: tick("")
+            layout,
+            ecosystem,
+            batch_size=size,
+            batch_id=batch_id,
+            progress=lambda _o: tick(""),
+            retries_last=True,
         )
 
     def validate(
@@ -609,6 +616,14 @@ class _Run:
         """Take ``batch`` from the stage it reached to ``merged`` (or ``empty``)."""
         eco, batch_id = batch["ecosystem"], batch["batch_id"]
         label = f"round {round_no} {eco}"
+        if abandoned_dir(self.layout, batch_id).exists():
+            # `invoke abandon` released it (say, while this run was stopped): its entries are
+            # free again; the round goes on with the next batch.
+            batch["stage"], batch["note"] = "abandoned", "abandoned (invoke abandon)"
+            batch["finished_at"] = format_timestamp(self.now())
+            self.display.say(f"grow: {batch_id} was abandoned; going on without it")
+            self.save()
+            return
         if batch["stage"] == "seeding":
             if selectable(self.layout, eco) < batch["size"]:
                 self.seed(label, batch)

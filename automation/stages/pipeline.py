@@ -81,8 +81,12 @@ def run_generate(
     budget_seconds: float | None = None,
     force: Sequence[str] = (),
     progress: Callable[[GenerationOutcome], None] | None = None,
+    retries_last: bool = False,
 ) -> GenerateReport:
     """Select entries (stops, breakers, backoff honoured), then generate them into staging.
+
+    ``retries_last`` (``invoke grow``): entries never tried (``pending``) before failed ones
+    whose backoff has passed, whatever their queue order (:func:`select_batch`).
 
     The batch's selection is made once and recorded in ``selection.json``; a rerun and every
     shard (``K/N``: the entries whose name hashes to K) work on that plan, so the shards of one
@@ -132,7 +136,9 @@ def run_generate(
                 first = _forced_entries(forced, queue.entries, free, reservations, ecosystem)
                 rest = [e for e in free if e.name.lower() not in forced]
                 room = max(batch_size - len(first), 0)
-                selection = select_batch(rest, control, when, room, max_tier, ecosystem)
+                selection = select_batch(
+                    rest, control, when, room, max_tier, ecosystem, retries_last=retries_last
+                )
                 planned = [e.name for e in (*first, *selection.entries)]
                 if not planned:
                     # First use (or a drained queue): write no batch, say how to get entries.

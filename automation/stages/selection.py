@@ -132,6 +132,7 @@ def select_batch(
     *,
     config: BreakerConfig | None = None,
     impossible: Callable[[EntryLike], str | None] = structurally_impossible,
+    retries_last: bool = False,
 ) -> Selection[E]:
     """Choose up to ``batch_size`` entries to build, honouring stops, breakers and backoff.
 
@@ -140,6 +141,11 @@ def select_batch(
     nothing, half-open ones their rotating probe set, placed first so truncation never drops
     probes before ordinary work (ecosystems waiting longest go first). Raises StoppedError when
     the control file stops everything or the filtered ecosystem.
+
+    ``retries_last``: ordinary work takes every entry never tried (``pending``) before any
+    failed entry whose backoff has passed (queue order within each): a run that grows the
+    registry spends its time on new packages first, and retries a package failure (most are
+    deterministic: the same release fails the same way) only when no new work is left.
     """
     config = config or BreakerConfig()
     if batch_size < 1:
@@ -175,8 +181,10 @@ def select_batch(
             continue
         if states[ecosystem].state == "half-open":
             probe_pool.setdefault(ecosystem, []).append(entry)
-        elif len(regular) < batch_size:
+        elif len(regular) < batch_size or retries_last:
             regular.append(entry)
+    if retries_last:
+        regular = sorted(regular, key=lambda e: e.status != "pending")[:batch_size]
 
     def waited_since(ecosystem: str) -> tuple[datetime, str]:
         opens_at = states[ecosystem].opens_at

@@ -19,6 +19,10 @@ FAILURE_CODES = """
 recipe_not_found | package_not_found | no | excluded | - | ecosystems/pypi/install.py | -
 install_failed | runtime_version | no | failed+backoff | - | ecosystems/pypi/install.py | -
 install_failed | build_failed | no | failed+backoff | - | ecosystems/pypi/install.py | -
+install_failed | no_wheel | no | failed+backoff | - | ecosystems/pypi/install.py | a dependency
+    has no wheel for this platform and Python, only a source distribution: tsuku's pipx_install
+    installs wheels only (--only-binary :all:), so it cannot install the tool either (a later
+    release may ship wheels)
 generation_failed | missing_extra | no | excluded | - | ecosystems/pypi/builder.py | the command
     matching the project runs only with an optional extra installed (httpx[cli]), which tsuku's
     pipx_install cannot install (it takes a bare project name)

@@ -103,6 +103,13 @@ def pipx_install(step: dict[str, Any], ctx: kit.Context) -> None:
             # 2.5 of 5.5 s) and decides nothing: pip ignores a module that does not compile, and
             # the interpreter compiles what the tool imports when it runs.
             "--no-compile",
+            # Wheels only, as tsuku installs (its pipx_install locks with `pip download
+            # --only-binary :all:` and installs with `pip install --only-binary :all:`,
+            # internal/actions/pipx_install.go, pip_exec.go): a package that needs a source
+            # build fails here as it fails for a tsuku user, instead of passing after minutes
+            # of compiling (databricks-connect built numpy from source for 15 minutes).
+            "--only-binary",
+            ":all:",
             *index_args(ctx),
             spec,
         ],
@@ -122,6 +129,13 @@ LOCAL_ACTIONS = ("pipx_install",)
 # What pip prints when the project or its interpreter requirement is wrong
 # (installer.classify_output).
 OUTPUT_CLASSES = (
+    # A dependency pip cannot satisfy with a wheel (``(from <parent>)``, not ``(from versions:``):
+    # it exists, but only as a source distribution tsuku does not build (--only-binary :all:).
+    (
+        "install_failed",
+        "no_wheel",
+        r"satisfies the requirement [^\n]*?\(from (?!versions:)",
+    ),
     ("recipe_not_found", "package_not_found", r"No matching distribution|404 Not Found"),
     ("install_failed", "runtime_version", r"requires a different Python|Requires-Python"),
     ("install_failed", "build_failed", r"error: command '.*' failed|Failed building wheel"),

@@ -289,6 +289,34 @@ def test_resume_after_an_interruption_redoes_nothing_merged(
     assert len(report.state["history"]) == 0
 
 
+def test_a_batch_abandoned_while_the_run_was_stopped_is_left_and_the_run_goes_on(
+    layout: RegistryLayout,
+) -> None:
+    """An operator stops a run in a batch not worth finishing and `invoke abandon`s it: the
+    resumed run neither validates nor merges it, records it as abandoned, and reaches the
+    target with new batches."""
+    from automation.registry.reservation import abandoned_dir
+
+    world = World({"pypi": names("py", 30), "npm": names("nd", 30)})
+    world.interrupt = ("validate", 1)
+    with pytest.raises(Interrupted):
+        run(layout, world, target=10)
+    interrupted = load_state(layout)
+    assert interrupted is not None
+    [open_id] = [
+        b["batch_id"] for r in interrupted["rounds"] for b in r["batches"] if b["stage"] != "merged"
+    ]
+    abandoned_dir(layout, open_id).mkdir(parents=True)  # what `invoke abandon` leaves
+    world.interrupt = None
+    report = run(layout, world, target=10)
+    assert report.status == "reached" and recipe_counts(layout)["total"] >= 10
+    batches = {b["batch_id"]: b for r in report.state["rounds"] for b in r["batches"]}
+    assert batches[open_id]["stage"] == "abandoned" and batches[open_id]["merged"] == 0
+    assert world.calls[("validate", open_id)] == 1 and world.calls[("merge", open_id)] == 0
+    path = state_path(layout)
+    assert schemas.check(json.loads(path.read_text()), "grow-state", path=str(path)) == []
+
+
 def test_the_state_file_validates_against_its_schema(layout: RegistryLayout) -> None:
     world = World({"pypi": names("py", 10), "npm": names("nd", 10)}, failing=["nd000"])
     run(layout, world, target=6)

@@ -48,6 +48,37 @@ def test_closed_selection_honours_status_tier_backoff_and_impossible() -> None:
     assert structurally_impossible(Entry("hand", "manual:hand"))
 
 
+def test_retries_last_takes_every_new_entry_before_a_due_retry() -> None:
+    """Growing: a failed entry whose backoff passed waits behind entries never tried, however
+    high it sits in the queue; with room left it is taken, and without the flag queue order
+    decides alone."""
+    due = T0 - timedelta(hours=1)
+    entries = [
+        Entry("failed-top", "npm:failed-top", status="failed", failure_count=2, next_retry_at=due),
+        Entry("new-a", "npm:new-a"),
+        Entry("failed-mid", "npm:failed-mid", status="failed", failure_count=1, next_retry_at=due),
+        Entry("new-b", "npm:new-b"),
+        Entry("new-c", "npm:new-c"),
+    ]
+    names = lambda selection: [e.name for e in selection.entries]  # noqa: E731
+    assert names(select_batch(entries, Control(), T0, 3, 3, retries_last=True)) == [
+        "new-a",
+        "new-b",
+        "new-c",
+    ]
+    assert names(select_batch(entries, Control(), T0, 4, 3, retries_last=True)) == [
+        "new-a",
+        "new-b",
+        "new-c",
+        "failed-top",
+    ]
+    assert names(select_batch(entries, Control(), T0, 3, 3)) == [
+        "failed-top",
+        "new-a",
+        "failed-mid",
+    ]
+
+
 def test_batch_size_and_ecosystem_filter_with_cargo_alias() -> None:
     entries = [Entry(f"p{i}", "pypi:p" if i % 2 else f"cargo:c{i}") for i in range(20)]
     assert len(select_batch(entries, Control(), T0, 3, 3).entries) == 3

@@ -88,6 +88,8 @@ def test_pipx_install_of_a_package_with_an_extra(
     pip = next(c for c in runner.commands if "install" in c)
     assert pip[-1] == spec
     assert "--no-compile" in pip  # byte-compiling decides nothing and costs seconds
+    # Wheels only, as tsuku's pipx_install: nothing is built from a source distribution.
+    assert pip[pip.index("--only-binary") + 1] == ":all:"
     probe = next(c for c in runner.commands if "-c" in c)
     assert probe[-1] == "httpx"  # the distribution's name, which the probe can find
     assert ctx.version == "0.28.1"  # unpinned: known only from the probe
@@ -155,3 +157,27 @@ def test_without_a_download_cache_pip_keeps_its_default(tmp_path: Path) -> None:
     assert pip_cache_environment(_ctx_with({}, tmp_path)) == {}
     # Only an absolute path is a cache folder (an "off" that slipped through is none).
     assert pip_cache_environment(_ctx_with({"AUTOMATION_DOWNLOAD_CACHE": "off"}, tmp_path)) == {}
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        (
+            "ERROR: Could not find a version that satisfies the requirement numpy==1.26.4 "
+            "(from databricks-connect) (from versions: 2.1.0, 2.1.1)\n"
+            "ERROR: No matching distribution found for numpy==1.26.4",
+            ("install_failed", "no_wheel"),
+        ),
+        (
+            "ERROR: Could not find a version that satisfies the requirement no-such-tool "
+            "(from versions: none)\nERROR: No matching distribution found for no-such-tool",
+            ("recipe_not_found", "package_not_found"),
+        ),
+    ],
+)
+def test_a_dependency_without_a_wheel_is_not_a_missing_package(
+    output: str, expected: tuple[str, str]
+) -> None:
+    """pip's words (pip 23-26, ``--only-binary :all:``): a dependency it cannot take as a wheel
+    names its parent; a project that does not exist names only its versions."""
+    assert installer.classify_output(output) == expected
