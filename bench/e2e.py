@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -340,6 +339,7 @@ def _statuses(statuses: dict[str, dict[str, int]]) -> str:
 def main() -> int:
     """Run this section alone and put it into BENCHMARKS.md in place of the previous one."""
     from bench.__main__ import OUTPUT, WORK, run
+    from bench.sections import replace_section
 
     WORK.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []
@@ -351,16 +351,7 @@ def main() -> int:
     results: dict[str, Any] = {}
     section(run, say, results, WORK)
     (WORK / "e2e-results.json").write_text(json.dumps(results, indent=2, default=str))
-    text = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
-    block = "\n".join(lines).rstrip() + "\n\n"
-    pattern = re.compile(re.escape(TITLE) + r".*?(?=^## |^Total benchmark time|\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: block, text)
-    elif "Total benchmark time" in text:
-        text = text.replace("Total benchmark time", block + "Total benchmark time", 1)
-    else:
-        text += "\n" + block
-    OUTPUT.write_text(text, encoding="utf-8")
+    replace_section(OUTPUT, TITLE, lines)
     print(f"wrote {OUTPUT}")
     return 0
 

@@ -148,6 +148,7 @@ def main() -> int:
     """Print this section alone and put it into BENCHMARKS.md in place of the previous one
     (the floor ratio comes from the last full ``make bench``, if its results are there)."""
     from bench.__main__ import OUTPUT, WORK
+    from bench.sections import replace_section
 
     lines: list[str] = []
 
@@ -163,15 +164,7 @@ def main() -> int:
     elif found := FLOOR_ROW.search(text):  # the floor the last full run printed
         results["e2e"] = {"floor": {"per_recipe_s": float(found.group(1))}}
     section(say, results, REPOSITORY_ROOT)
-    block = "\n".join(lines).rstrip() + "\n\n"
-    pattern = re.compile(re.escape(TITLE) + r".*?(?=^## |^Total benchmark time|\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: block, text)
-    elif "Total benchmark time" in text:
-        text = text.replace("Total benchmark time", block + "Total benchmark time", 1)
-    else:
-        text += "\n" + block
-    OUTPUT.write_text(text, encoding="utf-8")
+    replace_section(OUTPUT, TITLE, lines)
     print(f"wrote {OUTPUT}")
     return 0
 

@@ -1300,21 +1300,34 @@ def not_tried_result(
     code = "/".join(part for part in (local.category, local.subcategory) if part)
     first = next((ln.strip() for ln in local.message.splitlines() if ln.strip()), "")
     message = f"not tried in {env.id}: failed in local validation ({code})"
+    message = f"{message}: {first[:300]}" if first else message
+    return _untried_result(recipe, env, FAILED_LOCALLY, message, local, options)
+
+
+def _untried_result(
+    recipe: str,
+    env: Environment,
+    subcategory: str,
+    message: str,
+    local: ResultLine,
+    options: ValidationOptions,
+) -> ValidationResult:
+    """A ``skipped`` line for a recipe ``env`` did not install because of its ``local`` line."""
     return ValidationResult(
         recipe=recipe,
         environment=env.id,
         platform=env.platform,
         status=installer.SKIPPED,
         category=None,
-        subcategory=FAILED_LOCALLY,
+        subcategory=subcategory,
         exit_code=0,
         attempts=0,
-        message=f"{message}: {first[:300]}" if first else message,
+        message=message,
         timestamp=format_timestamp(now()),
         version=local.version or "",
         timings={"wall": 0.0},
         batch_id=options.batch_id,
-        installer_category=FAILED_LOCALLY,
+        installer_category=subcategory,
         installer=options.installer.result_field,
     )
 
@@ -1338,26 +1351,9 @@ def held_result(
     reasons = list(review_gate(recipe))
     if not reasons:
         return None
-    return ValidationResult(
-        recipe=recipe.name,
-        environment=env.id,
-        platform=env.platform,
-        status=installer.SKIPPED,
-        category=None,
-        subcategory=HELD_FOR_REVIEW,
-        exit_code=0,
-        attempts=0,
-        message=cap_message(
-            f"not tried in {env.id}: passed local validation, held for review: "
-            + "; ".join(reasons)
-        ),
-        timestamp=format_timestamp(now()),
-        version=local.version or "",
-        timings={"wall": 0.0},
-        batch_id=options.batch_id,
-        installer_category=HELD_FOR_REVIEW,
-        installer=options.installer.result_field,
-    )
+    message = f"not tried in {env.id}: passed local validation, held for review: "
+    message = cap_message(message + "; ".join(reasons))
+    return _untried_result(recipe.name, env, HELD_FOR_REVIEW, message, local, options)
 
 
 def validate_batch_in_environments(
