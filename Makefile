@@ -31,9 +31,11 @@ run: venv
 TARGET ?= 1000
 GROW_ECOSYSTEMS ?= pypi npm
 GROW_ENVS ?= local debian-12 ubuntu-24.04
+## INSTALLS: recipes installed side by side in each environment (installs mostly wait on the network).
 BATCH_SIZE ?= 40
+INSTALLS ?= 2
 grow: venv
-	$(BIN)/invoke grow --target $(TARGET) $(foreach e,$(GROW_ECOSYSTEMS),--ecosystem $(e)) $(foreach e,$(GROW_ENVS),--env $(e)) --batch-size $(BATCH_SIZE) $(if $(REVIEW_DIR),--review-dir $(REVIEW_DIR)) --root $(ROOT)
+	$(BIN)/invoke grow --target $(TARGET) $(foreach e,$(GROW_ECOSYSTEMS),--ecosystem $(e)) $(foreach e,$(GROW_ENVS),--env $(e)) --batch-size $(BATCH_SIZE) --installs $(INSTALLS) $(if $(REVIEW_DIR),--review-dir $(REVIEW_DIR)) --root $(ROOT)
 
 ## What the seeding rule does to the first 200 candidates of PyPI and npm (live look-ups).
 seed-report: venv

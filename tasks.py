@@ -672,6 +672,8 @@ def pipeline(  # type: ignore[no-untyped-def]
         "env": "validation environments: local (default; always first), container ids; repeatable",
         "batch_size": "entries per batch (default 40)",
         "jobs": "container environments validated side by side (default 2)",
+        "installs": "recipes installed side by side in each environment (default 2: an "
+        "install mostly waits on the network)",
         "review_dir": "write each batch's review (held recipes' reasons, results and TOML: "
         "the pull-request body) to DIR/<batch>.md",
         "root": ROOT_HELP,
@@ -685,6 +687,7 @@ def grow(  # type: ignore[no-untyped-def]
     target=None,
     batch_size=None,
     jobs=None,
+    installs=None,
     review_dir=None,
     root=None,
     json=False,
@@ -696,6 +699,7 @@ def grow(  # type: ignore[no-untyped-def]
         count = flag.integer("--target", target, default=1000, minimum=1, maximum=MAX_ENTRIES)
         size = flag.integer("--batch-size", batch_size, default=40, minimum=1, maximum=MAX_LISTED)
         parallel = flag.integer("--jobs", jobs, default=2, minimum=1, maximum=MAX_JOBS)
+        side_by_side = flag.integer("--installs", installs, default=2, minimum=1, maximum=MAX_JOBS)
         reviews = (
             flag.output_dir("--review-dir", review_dir, expected="a folder for batch reviews")
             if review_dir
@@ -710,6 +714,7 @@ def grow(  # type: ignore[no-untyped-def]
             environments=env or ["local"],
             batch_size=size,
             jobs=parallel,
+            installs=side_by_side,
             review_dir=reviews,
         )
 

@@ -645,6 +645,9 @@ def _records(value: Any) -> list[dict[str, Any]]:
     return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
 
 
+_RESULTS_WRITE = threading.Lock()
+
+
 def validate_in_environment(
     recipes: Sequence[Recipe],
     env: Environment,
@@ -713,7 +716,8 @@ def validate_in_environment(
         if skipped is None and review_gate is not None and line is not None:
             skipped = held_result(recipe, env, line, review_gate, options)
         outcome = skipped or validate_one(recipe, env, runtime, options, sleep=sleep, stop=stop)
-        write_result_lines(results_file, [outcome.to_result_line()], rel=rel)
+        with _RESULTS_WRITE:  # shards of one environment append to the same file
+            write_result_lines(results_file, [outcome.to_result_line()], rel=rel)
         results.append(outcome)
         if progress is not None:
             progress(outcome)
@@ -830,8 +834,12 @@ def validate_batch(
     stop: threading.Event | None = None,
     review_gate: ReviewGate | None = None,
     local_lines: Mapping[str, ResultLine] | None = None,
+    per_environment: int = 1,
 ) -> ValidationReport:
     """Run the environments side by side (``jobs`` at a time); Ctrl-C stops after cleanup.
+
+    ``per_environment``: containers of one environment that run at the same time, each on
+    every ``per_environment``-th recipe (an install mostly waits on the network).
 
     ``done`` maps an environment id to the recipes it already has a line for (a resumed batch).
     ``not_tried`` maps a recipe to its failing ``local`` line: it gets a ``failed_locally``
@@ -851,11 +859,12 @@ def validate_batch(
     done = done or {}
     skipped = 0
     plans = []
+    shards = max(1, per_environment)
     for env in environments:
         todo = [r for r in recipes if r.name not in done.get(env.id, set())]
         skipped += len(recipes) - len(todo)
-        plans.append((env, todo))
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        plans += [(env, todo[shard::shards]) for shard in range(shards) if todo[shard::shards]]
+    with ThreadPoolExecutor(max_workers=max(1, jobs) * shards) as pool:
         futures = [
             pool.submit(
                 validate_in_environment,
@@ -1372,6 +1381,7 @@ def validate_batch_in_environments(
     wait_for: LocalFeed | None = None,
     stop: threading.Event | None = None,
     review_gate: ReviewGate | None = None,
+    per_environment: int = 1,
 ) -> ValidationReport:
     """Validate a staged batch's generated recipes in container environments (pipeline use).
 
@@ -1387,6 +1397,7 @@ def validate_batch_in_environments(
     ``skip_failed_locally`` then decides). ``stop``: the caller's signal to take no new work.
     ``review_gate``: a recipe that passed locally and that it holds for review is not
     installed; each environment gets a ``skipped``/``held_for_review`` line (:func:`held_result`).
+    ``per_environment``: containers of one environment at a time (:func:`validate_batch`).
     """
     from automation.ecosystems import split_source
     from automation.registry.staging import (
@@ -1453,6 +1464,7 @@ def validate_batch_in_environments(
             if review_gate is not None and wait_for is None
             else None
         ),
+        per_environment=per_environment,
     )
 
 

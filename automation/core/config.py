@@ -78,6 +78,9 @@ class Config:
     rate_limit_dir: str | None = None  # where "machine" buckets live (None: the default)
     # Seeding gives a source up after this many look-ups in a row failed on the network.
     seed_max_network_failures: int = 5  # DEFAULT_SEED_MAX_NETWORK_FAILURES
+    # The tool score a candidate whose main executable is not named like the package or its
+    # recipe needs to be queued (docs/SEEDING.md); 2, the tool threshold, adds no extra rule.
+    seed_unnamed_min_score: int = 2
     # A platform no environment validated: "exclude" (never claimed without evidence) or "admit".
     untested_platforms: str = "exclude"
     # What [verify] must check to merge without review: "any" (a clean exit) or "version".
@@ -176,7 +179,10 @@ class Config:
                 "effective": dict(self.effective_rate_limits()),
                 "dir": self.rate_limit_dir,
             },
-            "seed": {"max_network_failures": self.seed_max_network_failures},
+            "seed": {
+                "max_network_failures": self.seed_max_network_failures,
+                "unnamed_min_score": self.seed_unnamed_min_score,
+            },
             "platforms": {"untested": self.untested_platforms},
             "merge": {"verify": self.merge_verify},
         }
@@ -308,6 +314,9 @@ def load_config(
         rate_limit_scope=scope,
         rate_limit_dir=str(default_bucket_dir(env)) if scope == "machine" else None,
         seed_max_network_failures=seed_failures,
+        seed_unnamed_min_score=int(
+            document.get("seed", {}).get("unnamed_min_score", defaults.seed_unnamed_min_score)
+        ),
         untested_platforms=untested,
         merge_verify=merge_verify,
         settings=MappingProxyType({k: MappingProxyType(v) for k, v in settings.items()}),

@@ -24,6 +24,7 @@ from automation.ecosystems.recipe import verify_executable_for
 
 TOOL_THRESHOLD = 2
 LIBRARY_SCRIPT = "library_script"  # the seeding skip reason for a candidate below the threshold
+NAMED_SIGNAL = "executable_named_like_package"
 
 _CLI_WORDS = re.compile(
     r"(?<![a-z0-9])(cli|command[- ]?line|commandline|terminal|console application|shell tool)"
@@ -62,6 +63,27 @@ class ToolVerdict:
     @property
     def is_tool(self) -> bool:
         return self.score >= TOOL_THRESHOLD
+
+    @property
+    def named(self) -> bool:
+        """Whether the main executable is named like the package or its recipe."""
+        return any(s.name == NAMED_SIGNAL for s in self.signals)
+
+    def queued(self, unnamed_min_score: int = TOOL_THRESHOLD) -> bool:
+        """Whether seeding queues the candidate: a tool, and, when its main executable is not
+        named like the package or its recipe, a score of at least ``unnamed_min_score`` (a
+        registry's ``[seed] unnamed_min_score``: a command under another name is the mark of a
+        library's side script, so it may ask for more evidence)."""
+        return self.is_tool and (self.named or self.score >= unnamed_min_score)
+
+    def explain_refusal(self, unnamed_min_score: int = TOOL_THRESHOLD) -> str:
+        """:meth:`explain`, and the unnamed rule when that is what kept a tool out."""
+        if self.is_tool and not self.queued(unnamed_min_score):
+            return (
+                f"{self.explain()}; main executable {self.main_executable!r} is not named like "
+                f"the package: needs {unnamed_min_score} ([seed] unnamed_min_score)"
+            )
+        return self.explain()
 
     @property
     def outcome(self) -> str:
@@ -125,9 +147,7 @@ def judge(
     like the package or recipe) into a verdict. Signals of the same name count once."""
     seen: dict[str, Signal] = {}
     if main_named_like(identifier, recipe_name, executables):
-        seen["executable_named_like_package"] = Signal(
-            "executable_named_like_package", named_weight
-        )
+        seen[NAMED_SIGNAL] = Signal(NAMED_SIGNAL, named_weight)
     for signal in signals:
         seen.setdefault(signal.name, signal)
     ordered = tuple(seen.values())

@@ -84,9 +84,12 @@ class GrowStages:
     merge: Callable[[RegistryLayout, str], Any]
 
 
-def pipeline_stages(*, jobs: int = 2, review_dir: Path | None = None) -> GrowStages:
+def pipeline_stages(
+    *, jobs: int = 2, installs: int = 1, review_dir: Path | None = None
+) -> GrowStages:
     """The real stages: ``seed_registry``, ``run_generate``, ``validate_batch_locally`` /
     ``validate_matrix`` and ``merge_batch`` (imported when called: tests never load them).
+    ``installs``: recipes installed side by side in each environment.
     ``review_dir``: each merge writes its batch's review (the pull-request body: every held
     recipe's reasons, results and TOML) to ``<review_dir>/<batch>.md``."""
 
@@ -120,7 +123,7 @@ def pipeline_stages(*, jobs: int = 2, review_dir: Path | None = None) -> GrowSta
         guard = lambda eco: check_allowed_now(layout, eco)  # noqa: E731
         if list(environments) == [LOCAL]:
             return validate_batch_locally(
-                layout, batch_id, guard=guard, progress=lambda _line: tick(LOCAL)
+                layout, batch_id, guard=guard, progress=lambda _line: tick(LOCAL), jobs=installs
             )
         # As ``invoke pipeline``: a package that fails locally is not installed again in every
         # container (its container lines say ``failed_locally``); local and containers overlap.
@@ -136,6 +139,7 @@ def pipeline_stages(*, jobs: int = 2, review_dir: Path | None = None) -> GrowSta
             on_result=lambda e, _s: tick(e),
             skip_failed_locally=True,
             skip_held=True,
+            installs=installs,
         )
 
     def merge(layout: RegistryLayout, batch_id: str) -> Any:
@@ -869,6 +873,7 @@ def run_grow(
     environments: Sequence[str],
     batch_size: int,
     jobs: int = 2,
+    installs: int = 1,
     review_dir: Path | None = None,
 ) -> GrowReport:
     """Front-door entry: the real stages, the display stderr suits."""
@@ -878,5 +883,5 @@ def run_grow(
     check_environments(plan.environments)
     layout = RegistryLayout.at(root)
     with default_display() as display:
-        stages = pipeline_stages(jobs=jobs, review_dir=review_dir)
+        stages = pipeline_stages(jobs=jobs, installs=installs, review_dir=review_dir)
         return grow(layout, plan, stages=stages, display=display)

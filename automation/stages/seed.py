@@ -54,7 +54,7 @@ from automation.ecosystems.popularity import (
     PopularityList,
     Ranked,
 )
-from automation.ecosystems.toolness import LIBRARY_SCRIPT
+from automation.ecosystems.toolness import LIBRARY_SCRIPT, TOOL_THRESHOLD
 from automation.registry.disambiguations import audit_dir, audit_filename, read_audit_file
 from automation.registry.queue import QueueEntry, load_queue, save_queue
 from automation.stages.disambiguate import Probe, decide, probe_from_popularity, record_decision
@@ -611,7 +611,15 @@ def _examine(
                 ranked, name, maybe_future, item = pending.popleft()
                 if item is None:
                     assert maybe_future is not None
-                    item = _judge(ranked, name, maybe_future, report, tier1, accepted_names)
+                    item = _judge(
+                        ranked,
+                        name,
+                        maybe_future,
+                        report,
+                        tier1,
+                        accepted_names,
+                        http.config.seed_unnamed_min_score,
+                    )
                     error = maybe_future.exception() if maybe_future.done() else None
                     if isinstance(error, HttpError) and error.category in TRANSIENT:
                         failures_in_row += 1
@@ -651,6 +659,7 @@ def _judge(
     report: SeedReport,
     tier1: frozenset[str],
     accepted_names: set[str],
+    unnamed_min_score: int = TOOL_THRESHOLD,
 ) -> SeedItem:
     try:
         found = future.result()
@@ -670,14 +679,14 @@ def _judge(
     verdict = found.tool
     score = None if verdict is None else verdict.score
     signals = () if verdict is None else tuple(s.label() for s in verdict.signals)
-    if verdict is not None and not verdict.is_tool and name not in tier1:
+    if verdict is not None and not verdict.queued(unnamed_min_score) and name not in tier1:
         # A library that happens to ship a script: not queued, for a stable, stated reason.
         return SeedItem(
             ranked.identifier,
             name,
             ranked.rank,
             LIBRARY_SCRIPT,
-            verdict.explain(),
+            verdict.explain_refusal(unnamed_min_score),
             executables=found.executables,
             tool_score=score,
             signals=signals,

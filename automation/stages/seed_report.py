@@ -20,7 +20,7 @@ from automation.core.errors import ExitCode, UsageError
 from automation.core.http import HttpClient
 from automation.core.layout import RegistryLayout
 from automation.ecosystems import Lookup, adapter_for, seed_sources
-from automation.ecosystems.toolness import main_executable, main_named_like
+from automation.ecosystems.toolness import TOOL_THRESHOLD, main_executable, main_named_like
 from automation.stages.seed import load_tier1, recipe_namer
 
 MAX_TOP = 2000
@@ -141,8 +141,11 @@ class SeedRankReport:
         return "\n".join(lines)
 
 
-def candidate_from(rank: int, identifier: str, name: str, found: Lookup) -> Candidate:
-    """Pure: a look-up's answer as a report row."""
+def candidate_from(
+    rank: int, identifier: str, name: str, found: Lookup, unnamed_min_score: int = TOOL_THRESHOLD
+) -> Candidate:
+    """Pure: a look-up's answer as a report row; ``is_tool`` is what seeding decides
+    (``ToolVerdict.queued``: the registry's ``[seed] unnamed_min_score`` included)."""
     verdict = found.tool
     return Candidate(
         rank=rank,
@@ -150,7 +153,7 @@ def candidate_from(rank: int, identifier: str, name: str, found: Lookup) -> Cand
         name=name,
         executables=tuple(found.executables),
         tool_score=None if verdict is None else verdict.score,
-        is_tool=True if verdict is None else verdict.is_tool,
+        is_tool=True if verdict is None else verdict.queued(unnamed_min_score),
         signals=() if verdict is None else tuple(s.label() for s in verdict.signals),
     )
 
@@ -188,7 +191,9 @@ def seed_rank_report(
         rank, identifier = item
         try:
             name = namer(identifier)
-            return candidate_from(rank, identifier, name, find(http, identifier))
+            return candidate_from(
+                rank, identifier, name, find(http, identifier), http.config.seed_unnamed_min_score
+            )
         except Exception as exc:  # one bad candidate never ends the report
             detail = f"{type(exc).__name__}: {exc}"[:300]
             return Candidate(rank, identifier, "", (), None, False, (), detail)

@@ -6,6 +6,7 @@ import time
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Collection
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from automation.ecosystems import split_source
 from automation.registry.failure_codes import gap_subject, is_environment_gap
 from automation.registry.failures import cap_message
 from automation.registry.results import ResultLine, read_results_file, write_result_lines
-from automation.registry.staging import Staging
+from automation.registry.staging import GenerationOutcome, Staging
 from automation.stages.validate_local import (
     LocalResult,
     LocalValidator,
@@ -130,6 +131,7 @@ def validate_batch_locally(
     environment: str = "local",
     platform: str | None = None,
     only: Collection[str] | None = None,
+    jobs: int = 1,
 ) -> ValidateReport:
     """Validate every generated recipe of a batch on this machine (environment ``local``).
 
@@ -141,8 +143,10 @@ def validate_batch_locally(
     recipe's ``[verify]`` is rewritten with the command and pattern that really worked.
 
     ``installer`` says what installs (the kit's own, or a tsuku binary: :class:`TsukuValidator`);
-    a ``validator`` given brings its own.
+    a ``validator`` given brings its own. ``jobs``: recipes installed side by side.
     """
+    if jobs < 1:
+        raise UsageError("jobs must be at least 1")
     staging = Staging(layout, batch_id)
     if not staging.exists():
         raise UsageError(f"no batch {batch_id!r}: {staging.log_path} does not exist")
@@ -175,20 +179,21 @@ def validate_batch_locally(
         if results_path.exists()
         else set()
     )
+    todo = []
     for outcome in staging.generated():
         if only is not None and outcome.name not in only:
             continue
         if outcome.name in done:
             report.skipped_already_done += 1
             continue
-        try:
-            guard(split_source(outcome.source)[0])
-        except StoppedError as exc:  # stop before the next item, keep what is done
-            report.stopped = str(exc)
-            break
+        todo.append(outcome)
+
+    def check(outcome: GenerationOutcome) -> tuple[GenerationOutcome, str, LocalResult]:
+        text = staging.recipe_path(outcome.name).read_text(encoding="utf-8")
+        return outcome, text, validator.validate(tomllib.loads(text), text)
+
+    def record(outcome: GenerationOutcome, text: str, result: LocalResult) -> None:
         path = staging.recipe_path(outcome.name)
-        text = path.read_text(encoding="utf-8")
-        result = validator.validate(tomllib.loads(text), text)
         report.install_seconds.append(result.install_seconds)
         if result.status == "pass" and result.verify_command is not None:
             atomic_write_text(
@@ -208,5 +213,27 @@ def validate_batch_locally(
         write_result_lines(results_path, [line])
         report.lines.append(line)
         progress(line)
+
+    # ``jobs`` recipes install side by side (an install mostly waits on the network); each
+    # result is recorded here, in this thread, as soon as it is known.
+    queue = iter(todo)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        running: set[Future[tuple[GenerationOutcome, str, LocalResult]]] = set()
+        while True:
+            while len(running) < jobs and report.stopped is None:
+                following = next(queue, None)
+                if following is None:
+                    break
+                try:
+                    guard(split_source(following.source)[0])
+                except StoppedError as exc:  # stop before the next item, keep what is done
+                    report.stopped = str(exc)
+                    break
+                running.add(pool.submit(check, following))
+            if not running:
+                break
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                record(*future.result())
     report.seconds = time.monotonic() - started
     return report

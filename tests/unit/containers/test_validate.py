@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -367,6 +368,40 @@ def test_batch_runs_environments_and_reports_partial(tmp_path: Path, recipe: Rec
     assert report.exit_code == ExitCode.PARTIAL
     assert report.to_json()["summary"] == {"pass": 1, "fail": 1, "skipped": 0}
     assert len(report.files) == 2
+
+
+def test_per_environment_runs_containers_of_one_environment_side_by_side(
+    tmp_path: Path, recipe: Recipe
+) -> None:
+    """Two containers of debian-12 at once, each on every other recipe: the first two installs
+    only finish if both are under way together; every recipe gets its one line in the one file."""
+    recipes = [replace(recipe, name=f"tool-{x}") for x in "abcd"]
+    together = threading.Barrier(2, timeout=10)
+
+    def install_rule(argv: list[str]) -> Completed:
+        if "-tool-a-" in argv[2] or "-tool-b-" in argv[2]:
+            together.wait()  # BrokenBarrierError (an engine error line) if one at a time
+        return line(PASS_INSTALL)(argv)
+
+    runner = FakeRunner(
+        [(is_exec("install"), install_rule), (is_exec("verify"), line(PASS_VERIFY))]
+    )
+    layout = RegistryLayout.at(tmp_path)
+    report = validate_batch(
+        recipes,
+        [BY_ID["debian-12"]],
+        PodmanRuntime(runner),
+        layout=layout,
+        options=options(),
+        jobs=1,
+        per_environment=2,
+    )
+    assert sorted((r.recipe, r.status) for r in report.results) == [
+        (f"tool-{x}", "pass") for x in "abcd"
+    ]
+    scan = read_results_file(layout.results_file("b1", "debian-12"))
+    assert scan.problems == []
+    assert sorted(x.recipe for x in scan.lines) == [f"tool-{x}" for x in "abcd"]
 
 
 def test_build_uses_local_base_when_present_else_upstream(tmp_path: Path) -> None:

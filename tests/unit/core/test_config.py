@@ -90,3 +90,14 @@ def test_merge_verify_policy_from_file_and_environment(tmp_path: Path) -> None:
     with pytest.raises(DataError) as info:
         load_config(tmp_path, env={"AUTOMATION_MERGE_VERIFY": "often"})
     assert info.value.where == "AUTOMATION_MERGE_VERIFY" and "'often'" in str(info.value)
+
+
+def test_seed_unnamed_min_score_from_file(tmp_path: Path) -> None:
+    assert load_config(tmp_path, env={}).seed_unnamed_min_score == 2  # no extra rule
+    (tmp_path / "automation.toml").write_text("[seed]\nunnamed_min_score = 4\n")
+    config = load_config(tmp_path, env={})
+    assert config.seed_unnamed_min_score == 4
+    assert config.to_json()["seed"]["unnamed_min_score"] == 4
+    (tmp_path / "automation.toml").write_text('[seed]\nunnamed_min_score = "high"\n')
+    with pytest.raises(DataError, match="unnamed_min_score"):
+        load_config(tmp_path, env={})

@@ -345,3 +345,39 @@ def test_failures_count_in_a_row_and_what_was_accepted_before_the_stop_is_queued
     assert report.exit_code == ExitCode.STOPPED
     # Accepted before the stop: queued (the documented choice), the rest never looked at.
     assert queue_names(layout) == [("up-a", "pypi:up-a", 2)]
+
+
+def test_a_registry_may_ask_more_of_a_tool_whose_command_has_another_name(
+    layout: RegistryLayout, upstream: FakeUpstream
+) -> None:
+    """``[seed] unnamed_min_score = 4``: typescript (its command is ``tsc``, score 2) is skipped
+    as a library_script saying which rule kept it out, while eslint (named like its package)
+    and cowsay are queued; the default (2) queues typescript, and tier 1 always does."""
+    latest = Path(__file__).parents[2] / "fixtures" / "npm" / "latest"
+    for name in ("typescript", "eslint"):
+        upstream.json(f"/{name}/latest", json.loads((latest / f"{name}.json").read_text()))
+    ranked = ranking("npm", ["typescript", "eslint", "cowsay"], [50.0, 50.0, 50.0])
+    endpoints = dict(public_endpoints(), npm=upstream.base)
+
+    def seeded(unnamed_min_score: int, tier1: frozenset[str]) -> tuple[list[str], Any]:
+        root = layout.root / f"r{unnamed_min_score}-{len(tier1)}"
+        (root / "recipes").mkdir(parents=True)
+        config = Config(
+            endpoints=MappingProxyType(endpoints),
+            retries=1,
+            backoff_factor=0.01,
+            seed_unnamed_min_score=unnamed_min_score,
+        )
+        with HttpClient(config, env={}) as client:
+            report = seed(
+                RegistryLayout.at(root), "npm", 3, client, NOW, popularity=ranked, tier1=tier1
+            )
+        return [e.name for e in load_queue(RegistryLayout.at(root).queue).entries], report
+
+    strict, report = seeded(4, frozenset())
+    assert strict == ["eslint", "cowsay"]
+    [skipped] = report.to_json()["skipped_items"]
+    assert (skipped["identifier"], skipped["outcome"]) == ("typescript", "library_script")
+    assert "'tsc' is not named like the package: needs 4" in skipped["detail"]
+    assert seeded(2, frozenset())[0] == ["typescript", "eslint", "cowsay"]
+    assert seeded(4, frozenset({"typescript"}))[0] == ["typescript", "eslint", "cowsay"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
+from automation.core.errors import StoppedError, UsageError
 from automation.core.layout import RegistryLayout
 from automation.core.process import Completed
 from automation.registry.results import read_results_file
@@ -197,3 +199,72 @@ def test_every_local_outcome_writes_a_schema_valid_line(
     assert (mac.status, mac.category, mac.subcategory) == ("skipped", None, "unsupported_platform")
     for line in lines.lines:
         assert schemas.check(line.to_json(), "results-line", path="x") == []
+
+
+class MeetingRunner(PerPackageRunner):
+    """As :class:`PerPackageRunner`, but the installs of ``meeting`` packages each wait until
+    all of them have started: only installs that run side by side can finish."""
+
+    def __init__(self, verify: Mapping[str, str | None], meeting: Sequence[str]) -> None:
+        super().__init__(verify)
+        self.meeting = set(meeting)
+        self.barrier = threading.Barrier(len(meeting), timeout=10)
+
+    def __call__(
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: str, timeout: float
+    ) -> Completed:
+        if "pip" in argv and argv[-1] in self.meeting:
+            self.barrier.wait()  # BrokenBarrierError (a failed test) if they ran one by one
+        return super().__call__(argv, env, cwd, timeout)
+
+
+def test_jobs_install_recipes_side_by_side_and_record_every_line(batch: RegistryLayout) -> None:
+    """With ``jobs=2`` two installs are under way at once, and the batch ends with the same lines
+    (and the same discovered ``[verify]``) as one install at a time would write."""
+    verify = {"good-tool": "good-tool 1.2.3\n", "quiet-tool": "usage\n", "silent-tool": None}
+    runner = MeetingRunner(verify, meeting=("good-tool", "quiet-tool"))
+
+    report = validate_batch_locally(
+        batch, BATCH, validator=LocalValidator(runner=runner, backoff=0), jobs=2
+    )
+
+    scan = read_results_file(batch.results_file(BATCH, "local"))
+    assert scan.problems == []
+    assert {line.recipe: line.status for line in scan.lines} == {
+        "good-tool": "pass",
+        "quiet-tool": "pass",
+        "broken-tool": "fail",  # installs, but prints nothing on any version flag
+        "silent-tool": "fail",
+        "bottle-tool": "skipped",
+    }
+    assert report.counts == {"pass": 2, "fail": 2, "skipped": 1}
+    staged = Staging(batch, BATCH).recipe_path("good-tool").read_text(encoding="utf-8")
+    assert 'pattern = "{version}"' in staged
+
+
+def test_a_stop_with_jobs_keeps_the_installs_under_way_and_starts_no_more(
+    batch: RegistryLayout,
+) -> None:
+    """The guard refuses the third recipe: the two already installing are recorded, the rest
+    are left for a rerun, and the report says why it stopped."""
+    runner = PerPackageRunner({"good-tool": "good-tool 1.2.3\n", "quiet-tool": "usage\n"})
+    asked: list[str] = []
+
+    def guard(ecosystem: str) -> None:
+        asked.append(ecosystem)
+        if len(asked) == 3:
+            raise StoppedError("emergency stop")
+
+    report = validate_batch_locally(
+        batch, BATCH, validator=LocalValidator(runner=runner, backoff=0), jobs=2, guard=guard
+    )
+
+    recorded = {line.recipe for line in read_results_file(batch.results_file(BATCH, "local")).lines}
+    first_two = {o.name for o in Staging(batch, BATCH).generated()[:2]}
+    assert recorded == first_two
+    assert report.stopped == "emergency stop"
+
+
+def test_jobs_below_one_is_a_usage_error(batch: RegistryLayout) -> None:
+    with pytest.raises(UsageError, match="jobs"):
+        validate_batch_locally(batch, BATCH, jobs=0)
