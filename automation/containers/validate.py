@@ -109,7 +109,7 @@ from automation.registry.failure_codes import (
     MISSING_TOOLCHAIN,
     gap_message,
     is_environment_gap,
-    is_package_failure,
+    spares_the_containers,
 )
 from automation.registry.failures import cap_message
 from automation.registry.results import ResultLine, read_results_file, write_result_lines
@@ -707,7 +707,7 @@ def validate_in_environment(
             if (
                 wait_for.skip_failed_locally
                 and line is not None
-                and is_package_failure(line.status, line.category, line.subcategory)
+                and spares_the_containers(line.status, line.category, line.subcategory)
             ):
                 local = line
         if stop is not None and stop.is_set():
@@ -1236,7 +1236,7 @@ class LocalFeed:
     ``wait(name)`` blocks until ``name`` has a local line (``(True, line)``) or local has
     finished without one (``(False, None)``: it stopped). Lines already in the results file
     count from the start. ``skip_failed_locally``: the workers do not install a recipe whose
-    local line is a package-level failure.
+    local line is a package-level failure or a timeout (``spares_the_containers``).
     """
 
     def __init__(
@@ -1290,12 +1290,13 @@ def _same_platform(a: str, b: str) -> bool:
 
 
 def failed_locally(layout: RegistryLayout, batch_id: str) -> dict[str, ResultLine]:
-    """The batch's recipes whose latest ``local`` line is a package-level failure
-    (:func:`~automation.registry.failure_codes.is_package_failure`), with that line."""
+    """The batch's recipes whose latest ``local`` line spares the containers (a package-level
+    failure or a timeout: :func:`~automation.registry.failure_codes.spares_the_containers`),
+    with that line."""
     return {
         name: line
         for name, line in latest_local_lines(layout, batch_id).items()
-        if is_package_failure(line.status, line.category, line.subcategory)
+        if spares_the_containers(line.status, line.category, line.subcategory)
     }
 
 
@@ -1389,8 +1390,8 @@ def validate_batch_in_environments(
     ``jobs`` at a time (each container gets one CPU). Recipes that already have a line in
     ``data/results/<batch>/<environment>.jsonl`` are skipped, so an interrupted run resumes.
     ``guard(ecosystem)`` is asked before each recipe (emergency stop, circuit breaker).
-    ``skip_failed_locally``: a recipe whose ``local`` line is a package-level failure is not
-    installed again; each environment of the same os, libc and architecture gets a
+    ``skip_failed_locally``: a recipe whose ``local`` line is a package-level failure or a
+    timeout is not installed again; each environment of the same os, libc and architecture gets a
     ``skipped``/``failed_locally`` line saying so (without it, such lines from an earlier run
     do not count as done: the recipe is tried). ``wait_for``: local validation runs at the
     same time; each recipe waits for its local line (:class:`LocalFeed`, whose own

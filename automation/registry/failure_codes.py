@@ -201,8 +201,9 @@ _NOTES = """
     step applies to this platform
 - | failed_locally | no | none | - | containers/validate.py | skipped: not tried in this
     environment because the recipe failed in local validation on the same os, libc and
-    architecture with a package-level cause (not a network failure, a timeout or an environment
-    gap); the local line is the verdict, so this line is neither a pass nor a platform failure
+    architecture with a package-level cause or a timeout (not a network failure or an
+    environment gap); the local line is the verdict, so this line is neither a pass nor a
+    platform failure
 - | held_for_review | no | none | - | containers/validate.py | skipped: not tried in this
     environment because the recipe passed local validation but a gate decided by the recipe
     alone (a run_command action; a [verify] with no version under merge.verify = "version")
@@ -360,6 +361,18 @@ def is_package_failure(status: str, category: str | None, subcategory: str | Non
         return False
     sub = subcategory or ""
     return sub != "timeout" and not is_transient(category, sub)
+
+
+def spares_the_containers(status: str, category: str | None, subcategory: str | None) -> bool:
+    """A failing ``local`` line after which the containers of the same platform need not
+    install the recipe in this batch: a package failure (:func:`is_package_failure`), or an
+    install or verify that ran out of time. A timeout is not the package's fault (the queue
+    retries it), but the containers' longer limit would be spent the same way, and a recipe
+    that failed locally does not merge from this batch whatever they say: a later batch tries
+    it everywhere again."""
+    if is_package_failure(status, category, subcategory):
+        return True
+    return status == "fail" and subcategory == "timeout" and category not in _NOT_PACKAGE_LEVEL
 
 
 def gap_message(missing: str, detail: str) -> str:

@@ -97,7 +97,7 @@ def validate_matrix(
     """Validate ``batch_id`` in ``local`` (first, if named) and the container environments,
     every one of them with ``installer``. ``on_result(environment, status)`` is called once per
     result (progress bars). ``skip_failed_locally``: a recipe whose local line is
-    a package-level failure is not installed in the containers; each gets a
+    a package-level failure or a timeout is not installed in the containers; each gets a
     ``skipped``/``failed_locally`` line instead (``validate_batch_in_environments``).
 
     ``skip_held``: a recipe that passed locally but that a gate decided by the recipe alone

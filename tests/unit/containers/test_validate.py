@@ -662,6 +662,33 @@ def test_a_recipe_that_failed_locally_gets_a_not_tried_line_and_no_container(
     assert report.to_json()["summary"] == {"pass": 4, "fail": 0, "skipped": 2}
 
 
+def test_a_local_timeout_spares_the_containers_with_the_timeout_named(
+    tmp_path: Path, recipe: Recipe
+) -> None:
+    """A recipe whose local install ran out of time (a torch-sized closure) does not start a
+    container: its 900 s limit would run out the same way and the recipe cannot merge from
+    this batch; the skip line names the timeout, so the queue retries it later everywhere."""
+    from automation.containers.validate import failed_locally
+
+    layout = RegistryLayout.at(tmp_path)
+    append_results(
+        layout, "b1", "local", [_local_line("cowsay", "fail", "install_failed", "timeout")]
+    )
+    runner = FakeRunner([])
+    report = validate_batch(
+        [recipe],
+        [BY_ID["debian-12"]],
+        PodmanRuntime(runner),
+        layout=layout,
+        options=options(),
+        not_tried=failed_locally(layout, "b1"),
+    )
+    [skipped] = report.results
+    assert (skipped.status, skipped.subcategory) == ("skipped", "failed_locally")
+    assert "(install_failed/timeout)" in skipped.message
+    assert runner.calls == []
+
+
 def test_a_local_failure_on_another_platform_does_not_spare_the_container(
     tmp_path: Path, recipe: Recipe
 ) -> None:

@@ -172,6 +172,27 @@ def test_package_level_failures(
     assert fc.is_package_failure(status, category, subcategory) is package_level
 
 
+@pytest.mark.parametrize(
+    ("status", "category", "subcategory", "spares"),
+    [
+        ("fail", "install_failed", "package_manager_error", True),  # the package's fault
+        ("fail", "verify_failed", "nonzero_exit", True),
+        # Not the package's fault, but the containers' longer limit would run out the same way
+        ("fail", "install_failed", "timeout", True),
+        ("fail", "verify_failed", "timeout", True),
+        # The network or this machine may be what failed: the containers try it
+        ("fail", "network_error", "transient_network", False),
+        ("fail", "install_failed", "container_exec", False),
+        ("skipped", None, "missing_toolchain", False),
+        ("pass", None, None, False),
+    ],
+)
+def test_a_local_timeout_spares_the_containers_a_network_failure_does_not(
+    status: str, category: str | None, subcategory: str | None, spares: bool
+) -> None:
+    assert fc.spares_the_containers(status, category, subcategory) is spares
+
+
 def test_a_line_not_tried_after_a_local_failure_is_a_note_not_a_failure() -> None:
     row = fc.lookup("", fc.FAILED_LOCALLY)
     assert row is not None and row.transition == fc.NO_TRANSITION
