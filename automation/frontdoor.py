@@ -11,13 +11,16 @@ being written; the writes themselves (``automation.core.atomic``) leave nothing 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
+import signal
 import sqlite3
 import sys
-from collections.abc import Callable, Collection, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -55,16 +58,37 @@ def _fail(message: str, code: ExitCode, *, as_json: bool) -> Exit:
     return Exit(code=int(code))
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a supervisor, a cancelled CI job, ``kill``) stops the task as Ctrl-C does, so
+    the same cleanup runs: containers are removed, work under way is recorded or left for a
+    rerun. Without it the process dies at once and leaves its containers running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(produce: Callable[[], Report], *, as_json: bool) -> None:
     """Call ``produce`` (which parses the task's flags, then does the work), print its report
     (JSON with ``--json``) and exit with its code.
 
     Expected failures never print a traceback: an :class:`AutomationError` exits with its own
     code, an ``OSError`` (read-only file system, full disk, permission denied...) with 3 and a
-    message naming the path and the operation (a failing SQLite cache too), Ctrl-C with 130.
+    message naming the path and the operation (a failing SQLite cache too), Ctrl-C or SIGTERM
+    with 130.
     """
     try:
-        report = produce()
+        with _sigterm_as_interrupt():
+            report = produce()
     except AutomationError as exc:
         raise _fail(str(exc), exc.exit_code, as_json=as_json) from None
     except OSError as exc:

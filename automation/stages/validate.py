@@ -232,7 +232,9 @@ def validate_batch_locally(
                 running.add(pool.submit(check, following))
             if not running:
                 break
-            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            # Woken twice a second: Ctrl-C or SIGTERM delivered to another thread raises here
+            # only when this thread runs Python code.
+            finished, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in finished:
                 record(*future.result())
     report.seconds = time.monotonic() - started

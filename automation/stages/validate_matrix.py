@@ -12,7 +12,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -205,6 +205,17 @@ def _local_shower(
     return show
 
 
+def _interruptible_result(future: Future[ValidationReport]) -> ValidationReport:
+    """``future.result()``, woken twice a second: a signal delivered to another thread
+    (Ctrl-C, SIGTERM) only raises in this one when it runs Python code, not while it sleeps
+    in one lock acquisition."""
+    while True:
+        try:
+            return future.result(timeout=0.5)
+        except TimeoutError:
+            continue
+
+
 def _overlapped(
     layout: RegistryLayout,
     batch_id: str,
@@ -248,20 +259,23 @@ def _overlapped(
             per_environment=installs,
         )
         try:
-            local = validate_batch_locally(
-                layout,
-                batch_id,
-                installer=installer,
-                guard=guard,
-                progress=local_progress,
-                jobs=installs,
-            )
+            try:
+                local = validate_batch_locally(
+                    layout,
+                    batch_id,
+                    installer=installer,
+                    guard=guard,
+                    progress=local_progress,
+                    jobs=installs,
+                )
+            finally:
+                feed.finish()
+            if local.stopped:
+                stop.set()
+            report = _interruptible_result(containers)
         except BaseException:
-            stop.set()  # Ctrl-C or a crash: the containers finish what they run, take no more
-            raise
-        finally:
-            feed.finish()
-        if local.stopped:
+            # Ctrl-C (or SIGTERM, which the front door turns into one) or a crash, while local
+            # runs or while the containers finish: they end what they run, take no more.
             stop.set()
-        report = containers.result()
+            raise
     return MatrixReport(batch_id, local, report, time.monotonic() - started)

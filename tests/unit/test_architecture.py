@@ -95,10 +95,6 @@ MIRROR_EXCEPTIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
         "a batch's staging folder: written by generate, read by validate and merge",
         ("integration/test_batch_reservation.py", "integration/test_pipeline_offline.py"),
     ),
-    "stages/validate_matrix.py": (
-        "runs validation once per environment of the matrix; a pipeline step",
-        ("integration/test_pipeline_offline.py", "integration/test_container_validation.py"),
-    ),
 }
 
 # Machine-specific absolute paths a test must not depend on.

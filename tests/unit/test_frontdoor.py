@@ -6,6 +6,7 @@ import errno
 import os
 import re
 import sqlite3
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,29 @@ def test_the_user_agent_names_the_kit_its_version_and_the_contact_url() -> None:
     project = tomllib.loads((REPOSITORY_ROOT / "pyproject.toml").read_text())["project"]
     (url,) = project["urls"].values()
     assert f"registry-automation/{__version__} (+{url})" == USER_AGENT
+
+
+def test_sigterm_stops_a_task_as_ctrl_c_does_and_its_cleanup_runs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A supervisor's SIGTERM reaches the task as KeyboardInterrupt: its ``finally`` blocks run
+    (where containers are removed), it exits 130, and the previous handler is back after."""
+    import signal
+
+    cleaned: list[str] = []
+
+    def produce() -> Any:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(30)  # the handler interrupts the sleep
+            raise AssertionError("SIGTERM did not interrupt the task")
+        finally:
+            cleaned.append("container removed")
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Exit) as info:
+        flag.run(produce, as_json=False)
+    assert info.value.code == 130
+    assert cleaned == ["container removed"]
+    assert "interrupted" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) == before
