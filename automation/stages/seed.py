@@ -304,8 +304,12 @@ def recipe_namer(source: str) -> Callable[[str], str]:
     return recipe_name_for
 
 
+STOP_CHECK_SECONDS = 1.0  # how late seeding may notice an emergency stop or an open breaker
+
+
 def _stop_checker(layout: RegistryLayout, ecosystem: str) -> Callable[[], None]:
-    """``automation.registry.control.check_allowed_now`` when that module exists, else a no-op."""
+    """``automation.registry.control.check_allowed_now`` when that module exists, else a no-op;
+    asked at most once every :data:`STOP_CHECK_SECONDS`."""
     try:
         control = importlib.import_module("automation.registry.control")
     except ImportError:
@@ -315,7 +319,17 @@ def _stop_checker(layout: RegistryLayout, ecosystem: str) -> Callable[[], None]:
     )
     if check is None:
         return lambda: None
-    return lambda: check(layout, ecosystem)
+    # Read the control file at most every STOP_CHECK_SECONDS: seeding walks tens of thousands
+    # of candidates (most answered from memory), and a read per candidate took minutes.
+    last_checked = [-STOP_CHECK_SECONDS]
+
+    def checked() -> None:
+        moment = time.monotonic()
+        if moment - last_checked[0] >= STOP_CHECK_SECONDS:
+            check(layout, ecosystem)
+            last_checked[0] = moment
+
+    return checked
 
 
 def _progress(enabled: bool, limit: int) -> tuple[AbstractContextManager[Any], Callable[..., None]]:
@@ -561,6 +575,8 @@ def _examine(
     pending: deque[tuple[Ranked, str, Future[Lookup] | None, SeedItem | None]] = deque()
     candidates: Iterator[Ranked] = iter(popularity.entries)
     exhausted = False
+    in_flight = 0  # entries of `pending` with a look-up (done or not)
+    known_ahead = 0  # entries of `pending` that already count (in_queue, has_recipe)
 
     def prefilter(ranked: Ranked) -> tuple[str, SeedItem | None]:
         try:
@@ -586,9 +602,9 @@ def _examine(
                 # Keep up to `window` look-ups in flight; skips resolve at once. Stop reading
                 # candidates once the queued skips already ahead would fill the window.
                 while not exhausted:
-                    in_flight = sum(1 for p in pending if p[2] is not None)
-                    known = accounted + sum(1 for p in pending if counts(p[3]))
-                    if in_flight >= window or known >= report.limit:
+                    # Counted as entries join and leave `pending` (not summed over it: skips
+                    # remembered from earlier runs can queue up thousands ahead of a look-up).
+                    if in_flight >= window or accounted + known_ahead >= report.limit:
                         break
                     if lookups >= max_lookups:
                         exhausted = True
@@ -604,11 +620,15 @@ def _examine(
                         lookups += 1
                         future = pool.submit(lookup, http, ranked.identifier)
                         pending.append((ranked, name, future, None))
+                        in_flight += 1
                     else:
                         pending.append((ranked, name, None, skip))
+                        known_ahead += counts(skip)
                 if not pending:
                     break
                 ranked, name, maybe_future, item = pending.popleft()
+                in_flight -= maybe_future is not None
+                known_ahead -= counts(item)
                 if item is None:
                     assert maybe_future is not None
                     item = _judge(

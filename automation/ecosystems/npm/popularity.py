@@ -155,19 +155,23 @@ def load_npm_popularity(http: HttpClient, layout: RegistryLayout, top_n: int) ->
             tarball.unlink(missing_ok=True)
             raise BadResponse("download-counts tarball fails its sha512 integrity", url=url)
         notes.append("tarball downloaded")
-    pairs, population = read_counts_tarball(tarball, top_n)
+    # Read (and cache) up to the next power of two: seeding asks for a slightly deeper ranking
+    # each time it widens, and reading the 3.7 million counts takes most of a minute.
+    read_n = 1 << max(top_n - 1, 1).bit_length()
+    pairs, population = read_counts_tarball(tarball, read_n)
+    ordered = sorted(pairs, key=lambda p: (-p[1], p[0]))
     atomic_write_json(
         summary_path,
         {
             "version": package.version,
             "integrity": package.integrity,
-            "top_n": top_n,
+            "top_n": read_n,
             "population": population,
-            "pairs": sorted(([n, c] for n, c in pairs), key=lambda p: (-p[1], p[0])),
+            "pairs": [[n, c] for n, c in ordered],
         },
         pretty=False,
     )
-    return _npm_list(package.version, pairs, population, tuple(notes))
+    return _npm_list(package.version, ordered[:top_n], population, tuple(notes))
 
 
 def _read_cached_summary(

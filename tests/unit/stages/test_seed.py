@@ -381,3 +381,24 @@ def test_a_registry_may_ask_more_of_a_tool_whose_command_has_another_name(
     assert "'tsc' is not named like the package: needs 4" in skipped["detail"]
     assert seeded(2, frozenset())[0] == ["typescript", "eslint", "cowsay"]
     assert seeded(4, frozenset({"typescript"}))[0] == ["typescript", "eslint", "cowsay"]
+
+
+def test_the_stop_file_is_read_at_most_once_a_second_while_seeding_walks_candidates(
+    layout: RegistryLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seeding asks for the emergency stop before every candidate (tens of thousands, most
+    answered from memory); the control file is read once a second, not once each."""
+    import automation.registry.control as control
+    from automation.stages import seed as seed_stage
+
+    reads: list[str] = []
+    monkeypatch.setattr(control, "check_allowed_now", lambda _layout, eco: reads.append(eco))
+    clock = [100.0]
+    monkeypatch.setattr(seed_stage.time, "monotonic", lambda: clock[0])
+    check = seed_stage._stop_checker(layout, "npm")
+    for _ in range(1000):
+        check()
+    assert reads == ["npm"]
+    clock[0] += seed_stage.STOP_CHECK_SECONDS
+    check()
+    assert reads == ["npm", "npm"]

@@ -106,6 +106,12 @@ def test_npm_popularity_from_tarball(
     again = load_npm_popularity(http, layout, 5)
     assert [r.identifier for r in again.entries] == [r.identifier for r in ranking.entries[:5]]
     assert len(upstream.requests_to(r"\.tgz$")) == before
+    # A slightly deeper ranking (seeding widens a little each round) is still the cached one:
+    # the first read kept the top 16 (the next power of two), not re-read from the tarball.
+    deeper = load_npm_popularity(http, layout, 14)
+    assert deeper.notes == ("cached ranking",)
+    assert [r.identifier for r in deeper.entries[:10]] == [r.identifier for r in ranking.entries]
+    assert len(deeper.entries) == min(14, len(counts))
 
 
 def test_npm_popularity_checks_integrity(
