@@ -7,7 +7,8 @@ local entry); a server that ignores Range gets a capped full download whose sha2
 
 Not every script a wheel ships is a command a user can run after ``pipx install`` on Linux:
 Windows wrappers (``az.bat``, ``aws.cmd``), shell completion files (``aws_zsh_completer.sh``) and
-names pinned to one interpreter (``coverage-3.11``) are dropped by ``not_runnable_reason``. One
+names pinned to one interpreter (``coverage-3.11``) or one release (``swig4.0``) are dropped by
+``not_runnable_reason``. One
 wheel is read per project, so these are name rules: the kit does not compare wheels.
 """
 
@@ -61,6 +62,9 @@ COMPLETION_SUFFIXES = (".bash", ".zsh", ".fish")
 # A trailing Python version (``coverage-3.11``, ``pip3.12``, ``tool-py3.11``): the script exists
 # only in the wheel built for that interpreter, so another Python's install lacks it.
 INTERPRETER_SUFFIX = re.compile(r"(?<=[A-Za-z_])(?:-py|-|py)?(?:2\.[0-7]|3\.[0-9]{1,2})$")
+# A trailing release number (``swig4.0`` beside ``swig``): the name changes with the tool's
+# releases, so a recipe listing it breaks on the next one; the unversioned command is the one.
+VERSION_SUFFIX = re.compile(r"[0-9]\.[0-9]+$")
 HOMEPAGE_KEYS = ("homepage", "home", "repository", "source", "sourcecode", "github", "code")
 
 
@@ -173,7 +177,8 @@ def not_runnable_reason(script: str) -> str | None:
 
     ``windows_only`` (``.bat``/``.cmd``/``.ps1``/``.exe``), ``shell_completion`` (a name with
     ``completion``/``completer`` or ending ``.bash``/``.zsh``/``.fish``), ``interpreter_specific``
-    (a trailing Python version such as ``-3.11``, ``3.11`` or ``-py3.11``).
+    (a trailing Python version such as ``-3.11``, ``3.11`` or ``-py3.11``), ``version_suffixed``
+    (any other trailing release number, ``swig4.0``: renamed by the next release).
     """
     lowered = script.lower()
     if lowered.endswith(WINDOWS_ONLY_SUFFIXES):
@@ -182,6 +187,8 @@ def not_runnable_reason(script: str) -> str | None:
         return "shell_completion"
     if INTERPRETER_SUFFIX.search(script):
         return "interpreter_specific"
+    if VERSION_SUFFIX.search(script):
+        return "version_suffixed"
     return None
 
 
