@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,13 @@ IMPORT_ERRORS = frozenset(("ImportError", "ModuleNotFoundError", "Exception", "B
 EXIT_CALLS = frozenset(("exit", "quit", "_exit", "SystemExit"))
 # How many of the wheel's modules one script's analysis parses at most.
 MAX_MODULES = 400
+
+# ``ast.parse`` is not thread-safe on CPython before 3.13: the conversion of the parse tree to
+# Python objects keeps its recursion depth in interpreter-wide state, so two threads parsing at
+# once (a garbage collection running a finaliser switches threads mid-conversion) fail with
+# ``SystemError: AST constructor recursion depth mismatch``. Generation runs builders side by
+# side, so every parse here takes this lock.
+_PARSE_LOCK = threading.Lock()
 
 # Import kinds: unguarded; under a guard that makes the script fail; not run at start or not fatal.
 REQUIRED, FATAL, OPTIONAL = "required", "fatal", "optional"
@@ -194,7 +202,8 @@ def scan_module(source: str, module: str, is_package: bool, entry_attr: str = ""
     script's own module (a handler replacing it, or setting a name it tests before failing,
     makes the guard fatal)."""
     try:
-        tree = ast.parse(source)
+        with _PARSE_LOCK:
+            tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return None
     stubs = (

@@ -316,3 +316,48 @@ def test_source_members_are_the_scripts_packages() -> None:
     assert source_members(scripts, members) == ["tool/a.py", "tool/b/c.py", "single.py"]
     every = [*members, "tool-1.data/purelib/x.py", "tool-1.dist-info/x.py"]
     assert source_members({}, every) == ["tool/a.py", "tool/b/c.py", "single.py", "other/x.py"]
+
+
+class _SwitchesThreads:
+    """A cyclic object whose finaliser runs Python code, so a garbage collection inside
+    ``ast.parse`` can hand the interpreter to another thread mid-conversion."""
+
+    def __init__(self) -> None:
+        self.cycle = self
+
+    def __del__(self) -> None:
+        sum(range(50))
+
+
+def test_modules_scan_side_by_side_in_threads() -> None:
+    """Generation runs builders in threads; each one scans wheel modules. Before the parse
+    lock, CPython 3.11 failed such scans with ``SystemError: AST constructor recursion depth
+    mismatch`` (black in the live pipeline test)."""
+    import gc
+    import threading
+
+    source = "def f():\n    return g([(1, {2: [3]}), h(i(j(k)))])\n" * 150
+    errors: list[BaseException] = []
+    scans: list[object] = []
+
+    def scan_many() -> None:
+        for _ in range(15):
+            garbage = [_SwitchesThreads() for _ in range(100)]
+            del garbage
+            try:
+                scans.append(scan_module(source, "pkg.mod", is_package=False))
+            except BaseException as error:  # the test reports any failure
+                errors.append(error)
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(50)
+    try:
+        threads = [threading.Thread(target=scan_many) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        gc.set_threshold(*threshold)
+    assert errors == []
+    assert len(scans) == 60 and all(scan is not None for scan in scans)
