@@ -772,7 +772,8 @@ class Context:
     runner for local validation); ``env`` is the environment toolchain commands start from
     (None: this process's); ``python`` is the interpreter that makes virtual environments;
     ``reuse_host_tools`` lets actions use that interpreter's own package tooling instead of
-    bootstrapping one per install (local validation: the kit's interpreter has it);
+    bootstrapping one per install (local validation: the kit's interpreter has it); ``uv`` is
+    the provisioned uv executable PyPI installs run with, when there is one;
     ``extract_limit`` caps what one archive may unpack; ``log_to`` receives the command lines
     (stderr by default: the container's stdout carries the one result line).
     """
@@ -790,6 +791,7 @@ class Context:
         env: dict[str, str] | None = None,
         python: str | None = None,
         reuse_host_tools: bool = False,
+        uv: str | None = None,
         extract_limit: int = DEFAULT_EXTRACT_LIMIT,
         log_to: Callable[[str], None] | None = None,
     ) -> None:
@@ -808,6 +810,7 @@ class Context:
         self.env = env
         self.python = python or sys.executable
         self.reuse_host_tools = reuse_host_tools
+        self.uv = uv
         self.extract_limit = extract_limit
         self.log = log_to or log
         self.executables: list[str] = []
@@ -1423,6 +1426,11 @@ def main(argv: list[str] | None = None) -> int:
         help="that interpreter brings its package installer: virtual environments are made "
         "without their own, and the interpreter's installs into them (a shared installer)",
     )
+    parser.add_argument(
+        "--uv",
+        default=None,
+        help="the provisioned uv executable, for the install actions that use it when given",
+    )
     args = parser.parse_args(argv)
     recipe = load_recipe(args.recipe)
     try:
@@ -1436,6 +1444,7 @@ def main(argv: list[str] | None = None) -> int:
             recipe,
             python=args.python,
             reuse_host_tools=args.reuse_host_tools,
+            uv=args.uv,
         )
     except (StepFailure, ValueError) as exc:
         record = result(FAIL, INSTALL_FAILED, "bad_recipe", str(exc), exit_code=2)

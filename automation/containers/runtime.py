@@ -343,9 +343,14 @@ def container(
     *,
     name: str | None = None,
     start_timeout: float = 120,
+    clear_before_removal: Sequence[str] = (),
 ) -> Iterator[str]:
-    """Start a detached container that idles, yield its name, and always remove it."""
+    """Start a detached container that idles, yield its name, and always remove it.
+
+    ``clear_before_removal``: folders (bind mounts) whose contents the container deletes before
+    it is removed, for a host user who cannot delete what the container's root wrote there."""
     name = name or new_container_name("c")
+    started: Completed | None = None
     try:
         started = runtime.run(
             image, KEEP_ALIVE, options, name=name, detach=True, timeout=start_timeout
@@ -354,6 +359,10 @@ def container(
             raise EngineError(f"could not start a container from {image}: {started.tail(500)}")
         yield name
     finally:
+        if clear_before_removal and started is not None and started.ok:
+            command = ["find", *clear_before_removal, "-mindepth", "1", "-delete"]
+            with contextlib.suppress(Exception):
+                runtime.exec(name, command, timeout=120)
         _remove_always(runtime, name)
 
 

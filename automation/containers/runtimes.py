@@ -162,6 +162,13 @@ def find(facts: EcosystemFacts, root: Path | None = None) -> ProvisionedRuntime 
     pin, provider = facts.runtime, provider_for(facts)
     if pin is None or provider is None:
         return None
+    return find_pinned(pin, provider, root)
+
+
+def find_pinned(
+    pin: RuntimePin, provider: RuntimeProvider, root: Path | None = None
+) -> ProvisionedRuntime | None:
+    """``pin`` if it is ready in the cache (its marker written last), else None."""
     folder = _folder(root or runtimes_dir(), pin)
     marker = folder / MARKER
     if not marker.is_file():
@@ -189,14 +196,29 @@ def ensure(
     pin, provider = facts.runtime, provider_for(facts)
     if pin is None or provider is None:
         return None
+    why = f"{facts.label} tools run on it, as {pin.pinned_by}"
+    return ensure_pinned(pin, provider, why, config=config, root=root, log=log)
+
+
+def ensure_pinned(
+    pin: RuntimePin,
+    provider: RuntimeProvider,
+    why: str,
+    *,
+    config: Config | None = None,
+    root: Path | None = None,
+    log: Log = _stderr,
+) -> ProvisionedRuntime | None:
+    """``pin`` from the cache, provisioned by ``provider`` first if it is not there yet
+    (``why``: what the first-use message says it is for)."""
     root = root or runtimes_dir()
-    found = find(facts, root)
+    found = find_pinned(pin, provider, root)
     if found is not None:
         return found
     folder = _folder(root, pin)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with registry_lock(folder.parent / ".lock", timeout=3600):
-        found = find(facts, root)  # another run finished it while this one waited
+        found = find_pinned(pin, provider, root)  # another run finished it while this one waited
         if found is not None:
             return found
         started = time.monotonic()
@@ -204,8 +226,8 @@ def ensure(
         shutil.rmtree(building, ignore_errors=True)
         building.mkdir()
         log(
-            f"first use of {pin.name} {pin.version} ({facts.label} tools run on it, as "
-            f"{pin.pinned_by}): {provider.build_description(pin)}; provisioning into {folder}"
+            f"first use of {pin.name} {pin.version} ({why}): "
+            f"{provider.build_description(pin)}; provisioning into {folder}"
         )
         try:
             provider.provision(pin, building, config or load_config(), log)
@@ -231,7 +253,38 @@ def ensure(
             },
         )
         log(f"{pin.name} {pin.version} ready in {time.monotonic() - started:.0f} s")
-    return find(facts, root)
+    return find_pinned(pin, provider, root)
+
+
+def installer_tool_provider(facts: EcosystemFacts) -> RuntimeProvider | None:
+    """The provider of the ecosystem's installer tool (``<package>.<tool name>.PROVIDER``)."""
+    package = package_of(facts.name)
+    if facts.installer_tool is None or package is None:
+        return None
+    module = importlib.import_module(f"{package}.{facts.installer_tool.name}")
+    provider: RuntimeProvider = module.PROVIDER
+    return provider
+
+
+def ensure_installer_tool(
+    facts: EcosystemFacts,
+    *,
+    config: Config | None = None,
+    root: Path | None = None,
+    log: Log = _stderr,
+) -> ProvisionedRuntime | None:
+    """The ecosystem's ``installer_tool``, provisioned on first use; None when the
+    ecosystem has none, or when it cannot be provisioned (the install action then uses the
+    runtime's own installer, and this says so): a faster installer is never a reason to stop."""
+    pin, provider = facts.installer_tool, installer_tool_provider(facts)
+    if pin is None or provider is None:
+        return None
+    why = f"the kit installs {facts.label} packages with it"
+    try:
+        return ensure_pinned(pin, provider, why, config=config, root=root, log=log)
+    except (RuntimeUnavailable, OSError) as exc:
+        log(f"{pin.name} {pin.version} is not available ({exc}); installing without it")
+        return None
 
 
 def runtimes_for(
@@ -259,7 +312,38 @@ def runtimes_for(
         runtime = ensure(facts, config=config, root=root, log=log)
         if runtime is not None:
             found.append(runtime)
+        if facts.installer_tool is not None and installer_tool_wanted(facts, config):
+            tool = ensure_installer_tool(facts, config=config, root=root, log=log)
+            if tool is not None:
+                found.append(tool)
     return tuple(found)
+
+
+def installer_tool_wanted(facts: EcosystemFacts, config: Config | None) -> bool:
+    """Whether validation installs the ecosystem's packages with its installer tool:
+    ``[validate] <ecosystem>_installer`` names the tool (the default) or the runtime's own
+    installer (``installer_tool.replaces``)."""
+    if facts.installer_tool is None:
+        return False
+    key = f"{facts.name}_installer"
+    chosen = (config or load_config()).setting("validate", key)
+    if chosen == facts.installer_tool.name:
+        return True
+    if chosen == facts.installer_tool.replaces:
+        return False
+    raise UsageError(
+        f"[validate] {key} must be {facts.installer_tool.name!r} or "
+        f"{facts.installer_tool.replaces!r}, got {chosen!r}"
+    )
+
+
+def tool_path(runtimes: Sequence[ProvisionedRuntime], name: str, *, container: bool) -> str | None:
+    """Where the provisioned tool ``name`` (``uv``) runs from: its ``bin/<name>`` on this
+    machine or at its mount point in a container; None when it was not provisioned."""
+    for runtime in runtimes:
+        if runtime.name == name:
+            return f"{runtime.container_bin}/{name}" if container else str(runtime.host_bin / name)
+    return None
 
 
 def ecosystems_in(recipes: Iterable[Mapping[str, Any]]) -> set[str]:
@@ -352,7 +436,8 @@ def _with_runtime() -> tuple[str, ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m automation.containers.runtimes",
-        description="Provision the runtimes tsuku installs (pinned Node.js, Python).",
+        description="Provision the runtimes tsuku installs (pinned Node.js, Python) and the kit's "
+        "installer tools (uv).",
     )
     parser.add_argument(
         "--ecosystem",

@@ -93,6 +93,7 @@ from automation.containers.runtimes import (
     ecosystems_in,
     interpreter,
     runtimes_for,
+    tool_path,
 )
 from automation.core.config import ENV_PREFIX as ENDPOINT_ENV_PREFIX
 from automation.core.errors import AutomationError, DataError, ExitCode, StoppedError, UsageError
@@ -182,6 +183,11 @@ class ValidationOptions:
     # The shared download cache's host folder (``downloads.container_cache_dir``), mounted
     # read-write at ``CONTAINER_DOWNLOAD_CACHE``; None: each container downloads for itself.
     download_cache: Path | None = None
+    # The install prefix on a fresh host folder bind-mounted at ``PREFIX`` (and the payload
+    # mounted read-only instead of copied in) rather than in the container's own file system:
+    # writing a tool's files through the image's overlay costs far more system time than
+    # writing them to a plain folder (harbor, 119 packages, 322 MiB: 14 s against 1.8 s).
+    prefix_on_host: bool = True
 
     def run_options(self) -> RunOptions:
         mounts = tuple(
@@ -210,7 +216,11 @@ class ValidationOptions:
         and that its pip (the provisioned runtime has one) installs into them, as pipx's shared
         pip does: a venv bootstrapping its own pip costs about 4 s of CPU per recipe."""
         python = interpreter(self.runtimes, container=True)
-        return ["--python", python, "--reuse-host-tools"] if python else []
+        uv = tool_path(self.runtimes, "uv", container=True)
+        return [
+            *(["--python", python, "--reuse-host-tools"] if python else []),
+            *(["--uv", uv] if uv else []),
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,7 +372,9 @@ def _attempt(
 ) -> tuple[dict[str, Any], dict[str, float]]:
     timings: dict[str, float] = {}
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="ra-validate-") as tmp:
+    # A folder a container wrote as another user (Docker's root, seen by a non-root host user)
+    # may not be removable from here: the container clears it before it goes.
+    with tempfile.TemporaryDirectory(prefix="ra-validate-", ignore_cleanup_errors=True) as tmp:
         payload = Path(tmp) / "payload"
         payload.mkdir()
         write_kit(payload / KIT_DIR)
@@ -370,17 +382,27 @@ def _attempt(
         common = ["--platform", env.platform, "--prefix", PREFIX, *options.installer_args()]
         script = [env.python, installer_path_in_container()]
         recipe_arg = f"{PAYLOAD_DIR}/recipe.json"
+        run_options = options.run_options()
+        if options.prefix_on_host:
+            scratch = Path(tmp) / "prefix"
+            scratch.mkdir()
+            run_options = run_options.with_mount(Mount(str(payload), PAYLOAD_DIR, read_only=True))
+            run_options = run_options.with_mount(Mount(str(scratch), PREFIX, read_only=False))
         try:
             with container(
                 runtime,
                 env.image,
-                options.run_options(),
+                run_options,
                 name=new_container_name(recipe.name, env.id),
+                clear_before_removal=(
+                    (PREFIX,) if options.prefix_on_host and os.geteuid() != 0 else ()
+                ),
             ) as name:
                 timings["start"] = time.monotonic() - start
-                copied = runtime.copy_in(name, payload, PAYLOAD_DIR)
-                if not copied.ok:
-                    raise EngineError(f"copy into {name} failed: {copied.tail(300)}")
+                if not options.prefix_on_host:
+                    copied = runtime.copy_in(name, payload, PAYLOAD_DIR)
+                    if not copied.ok:
+                        raise EngineError(f"copy into {name} failed: {copied.tail(300)}")
                 step = time.monotonic()
                 install = runtime.exec(
                     name,

@@ -97,6 +97,7 @@ class RuntimePin:
     version: str
     series: str
     pinned_by: str
+    replaces: str = ""  # for an installer tool: the runtime's own installer it stands in for
 
 
 # (identifier, queue entry name) -> a refusal, or None when the builder can try
@@ -129,6 +130,10 @@ class EcosystemFacts:
     queue_files: tuple[str, ...] = ()  # legacy per-ecosystem queue files under data/queues/
     runtimes: tuple[str, ...] = ()  # language runtime names its packages need ("python", ...)
     runtime: RuntimePin | None = None  # the runtime its tools run on, as tsuku installs it
+    # A tool the kit's install action installs packages with, in place of the runtime's own
+    # installer, provisioned and mounted like a runtime (uv for PyPI): not something tsuku
+    # installs, so a result line names it beside the runtime.
+    installer_tool: RuntimePin | None = None
 
     @property
     def label(self) -> str:

@@ -25,7 +25,13 @@ import tomlkit
 
 from automation.containers import installer, tsuku
 from automation.containers.downloads import local_environment
-from automation.containers.runtimes import ProvisionedRuntime, annotate, host_path, interpreter
+from automation.containers.runtimes import (
+    ProvisionedRuntime,
+    annotate,
+    host_path,
+    interpreter,
+    tool_path,
+)
 from automation.core.errors import DataError
 from automation.core.hostplatform import host_platform
 from automation.core.process import Completed, run_process
@@ -258,6 +264,7 @@ class LocalValidator:
             runner=self.runner,
             python=interpreter(self.runtimes, container=False),
             reuse_host_tools=True,
+            uv=tool_path(self.runtimes, "uv", container=False),
             log_to=lambda _line: None,  # the report says what happened; no command echo
         )
         bin_dir = Path(ctx.bin_dir)

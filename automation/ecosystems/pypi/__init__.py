@@ -47,7 +47,14 @@ FACTS = EcosystemFacts(
     # tsuku's python recipe pins CPython 3.13 (recipes/p/python.toml, asset "cpython-3.13.*");
     # the kit provides 3.13.5 built from Debian trixie's source package (see pypi/runtime.py).
     runtime=RuntimePin("python3", "3.13.5", "3.13", "tsuku recipes/p/python.toml (cpython-3.13.*)"),
+    # The kit installs with uv where it is provisioned: the same wheels-only question pip answers
+    # for tsuku, at a fraction of the CPU (numbers and differences in pypi/uv.py).
+    installer_tool=RuntimePin(
+        "uv", "0.13.9", "0.13", "the kit's choice (automation/ecosystems/pypi/uv.py)", "pip"
+    ),
     settings=(
+        # ``uv`` (default) or ``pip``: what validation installs PyPI packages with.
+        Setting("validate", "pypi_installer", "uv"),
         Setting("pypi", "max_wheel_bytes", 50 * 1024 * 1024),
         Setting(
             "popularity",

@@ -73,6 +73,67 @@ def pip_cache_environment(ctx: kit.Context) -> dict[str, str]:
     return {"PIP_CACHE_DIR": private}
 
 
+def uv_environment(ctx: kit.Context) -> dict[str, str]:
+    """How uv runs for one install: its cache in the shared download cache (uv keeps downloaded
+    wheels there by URL and digest, taking a lock for each entry, so concurrent installs in every
+    environment share it) or in the install's own work folder; files copied out of it (the
+    cache is on another file system in a container); no configuration files and no Python
+    downloads (the kit's mirror and interpreter are passed explicitly), and the index a user
+    gave pip (``PIP_INDEX_URL``) when the kit has no PyPI mirror."""
+    cache = kit.download_cache(ctx, "uv") or os.path.join(ctx.work_dir, "uv-cache")
+    env = {
+        "UV_CACHE_DIR": cache,
+        "UV_LINK_MODE": "copy",
+        "UV_NO_CONFIG": "1",
+        "UV_PYTHON_DOWNLOADS": "never",
+    }
+    user_index = ctx.environment().get("PIP_INDEX_URL", "").strip()
+    if user_index and not index_args(ctx):
+        env["UV_DEFAULT_INDEX"] = user_index
+    return env
+
+
+def uv_usable(ctx: kit.Context) -> bool:
+    """Whether the provisioned uv runs here (recorded as a runtime of the install): a uv built
+    for another machine, as under an emulated architecture, leaves the install to pip."""
+    if not ctx.uv or not os.access(ctx.uv, os.X_OK):
+        return False
+    ctx.note_runtime("uv", ctx.uv)
+    return any(r["name"] == "uv" and r["version"] for r in ctx.runtimes)
+
+
+def install_args(ctx: kit.Context, python: str, spec: str) -> tuple[list[str], dict[str, str]]:
+    """The command that installs ``spec`` into the venv of ``python``, and its environment:
+    uv when it is provisioned and runs here, else pip (the runtime's, or the venv's own)."""
+    # Wheels only, as tsuku installs (its pipx_install locks with `pip download
+    # --only-binary :all:` and installs with `pip install --only-binary :all:`,
+    # internal/actions/pipx_install.go, pip_exec.go): a package that needs a source build fails
+    # here as it fails for a tsuku user, instead of passing after minutes of compiling
+    # (databricks-connect built numpy from source for 15 minutes).
+    wheels_only = ["--only-binary", ":all:"]
+    if uv_usable(ctx):
+        assert ctx.uv is not None
+        command = [ctx.uv, "pip", "install", "--no-progress", "--python", python]
+        return [*command, *wheels_only, *index_args(ctx), spec], uv_environment(ctx)
+    if ctx.reuse_host_tools:
+        pip = [ctx.python, "-m", "pip", "--python", python]
+    else:
+        pip = [python, "-m", "pip"]
+    command = [
+        *pip,
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
+        # Byte-compiling every installed module is most of a large install's time (httpie:
+        # 2.5 of 5.5 s) and decides nothing: pip ignores a module that does not compile, and
+        # the interpreter compiles what the tool imports when it runs (uv does not compile).
+        "--no-compile",
+    ]
+    return [*command, *wheels_only, *index_args(ctx), spec], pip_cache_environment(ctx)
+
+
 def pipx_install(step: dict[str, Any], ctx: kit.Context) -> None:
     """One venv per package (what pipx does), made by the interpreter running the installer."""
     package = kit.step_field(step, "package")
@@ -81,42 +142,17 @@ def pipx_install(step: dict[str, Any], ctx: kit.Context) -> None:
     project = project_name(package)
     spec = requirement_spec(package, ctx.requested_version)
     ctx.note_runtime("python3", ctx.python)
-    if ctx.reuse_host_tools:
-        # The installer's interpreter has pip (the kit's own environment): a venv without one is
-        # made in a fraction of the time, and that pip installs into it.
+    if ctx.reuse_host_tools or uv_usable(ctx):
+        # The installer (uv, or the runtime's own pip) installs into the venv from outside: a
+        # venv without a pip of its own is made in a fraction of the time.
         kit.run_command(
             [ctx.python, "-m", "venv", "--without-pip", venv], ctx, what="python3 -m venv"
         )
-        pip = [ctx.python, "-m", "pip", "--python", python]
     else:
         kit.run_command([ctx.python, "-m", "venv", venv], ctx, what="python3 -m venv")
-        pip = [python, "-m", "pip"]
-    kit.run_command(
-        [
-            *pip,
-            "install",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--progress-bar",
-            "off",
-            # Byte-compiling every installed module is most of a large install's time (httpie:
-            # 2.5 of 5.5 s) and decides nothing: pip ignores a module that does not compile, and
-            # the interpreter compiles what the tool imports when it runs.
-            "--no-compile",
-            # Wheels only, as tsuku installs (its pipx_install locks with `pip download
-            # --only-binary :all:` and installs with `pip install --only-binary :all:`,
-            # internal/actions/pipx_install.go, pip_exec.go): a package that needs a source
-            # build fails here as it fails for a tsuku user, instead of passing after minutes
-            # of compiling (databricks-connect built numpy from source for 15 minutes).
-            "--only-binary",
-            ":all:",
-            *index_args(ctx),
-            spec,
-        ],
-        ctx,
-        env=pip_cache_environment(ctx),
-        what="pip install " + spec,
-    )
+    command, env = install_args(ctx, python, spec)
+    installer = "uv pip install " if command[0] == ctx.uv else "pip install "
+    kit.run_command(command, ctx, env=env, what=installer + spec)
     probe = "import sys, importlib.metadata as m; print(m.version(sys.argv[1]))"
     with contextlib.suppress(kit.StepFailure):
         ctx.version = kit.run_command([python, "-c", probe, project], ctx).strip() or ctx.version
@@ -126,9 +162,22 @@ def pipx_install(step: dict[str, Any], ctx: kit.Context) -> None:
 ACTIONS = {"pipx_install": pipx_install}
 # Needs only Python on the user's machine and installs into a throwaway venv.
 LOCAL_ACTIONS = ("pipx_install",)
-# What pip prints when the project or its interpreter requirement is wrong
-# (installer.classify_output).
+# What pip and uv print when the project or its interpreter requirement is wrong
+# (installer.classify_output; the first pattern that matches decides).
 OUTPUT_CLASSES = (
+    # uv: no release satisfies the interpreter (``Because the current Python version (3.13.5)
+    # does not satisfy Python>=3.14 and ...``).
+    ("install_failed", "runtime_version", r"current Python version \([^)\n]*\) does not satisfy"),
+    # uv: the requested release has no wheel at all for this platform and Python (pip says
+    # ``No matching distribution`` for it), is not on the index, or the version does not exist.
+    (
+        "recipe_not_found",
+        "package_not_found",
+        r"Because (\S+) has no usable wheels and you require \1[\s,.]|"
+        r"was not found in the package registry|there is no version of \S+ and you require",
+    ),
+    # uv: a dependency has no wheel for this platform and Python, only a source distribution.
+    ("install_failed", "no_wheel", r"has no usable wheels|has no wheels with a matching"),
     # A dependency pip cannot satisfy with a wheel (``(from <parent>)``, not ``(from versions:``):
     # it exists, but only as a source distribution tsuku does not build (--only-binary :all:).
     (

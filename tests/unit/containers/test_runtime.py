@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -112,6 +113,34 @@ def test_container_removed_even_when_start_fails() -> None:
     ):
         pass
     assert runner.calls[-1][:3] == ["podman", "rm", "-f"]
+
+
+def test_container_clears_mounted_folders_before_it_is_removed() -> None:
+    """A bind-mounted install prefix the container's root wrote: the container deletes its
+    contents (the host user may not be able to), then goes; also after a failure inside."""
+    for exc in (None, RuntimeError("boom")):
+        runner = FakeRunner()
+        runtime = PodmanRuntime(runner)
+        with (
+            pytest.raises(RuntimeError) if exc else contextlib.nullcontext(),
+            container(runtime, "img", name="c3", clear_before_removal=("/opt/p",)) as name,
+        ):
+            if exc is not None:
+                raise exc
+            assert name == "c3"
+        clear = ["find", "/opt/p", "-mindepth", "1", "-delete"]
+        assert runner.calls[-2][-5:] == clear and runner.calls[-2][1] == "exec"
+        assert runner.calls[-1][:3] == ["podman", "rm", "-f"]
+    # A container that never started has nothing to clear.
+    failing = FakeRunner(
+        [(lambda a: a[1] == "run", lambda a: Completed(tuple(a), 125, "", "no image"))]
+    )
+    with (
+        pytest.raises(EngineError),
+        container(PodmanRuntime(failing), "img", name="c4", clear_before_removal=("/opt/p",)),
+    ):
+        pass
+    assert [c[1] for c in failing.calls] == ["run", "rm"]
 
 
 def test_detect_runtime_explains_what_is_missing() -> None:

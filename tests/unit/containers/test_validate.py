@@ -3,6 +3,7 @@ the results line, retries of network failures only, and image builds of the batc
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from automation.containers import installer
+from automation.containers import validate as validate_module
 from automation.containers.environments import load_environments
 from automation.containers.images import (
     FINGERPRINT_LABEL,
@@ -179,19 +181,44 @@ def options(**kw: object) -> ValidationOptions:
     return ValidationOptions(batch_id="b1", **kw)  # type: ignore[arg-type]
 
 
+def _mounted(argv: list[str], target: str) -> tuple[Path, bool] | None:
+    """The host folder ``podman run`` mounts at ``target`` and whether read-only."""
+    for flag, value in itertools.pairwise(argv):
+        if flag == "-v" and value.split(":")[1] == target:
+            return Path(value.split(":")[0]), value.endswith(":ro")
+    return None
+
+
+@pytest.mark.parametrize("prefix_on_host", [True, False])
 def test_validation_installs_cuts_network_verifies_and_records(
-    tmp_path: Path, recipe: Recipe
+    tmp_path: Path, recipe: Recipe, prefix_on_host: bool
 ) -> None:
     copied: list[set[str]] = []
+    prefixes: list[Path] = []
+
+    def kit_files(payload: Path) -> None:
+        copied.append({p.relative_to(payload).as_posix() for p in payload.rglob("*.py")})
 
     def kit_copied(argv: list[str]) -> Completed:
         # What `cp` brings into the container: the payload as it is at that moment.
-        payload = Path(argv[2])
-        copied.append({p.relative_to(payload).as_posix() for p in payload.rglob("*.py")})
+        kit_files(Path(argv[2]))
         return Completed(tuple(argv), 0)
+
+    def started(argv: list[str]) -> Completed:
+        # Mounted instead of copied: the payload read-only, the install prefix a fresh host
+        # folder written through no image layer.
+        payload = _mounted(argv, validate_module.PAYLOAD_DIR)
+        prefix = _mounted(argv, validate_module.PREFIX)
+        if payload is not None and prefix is not None:
+            assert payload[1] and not prefix[1]
+            assert list(prefix[0].iterdir()) == []
+            kit_files(payload[0])
+            prefixes.append(prefix[0])
+        return Completed(tuple(argv), 0, "c1\n")
 
     runner = FakeRunner(
         [
+            (lambda a: a[1] == "run", started),
             (lambda a: a[1] == "cp", kit_copied),
             (is_exec("install"), line(PASS_INSTALL)),
             (is_exec("verify"), line(PASS_VERIFY)),
@@ -204,9 +231,18 @@ def test_validation_installs_cuts_network_verifies_and_records(
         env,
         PodmanRuntime(runner),
         layout=layout,
-        options=options(ca_bundle=Path("/etc/ssl/certs/ca-certificates.crt")),
+        options=options(
+            ca_bundle=Path("/etc/ssl/certs/ca-certificates.crt"), prefix_on_host=prefix_on_host
+        ),
     )
-    assert runner.verbs() == ["run", "cp", "exec", "network disconnect", "exec", "rm"]
+    if prefix_on_host:
+        assert runner.verbs()[:5] == ["run", "exec", "network disconnect", "exec", "rm"]
+        [prefix] = prefixes
+        assert not prefix.exists()  # removed with the attempt's folder
+        runner.calls.insert(1, [])  # the indexes below are those of the copying variant
+    else:
+        assert runner.verbs() == ["run", "cp", "exec", "network disconnect", "exec", "rm"]
+        assert prefixes == []
     run = runner.calls[0]
     assert env.image in run and "--pull=never" in run
     assert any(a.startswith("NODE_EXTRA_CA_CERTS=") for a in run)

@@ -181,3 +181,136 @@ def test_a_dependency_without_a_wheel_is_not_a_missing_package(
     """pip's words (pip 23-26, ``--only-binary :all:``): a dependency it cannot take as a wheel
     names its parent; a project that does not exist names only its versions."""
     assert installer.classify_output(output) == expected
+
+
+class FakeUv(FakePip):
+    """A provisioned uv that answers ``--version`` and installs as pip does."""
+
+    def __init__(self, executables: list[str], version_output: str = "uv 0.13.9\n") -> None:
+        super().__init__(executables)
+        self.version_output = version_output
+        self.envs: list[dict[str, str]] = []
+
+    def __call__(self, argv: list[str], env: dict[str, str], cwd: str, timeout: float) -> Any:
+        if argv[0].endswith("/uv") and argv[1:] == ["--version"]:
+            self.commands.append(list(argv))
+            return ProcessResult(0 if self.version_output else 126, self.version_output)
+        if "install" in argv:
+            self.envs.append(dict(env))
+        return super().__call__(argv, env, cwd, timeout)
+
+
+def _uv_binary(tmp_path: Path) -> str:
+    binary = tmp_path / "uv-runtime" / "bin" / "uv"
+    binary.parent.mkdir(parents=True)
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    return str(binary)
+
+
+def _uv_ctx(
+    tmp_path: Path, runner: FakeUv, env: dict[str, str], reuse_host_tools: bool = False
+) -> Context:
+    return Context(
+        "httpx",
+        Platform.parse("linux-debian-glibc-x86_64"),
+        str(tmp_path / "prefix"),
+        "0.28.1",
+        runner=runner,
+        env=env,
+        uv=_uv_binary(tmp_path),
+        reuse_host_tools=reuse_host_tools,
+        log_to=lambda _line: None,
+    )
+
+
+def test_a_provisioned_uv_installs_wheels_only_with_the_shared_cache(tmp_path: Path) -> None:
+    """With uv: one ``uv pip install`` into a venv without pip, wheels only, its cache in the
+    shared download cache, no configuration files or Python downloads; uv is recorded."""
+    runner = FakeUv(["httpx"])
+    shared = tmp_path / "shared"
+    ctx = _uv_ctx(tmp_path, runner, {"AUTOMATION_DOWNLOAD_CACHE": str(shared)})
+    PIPX({"action": "pipx_install", "package": "httpx[cli]", "executables": ["httpx"]}, ctx)
+    venv = next(c for c in runner.commands if "venv" in c)
+    assert "--without-pip" in venv  # uv installs from outside: the venv needs no pip
+    install = next(c for c in runner.commands if "install" in c)
+    assert install[:3] == [ctx.uv, "pip", "install"]
+    assert install[install.index("--python") + 1].endswith("/tools/httpx/venv/bin/python")
+    assert install[install.index("--only-binary") + 1] == ":all:"
+    assert install[-1] == "httpx[cli]==0.28.1"
+    [env] = runner.envs
+    assert env["UV_CACHE_DIR"] == str(shared / "uv")
+    assert (env["UV_NO_CONFIG"], env["UV_PYTHON_DOWNLOADS"], env["UV_LINK_MODE"]) == (
+        "1",
+        "never",
+        "copy",
+    )
+    assert "UV_DEFAULT_INDEX" not in env
+    assert {"name": "uv", "version": "0.13.9", "path": ctx.uv} in ctx.runtimes
+    assert (tmp_path / "prefix" / "bin" / "httpx").exists()
+
+
+def test_uv_takes_the_kits_mirror_or_the_users_pip_index(tmp_path: Path) -> None:
+    install_args = PIPX.__globals__["install_args"]
+    python = str(tmp_path / "venv" / "bin" / "python")
+    user = {"PIP_INDEX_URL": "https://pypi.corp.example/simple"}
+    command, env = install_args(_uv_ctx(tmp_path / "a", FakeUv([]), user), python, "ruff")
+    assert env["UV_DEFAULT_INDEX"] == "https://pypi.corp.example/simple"
+    assert "--index-url" not in command
+    mirror = {**user, "AUTOMATION_ENDPOINT_PYPI": "http://127.0.0.1:8080"}
+    command, env = install_args(_uv_ctx(tmp_path / "b", FakeUv([]), mirror), python, "ruff")
+    assert command[command.index("--index-url") + 1] == "http://127.0.0.1:8080/simple/"
+    assert "UV_DEFAULT_INDEX" not in env  # the kit's mirror wins
+    # Without a shared download cache, the cache is the install's own.
+    assert env["UV_CACHE_DIR"].startswith(str(tmp_path / "b" / "prefix" / "work"))
+
+
+def test_a_uv_that_does_not_run_here_leaves_the_install_to_pip(tmp_path: Path) -> None:
+    """A uv built for another machine (an emulated architecture) reports no version: pip."""
+    runner = FakeUv(["httpx"], version_output="")
+    ctx = _uv_ctx(tmp_path, runner, {}, reuse_host_tools=True)
+    PIPX({"action": "pipx_install", "package": "httpx", "executables": ["httpx"]}, ctx)
+    install = next(c for c in runner.commands if "install" in c)
+    assert install[0] != ctx.uv and install[1:3] == ["-m", "pip"]
+    assert [r["name"] for r in ctx.runtimes if r["version"]] == ["python3"]
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        # uv 0.13 (``uv pip install --only-binary :all:``), as printed on this machine.
+        (
+            "error: No solution found when resolving dependencies\n  cause: Because "
+            "ibm-watsonx-ai>=0.1.4,<=0.1.8 has no usable wheels and only the following "
+            "versions of ibm-watsonx-ai are available: ...\n         And because "
+            "langchain-ibm<=0.0.1 depends on ibm-watsonx-ai>=0.1.4,<0.2.0, we can conclude ...",
+            ("install_failed", "no_wheel"),
+        ),
+        (
+            "error: No solution found when resolving dependencies\n  cause: Because "
+            "numba==0.58.0 has no usable wheels and you require numba==0.58.0, we can conclude "
+            "that your requirements are unsatisfiable.",
+            ("recipe_not_found", "package_not_found"),
+        ),
+        (
+            "  cause: Because this-package-does-not-exist-xyz123 was not found in the package "
+            "registry and you require this-package-does-not-exist-xyz123, we can conclude ...",
+            ("recipe_not_found", "package_not_found"),
+        ),
+        (
+            "  cause: Because there is no version of httpie==0.0.1 and you require "
+            "httpie==0.0.1, we can conclude that your requirements are unsatisfiable.",
+            ("recipe_not_found", "package_not_found"),
+        ),
+        (
+            "  cause: Because the current Python version (3.13.5) does not satisfy Python>=3.14 "
+            "and tool==2.0 depends on Python>=3.14, we can conclude that tool==2.0 cannot be "
+            "used.",
+            ("install_failed", "runtime_version"),
+        ),
+    ],
+)
+def test_uv_failures_take_the_codes_pip_failures_take(
+    output: str, expected: tuple[str, str]
+) -> None:
+    assert installer.classify_output(output) == expected
