@@ -3,7 +3,9 @@ after batch, across ecosystems, resumable after any interruption (``invoke grow`
 
 A *round* gives each ecosystem still able to grow one batch, in the order given (``--ecosystem
 pypi --ecosystem npm`` alternates them). For each batch: when the queue holds fewer selectable
-entries of the ecosystem than the batch needs, seeding widens its window; generation, validation
+entries of the ecosystem than the batch needs, seeding widens its window (while one batch
+validates, the next ecosystem's seeding runs beside it: seeding waits on the network, validation
+on the CPU; it ends before the batch merges, as both write the queue); generation, validation
 (``local`` first, then the containers) and merge are the pipeline's own stage functions
 (:class:`GrowStages`, built from ``automation.stages.pipeline`` and ``merge``; tests inject
 fakes). The run stops when ``recipes/`` holds the target, when every ecosystem is exhausted (its
@@ -28,6 +30,7 @@ from __future__ import annotations
 import io
 import math
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -589,6 +592,8 @@ class _Run:
         self.layout, self.plan, self.stages, self.display = layout, plan, stages, display
         self.clock, self.now, self.state = clock, now, state
         self.last = clock()
+        # Seeding started while a batch validates: ecosystem -> the thread and what it returned.
+        self.ahead: dict[str, _SeedAhead] = {}
 
     def save(self) -> None:
         moment = self.clock()
@@ -611,6 +616,7 @@ class _Run:
         return max(1, min(self.plan.batch_size, math.ceil(remaining / self.pass_ratio())))
 
     def finish(self, status: str, message: str) -> None:
+        self.finish_ahead()  # what it seeds is the next run's: let it land whole
         self.state["status"], self.state["message"] = status, message
         self.state["finished_at"] = format_timestamp(self.now())
         self.display.say(f"grow: {message}")
@@ -629,6 +635,7 @@ class _Run:
             self.save()
             return
         if batch["stage"] == "seeding":
+            self.take_ahead(batch)
             if selectable(self.layout, eco) < batch["size"]:
                 self.seed(label, batch)
             batch["stage"] = "generating"
@@ -655,6 +662,7 @@ class _Run:
             staged = len(Staging(self.layout, batch_id).generated()) or batch["generated"]
             for env in self.plan.environments:
                 self.display.stage(f"{label}: validate {env}", staged)
+            self.seed_ahead(round_no, eco)
             report = self.stages.validate(
                 self.layout,
                 batch_id,
@@ -667,6 +675,7 @@ class _Run:
             batch["stage"] = "merging"
             self.save()
         if batch["stage"] == "merging":
+            self.finish_ahead()  # seeding writes the queue too: it ends before the merge does
             self.display.stage(f"{label}: merge", 1)
             report = self.stages.merge(self.layout, batch_id)
             self.display.tick(f"{label}: merge")
@@ -693,6 +702,57 @@ class _Run:
         batch["seed_tried"] = True
         if report.stopped:
             raise _Stopped(str(report.stopped))
+
+    def seed_ahead(self, round_no: int, eco: str) -> None:
+        """Start seeding, in the background, the ecosystem whose batch follows ``eco``'s when
+        its queue holds fewer selectable entries than that batch will need."""
+        live = [e for e in self.plan.ecosystems if e not in self.state["exhausted"]]
+        if eco not in live or self.ahead:
+            return
+        following = live[(live.index(eco) + 1) % len(live)]
+        size = self.batch_size()
+        if selectable(self.layout, following) >= size:
+            return
+        limit = queued(self.layout, following) + 2 * size
+        label = f"round {round_no if following != live[0] else round_no + 1} {following}: seed"
+        self.display.stage(label, 1)
+
+        def run(ahead: _SeedAhead) -> None:
+            try:
+                ahead.report = self.stages.seed(self.layout, following, limit)
+            except Exception as exc:  # the batch seeds itself and meets it there
+                ahead.error = exc
+            finally:
+                self.display.tick(label)
+
+        ahead = _SeedAhead(following)
+        ahead.thread = threading.Thread(target=run, args=(ahead,), name="seed-ahead", daemon=True)
+        self.ahead[following] = ahead
+        ahead.thread.start()
+
+    def finish_ahead(self) -> None:
+        """Wait for seeding started ahead (a merge or a generation must not write the queue
+        beside it)."""
+        for ahead in self.ahead.values():
+            if ahead.thread is not None:
+                while ahead.thread.is_alive():
+                    ahead.thread.join(0.5)  # in slices: Ctrl-C still reaches this thread
+                if ahead.error is not None:
+                    self.display.say(
+                        f"grow: seeding {ahead.ecosystem} ahead failed ({ahead.error}); "
+                        "its batch seeds when it starts"
+                    )
+
+    def take_ahead(self, batch: dict[str, Any]) -> None:
+        """Count what seeding ahead added for ``batch``'s ecosystem as this batch's seeding."""
+        self.finish_ahead()
+        ahead = self.ahead.pop(batch["ecosystem"], None)
+        self.ahead.clear()  # seeding ahead of another ecosystem is in the queue: nothing to keep
+        report = ahead.report if ahead is not None else None
+        if report is None or report.stopped:
+            return  # failed or stopped: the batch seeds itself (and stops there, if it must)
+        batch["seeded"] = batch.get("seeded", 0) + len(report.accepted)
+        batch["seed_tried"] = True
 
     def generate(self, label: str, batch: dict[str, Any]) -> Any:
         self.display.stage(f"{label}: generate", batch["size"])
@@ -774,6 +834,16 @@ class _Run:
                 return self.finish(
                     "idle", f"{IDLE_ROUNDS} rounds in a row merged nothing; stopping"
                 )
+
+
+@dataclass
+class _SeedAhead:
+    """Seeding of ``ecosystem`` running beside a validation, and what it returned."""
+
+    ecosystem: str
+    thread: threading.Thread | None = None
+    report: Any = None
+    error: Exception | None = None
 
 
 class _Stopped(Exception):

@@ -177,7 +177,11 @@ OUTPUT_CLASSES = (
         r"was not found in the package registry|there is no version of \S+ and you require",
     ),
     # uv: a dependency has no wheel for this platform and Python, only a source distribution.
-    ("install_failed", "no_wheel", r"has no usable wheels|has no wheels with a matching"),
+    (
+        "install_failed",
+        "no_wheel",
+        r"ha(?:s|ve) no usable wheels|ha(?:s|ve) no wheels with a matching",
+    ),
     # A dependency pip cannot satisfy with a wheel (``(from <parent>)``, not ``(from versions:``):
     # it exists, but only as a source distribution tsuku does not build (--only-binary :all:).
     (

@@ -429,3 +429,83 @@ def test_grow_writes_each_batchs_review_where_asked(tmp_path: Path) -> None:
     quiet = validated_registry(tmp_path / "again")
     pipeline_stages().merge(quiet, BATCH)
     assert not list((tmp_path / "again").rglob(f"{BATCH}.md"))
+
+
+def test_the_next_ecosystem_is_seeded_while_a_batch_validates_and_never_beside_a_merge(
+    layout: RegistryLayout,
+) -> None:
+    """Seeding waits on the network, validation on the CPU: npm's seeding runs beside pypi's
+    validation, ends before pypi's merge (both write the queue), and counts as npm's batch's
+    seeding (which then does not seed again)."""
+    import threading
+
+    events: list[tuple[str, str, str]] = []  # (what, ecosystem or batch, thread)
+    seeding = threading.Event()
+    world = World({"pypi": names("py", 30), "npm": names("nd", 30)})
+    plain_seed, plain_validate, plain_merge = world.seed, world.validate, world.merge
+
+    def seed(layout: RegistryLayout, eco: str, limit: int) -> Any:
+        seeding.set()
+        events.append(("seed", eco, threading.current_thread().name))
+        try:
+            return plain_seed(layout, eco, limit)
+        finally:
+            seeding.clear()
+
+    def validate(layout: RegistryLayout, batch_id: str, envs: Sequence[str], tick: Any) -> Any:
+        events.append(("validate", batch_id, threading.current_thread().name))
+        return plain_validate(layout, batch_id, envs, tick)
+
+    def merge(layout: RegistryLayout, batch_id: str) -> Any:
+        assert not seeding.is_set(), "a merge ran beside seeding"
+        events.append(("merge", batch_id, threading.current_thread().name))
+        return plain_merge(layout, batch_id)
+
+    plan = GrowPlan.of(12, ["pypi", "npm"], ["debian-12"], 4, KNOWN)
+    clock = Clock()
+    report = grow(
+        layout,
+        plan,
+        stages=GrowStages(seed, world.generate, validate, merge),
+        clock=clock.monotonic,
+        now=clock.now,
+    )
+    assert report.status == "reached"
+    first_pypi = report.state["rounds"][0]["batches"][0]["batch_id"]
+    npm_seeds = [e for e in events if e[:2] == ("seed", "npm")]
+    # npm was first seeded in the background, started with pypi's validation, before its merge
+    assert npm_seeds[0][2] == "seed-ahead"
+    assert events.index(npm_seeds[0]) < events.index(("merge", first_pypi, "MainThread"))
+    assert events.index(("seed", "pypi", "MainThread")) < events.index(npm_seeds[0])
+    # and npm's first batch counts it, without seeding again in the main thread
+    npm_batch = report.state["rounds"][0]["batches"][1]
+    assert npm_batch["ecosystem"] == "npm" and npm_batch["seeded"] > 0
+    assert npm_batch["seed_tried"] is True
+    assert ("seed", "npm", "MainThread") not in events
+
+
+def test_seeding_ahead_that_fails_leaves_the_seeding_to_the_batch(layout: RegistryLayout) -> None:
+    world = World({"pypi": names("py", 30), "npm": names("nd", 30)})
+    plain_seed = world.seed
+    failures: list[str] = []
+
+    def seed(layout: RegistryLayout, eco: str, limit: int) -> Any:
+        if eco == "npm" and not failures:
+            failures.append(eco)
+            raise OSError("registry unreachable")
+        return plain_seed(layout, eco, limit)
+
+    plan = GrowPlan.of(12, ["pypi", "npm"], ["debian-12"], 4, KNOWN)
+    clock, out = Clock(), io.StringIO()
+    report = grow(
+        layout,
+        plan,
+        stages=GrowStages(seed, world.generate, world.validate, world.merge),
+        clock=clock.monotonic,
+        now=clock.now,
+        display=PlainDisplay(out),
+    )
+    assert report.status == "reached" and failures == ["npm"]
+    assert "seeding npm ahead failed (registry unreachable)" in out.getvalue()
+    npm_batch = report.state["rounds"][0]["batches"][1]
+    assert npm_batch["seeded"] > 0 and npm_batch["stage"] == "merged"

@@ -287,6 +287,12 @@ def test_a_uv_that_does_not_run_here_leaves_the_install_to_pip(tmp_path: Path) -
             ("install_failed", "no_wheel"),
         ),
         (
+            "  cause: Because all versions of docopt have no usable wheels and all versions of "
+            "pymongo-schema depend on docopt, we can conclude that all versions of "
+            "pymongo-schema cannot be used.",
+            ("install_failed", "no_wheel"),
+        ),
+        (
             "error: No solution found when resolving dependencies\n  cause: Because "
             "numba==0.58.0 has no usable wheels and you require numba==0.58.0, we can conclude "
             "that your requirements are unsatisfiable.",
