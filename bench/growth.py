@@ -75,6 +75,69 @@ def environment_seconds(root: Path) -> dict[tuple[str, str], tuple[int, float]]:
     return {key: (lines[key], seconds[key]) for key in sorted(lines)}
 
 
+def _parse_time(stamp: object) -> float | None:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def validation_spans(root: Path) -> dict[tuple[str, str], dict[str, float]]:
+    """(ecosystem, installer) -> batches, merged recipes and validation wall seconds.
+
+    A batch's validation span runs from its first result line's start (timestamp less duration)
+    to its last line's end, over every environment; the installer is what the result lines
+    name among their runtimes (``uv`` for PyPI since the kit installs with it, else ``pip``;
+    ``npm`` for npm). A recipe counts as merged for the last batch that validated it, when the
+    queue says ``success``."""
+    queue_file = root / "data" / "queues" / "priority-queue.json"
+    status: dict[str, str] = {}
+    if queue_file.exists():
+        for entry in json.loads(queue_file.read_text(encoding="utf-8")).get("entries", []):
+            status[str(entry.get("name", "")).lower()] = str(entry.get("status", "?"))
+    batches: dict[str, dict[str, Any]] = {}
+    last_batch: dict[str, str] = {}
+    for folder in sorted(p for p in (root / "data" / "results").glob("*") if p.is_dir()):
+        ecosystem = next((e for e in ("pypi", "npm") if f"-{e}" in folder.name), None)
+        if ecosystem is None:
+            continue
+        starts, ends, recipes, tools = [], [], set(), set()
+        for path in folder.glob("*.jsonl"):
+            for text in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    line = json.loads(text)
+                except ValueError:
+                    continue
+                end = _parse_time(line.get("timestamp"))
+                if line.get("status") == "skipped" or end is None:
+                    continue
+                starts.append(end - float(line.get("duration_seconds") or 0))
+                ends.append(end)
+                recipes.add(str(line.get("recipe", "")).lower())
+                tools.update(str(r.get("name")) for r in line.get("runtimes") or [])
+        if not ends:
+            continue
+        installer = ("uv" if "uv" in tools else "pip") if ecosystem == "pypi" else ecosystem
+        batches[folder.name] = {
+            "key": (ecosystem, installer),
+            "span": max(ends) - min(starts),
+            "recipes": recipes,
+        }
+        for name in recipes:
+            last_batch[name] = folder.name
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    for batch_id, batch in batches.items():
+        row = out.setdefault(batch["key"], {"batches": 0, "merged": 0, "seconds": 0.0})
+        row["batches"] += 1
+        row["seconds"] += batch["span"]
+        row["merged"] += sum(
+            1 for n in batch["recipes"] if status.get(n) == "success" and last_batch[n] == batch_id
+        )
+    return dict(sorted(out.items()))
+
+
 def section(say: Callable[[str], None], results: dict[str, Any], root: Path) -> None:
     """Print the section from ``root``'s committed grow state and results."""
     say(TITLE)
@@ -140,6 +203,21 @@ def section(say: Callable[[str], None], results: dict[str, Any], root: Path) -> 
         "validating on average (the rest: seeding, generation, merge, waiting)")  # fmt: skip
     results["growth"]["environment_seconds"] = {
         f"{o}/{e}": round(used, 1) for (o, e), (_n, used) in spent.items()
+    }
+    say("")
+    spans = validation_spans(root)
+    say("Validation wall time per batch, by ecosystem and the installer its result lines name "
+        "(a batch's span: its first result line's start to its last line's end, all "
+        "environments; seeding, generation and merge not included):")  # fmt: skip
+    say("")
+    say("| ecosystem | installer | batches | merged | validation s | s per merged recipe |")
+    say("|---|---|---:|---:|---:|---:|")
+    for (ecosystem, installer), row in spans.items():
+        each = f"{row['seconds'] / row['merged']:.1f}" if row["merged"] else "n/a"
+        say(f"| {ecosystem} | {installer} | {row['batches']:.0f} | {row['merged']:.0f} | "
+            f"{row['seconds']:.0f} | {each} |")  # fmt: skip
+    results["growth"]["validation_spans"] = {
+        f"{e}/{i}": {k: round(v, 1) for k, v in row.items()} for (e, i), row in spans.items()
     }
     say("")
 

@@ -76,3 +76,49 @@ def test_without_a_grow_state_the_section_says_how_to_get_one(tmp_path: Path) ->
     printed: list[str] = []
     growth.section(printed.append, {}, tmp_path)
     assert any("run `make grow`" in line for line in printed)
+
+
+def test_validation_spans_split_batches_by_ecosystem_and_installer(tmp_path: Path) -> None:
+    results = tmp_path / "data" / "results"
+    (tmp_path / "data" / "queues").mkdir(parents=True)
+    queue = {
+        "entries": [
+            {"name": "ruff", "status": "success"},
+            {"name": "black", "status": "success"},
+            {"name": "lib", "status": "failed"},
+            {"name": "eslint", "status": "success"},
+        ]
+    }
+    (tmp_path / "data" / "queues" / "priority-queue.json").write_text(json.dumps(queue))
+    uv = [{"name": "python3"}, {"name": "uv"}]
+
+    def lines(batch: str, env: str, rows: list[tuple[str, str, str, float, list]]) -> None:
+        (results / batch).mkdir(parents=True, exist_ok=True)
+        text = "".join(
+            json.dumps({"recipe": r, "status": s, "timestamp": t, "duration_seconds": d,
+                        "runtimes": rt}) + "\n"
+            for r, s, t, d, rt in rows
+        )  # fmt: skip
+        (results / batch / f"{env}.jsonl").write_text(text)
+
+    # pip batch: black (later validated again with uv, so merged there) and lib (failed)
+    lines("2026-12-05-100000-pypi-g1", "local", [
+        ("black", "fail", "2026-12-05T10:00:10Z", 10.0, [{"name": "python3"}]),
+        ("lib", "fail", "2026-12-05T10:00:30Z", 20.0, [{"name": "python3"}]),
+    ])  # fmt: skip
+    # uv batch over two environments: spans 10:00:00 -> 10:01:00; a skipped line takes no time
+    lines("2026-12-06-100000-pypi-g1", "local", [
+        ("ruff", "pass", "2026-12-06T10:00:05Z", 5.0, uv),
+        ("black", "pass", "2026-12-06T10:00:20Z", 10.0, uv),
+    ])  # fmt: skip
+    lines("2026-12-06-100000-pypi-g1", "debian-12", [
+        ("ruff", "pass", "2026-12-06T10:01:00Z", 30.0, uv),
+        ("lib", "skipped", "2026-12-06T11:00:00Z", 0.0, []),
+    ])  # fmt: skip
+    lines("2026-12-06-100100-npm-g1", "local", [
+        ("eslint", "pass", "2026-12-06T10:02:00Z", 8.0, [{"name": "node"}]),
+    ])  # fmt: skip
+    spans = growth.validation_spans(tmp_path)
+    assert spans[("pypi", "pip")] == {"batches": 1, "merged": 0, "seconds": 30.0}
+    assert spans[("pypi", "uv")] == {"batches": 1, "merged": 2, "seconds": 60.0}
+    assert spans[("npm", "npm")] == {"batches": 1, "merged": 1, "seconds": 8.0}
