@@ -6,6 +6,7 @@ into the right constraints."""
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from pathlib import Path
 
@@ -193,9 +194,17 @@ def test_containers_overlap_local_and_check_what_local_found(
     engine = Engine(answer)
 
     def copying(args: list[str], *, timeout: float | None = None) -> object:
-        if args[1] == "cp":  # the payload's recipe: what the container checks
+        # The payload's recipe, what the container checks: mounted when the container starts
+        # (the default), or copied in after.
+        if args[1] == "cp":
             recipe = Path(args[2]) / "recipe.json"
             payloads[args[3].split(":")[0]] = recipe.read_text()
+        if args[1] == "run":
+            name = args[args.index("--name") + 1]
+            for flag, value in itertools.pairwise(args):
+                host, _, target = value.partition(":")
+                if flag == "-v" and target.split(":")[0] == container_validate.PAYLOAD_DIR:
+                    payloads[name] = (Path(host) / "recipe.json").read_text()
         return engine(args, timeout=timeout)
 
     def fake_local(layout: RegistryLayout, batch_id: str, **kw: object) -> object:
