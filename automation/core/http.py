@@ -21,6 +21,7 @@ Bounds, so that no upstream can hold a run (``Config``; ``automation.toml`` ``[h
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import heapq
 import itertools
@@ -781,7 +782,8 @@ class HttpClient:
         body = self.get_bytes(endpoint, url, headers=hdrs, timeout=timeout, retry=retry)
         where = url if not url.startswith("/") else self.config.url(endpoint or "", url)
         try:
-            value = decode(body)
+            with _collector_paused():
+                value = decode(body)
         except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, huge integers
             raise BadResponse(f"malformed JSON: {_short(exc)}", url=where) from None
         except RecursionError:
@@ -871,6 +873,22 @@ class HttpClient:
                 response.close()
                 tmp.unlink(missing_ok=True)
         return {name: hasher.digest() for name, hasher in hashers.items()}
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a body decodes: a hostile document nested a thousand
+    levels deep takes the decoder to the recursion limit (then BadResponse), and a collection
+    there would run unrelated objects' finalizers at that depth, where they fail with
+    RecursionError (printed as ignored exceptions; seen in CI). Decoding creates no cycles, so
+    nothing is lost by collecting after it."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _iter_body(response: requests.Response, url: str) -> Iterator[bytes]:

@@ -6,6 +6,7 @@ only if the overall deadline, not the per-read timeout, ends the request.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -187,3 +188,27 @@ def test_the_watchdog_thread_ends_when_no_request_is_in_flight(hostile: HostileU
             break
         time.sleep(0.01)
     assert not any(t.name == "http-deadline-watchdog" for t in threading.enumerate())
+
+
+def test_no_garbage_collection_runs_while_a_body_decodes(
+    hostile: HostileUpstream, http: HttpClient
+) -> None:
+    """A deep document takes the decoder to the recursion limit; a collection there would run
+    other objects' finalizers where they fail (RecursionError, ignored exceptions in CI)."""
+    import gc
+
+    hostile.routes["/doc"] = plain(200, b'{"a": 1}')
+    seen: list[bool] = []
+
+    def decode(body: bytes) -> object:
+        seen.append(gc.isenabled())
+        return json.loads(body)
+
+    assert http.get_json("npm", "/doc", decode=decode) == {"a": 1}
+    assert seen == [False] and gc.isenabled()
+    gc.disable()  # a caller that turned collection off keeps it off
+    try:
+        http.get_json("npm", "/doc", decode=decode)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
