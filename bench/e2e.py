@@ -325,7 +325,13 @@ BEFORE_AFTER = (
     "concurrent install has no core to run on. Reusing one container per environment was not "
     "built: starting and removing a container is the share shown above (0.7-0.9 s of 4.7-5 s), "
     "less a `podman network connect` (0.09 s) to restore the network cut for each verify, and "
-    "a shared container would let one recipe's files, HOME and caches be seen by the next."
+    "a shared container would let one recipe's files, HOME and caches be seen by the next. "
+    "Then (2026-12-06) PyPI installs moved to uv (`automation/ecosystems/pypi/uv.py`) and a "
+    "container's install prefix to a bind-mounted host folder (writes through the image's "
+    "overlay cost harbor 14 s of system time, a plain folder 1.8 s): the defaults row went from "
+    "5.93 s per recipe (2026-12-05, load average 5.8) to 4.04 and 3.92 s (two runs on "
+    "2026-12-06, load average 1.1 and 1.5): runs under different load, not a controlled "
+    "comparison; the growth section's table per installer is the larger sample."
 )
 
 
