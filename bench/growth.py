@@ -54,11 +54,7 @@ def environment_seconds(root: Path) -> dict[tuple[str, str], tuple[int, float]]:
 
     The outcome is the package's queue status now: ``success`` (merged), ``requires_manual``
     (held for review), ``failed`` or ``excluded``; skipped lines (not tried) take no time."""
-    queue_file = root / "data" / "queues" / "priority-queue.json"
-    status: dict[str, str] = {}
-    if queue_file.exists():
-        for entry in json.loads(queue_file.read_text(encoding="utf-8")).get("entries", []):
-            status[str(entry.get("name", "")).lower()] = str(entry.get("status", "?"))
+    status = _queue_status(root)
     lines: Counter[tuple[str, str]] = Counter()
     seconds: dict[tuple[str, str], float] = {}
     for path in sorted((root / "data" / "results").glob("*/*.jsonl")):
@@ -76,12 +72,22 @@ def environment_seconds(root: Path) -> dict[tuple[str, str], tuple[int, float]]:
 
 
 def _parse_time(stamp: object) -> float | None:
-    from datetime import datetime
+    from automation.core.timefmt import parse_timestamp
 
     try:
-        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+        return parse_timestamp(stamp).timestamp()  # type: ignore[arg-type]
     except ValueError:
         return None
+
+
+def _queue_status(root: Path) -> dict[str, str]:
+    """Package name (lower case) -> its status in the registry's queue."""
+    queue_file = root / "data" / "queues" / "priority-queue.json"
+    status: dict[str, str] = {}
+    if queue_file.exists():
+        for entry in json.loads(queue_file.read_text(encoding="utf-8")).get("entries", []):
+            status[str(entry.get("name", "")).lower()] = str(entry.get("status", "?"))
+    return status
 
 
 def validation_spans(root: Path) -> dict[tuple[str, str], dict[str, float]]:
@@ -92,11 +98,7 @@ def validation_spans(root: Path) -> dict[tuple[str, str], dict[str, float]]:
     name among their runtimes (``uv`` for PyPI since the kit installs with it, else ``pip``;
     ``npm`` for npm). A recipe counts as merged for the last batch that validated it, when the
     queue says ``success``."""
-    queue_file = root / "data" / "queues" / "priority-queue.json"
-    status: dict[str, str] = {}
-    if queue_file.exists():
-        for entry in json.loads(queue_file.read_text(encoding="utf-8")).get("entries", []):
-            status[str(entry.get("name", "")).lower()] = str(entry.get("status", "?"))
+    status = _queue_status(root)
     batches: dict[str, dict[str, Any]] = {}
     last_batch: dict[str, str] = {}
     for folder in sorted(p for p in (root / "data" / "results").glob("*") if p.is_dir()):

@@ -592,8 +592,8 @@ class _Run:
         self.layout, self.plan, self.stages, self.display = layout, plan, stages, display
         self.clock, self.now, self.state = clock, now, state
         self.last = clock()
-        # Seeding started while a batch validates: ecosystem -> the thread and what it returned.
-        self.ahead: dict[str, _SeedAhead] = {}
+        # Seeding started while a batch validates (one at a time), and what it returned.
+        self.ahead: _SeedAhead | None = None
 
     def save(self) -> None:
         moment = self.clock()
@@ -707,7 +707,7 @@ class _Run:
         """Start seeding, in the background, the ecosystem whose batch follows ``eco``'s when
         its queue holds fewer selectable entries than that batch will need."""
         live = [e for e in self.plan.ecosystems if e not in self.state["exhausted"]]
-        if eco not in live or self.ahead:
+        if eco not in live or self.ahead is not None:
             return
         following = live[(live.index(eco) + 1) % len(live)]
         size = self.batch_size()
@@ -727,28 +727,31 @@ class _Run:
 
         ahead = _SeedAhead(following)
         ahead.thread = threading.Thread(target=run, args=(ahead,), name="seed-ahead", daemon=True)
-        self.ahead[following] = ahead
+        self.ahead = ahead
         ahead.thread.start()
 
     def finish_ahead(self) -> None:
         """Wait for seeding started ahead (a merge or a generation must not write the queue
         beside it)."""
-        for ahead in self.ahead.values():
-            if ahead.thread is not None:
-                while ahead.thread.is_alive():
-                    ahead.thread.join(0.5)  # in slices: Ctrl-C still reaches this thread
-                if ahead.error is not None:
-                    self.display.say(
-                        f"grow: seeding {ahead.ecosystem} ahead failed ({ahead.error}); "
-                        "its batch seeds when it starts"
-                    )
+        ahead = self.ahead
+        if ahead is None or ahead.thread is None or ahead.joined:
+            return
+        while ahead.thread.is_alive():
+            ahead.thread.join(0.5)  # in slices: Ctrl-C still reaches this thread
+        ahead.joined = True
+        if ahead.error is not None:
+            self.display.say(
+                f"grow: seeding {ahead.ecosystem} ahead failed ({ahead.error}); "
+                "its batch seeds when it starts"
+            )
 
     def take_ahead(self, batch: dict[str, Any]) -> None:
         """Count what seeding ahead added for ``batch``'s ecosystem as this batch's seeding."""
         self.finish_ahead()
-        ahead = self.ahead.pop(batch["ecosystem"], None)
-        self.ahead.clear()  # seeding ahead of another ecosystem is in the queue: nothing to keep
-        report = ahead.report if ahead is not None else None
+        ahead, self.ahead = self.ahead, None  # of another ecosystem: in the queue, nothing to keep
+        report = (
+            ahead.report if ahead is not None and ahead.ecosystem == batch["ecosystem"] else None
+        )
         if report is None or report.stopped:
             return  # failed or stopped: the batch seeds itself (and stops there, if it must)
         batch["seeded"] = batch.get("seeded", 0) + len(report.accepted)
@@ -844,6 +847,7 @@ class _SeedAhead:
     thread: threading.Thread | None = None
     report: Any = None
     error: Exception | None = None
+    joined: bool = False  # waited for (a failure said once)
 
 
 class _Stopped(Exception):
